@@ -1,0 +1,116 @@
+"""Content-addressed, write-once evidence store.
+
+A blob's name is the SHA-256 of its bytes (``ab/cd/abcd…``). Writes go to a temp file that is
+fsynced, then linked into place (an existing blob is never replaced) and the directory fsynced;
+reads verify the hash, so a flipped byte or a missing file raises a clear error instead of
+silently serving altered evidence.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+CHUNK = 1024 * 1024
+
+
+class BlobError(Exception):
+    """Base class for blob-store errors."""
+
+
+class BlobMissing(BlobError):
+    def __init__(self, sha256: str):
+        super().__init__(f"evidence blob {sha256} is missing from the store")
+        self.sha256 = sha256
+
+
+class BlobCorrupt(BlobError):
+    def __init__(self, sha256: str, actual: str):
+        super().__init__(f"evidence blob {sha256} is corrupt: its content hashes to {actual}")
+        self.sha256 = sha256
+        self.actual = actual
+
+
+class BlobStore:
+    """Local-disk store rooted at ``root``."""
+
+    def __init__(self, root: str | os.PathLike[str]):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "tmp").mkdir(exist_ok=True)
+
+    def path_for(self, sha256: str) -> Path:
+        if not _HEX64.match(sha256):
+            raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def put(self, data: bytes) -> str:
+        """Store ``data`` durably and return its SHA-256; storing the same bytes twice is a no-op."""
+        return self.put_stream(io.BytesIO(data))
+
+    def put_stream(self, stream: BinaryIO) -> str:
+        digest = hashlib.sha256()
+        fd, tmp = tempfile.mkstemp(dir=self.root / "tmp", prefix="blob-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                while chunk := stream.read(CHUNK):
+                    digest.update(chunk)
+                    fh.write(chunk)
+                fh.flush()
+                os.fsync(fh.fileno())
+            sha = digest.hexdigest()
+            final = self.path_for(sha)
+            if not final.exists():
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.chmod(tmp, 0o444)
+                try:
+                    os.link(tmp, final)  # atomic and never replaces an existing file
+                except FileExistsError:
+                    pass  # a concurrent writer stored the same bytes first
+                _fsync_dir(final.parent)
+            return sha
+        finally:
+            os.unlink(tmp)
+
+    def exists(self, sha256: str) -> bool:
+        return self.path_for(sha256).is_file()
+
+    def read(self, sha256: str) -> bytes:
+        """The blob's bytes, verified; raises BlobMissing or BlobCorrupt."""
+        return b"".join(self.iter_verified(sha256))
+
+    def iter_verified(self, sha256: str) -> Iterator[bytes]:
+        """Yield the blob in chunks; raises BlobCorrupt after the last chunk if the hash differs.
+
+        For streaming downloads: the caller must not treat the data as good until iteration ends.
+        """
+        path = self.path_for(sha256)
+        try:
+            fh = open(path, "rb")
+        except FileNotFoundError:
+            raise BlobMissing(sha256) from None
+        digest = hashlib.sha256()
+        with fh:
+            while chunk := fh.read(CHUNK):
+                digest.update(chunk)
+                yield chunk
+        if digest.hexdigest() != sha256:
+            raise BlobCorrupt(sha256, digest.hexdigest())
+
+    def verify(self, sha256: str) -> None:
+        """Re-hash one blob; raises BlobMissing or BlobCorrupt."""
+        for _ in self.iter_verified(sha256):
+            pass
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

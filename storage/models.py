@@ -1,0 +1,147 @@
+"""The database schema as typed SQLAlchemy 2.0 models. Alembic owns the schema (storage/migrations)."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.types import UTCDateTime, utcnow
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Role(str, enum.Enum):
+    employee = "employee"
+    leader = "leader"
+    hr = "hr"
+    amr = "amr"
+    admin = "admin"
+
+
+class EvidenceState(str, enum.Enum):
+    """Where the job stands; what the capture found is ``Evidence.capture_status``."""
+
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+    refused = "refused"
+
+
+class OrgUnit(Base):
+    __tablename__ = "org_units"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  #: stored lower-case
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(Enum(Role, name="user_role", native_enum=False, length=20))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id", ondelete="RESTRICT"))
+    password_hash: Mapped[str] = mapped_column(String(200))  #: argon2id
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    language: Mapped[str | None] = mapped_column(String(5))  #: preferred UI language; None: the default
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    unit: Mapped[OrgUnit | None] = relationship()
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(32), unique=True)  #: human reference, e.g. V-2026-00042
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id", ondelete="RESTRICT"), index=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)  #: the person harassed
+    reported_by_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    #: when the post was made / the offence happened (starts the 72-hour clock); None: unknown
+    episode_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    unit: Mapped[OrgUnit] = relationship()
+    employee: Mapped[User] = relationship(foreign_keys=[employee_id])
+    reported_by: Mapped[User] = relationship(foreign_keys=[reported_by_id])
+    evidence: Mapped[list["Evidence"]] = relationship(back_populates="case", order_by="Evidence.id")
+
+
+class Evidence(Base):
+    """One capture attempt of a URL or one upload, and once done its sealed bundle."""
+
+    __tablename__ = "evidence"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  #: url | upload
+    source_url: Mapped[str | None] = mapped_column(Text)
+    original_filename: Mapped[str | None] = mapped_column(String(255))
+    upload_sha256: Mapped[str | None] = mapped_column(String(64))  #: the uploaded bytes, stored before the job runs
+    state: Mapped[EvidenceState] = mapped_column(
+        Enum(EvidenceState, name="evidence_state", native_enum=False, length=20), default=EvidenceState.queued)
+    capture_status: Mapped[str | None] = mapped_column(String(32))  #: ok, consent_dismissed, login_wall, not_found, ...
+    fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)  #: SHA-256 of manifest.json
+    manifest_sha256: Mapped[str | None] = mapped_column(String(64))
+    timestamp_sha256: Mapped[str | None] = mapped_column(String(64))  #: manifest.tsr blob
+    timestamp_gen_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    timestamp_error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)  #: why the attempt failed or was refused
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: a worker that claims the job holds it until then; past it, the job is claimed again (worker died)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    worker: Mapped[str | None] = mapped_column(String(200))  #: host:pid of the last worker that claimed it
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    case: Mapped[Case] = relationship(back_populates="evidence")
+    artifacts: Mapped[list["Artifact"]] = relationship(back_populates="evidence", order_by="Artifact.id")
+
+
+class Artifact(Base):
+    """One file of a sealed bundle; its bytes live in the blob store under ``sha256``."""
+
+    __tablename__ = "artifacts"
+    __table_args__ = (UniqueConstraint("evidence_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(40))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+
+    evidence: Mapped[Evidence] = relationship(back_populates="artifacts")
+
+
+class AuditEvent(Base):
+    """Append-only, hash-chained: ``hash`` = SHA-256 over ``prev_hash`` and this event's fields."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_case_at", "case_id", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))  #: None: the system
+    action: Mapped[str] = mapped_column(String(60))  #: e.g. case.create, case.view, artifact.download
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class CaseCounter(Base):
+    """Per-year sequence for case references; one row per year, bumped under a row lock."""
+
+    __tablename__ = "case_counters"
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,123 @@
+"""Running one capture job: claim the evidence row, capture, store blobs durably, then the rows."""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy import update
+
+from capture.bundle import MANIFEST_NAME, TIMESTAMP_NAME, EvidenceBundle
+from capture.errors import CaptureFailed, CaptureRefused
+from storage.models import Artifact, Evidence, EvidenceState
+from storage.types import utcnow
+from tracker import audit, jobs
+
+if TYPE_CHECKING:
+    from tracker.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def claim(rt: "Runtime", evidence_id: int) -> Evidence | None:
+    """Atomically take the job (queued, or running with an expired lease); None if someone else has it."""
+    now = utcnow()
+    with rt.transaction() as session:
+        res = session.execute(
+            update(Evidence)
+            .where(Evidence.id == evidence_id)
+            .where((Evidence.state == EvidenceState.queued)
+                   | ((Evidence.state == EvidenceState.running) & (Evidence.lease_expires_at < now)))
+            .values(state=EvidenceState.running, attempts=Evidence.attempts + 1, started_at=now,
+                    lease_expires_at=now + jobs.lease_length(rt), worker=jobs.worker_name())
+        )
+        if res.rowcount != 1:
+            return None
+        ev = session.get(Evidence, evidence_id)
+        assert ev is not None
+        session.expunge(ev)
+        return ev
+
+
+def run_capture_job(rt: "Runtime", evidence_id: int) -> str:
+    """The body of the ``capture_evidence`` task. Returns the final state's name."""
+    ev = claim(rt, evidence_id)
+    if ev is None:
+        return "skipped"
+    operator = f"user:{ev.created_by_id}"
+    try:
+        if ev.kind == "url":
+            bundle = jobs.get_capturer(rt).capture(ev.source_url, operator=operator)
+        else:
+            from capture.upload import capture_upload
+
+            data = rt.blobs.read(ev.upload_sha256)
+            bundle = capture_upload(data, ev.original_filename or "upload", rt.capture_options, operator)
+    except CaptureRefused as exc:
+        _finish_without_bundle(rt, ev, EvidenceState.refused, f"{exc.code}: {exc.reason}")
+        return EvidenceState.refused.value
+    except Exception as exc:  # noqa: BLE001 - recorded, then retried by huey or given up
+        reason = f"{type(exc).__name__}: {exc}"[:2000]
+        log.exception("capture of evidence %s failed (attempt %s)", evidence_id, ev.attempts)
+        if isinstance(exc, CaptureFailed):
+            jobs.close_capturer()  # a broken browser/proxy is rebuilt for the next attempt
+        if ev.attempts >= jobs.MAX_ATTEMPTS:
+            _finish_without_bundle(rt, ev, EvidenceState.failed, reason)
+            return EvidenceState.failed.value
+        _release(rt, ev, reason)
+        raise
+    store_bundle(rt, ev.id, bundle)
+    return EvidenceState.done.value
+
+
+def store_bundle(rt: "Runtime", evidence_id: int, bundle: EvidenceBundle) -> None:
+    """Blobs first (durable), rows after: a row never points at a blob that is not on disk."""
+    stored = [(a.name, a.role, a.media_type, a.size, rt.blobs.put(a.data)) for a in bundle.artifacts]
+    manifest_sha = rt.blobs.put(bundle.manifest_bytes)
+    stored.append((MANIFEST_NAME, "manifest", "application/json", len(bundle.manifest_bytes), manifest_sha))
+    tsr_sha = None
+    if bundle.timestamp is not None:
+        tsr_sha = rt.blobs.put(bundle.timestamp.tsr)
+        stored.append((TIMESTAMP_NAME, "timestamp", "application/timestamp-reply",
+                       len(bundle.timestamp.tsr), tsr_sha))
+    with rt.transaction() as session:
+        ev = session.get(Evidence, evidence_id)
+        assert ev is not None
+        for name, role, media_type, size, sha in stored:
+            session.add(Artifact(evidence_id=ev.id, name=name, role=role, media_type=media_type,
+                                 size=size, sha256=sha))
+        ev.state = EvidenceState.done
+        ev.capture_status = bundle.status
+        ev.fingerprint = bundle.fingerprint
+        ev.manifest_sha256 = manifest_sha
+        ev.timestamp_sha256 = tsr_sha
+        if bundle.timestamp is not None:
+            from datetime import datetime
+
+            ev.timestamp_gen_time = datetime.fromisoformat(bundle.timestamp.gen_time.replace("Z", "+00:00"))
+        ev.timestamp_error = bundle.timestamp_error
+        ev.finished_at = utcnow()
+        ev.lease_expires_at = None
+        ev.error = None
+        audit.record(session, None, "evidence.captured", "evidence", ev.id, ev.case_id,
+                     fingerprint=bundle.fingerprint, status=bundle.status, worker=ev.worker)
+
+
+def _finish_without_bundle(rt: "Runtime", ev: Evidence, state: EvidenceState, reason: str) -> None:
+    with rt.transaction() as session:
+        row = session.get(Evidence, ev.id)
+        assert row is not None
+        row.state = state
+        row.error = reason
+        row.finished_at = utcnow()
+        row.lease_expires_at = None
+        audit.record(session, None, f"evidence.{state.value}", "evidence", row.id, row.case_id, reason=reason)
+
+
+def _release(rt: "Runtime", ev: Evidence, reason: str) -> None:
+    """Give the job back for huey's retry."""
+    with rt.transaction() as session:
+        row = session.get(Evidence, ev.id)
+        assert row is not None
+        row.state = EvidenceState.queued
+        row.error = reason
+        row.lease_expires_at = None

@@ -1,0 +1,139 @@
+"""The job queue (huey): captures run here, never in a web request thread.
+
+Embedded default: huey on SQLite in the data directory, consumed by threads inside `vaern serve`.
+Scale-out: huey on Redis (VAERN_REDIS_URL), consumed by any number of `vaern worker` processes.
+
+huey removes a message when a worker takes it, so a worker killed mid-capture would lose it.
+Værn does not rely on the queue for that: the evidence row is the source of truth. A worker
+claims a row with a lease; a periodic sweep re-enqueues rows still queued or whose lease ran out.
+Claiming is atomic, so a job enqueued twice runs once.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from huey import RedisHuey, SqliteHuey, crontab
+from sqlalchemy import event, or_, select
+from sqlalchemy.orm import Session
+
+from storage.models import Evidence, EvidenceState
+from storage.types import utcnow
+
+if TYPE_CHECKING:
+    from capture.engine import Capturer
+    from tracker.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+#: a queued row not picked up within this time is enqueued again (lost message, crash before enqueue)
+REQUEUE_AFTER = timedelta(seconds=90)
+
+_PENDING_KEY = "vaern_pending_captures"
+_runtimes: dict[int, "Runtime"] = {}
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def lease_length(rt: "Runtime") -> timedelta:
+    return timedelta(seconds=rt.capture_options.time_cap_seconds * 2 + 60)
+
+
+def make_huey(rt: "Runtime"):
+    s = rt.settings
+    if s.redis_url:
+        huey = RedisHuey("vaern", url=s.redis_url)
+    else:
+        huey = SqliteHuey("vaern", filename=str((s.data_dir / "queue.sqlite3").resolve()))
+
+    @huey.task(name="capture_evidence", retries=MAX_ATTEMPTS - 1, retry_delay=5)
+    def capture_evidence(evidence_id: int) -> str:
+        from tracker.evidence import run_capture_job
+
+        return run_capture_job(rt, evidence_id)
+
+    @huey.periodic_task(crontab(minute="*"), name="requeue_stalled")
+    def requeue_stalled_task() -> int:
+        return requeue_stalled(rt)
+
+    huey.vaern_capture = capture_evidence  # type: ignore[attr-defined]
+    return huey
+
+
+def enqueue_capture(rt: "Runtime", evidence_id: int) -> None:
+    rt.huey.vaern_capture(evidence_id)  # type: ignore[attr-defined]
+
+
+def enqueue_capture_after_commit(session: Session, evidence_id: int) -> None:
+    """Enqueue the capture once the row is committed (a worker must be able to see it)."""
+    session.info.setdefault(_PENDING_KEY, []).append(evidence_id)
+
+
+def bind_enqueue_on_commit(rt: "Runtime") -> None:
+    """Make every session of ``rt`` enqueue the captures its transaction registered, after commit."""
+
+    @event.listens_for(rt.Session, "after_commit")
+    def _after_commit(session: Session) -> None:
+        for ev_id in session.info.pop(_PENDING_KEY, []):
+            try:
+                enqueue_capture(rt, ev_id)
+            except Exception:  # the periodic sweep enqueues it again
+                log.exception("could not enqueue capture %s; the sweep will retry", ev_id)
+
+    @event.listens_for(rt.Session, "after_rollback")
+    def _after_rollback(session: Session) -> None:
+        session.info.pop(_PENDING_KEY, None)
+
+
+def requeue_stalled(rt: "Runtime") -> int:
+    """Enqueue again every capture that is queued too long or whose worker's lease ran out."""
+    now = utcnow()
+    with rt.Session() as session:
+        ids = list(session.execute(select(Evidence.id).where(or_(
+            (Evidence.state == EvidenceState.queued) & (Evidence.created_at < now - REQUEUE_AFTER),
+            (Evidence.state == EvidenceState.running) & (Evidence.lease_expires_at < now),
+        ))).scalars())
+    for ev_id in ids:
+        enqueue_capture(rt, ev_id)
+    if ids:
+        log.info("re-enqueued %d stalled capture(s): %s", len(ids), ids)
+    return len(ids)
+
+
+# -- one capturer (browser + egress proxy) per process ----------------------------------------
+_capturer: "Capturer | None" = None
+_capturer_lock = threading.Lock()
+
+
+def get_capturer(rt: "Runtime") -> "Capturer":
+    global _capturer
+    with _capturer_lock:
+        if _capturer is None:
+            from capture.engine import Capturer
+
+            _capturer = Capturer(rt.capture_options)
+        return _capturer
+
+
+def close_capturer() -> None:
+    global _capturer
+    with _capturer_lock:
+        if _capturer is not None:
+            _capturer.close()
+            _capturer = None
+
+
+def start_embedded_consumer(rt: "Runtime"):
+    """Start huey's consumer threads inside this process (embedded mode). Returns the consumer."""
+    consumer = rt.huey.create_consumer(workers=rt.settings.workers, worker_type="thread",
+                                       periodic=True, check_worker_health=True)
+    consumer.start()
+    requeue_stalled(rt)
+    return consumer

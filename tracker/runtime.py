@@ -1,0 +1,63 @@
+"""The process-wide wiring: settings → database engine, sessions, blob store, job queue.
+
+Built once per process (web server, worker, CLI command) and passed down.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from capture.options import CaptureOptions
+from storage.blobs import BlobStore
+from storage.db import make_engine, make_session_factory, upgrade
+from tracker import __version__
+from tracker.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    Session: sessionmaker[Session]
+    blobs: BlobStore
+    capture_options: CaptureOptions
+    _huey: object | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, migrate: bool = True) -> "Runtime":
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        url = settings.resolved_database_url
+        if migrate:
+            upgrade(url)
+        engine = make_engine(url)
+        return cls(settings=settings, engine=engine, Session=make_session_factory(engine),
+                   blobs=BlobStore(settings.resolved_blob_dir),
+                   capture_options=settings.capture_options(__version__))
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: commits on success, rolls back on any exception."""
+        with self.Session() as session, session.begin():
+            yield session
+
+    @property
+    def huey(self):
+        """The job queue (huey on SQLite by default, on Redis when VAERN_REDIS_URL is set)."""
+        with self._lock:
+            if self._huey is None:
+                from tracker.jobs import make_huey
+
+                self._huey = make_huey(self)
+            return self._huey
+
+    def close(self) -> None:
+        from tracker.jobs import close_capturer
+
+        close_capturer()
+        self.engine.dispose()

@@ -1,0 +1,118 @@
+"""Værn's one settings object: built once at start (from VAERN_* environment variables), passed down.
+
+No other module reads the environment. Invalid settings fail at start with one clear line
+(see ``load_settings``).
+"""
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from capture.options import CaptureOptions, parse_allowed_hosts
+
+
+class SettingsError(SystemExit):
+    """A setting is missing or invalid; the message is one line naming the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VAERN_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(Path("vaern-data"), description="Where the SQLite database, blobs and queue live")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite file in the data directory")
+    redis_url: str | None = Field(None, description="huey on Redis (separate `vaern worker` processes); default: huey on SQLite, in-process worker")
+    blob_dir: Path | None = Field(None, description="content-addressed evidence store; default: <data_dir>/blobs")
+    secret_key: str | None = Field(None, description="Flask session key; default: generated once and kept in <data_dir>/secret_key")
+    base_url: str = Field("http://127.0.0.1:5000", description="address used in links in e-mails")
+    language: Literal["da", "en"] = "da"
+    secure_cookies: bool = Field(False, description="set Secure on cookies (turn on behind HTTPS)")
+    workers: int = Field(2, ge=1, le=16, description="in-process capture worker threads (embedded mode)")
+
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    mail_from: str = "vaern@localhost"
+
+    capture_time_cap: int = Field(60, ge=5, le=600, description="seconds one capture may take")
+    capture_max_page_height: int = Field(40_000, ge=1_000, le=200_000)
+    capture_max_bytes: int = Field(200 * 1024 * 1024, ge=1024 * 1024)
+    capture_allowed_hosts: str = Field("", description="comma-separated host:port pairs that may be captured although private")
+    capture_pdf: bool = False
+    chromium_path: str | None = None
+    upload_max_bytes: int = Field(50 * 1024 * 1024, ge=1024)
+    tsa_url: str | None = None
+    tsa_ca_file: Path | None = None
+    login_rate_limit: str = "10 per minute"
+
+    @field_validator("capture_allowed_hosts")
+    @classmethod
+    def _hosts(cls, v: str) -> str:
+        parse_allowed_hosts(v)
+        return v
+
+    @field_validator("database_url")
+    @classmethod
+    def _db(cls, v: str | None) -> str | None:
+        if v and not v.startswith(("sqlite", "postgresql")):
+            raise ValueError("only sqlite:// and postgresql+psycopg:// are supported")
+        return v
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, v: str | None) -> str | None:
+        if v and not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://")
+        return v or None
+
+    # -- derived values -------------------------------------------------------------------
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'vaern.sqlite3').resolve()}"
+
+    @property
+    def resolved_blob_dir(self) -> Path:
+        return (self.blob_dir or self.data_dir / "blobs").resolve()
+
+    @property
+    def embedded_queue(self) -> bool:
+        return self.redis_url is None
+
+    def resolved_secret_key(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def capture_options(self, vaern_version: str = "") -> CaptureOptions:
+        return CaptureOptions(
+            chromium_path=self.chromium_path,
+            time_cap_seconds=self.capture_time_cap,
+            max_page_height=self.capture_max_page_height,
+            max_bytes=self.capture_max_bytes,
+            pdf=self.capture_pdf,
+            allowed_hosts=parse_allowed_hosts(self.capture_allowed_hosts),
+            upload_max_bytes=self.upload_max_bytes,
+            tsa_url=self.tsa_url,
+            tsa_ca_file=str(self.tsa_ca_file) if self.tsa_ca_file else None,
+            versions={"vaern": vaern_version} if vaern_version else {},
+        )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment (+ overrides); raise SettingsError with one line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = "VAERN_" + str(err["loc"][0]).upper() if err.get("loc") else "settings"
+        raise SettingsError(f"vaern: invalid setting {name}: {err['msg']}") from None

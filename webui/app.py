@@ -1,0 +1,97 @@
+"""create_app: the Flask application over one Runtime."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, request, session
+from flask_babel import get_locale
+from flask_login import current_user
+
+from tracker import __version__
+from tracker.runtime import Runtime
+from tracker.settings import Settings, load_settings
+from webui import auth, cases, report
+from webui.extensions import babel, csrf, limiter, login_manager
+from webui.timefmt import format_local
+
+LANGUAGES = ("da", "en")
+
+CSP = ("default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; "
+       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
+    settings = settings or (runtime.settings if runtime else load_settings())
+    runtime = runtime or Runtime.from_settings(settings)
+    from tracker.jobs import bind_enqueue_on_commit
+
+    bind_enqueue_on_commit(runtime)
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.resolved_secret_key(),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=settings.secure_cookies,
+        MAX_CONTENT_LENGTH=settings.upload_max_bytes + 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        BABEL_DEFAULT_LOCALE=settings.language,
+        BABEL_DEFAULT_TIMEZONE="Europe/Copenhagen",
+        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        RATELIMIT_STRATEGY="fixed-window",
+    )
+    app.extensions["vaern"] = runtime
+    logging.getLogger("webui").setLevel(logging.INFO)
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    limiter.init_app(app)
+
+    for bp in (auth.bp, report.bp, cases.bp):
+        app.register_blueprint(bp)
+
+    app.jinja_env.filters["localtime"] = format_local
+    app.jinja_env.globals["vaern_version"] = __version__
+    app.jinja_env.globals["get_locale"] = get_locale
+
+    @app.teardown_appcontext
+    def _close_db(_exc):
+        db = g.pop("db", None)
+        if db is not None:
+            db.close()
+
+    @app.after_request
+    def _security_headers(resp):
+        resp.headers.setdefault("Content-Security-Policy", CSP)
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        resp.headers["Referrer-Policy"] = "no-referrer"
+        resp.headers["X-Frame-Options"] = "DENY"
+        resp.headers.setdefault("Cache-Control", "no-store")
+        return resp
+
+    @app.before_request
+    def _language_switch():
+        lang = request.args.get("lang")
+        if lang in LANGUAGES:
+            session["lang"] = lang
+
+    from webui.errors import register_error_pages
+
+    register_error_pages(app)
+    return app
+
+
+def _select_locale() -> str:
+    lang = session.get("lang")
+    if lang in LANGUAGES:
+        return lang
+    if current_user and getattr(current_user, "is_authenticated", False) and current_user.user.language in LANGUAGES:
+        return current_user.user.language
+    from flask import current_app
+
+    return current_app.extensions["vaern"].settings.language

@@ -1,0 +1,283 @@
+"""The `vaern` command: serve, worker, demo, db upgrade, unit/user admin, capture from the shell."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from tracker import __version__
+from tracker.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("vaern")
+
+
+def _settings(**overrides) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+
+
+def _runtime(settings: Settings | None = None, migrate: bool | None = None):
+    from storage.db import current_revision
+    from tracker.runtime import Runtime
+
+    settings = settings or _settings()
+    url = settings.resolved_database_url
+    if migrate is None:
+        migrate = url.startswith("sqlite")  # the embedded default migrates itself
+    try:
+        rt = Runtime.from_settings(settings, migrate=migrate)
+    except Exception as exc:  # noqa: BLE001 - one clear line, not a traceback
+        click.echo(f"vaern: cannot open the database {settings.resolved_database_url.split('@')[-1]}: {exc}", err=True)
+        sys.exit(2)
+    if not migrate:
+        from alembic.script import ScriptDirectory
+
+        from storage.db import alembic_config
+
+        head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+        if current_revision(rt.engine) != head:
+            click.echo("vaern: the database schema is not up to date: run `vaern db upgrade` first", err=True)
+            sys.exit(2)
+    return rt
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="vaern")
+def main() -> None:
+    """Værn: evidence capture and takedown tracking for harassment of municipal employees."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("mitmproxy").setLevel(logging.WARNING)
+
+
+# -- running ------------------------------------------------------------------------------
+def _serve(rt, host: str, port: int) -> None:
+    import waitress
+
+    from tracker.jobs import start_embedded_consumer
+    from webui.app import create_app
+
+    app = create_app(runtime=rt)
+    consumer = None
+    if rt.settings.embedded_queue:
+        consumer = start_embedded_consumer(rt)
+        click.echo(f"vaern: capture worker running in this process ({rt.settings.workers} threads, queue on SQLite)")
+    else:
+        click.echo("vaern: queue on Redis — start one or more `vaern worker` processes")
+    click.echo(f"vaern: serving on http://{host}:{port}/  (Ctrl-C stops)")
+    try:
+        waitress.serve(app, host=host, port=port, threads=8, ident="Vaern", _quiet=True)
+    finally:
+        if consumer is not None:
+            consumer.stop(graceful=True)
+        rt.close()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Run the web app (and, on the embedded defaults, the capture worker in the same process)."""
+    _serve(_runtime(), host, port)
+
+
+@main.command()
+@click.option("--workers", default=None, type=int, help="capture threads in this process")
+def worker(workers: int | None) -> None:
+    """Run a capture worker against the Redis queue (start several, on several hosts)."""
+    settings = _settings()
+    if settings.embedded_queue:
+        click.echo("vaern: `vaern worker` needs VAERN_REDIS_URL; on the embedded default `vaern serve` runs the worker", err=True)
+        sys.exit(2)
+    rt = _runtime(settings)
+    from tracker.jobs import requeue_stalled
+
+    consumer = rt.huey.create_consumer(workers=workers or settings.workers, worker_type="thread",
+                                       periodic=True, check_worker_health=True)
+    requeue_stalled(rt)
+    click.echo(f"vaern: worker consuming from {settings.redis_url.split('@')[-1]}")
+    try:
+        consumer.run()
+    finally:
+        rt.close()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def demo(host: str, port: int) -> None:
+    """Create the demo organisation, serve a local demo post, and run Værn."""
+    from tracker.demo import DEMO_PASSWORD, ensure_demo_org, start_demo_site
+
+    site = start_demo_site()
+    base = _settings()
+    hosts = ",".join(filter(None, [base.capture_allowed_hosts, f"127.0.0.1:{site.port}"]))
+    settings = base.model_copy(update={"capture_allowed_hosts": hosts})
+    rt = _runtime(settings)
+    with rt.transaction() as session:
+        users = ensure_demo_org(session)
+    click.echo("")
+    click.echo("Værn demo — logins (password for all: %s)" % DEMO_PASSWORD)
+    for email, role, unit in users:
+        click.echo(f"  {role:9} {unit:14} {email}")
+    click.echo(f"Demo post to capture: {site.post_url}")
+    click.echo(f"Open http://{host}:{port}/ and log in as medarbejder@demo.vaern.dk")
+    click.echo("")
+    try:
+        _serve(rt, host, port)
+    finally:
+        site.stop()
+
+
+# -- database and people --------------------------------------------------------------------
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Run pending migrations."""
+    from storage.db import upgrade
+
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    click.echo("vaern: database schema is up to date")
+
+
+@main.group()
+def unit() -> None:
+    """Organisational units."""
+
+
+@unit.command("add")
+@click.argument("name")
+def unit_add(name: str) -> None:
+    """Add a unit."""
+    from tracker.errors import DomainError
+    from tracker.users import add_unit
+
+    rt = _runtime()
+    try:
+        with rt.transaction() as session:
+            add_unit(session, name)
+    except DomainError as exc:
+        click.echo(f"vaern: {exc.message}", err=True)
+        sys.exit(2)
+    click.echo(f"vaern: unit {name!r} added")
+
+
+@main.group()
+def user() -> None:
+    """Users."""
+
+
+@user.command("add")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", required=True, type=click.Choice(["employee", "leader", "hr", "amr", "admin"]))
+@click.option("--unit", "unit_name", default=None, help="unit name (required for employee, leader, amr)")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+def user_add(email: str, name: str, role: str, unit_name: str | None, password_stdin: bool) -> None:
+    """Add a user (the password is prompted, or read with --password-stdin)."""
+    from tracker.errors import DomainError
+    from tracker.users import add_user, find_unit
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    rt = _runtime()
+    try:
+        with rt.transaction() as session:
+            unit_row = None
+            if unit_name:
+                unit_row = find_unit(session, unit_name)
+                if unit_row is None:
+                    raise DomainError("unit_unknown", f"no unit named {unit_name!r} (add it with `vaern unit add`)")
+            add_user(session, email=email, name=name, role=role, password=password, unit=unit_row)
+    except DomainError as exc:
+        click.echo(f"vaern: {exc.message}", err=True)
+        sys.exit(2)
+    click.echo(f"vaern: user {email.lower()} ({role}) added")
+
+
+# -- capture from the shell -------------------------------------------------------------------
+def _write_bundle(bundle, out: Path, as_json: bool) -> None:
+    try:
+        bundle.write_to(out)
+    except FileExistsError as exc:
+        click.echo(f"vaern: {exc}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps({"fingerprint": bundle.fingerprint, "status": bundle.status, "out": str(out),
+                               "artifacts": [a.describe() for a in bundle.artifacts],
+                               "timestamped": bundle.timestamp is not None,
+                               "timestamp_error": bundle.timestamp_error}, ensure_ascii=False))
+    else:
+        click.echo(bundle.fingerprint)
+
+
+@main.command()
+@click.argument("url")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print a JSON summary instead of the fingerprint")
+@click.option("--operator", default="cli", show_default=True)
+def capture(url: str, out: Path, as_json: bool, operator: str) -> None:
+    """Capture URL as evidence into OUT; prints the fingerprint (exit 2: refused, 1: failed)."""
+    from capture.engine import Capturer
+    from capture.errors import CaptureRefused
+    from capture.policy import check_url
+
+    options = _settings().capture_options(__version__)
+    try:
+        check_url(url, options.allowed_hosts)
+    except CaptureRefused as exc:
+        click.echo(f"vaern: refused: {exc.reason}", err=True)
+        sys.exit(2)
+    try:
+        with Capturer(options) as capturer:
+            bundle = capturer.capture(url, operator=operator)
+    except CaptureRefused as exc:
+        click.echo(f"vaern: refused: {exc.reason}", err=True)
+        sys.exit(2)
+    except Exception as exc:  # noqa: BLE001
+        click.echo(f"vaern: capture failed: {exc}", err=True)
+        sys.exit(1)
+    _write_bundle(bundle, out, as_json)
+    if bundle.status in ("failed", "blocked_by_policy"):
+        click.echo(f"vaern: capture status {bundle.status}", err=True)
+        sys.exit(1)
+
+
+@main.command("capture-file")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--operator", default="cli", show_default=True)
+def capture_file(file: Path, out: Path, as_json: bool, operator: str) -> None:
+    """Secure an uploaded file (image, PDF, .eml) as evidence into OUT; prints the fingerprint."""
+    from capture.errors import CaptureRefused
+    from capture.upload import capture_upload
+
+    options = _settings().capture_options(__version__)
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        click.echo(f"vaern: refused: cannot read {file}: {exc.strerror}", err=True)
+        sys.exit(2)
+    try:
+        bundle = capture_upload(data, file.name, options, operator)
+    except CaptureRefused as exc:
+        click.echo(f"vaern: refused: {exc.reason}", err=True)
+        sys.exit(2)
+    except Exception as exc:  # noqa: BLE001
+        click.echo(f"vaern: capture failed: {exc}", err=True)
+        sys.exit(1)
+    _write_bundle(bundle, out, as_json)
