@@ -15,3 +15,14 @@ class CaptureRefused(ValueError):
 
 class CaptureFailed(RuntimeError):
     """The capture machinery itself failed (browser would not start, proxy died)."""
+
+
+class TimestampError(Exception):
+    """No valid RFC 3161 timestamp could be obtained or verified; ``reason`` is one line a person can read.
+
+    The capture stays valid, marked "not timestamped"; the caller may retry later.
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason

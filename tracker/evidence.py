@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from capture.bundle import MANIFEST_NAME, TIMESTAMP_NAME, EvidenceBundle
 from capture.errors import CaptureFailed, CaptureRefused
@@ -91,15 +92,59 @@ def store_bundle(rt: "Runtime", evidence_id: int, bundle: EvidenceBundle) -> Non
         ev.manifest_sha256 = manifest_sha
         ev.timestamp_sha256 = tsr_sha
         if bundle.timestamp is not None:
-            from datetime import datetime
-
-            ev.timestamp_gen_time = datetime.fromisoformat(bundle.timestamp.gen_time.replace("Z", "+00:00"))
+            ev.timestamp_gen_time = _parse_iso(bundle.timestamp.gen_time)
         ev.timestamp_error = bundle.timestamp_error
         ev.finished_at = utcnow()
         ev.lease_expires_at = None
         ev.error = None
         audit.record(session, None, "evidence.captured", "evidence", ev.id, ev.case_id,
                      fingerprint=bundle.fingerprint, status=bundle.status, worker=ev.worker)
+
+
+def retry_timestamps(rt: "Runtime", limit: int = 50) -> int:
+    """Timestamp sealed evidence whose TSA request failed at capture time; returns how many succeeded.
+
+    The token is over the unchanged manifest.json, so the fingerprint stays the same.
+    """
+    from capture.errors import TimestampError
+    from capture.timestamp import request_timestamp
+
+    if not rt.capture_options.tsa_url:
+        return 0
+    with rt.Session() as session:
+        todo = list(session.execute(
+            select(Evidence.id, Evidence.manifest_sha256)
+            .where(Evidence.state == EvidenceState.done, Evidence.timestamp_sha256.is_(None),
+                   Evidence.manifest_sha256.is_not(None))
+            .order_by(Evidence.id).limit(limit)))
+    done = 0
+    for evidence_id, manifest_sha in todo:
+        manifest = rt.blobs.read(manifest_sha)
+        try:
+            token = request_timestamp(manifest, rt.capture_options)
+        except TimestampError as exc:
+            with rt.transaction() as session:
+                row = session.get(Evidence, evidence_id)
+                row.timestamp_error = str(exc)
+            break  # the TSA is still down: try the rest next time
+        tsr_sha = rt.blobs.put(token.tsr)
+        with rt.transaction() as session:
+            row = session.get(Evidence, evidence_id)
+            if row.timestamp_sha256 is not None:
+                continue
+            session.add(Artifact(evidence_id=row.id, name=TIMESTAMP_NAME, role="timestamp",
+                                 media_type="application/timestamp-reply", size=len(token.tsr), sha256=tsr_sha))
+            row.timestamp_sha256 = tsr_sha
+            row.timestamp_gen_time = _parse_iso(token.gen_time)
+            row.timestamp_error = None
+            audit.record(session, None, "evidence.timestamped", "evidence", row.id, row.case_id,
+                         gen_time=token.gen_time, tsa=token.tsa_url, late=True)
+        done += 1
+    return done
+
+
+def _parse_iso(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def _finish_without_bundle(rt: "Runtime", ev: Evidence, state: EvidenceState, reason: str) -> None:

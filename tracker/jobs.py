@@ -63,6 +63,12 @@ def make_huey(rt: "Runtime"):
     def requeue_stalled_task() -> int:
         return requeue_stalled(rt)
 
+    @huey.periodic_task(crontab(minute="*/10"), name="retry_timestamps")
+    def retry_timestamps_task() -> int:
+        from tracker.evidence import retry_timestamps
+
+        return retry_timestamps(rt)
+
     huey.vaern_capture = capture_evidence  # type: ignore[attr-defined]
     return huey
 
