@@ -125,6 +125,7 @@ def _write_durably(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o444)  # evidence is read-only once written
         os.link(tmp, path)  # fails if path exists: never overwrite
     finally:
         os.unlink(tmp)

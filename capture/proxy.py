@@ -1,0 +1,732 @@
+"""The egress proxy: every connection the capture browser makes goes through it, and is checked and recorded.
+
+Threat model
+------------
+Covered (in-process, for traffic the browser sends through the proxy):
+  * A submitted URL, a redirect, an iframe, an image, ``fetch``/XHR, a WebSocket or a CONNECT tunnel
+    that points at a loopback, private, link-local, CGNAT, metadata, multicast, reserved or
+    IPv4-in-IPv6 (mapped, NAT64, 6to4, Teredo) address, or at a port other than 80/443, is refused
+    with ``403`` + ``X-Vaern-Blocked`` and listed in ``ProxyRecord.blocked``. Its content never
+    reaches the browser, the WARC or any artifact. Only exact ``(host, port)`` pairs from
+    ``allowed_hosts`` are exempt.
+  * DNS rebinding: the proxy resolves the host itself, validates *every* address, and connects to
+    the validated IP (pinned for the session); TLS SNI and certificate checks still use the host name.
+  * Upstream TLS is verified by the proxy (``ssl_insecure`` stays False); the browser context uses
+    ``ignore_https_errors=True`` because it sees the proxy's interception certificate.
+  * Chromium's own background traffic (component updates, Google accounts, safe browsing) is denied
+    and listed separately as ``noise``.
+Not covered here:
+  * Traffic that does not use the proxy: QUIC/UDP (the engine must pass ``--disable-quic``), WebRTC
+    (``--webrtc-ip-handling-policy=disable_non_proxied_udp``), DNS prefetch by the browser (harmless:
+    no connection), and anything a browser exploit does outside Chromium's network stack. The
+    kernel-level backstop (a dedicated uid whose traffic nftables restricts to the proxy port) lives
+    outside this process and is a deployment task.
+  * The proxy listens on 127.0.0.1 without authentication. Any local process can use it under the
+    same policy; traffic on the base port is refused, but a local process that finds an open
+    session's port could add exchanges to that capture's record. Værn's host is trusted.
+  * Resolver answers are validated, not trusted: a hostile resolver can at worst send a host to a
+    different public address (or make it unreachable).
+  * The browser accepts any certificate (``--ignore-certificate-errors`` and
+    ``ignore_https_errors``): it only ever talks TLS to the proxy, which does the real verification.
+    Without the launch flag Chromium aborts the first handshake per connection and retries, which
+    works but doubles the TLS handshakes (mitmproxy logs "Client TLS handshake failed").
+
+Fidelity: mitmproxy speaks HTTP/1.1 on both sides (``http2=False``), so each exchange is recorded as
+received: request line, header names/values in order and case, bodies with their Content-Encoding.
+Header whitespace and chunked transfer framing are normalised by the parser (a chunked body is
+stored as one chunk). WebSocket handshakes are recorded; WebSocket messages are only counted.
+
+Flow attribution: one listening port per session (``open_session``). Each browser context gets its
+own ``proxy={"server": "http://127.0.0.1:<port>"}``; a connection belongs to the session whose port
+it arrived on (fixed when the connection is accepted). The browser itself is launched with
+``launch_proxy()`` (the base port), which refuses everything: background traffic and any context
+opened without a session proxy. Verified with Chromium 156: per-context proxies work without a
+launch proxy too, but then a context created without ``proxy=`` goes direct, so always pass both.
+Playwright adds ``<-loopback>`` to the bypass list, so loopback targets reach the proxy as well.
+
+How the engine uses it::
+
+    egress = EgressProxy(options.allowed_hosts).start()            # once per process (~0.1-0.3 s)
+    browser = await pw.chromium.launch(executable_path=..., proxy=egress.launch_proxy(),
+                                       args=[*BROWSER_ARGS, ...])
+    session = egress.open_session(max_bytes=options.max_bytes)      # per capture, < 1 ms
+    ctx = await browser.new_context(proxy=session.playwright_proxy(), ignore_https_errors=True,
+                                    service_workers="block", accept_downloads=False, ...)
+    ...                                                             # navigate, screenshot, ...
+    await ctx.close()
+    record = await session.aclose()                                 # or session.close() off-loop
+    manifest.update(record.manifest_fields(requested_url))
+    warc = record.warc_bytes({"capture_id": ..., "operator": ...})
+    egress.stop()                                                   # at process end
+
+A blocked document shows up as a ``403`` whose ``X-Vaern-Blocked`` header holds the code; a refused
+CONNECT (https/wss) is a network error in the browser. Either way ``record.blocked`` says why.
+"""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+import warnings
+from types import SimpleNamespace
+from typing import Any
+
+from capture.errors import CaptureFailed
+from capture.policy import destination_refusal, resolve
+from capture.traffic import FIDELITY, Blocked, Exchange, MainExchange, ProxyRecord, utc_iso
+
+log = logging.getLogger(__name__)
+logging.getLogger("mitmproxy").addHandler(logging.NullHandler())
+
+BLOCK_HEADER = "X-Vaern-Blocked"
+#: Chromium flags the proxy relies on: no QUIC/UDP around the proxy, and TLS verification left to it.
+BROWSER_ARGS = ("--disable-quic", "--webrtc-ip-handling-policy=disable_non_proxied_udp",
+                "--force-webrtc-ip-handling-policy=disable_non_proxied_udp", "--ignore-certificate-errors")
+#: Chromium background services; denied, and listed as noise rather than as blocked evidence requests.
+NOISE_HOSTS = frozenset({
+    "update.googleapis.com", "accounts.google.com", "clients1.google.com", "clients2.google.com",
+    "clients4.google.com", "clientservices.googleapis.com", "safebrowsing.googleapis.com",
+    "sb-ssl.google.com", "optimizationguide-pa.googleapis.com", "content-autofill.googleapis.com",
+    "redirector.gvt1.com", "edgedl.me.gvt1.com", "dl.google.com", "android.clients.google.com",
+    "chromesyncpasswords-pa.googleapis.com", "passwordsleakcheck-pa.googleapis.com",
+})
+
+_mitm: Any = None
+
+
+def _import_mitmproxy() -> Any:
+    """Import mitmproxy (~0.6 s) on first use, not when capture/ is imported."""
+    global _mitm
+    if _mitm is None:
+        with warnings.catch_warnings():
+            # mitmproxy.addons imports proxyauth -> ldap3, which uses pyasn1 names deprecated since 0.6.
+            warnings.filterwarnings("ignore", r"(tagMap|typeMap) is deprecated", DeprecationWarning)
+            from mitmproxy import http, options
+            from mitmproxy.addons import disable_h2c, next_layer, proxyserver, tlsconfig
+            from mitmproxy.master import Master
+            from mitmproxy.proxy.mode_servers import ServerInstance
+        _mitm = SimpleNamespace(http=http, options=options, disable_h2c=disable_h2c, next_layer=next_layer,
+                                proxyserver=proxyserver, tlsconfig=tlsconfig, Master=Master,
+                                ServerInstance=ServerInstance)
+    return _mitm
+
+
+class ProxySession:
+    """One capture's slice of the proxy: its own listening port, limits and record."""
+
+    def __init__(self, proxy: "EgressProxy", max_bytes: int, allowed_hosts: tuple[tuple[str, int], ...],
+                 noise_hosts: frozenset[str]):
+        self.id = uuid.uuid4().hex
+        self.proxy = proxy
+        self.max_bytes = max_bytes
+        self.allowed_hosts = allowed_hosts
+        self.noise_hosts = noise_hosts
+        self.port: int = 0
+        self._instance: Any = None
+        self._lock = threading.Lock()
+        self._exchanges: list[Exchange] = []
+        self._blocked: list[Blocked] = []
+        self._noise: list[Blocked] = []
+        self._failed: list[dict[str, Any]] = []
+        self._pins: dict[tuple[str, int], str] = {}  #: (host, port) -> the validated IP; only on the proxy loop
+        self._in_flight: set[str] = set()
+        self.bytes_total = 0
+        self.over_limit = False
+        self.closed = False
+        self._record: ProxyRecord | None = None
+
+    def playwright_proxy(self) -> dict[str, str]:
+        """Pass as ``browser.new_context(proxy=...)``."""
+        return {"server": f"http://127.0.0.1:{self.port}"}
+
+    def close(self, timeout: float = 2.0) -> ProxyRecord:
+        """Wait up to ``timeout`` s for this session's in-flight requests, stop its port, return its record.
+
+        Later requests on connections still open get a 403 ``session_closed``; idempotent.
+        """
+        if self._record is not None:
+            return self._record
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._in_flight:
+                    break
+            time.sleep(0.02)
+        with self._lock:
+            self.closed = True
+            self._record = ProxyRecord(
+                exchanges=list(self._exchanges), blocked=list(self._blocked), noise=list(self._noise),
+                failed=list(self._failed), bytes_total=self.bytes_total, over_limit=self.over_limit,
+                in_flight_at_close=len(self._in_flight))
+        self.proxy._close_session(self)
+        return self._record
+
+    async def aclose(self, timeout: float = 2.0) -> ProxyRecord:
+        """``close`` for callers on an event loop (it sleeps while waiting for in-flight requests)."""
+        return await asyncio.to_thread(self.close, timeout)
+
+    def __enter__(self) -> "ProxySession":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- called on the proxy's loop --------------------------------------------------------------
+
+    def _block(self, entry: Blocked, noise: bool = False) -> None:
+        with self._lock:
+            if not self.closed:
+                (self._noise if noise else self._blocked).append(entry)
+
+    def _add_bytes(self, n: int) -> bool:
+        """Count ``n`` more bytes; False (and nothing counted) once the session would go over its cap."""
+        with self._lock:
+            if self.over_limit or self.bytes_total + n > self.max_bytes:
+                self.over_limit = True
+                return False
+            self.bytes_total += n
+            return True
+
+
+class EgressProxy:
+    """mitmproxy in a background thread on 127.0.0.1: checks and records every browser connection.
+
+    ``start()`` once per process, then ``open_session()`` per capture; ``stop()`` or use as a context
+    manager. Several EgressProxy objects in one process share one mitmproxy runtime (mitmproxy keeps
+    its master in a module global); each has its own base port and sessions. ``confdir`` (where the
+    interception CA lives; default: a temporary directory) is taken from the first one started;
+    ``extra_ca_file`` adds to the upstream trust of the shared runtime.
+    """
+
+    def __init__(self, allowed_hosts: tuple[tuple[str, int], ...] = (), *, extra_ca_file: str | None = None,
+                 confdir: str | None = None, max_bytes: int = 200 * 1024 * 1024,
+                 noise_hosts: frozenset[str] = NOISE_HOSTS, start_timeout: float = 15.0):
+        self.allowed_hosts = tuple(allowed_hosts)
+        self.extra_ca_file = extra_ca_file
+        self.max_bytes = max_bytes
+        self.noise_hosts = frozenset(noise_hosts)
+        self.start_timeout = start_timeout
+        self.confdir = confdir
+        self.port = 0  #: the base port (launch_proxy); refuses everything
+        self._rt: _Runtime | None = None
+        self._base: Any = None
+        self._open: set[ProxySession] = set()
+        self._lock = threading.Lock()
+
+    def start(self) -> "EgressProxy":
+        """Start (or join) the runtime and open the base port; raises CaptureFailed."""
+        with self._lock:
+            if self._rt is not None:
+                return self
+            rt = _Runtime.acquire(self.confdir, self.start_timeout)
+            try:
+                if self.extra_ca_file:
+                    rt.add_ca(self.extra_ca_file)
+                self._base = rt.call(rt.listen())
+            except BaseException as e:
+                _Runtime.release(rt)
+                raise CaptureFailed(f"egress proxy could not open its port: {e!r}") from e
+            self.port = self._base.listen_addrs[0][1]
+            rt.listen_ports.add(self.port)
+            self._rt = rt
+        return self
+
+    def stop(self) -> None:
+        """Close this proxy's sessions and base port; the runtime stops with its last user. Idempotent."""
+        with self._lock:
+            rt, self._rt = self._rt, None
+            if rt is None:
+                return
+            sessions, self._open = list(self._open), set()
+            try:
+                for s in sessions:
+                    s.closed = True
+                    rt.call(rt.stop_session(s), timeout=5)
+                rt.listen_ports.discard(self.port)
+                if self._base is not None and rt.running:
+                    rt.call(rt.stop_listener(self._base), timeout=5)
+            except Exception as e:  # noqa: BLE001 - the runtime may be gone already; release it anyway
+                log.warning("egress proxy: closing ports failed: %r", e)
+            finally:
+                self._base = None
+                _Runtime.release(rt)
+
+    def __enter__(self) -> "EgressProxy":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._rt is not None and self._rt.running
+
+    def launch_proxy(self) -> dict[str, str]:
+        """Pass as ``chromium.launch(proxy=...)``: the base port, which refuses all traffic."""
+        return {"server": f"http://127.0.0.1:{self.port}"}
+
+    def open_session(self, max_bytes: int | None = None,
+                     allowed_hosts: tuple[tuple[str, int], ...] | None = None) -> ProxySession:
+        """A new session on its own port (< 1 ms); limits default to the proxy's. Raises CaptureFailed."""
+        rt = self._rt
+        if rt is None or not rt.running:
+            raise CaptureFailed("egress proxy is not running")
+        s = ProxySession(self, self.max_bytes if max_bytes is None else max_bytes,
+                         self.allowed_hosts if allowed_hosts is None else tuple(allowed_hosts), self.noise_hosts)
+        try:
+            rt.call(rt.start_session(s), timeout=10)
+        except Exception as e:
+            raise CaptureFailed(f"egress proxy could not open a session port: {e!r}") from e
+        with self._lock:
+            self._open.add(s)
+        return s
+
+    def _close_session(self, s: ProxySession) -> None:
+        with self._lock:
+            self._open.discard(s)
+        rt = self._rt
+        if rt is None or not rt.running:
+            return
+        try:
+            rt.call(rt.stop_session(s), timeout=5)
+        except Exception as e:  # noqa: BLE001 - stop() closes it at the latest
+            log.warning("egress proxy: closing session port %s failed: %r", s.port, e)
+
+
+class _Runtime:
+    """The process's one mitmproxy master, on its own asyncio loop in a daemon thread."""
+
+    _current: "_Runtime | None" = None
+    _guard = threading.Lock()
+
+    def __init__(self, confdir: str | None, start_timeout: float):
+        self.own_confdir = None if confdir else tempfile.mkdtemp(prefix="vaern-proxy-")
+        self.confdir: str = confdir or self.own_confdir  # type: ignore[assignment]
+        self.start_timeout = start_timeout
+        self.users = 0
+        self.sessions: dict[int, ProxySession] = {}  #: session port -> session
+        self.conn_sessions: dict[str, ProxySession | None] = {}  #: client connection id -> session
+        self.listen_ports: set[int] = set()
+        self.extra_cas: list[str] = []
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.master: Any = None
+        self.proxyserver: Any = None
+        self.error: BaseException | None = None
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="vaern-egress-proxy", daemon=True)
+
+    @classmethod
+    def acquire(cls, confdir: str | None, start_timeout: float) -> "_Runtime":
+        with cls._guard:
+            rt = cls._current
+            if rt is None or not rt.running:
+                _import_mitmproxy()
+                rt = cls(confdir, start_timeout)
+                rt.thread.start()
+                if not rt.ready.wait(start_timeout) or rt.error is not None or not rt.running:
+                    err = rt.error
+                    rt._shutdown()
+                    raise CaptureFailed(f"egress proxy did not start: {err!r}")
+                cls._current = rt
+            rt.users += 1
+            return rt
+
+    @classmethod
+    def release(cls, rt: "_Runtime") -> None:
+        with cls._guard:
+            rt.users -= 1
+            if rt.users > 0:
+                return
+            if cls._current is rt:
+                cls._current = None
+        rt._shutdown()
+
+    @property
+    def running(self) -> bool:
+        return self.thread.is_alive() and self.ready.is_set() and self.error is None
+
+    def call(self, coro: Any, timeout: float = 10) -> Any:
+        """Run ``coro`` on the proxy loop and wait for its result."""
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def add_ca(self, path: str) -> None:
+        """Trust ``path`` (PEM) upstream, besides certifi's roots."""
+        if path in self.extra_cas:
+            return
+        self.extra_cas.append(path)
+        import certifi
+        # a new file name each time: mitmproxy caches TLS contexts by the CA file's path
+        bundle = os.path.join(self.confdir, f"vaern-upstream-ca-{len(self.extra_cas)}.pem")
+        with open(bundle, "wb") as out:
+            for src in (certifi.where(), *self.extra_cas):
+                with open(src, "rb") as f:
+                    out.write(f.read() + b"\n")
+
+        async def apply() -> None:
+            self.master.options.update(ssl_verify_upstream_trusted_ca=bundle)
+        self.call(apply())
+
+    async def listen(self) -> Any:
+        """A new regular-proxy listener on 127.0.0.1:<ephemeral>."""
+        for attempt in range(3):  # mitmproxy picks the port by binding and closing a probe socket: a race
+            inst = _import_mitmproxy().ServerInstance.make("regular@127.0.0.1:0", self.proxyserver)
+            try:
+                await inst.start()
+                return inst
+            except OSError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def stop_listener(self, inst: Any) -> None:
+        if inst.is_running:
+            await inst.stop()
+
+    async def start_session(self, s: ProxySession) -> None:
+        s._instance = await self.listen()
+        s.port = s._instance.listen_addrs[0][1]
+        self.sessions[s.port] = s
+        self.listen_ports.add(s.port)
+
+    async def stop_session(self, s: ProxySession) -> None:
+        if self.sessions.get(s.port) is s:
+            del self.sessions[s.port]
+            self.listen_ports.discard(s.port)
+        if s._instance is not None:
+            await self.stop_listener(s._instance)
+
+    def _shutdown(self) -> None:
+        if self.loop is not None and self.master is not None and self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.master.should_exit.set)
+        if self.thread.is_alive():
+            self.thread.join(10)
+        if self.own_confdir:
+            shutil.rmtree(self.own_confdir, ignore_errors=True)
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self.loop = loop
+        try:
+            loop.run_until_complete(self._main())
+        except BaseException as e:  # noqa: BLE001 - reported to acquire()
+            self.error = e
+            log.exception("egress proxy stopped with an error")
+        finally:
+            try:
+                tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+                for t in tasks:
+                    t.cancel()
+                if tasks:
+                    loop.run_until_complete(asyncio.wait(tasks, timeout=3))
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.run_until_complete(loop.shutdown_default_executor())
+            finally:
+                loop.close()
+                self.ready.set()
+
+    async def _main(self) -> None:
+        m = _import_mitmproxy()
+        opts = m.options.Options()
+        master = m.Master(opts, event_loop=asyncio.get_running_loop())
+        self.master = master
+        self.proxyserver = m.proxyserver.Proxyserver()
+        addon = _PolicyAddon(self)
+        master.addons.add(self.proxyserver, m.next_layer.NextLayer(), m.tlsconfig.TlsConfig(),
+                          m.disable_h2c.DisableH2C(), addon)
+        opts.update(
+            mode=[], listen_host="127.0.0.1", confdir=self.confdir, ssl_insecure=False, http2=False,
+            http3=False, websocket=True, rawtcp=False, connection_strategy="eager", upstream_cert=True,
+        )
+        run = asyncio.create_task(master.run())
+        try:
+            await asyncio.wait_for(addon.started.wait(), self.start_timeout)
+            self.ready.set()
+            await run
+        finally:
+            for s in list(self.sessions.values()):
+                await self.stop_session(s)
+            if not run.done():
+                master.should_exit.set()
+                await run
+            for handler in list(self.proxyserver.connections.values()):
+                for io_ in list(handler.transports.values()):
+                    if io_.handler is not None:
+                        io_.handler.cancel()
+
+
+class _PolicyAddon:
+    """mitmproxy hooks: attribute, judge, pin, record."""
+
+    def __init__(self, rt: "_Runtime"):
+        self.rt = rt
+        self.started = asyncio.Event()
+        self._exchange_of: dict[str, tuple[ProxySession, Exchange]] = {}
+        self._host_of: dict[str, tuple[str, int]] = {}
+
+    def running(self) -> None:
+        self.started.set()
+
+    # attribution: by the listening port a client connection arrived on, fixed at connect time
+    def client_connected(self, client: Any) -> None:
+        port = client.sockname[1] if client.sockname else None
+        self.rt.conn_sessions[client.id] = self.rt.sessions.get(port)
+
+    def client_disconnected(self, client: Any) -> None:
+        self.rt.conn_sessions.pop(client.id, None)
+
+    def _session(self, client: Any) -> ProxySession | None:
+        return self.rt.conn_sessions.get(client.id)
+
+    async def _judge(self, s: ProxySession | None, host: str, port: int) -> tuple[str, str, str | None] | None:
+        """None if allowed (and the session has a pinned address), else (code, reason, address). Fails closed."""
+        try:
+            return await self._judge_unsafe(s, host, port)
+        except Exception as e:  # noqa: BLE001 - mitmproxy would log an addon error and carry on: refuse instead
+            log.exception("egress policy check failed for %r:%r", host, port)
+            return "internal_error", f"policy check failed: {type(e).__name__}", None
+
+    async def _judge_unsafe(self, s: ProxySession | None, host: str, port: int) -> tuple[str, str, str | None] | None:
+        host = host.strip("[]").rstrip(".").lower()
+        if s is None:
+            return "no_session", "connection does not belong to an open capture session", None
+        if s.closed:
+            return "session_closed", "capture session is closed", None
+        if host in s.noise_hosts:
+            return "noise", "browser background traffic is not part of a capture", None
+        if s.over_limit:
+            return "over_limit", f"capture exceeded its download limit of {s.max_bytes} bytes", None
+        if (host, port) in s._pins:
+            return None
+        if _is_ip(host):
+            addresses = [str(ipaddress.ip_address(host))]
+        else:
+            addresses = await asyncio.get_running_loop().run_in_executor(None, resolve, host, port)
+        refusal = destination_refusal(host, port, addresses, s.allowed_hosts)
+        if refusal is None and not addresses:
+            refusal = ("unresolvable", f"host {host!r} did not resolve")
+        if refusal is None and port in self.rt.listen_ports and any(
+                ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses):
+            refusal = ("proxy_loop", "request points back at the egress proxy")
+        if refusal is not None:
+            bad = next((a for a in addresses if a in refusal[1]), addresses[0] if addresses else None)
+            return refusal[0], refusal[1], bad
+        s._pins[(host, port)] = addresses[0]
+        return None
+
+    def _refuse(self, s: ProxySession | None, flow: Any, verdict: tuple[str, str, str | None],
+                url: str, host: str, port: int) -> None:
+        code, reason, address = verdict
+        entry = Blocked(url=url, host=host, port=port, address=address, reason=reason, code=code,
+                        at=utc_iso(time.time()))
+        if s is not None:
+            s._block(entry, noise=code == "noise")
+        body = f"Blocked by the Vaern egress policy: {reason}\n".encode("ascii", "replace")
+        flow.response = _import_mitmproxy().http.Response.make(403, body, {
+            "Content-Type": "text/plain; charset=us-ascii", BLOCK_HEADER: code,
+            "Cache-Control": "no-store", "Connection": "close"})
+        flow.metadata["vaern_blocked"] = True
+
+    async def http_connect(self, flow: Any) -> None:
+        s = self._session(flow.client_conn)
+        host, port = flow.request.host, flow.request.port
+        verdict = await self._judge(s, host, port)
+        if verdict is not None:
+            self._refuse(s, flow, verdict, f"{host}:{port}", host, port)  # CONNECT: authority form
+
+    async def requestheaders(self, flow: Any) -> None:
+        s = self._session(flow.client_conn)
+        host, port = flow.request.host, flow.request.port
+        verdict = await self._judge(s, host, port)
+        if verdict is not None:
+            self._refuse(s, flow, verdict, flow.request.pretty_url, host, port)
+            return
+        assert s is not None
+        with s._lock:
+            s._in_flight.add(flow.id)
+        flow.metadata["vaern_started"] = time.time()
+
+    async def server_connect(self, data: Any) -> None:
+        """The gate that matters: validate and pin the address mitmproxy is about to connect to."""
+        try:
+            await self._server_connect(data)
+        except Exception as e:  # noqa: BLE001 - fail closed
+            log.exception("egress proxy: server_connect check failed")
+            data.server.error = f"Vaern egress policy: check failed ({type(e).__name__})"
+
+    async def _server_connect(self, data: Any) -> None:
+        s = self._session(data.client)
+        host, port = data.server.address[0], data.server.address[1]
+        verdict = await self._judge(s, host, port)
+        if verdict is not None:
+            if s is not None and verdict[0] != "noise":
+                s._block(Blocked(url=f"{host}:{port}", host=host, port=port, address=verdict[2],
+                                 reason=verdict[1], code=verdict[0], at=utc_iso(time.time())))
+            data.server.error = f"Vaern egress policy: {verdict[1]}"
+            return
+        assert s is not None
+        ip = s._pins[(host.strip("[]").rstrip(".").lower(), port)]
+        if not _is_ip(host) and data.server.sni is None:
+            data.server.sni = host
+        self._host_of[data.server.id] = (host, port)
+        data.server.address = (ip, port)
+
+    def server_connected(self, data: Any) -> None:
+        # Put the host name back: mitmproxy matches connections for reuse (and requests inside a
+        # CONNECT tunnel) by address. The socket is already connected to the pinned IP.
+        original = self._host_of.pop(data.server.id, None)
+        if original is not None:
+            data.server.__dict__["address"] = original
+
+    def server_connect_error(self, data: Any) -> None:
+        self._host_of.pop(data.server.id, None)
+
+    def responseheaders(self, flow: Any) -> None:
+        if flow.metadata.get("vaern_blocked"):
+            return
+        s = self._session(flow.client_conn)
+        if s is None:
+            return
+        length = flow.response.headers.get("content-length", "")
+        if length.isdigit() and s.bytes_total + int(length) > s.max_bytes:
+            with s._lock:
+                s.over_limit = True
+            s._block(Blocked(url=flow.request.pretty_url, host=flow.request.host, port=flow.request.port,
+                             address=_peer_ip(flow), code="over_limit",
+                             reason=f"response of {length} bytes would exceed the capture limit of {s.max_bytes} bytes",
+                             at=utc_iso(time.time())))
+            flow.metadata["vaern_killed"] = True
+            flow.kill()
+            return
+        buf = bytearray()
+        flow.metadata["vaern_body"] = buf
+
+        def stream(chunk: bytes) -> bytes:
+            if flow.metadata.get("vaern_truncated"):
+                return b""
+            if chunk and not s._add_bytes(len(chunk)):
+                flow.metadata["vaern_truncated"] = True
+                return b""
+            buf.extend(chunk)
+            return chunk
+
+        flow.response.stream = stream
+
+    def response(self, flow: Any) -> None:
+        try:
+            self._response(flow)
+        except Exception:  # noqa: BLE001 - what cannot be recorded must not reach the browser either
+            log.exception("egress proxy: recording %s failed", flow.request.pretty_url)
+            flow.kill()
+
+    def _response(self, flow: Any) -> None:
+        s = self._session(flow.client_conn)
+        if s is None:
+            return
+        with s._lock:
+            s._in_flight.discard(flow.id)
+        if flow.metadata.get("vaern_blocked"):
+            return
+        body = flow.metadata.get("vaern_body")
+        if body is None:  # not streamed (no body or set by an addon)
+            body = flow.response.raw_content or b""
+            s._add_bytes(len(body))
+        truncated = bool(flow.metadata.get("vaern_truncated"))
+        ex = _exchange(flow, bytes(body), truncated)
+        with s._lock:
+            if not s.closed:
+                s._exchanges.append(ex)
+        if flow.websocket is not None:
+            self._exchange_of[flow.id] = (s, ex)
+        if truncated:
+            s._block(Blocked(url=ex.url, host=flow.request.host, port=flow.request.port, address=ex.server_ip,
+                             code="over_limit", reason=f"response cut: capture exceeded {s.max_bytes} bytes",
+                             at=utc_iso(time.time())))
+            flow.metadata["vaern_killed"] = True
+            flow.kill()
+
+    def error(self, flow: Any) -> None:
+        s = self._session(flow.client_conn)
+        if s is None:
+            return
+        with s._lock:
+            s._in_flight.discard(flow.id)
+            if s.closed or flow.metadata.get("vaern_blocked") or flow.metadata.get("vaern_killed"):
+                return
+            msg = flow.error.msg if flow.error else "unknown error"
+            if "Vaern egress policy" in msg:  # refused in server_connect: already in blocked
+                return
+            s._failed.append({"url": flow.request.pretty_url, "host": flow.request.host,
+                              "port": flow.request.port, "address": _peer_ip(flow), "error": msg,
+                              "at": utc_iso(time.time())})
+
+    def websocket_message(self, flow: Any) -> None:
+        pair = self._exchange_of.get(flow.id)
+        if pair is None:
+            return
+        s, ex = pair
+        msg = flow.websocket.messages[-1]
+        ex.websocket_messages += 1
+        if not s._add_bytes(len(msg.content)):
+            flow.metadata["vaern_killed"] = True
+            flow.kill()
+        flow.websocket.messages.clear()  # counted, not kept
+
+    def websocket_end(self, flow: Any) -> None:
+        self._exchange_of.pop(flow.id, None)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]").split("%")[0])
+        return True
+    except ValueError:
+        return False
+
+
+def _peer_ip(flow: Any) -> str | None:
+    peer = flow.server_conn.peername if flow.server_conn else None
+    return str(peer[0]) if peer else None
+
+
+def _exchange(flow: Any, body: bytes, truncated: bool) -> Exchange:
+    req, resp, srv = flow.request, flow.response, flow.server_conn
+    target = req.path if req.method != "CONNECT" else req.authority
+    tls = None
+    if srv is not None and srv.tls_established:
+        tls = {"protocol": srv.tls_version, **_cert_summary(srv.certificate_list)}
+    started = flow.metadata.get("vaern_started") or req.timestamp_start
+    return Exchange(
+        id=flow.id, url=req.pretty_url, method=req.method,
+        request_line=f"{req.method} {target} {req.http_version}".encode("latin-1", "replace"),
+        request_headers=list(req.headers.fields), request_body=req.raw_content or b"",
+        http_version=resp.http_version, status=resp.status_code,
+        reason=resp.reason if isinstance(resp.reason, str) else resp.reason.decode("latin-1"),
+        response_headers=list(resp.headers.fields), response_body=body,
+        started_at=utc_iso(started), ended_at=utc_iso(resp.timestamp_end or time.time()),
+        server_ip=_peer_ip(flow), server_port=srv.peername[1] if srv is not None and srv.peername else None,
+        tls=tls, truncated=truncated)
+
+
+def _cert_summary(certs: list[Any]) -> dict[str, Any]:
+    if not certs:
+        return {"subject": None, "issuer": None, "not_before": None, "not_after": None, "serial": None,
+                "sha256": None}
+    c = certs[0]._cert  # mitmproxy.certs.Cert wraps a cryptography x509.Certificate
+    from cryptography.hazmat.primitives import hashes
+    return {
+        "subject": c.subject.rfc4514_string(), "issuer": c.issuer.rfc4514_string(),
+        "not_before": c.not_valid_before_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "not_after": c.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "serial": format(c.serial_number, "x"), "sha256": c.fingerprint(hashes.SHA256()).hex(),
+    }
+
+
+__all__ = ["EgressProxy", "ProxySession", "ProxyRecord", "Exchange", "MainExchange", "Blocked",
+           "BLOCK_HEADER", "BROWSER_ARGS", "NOISE_HOSTS", "FIDELITY"]
