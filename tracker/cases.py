@@ -6,6 +6,8 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
 from storage.models import Case, CaseCounter, Evidence, EvidenceState, User
@@ -67,11 +69,11 @@ def validate_report(report: Report) -> Report:
 def next_ref(session: Session, now: datetime) -> str:
     """V-<year>-<5 digits>, sequential per year (row-locked counter)."""
     year = now.year
+    # create the year's row race-free (two first reports of a year must not both INSERT it), then lock it
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(CaseCounter).values(year=year, last=0).on_conflict_do_nothing(index_elements=["year"]))
     counter = session.execute(
-        select(CaseCounter).where(CaseCounter.year == year).with_for_update()).scalar()
-    if counter is None:
-        counter = CaseCounter(year=year, last=0)
-        session.add(counter)
+        select(CaseCounter).where(CaseCounter.year == year).with_for_update()).scalar_one()
     counter.last += 1
     session.flush()
     return f"V-{year}-{counter.last:05d}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import threading
 from datetime import timedelta
@@ -35,6 +36,7 @@ MAX_ATTEMPTS = 3
 REQUEUE_AFTER = timedelta(seconds=90)
 
 _PENDING_KEY = "vaern_pending_captures"
+_CONSUMER_SIGNALS = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
 _runtimes: dict[int, "Runtime"] = {}
 
 
@@ -49,9 +51,9 @@ def lease_length(rt: "Runtime") -> timedelta:
 def make_huey(rt: "Runtime"):
     s = rt.settings
     if s.redis_url:
-        huey = RedisHuey("vaern", url=s.redis_url)
+        huey = RedisHuey(s.queue_name, url=s.redis_url)
     else:
-        huey = SqliteHuey("vaern", filename=str((s.data_dir / "queue.sqlite3").resolve()))
+        huey = SqliteHuey(s.queue_name, filename=str((s.data_dir / "queue.sqlite3").resolve()))
 
     @huey.task(name="capture_evidence", retries=MAX_ATTEMPTS - 1, retry_delay=5)
     def capture_evidence(evidence_id: int) -> str:
@@ -140,6 +142,12 @@ def start_embedded_consumer(rt: "Runtime"):
     """Start huey's consumer threads inside this process (embedded mode). Returns the consumer."""
     consumer = rt.huey.create_consumer(workers=rt.settings.workers, worker_type="thread",
                                        periodic=True, check_worker_health=True)
+    # consumer.start() installs huey's SIGINT/SIGTERM/SIGHUP handlers, which only its own run() loop
+    # acts on; embedded, they would swallow Ctrl-C and SIGTERM meant for the web server. Keep ours.
+    saved = {sig: signal.getsignal(sig) for sig in _CONSUMER_SIGNALS}
     consumer.start()
+    for sig, handler in saved.items():
+        if handler is not None:
+            signal.signal(sig, handler)
     requeue_stalled(rt)
     return consumer

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     language: Literal["da", "en"] = "da"
     secure_cookies: bool = Field(False, description="set Secure on cookies (turn on behind HTTPS)")
     workers: int = Field(2, ge=1, le=16, description="in-process capture worker threads (embedded mode)")
+    queue_name: str = Field("vaern", pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+                            description="job queue name (lets several Værn instances or test runs share one Redis)")
 
     smtp_host: str | None = None
     smtp_port: int = 25

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, jsonify, render_template
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from storage.blobs import BlobError
@@ -16,6 +17,29 @@ bp = Blueprint("cases", __name__)
 
 #: shown inline as images; everything else is a download, never rendered as live HTML
 INLINE_TYPES = {"image/png", "image/jpeg", "image/webp"}
+
+
+#: what a refusal or failure means to the person reading the case (the technical reason is shown too)
+REASONS = {
+    "blocked_address": _l("Værn may not open this address: it points into a private or internal network."),
+    "unresolvable": _l("The address's host name could not be found. Check the address."),
+    "malformed": _l("The address could not be read. Copy it again from the browser's address bar."),
+    "port": _l("Værn only opens ordinary web addresses (ports 80 and 443)."),
+    "scheme": _l("Only http:// and https:// addresses can be captured."),
+    "userinfo": _l("The address contains a user name or password, which Værn does not open."),
+    "too_long": _l("The address is too long."),
+    "unsupported_type": _l("Værn cannot read this kind of file. Attach a picture, a PDF or an .eml e-mail."),
+    "corrupt": _l("The file is damaged and cannot be read. Try saving or photographing it again."),
+    "too_many_pixels": _l("The picture is too large to process safely. Attach a smaller version."),
+    "too_large": _l("The file is larger than Værn accepts."),
+    "empty": _l("The file is empty."),
+}
+
+
+@bp.app_template_filter("evidence_reason")
+def evidence_reason(error: str | None) -> str:
+    code = (error or "").split(":", 1)[0]
+    return str(REASONS.get(code, _l("The capture did not succeed. Your leader can try again or attach a screenshot instead.")))
 
 
 @bp.route("/")

@@ -39,6 +39,18 @@ class ReportForm(FlaskForm):
     upload = FileField(_l("Or attach a screenshot, photo of the screen, PDF or e-mail (.eml)"))
 
 
+def _supported_upload(data: bytes) -> bool:
+    """Quick type check from the bytes so the person hears at once; the job does the full check."""
+    from capture.errors import CaptureRefused
+    from capture.upload import sniff
+
+    try:
+        sniff(data)
+    except CaptureRefused:
+        return False
+    return True
+
+
 @bp.route("/report", methods=["GET", "POST"])
 @login_required
 def new():
@@ -61,6 +73,8 @@ def new():
                 errors["upload"] = _("The attached file is empty.")
             elif len(data) > runtime().settings.upload_max_bytes:
                 errors["upload"] = _("The file is larger than Værn accepts.")
+            elif not _supported_upload(data):
+                errors["upload"] = _("Værn cannot read this kind of file. Attach a picture (PNG, JPEG, WebP, HEIC), a PDF or an e-mail saved as .eml.")
             else:
                 upload_sha = runtime().blobs.put(data)  # durable before any row points at it
                 upload_name = file.filename[:255]
