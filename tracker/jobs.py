@@ -121,8 +121,12 @@ _capturer_lock = threading.Lock()
 
 
 def get_capturer(rt: "Runtime") -> "Capturer":
+    """The process's capturer; rebuilt when the options changed (e.g. another runtime in tests)."""
     global _capturer
     with _capturer_lock:
+        if _capturer is not None and _capturer.options != rt.capture_options:
+            _capturer.close()
+            _capturer = None
         if _capturer is None:
             from capture.engine import Capturer
 
@@ -140,8 +144,9 @@ def close_capturer() -> None:
 
 def start_embedded_consumer(rt: "Runtime"):
     """Start huey's consumer threads inside this process (embedded mode). Returns the consumer."""
+    # SQLite is polled: at most a second's wait between a report and the start of its capture
     consumer = rt.huey.create_consumer(workers=rt.settings.workers, worker_type="thread",
-                                       periodic=True, check_worker_health=True)
+                                       periodic=True, check_worker_health=True, max_delay=1.0)
     # consumer.start() installs huey's SIGINT/SIGTERM/SIGHUP handlers, which only its own run() loop
     # acts on; embedded, they would swallow Ctrl-C and SIGTERM meant for the web server. Keep ours.
     saved = {sig: signal.getsignal(sig) for sig in _CONSUMER_SIGNALS}

@@ -36,6 +36,56 @@ REASONS = {
 }
 
 
+#: what each file of a bundle is, for people who do not know MHTML from WARC
+ROLE_LABELS = {
+    "screenshot_full": _l("Screenshot of the whole page"),
+    "screenshot_viewport": _l("Screenshot of what was visible first"),
+    "screenshot_post": _l("Screenshot of the post itself"),
+    "screenshot_wall": _l("Screenshot of the cookie or login wall, before Værn clicked"),
+    "mhtml": _l("Complete page archive (MHTML, opens in Chrome/Edge)"),
+    "html": _l("The page's HTML source (download only)"),
+    "text": _l("The page's visible text"),
+    "warc": _l("Web archive of all traffic (WARC, for specialists)"),
+    "pdf": _l("The page printed to PDF"),
+    "original": _l("The uploaded file, unchanged"),
+    "preview": _l("Preview of the uploaded file"),
+    "manifest": _l("Manifest: what was captured, how, and every file's SHA-256"),
+    "timestamp": _l("Trusted timestamp token (RFC 3161)"),
+}
+
+
+#: what the capture found, said plainly (status codes from capture/)
+CAPTURE_STATUS = {
+    "consent_dismissed": _l("A cookie dialog was closed by Værn; the page as first shown is kept too."),
+    "login_wall": _l("The page asked for a login; the post may not be visible in the capture."),
+    "not_found": _l("The page says the content does not exist (removed, or a wrong address)."),
+    "blocked_by_policy": _l("The address led into a network Værn may not open; nothing from it was kept."),
+    "truncated": _l("The page was very long; the full-page screenshot is cut at the limit."),
+    "timed_out": _l("The page did not finish loading in time; what had appeared is secured."),
+    "failed": _l("The page could not be captured properly."),
+}
+
+
+@bp.app_template_filter("capture_status_text")
+def capture_status_text(status: str) -> str:
+    return str(CAPTURE_STATUS.get(status, status))
+
+
+@bp.app_template_filter("role_label")
+def role_label(role: str) -> str:
+    return str(ROLE_LABELS.get(role, role))
+
+
+@bp.app_template_filter("human_size")
+def human_size(size: int) -> str:
+    """Sizes the Danish way: 1,5 MB, 135 kB, 525 B."""
+    if size < 1000:
+        return f"{size} B"
+    if size < 1_000_000:
+        return f"{size / 1000:.0f} kB"
+    return f"{size / 1_000_000:.1f} MB".replace(".", ",")
+
+
 @bp.app_template_filter("evidence_reason")
 def evidence_reason(error: str | None) -> str:
     code = (error or "").split(":", 1)[0]
