@@ -52,7 +52,9 @@ ensure_chromium() {
 }
 
 ensure_fonts() {
-  command -v fc-list >/dev/null && fc-list | grep -q "Noto Color Emoji" && fc-list | grep -qi "Noto Sans\|DejaVu Sans" && return
+  local families=""
+  command -v fc-list >/dev/null && families=$(fc-list : family)
+  case "$families" in *"Noto Color Emoji"*) case "$families" in *"Noto Sans"*) return ;; esac ;; esac
   say "installing fonts (Danish letters, emoji)"
   apt_install fonts-noto-core fonts-noto-color-emoji fonts-dejavu-core fontconfig \
     || echo "warning: could not install fonts; screenshots may miss emoji (install fonts-noto-color-emoji)" >&2

@@ -92,7 +92,8 @@ class Capturer:
         self._spare: _Lease | None = None
         self._spare_task: asyncio.Future[None] | None = None
         self._closing: set[asyncio.Future[Any]] = set()
-        self._proxy = EgressProxy(allowed_hosts=self.options.allowed_hosts, max_bytes=self.options.max_bytes)
+        self._proxy = EgressProxy(allowed_hosts=self.options.allowed_hosts, max_bytes=self.options.max_bytes,
+                                  confdir=self.options.proxy_confdir)
         self._thread.start()
         try:
             self._proxy.start()

@@ -31,6 +31,8 @@ class CaptureOptions:
     tsa_url: str | None = None  #: RFC 3161 time-stamping authority; None: no timestamp
     tsa_ca_file: str | None = None  #: PEM root(s) that the TSA's token must chain to
     tsa_timeout_seconds: int = 10
+    #: where the egress proxy keeps its interception CA; None: a fresh temporary one per process (slower start)
+    proxy_confdir: str | None = None
     versions: dict[str, str] = field(default_factory=dict)  #: extra versions to record (e.g. vaern)
 
 

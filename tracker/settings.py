@@ -106,6 +106,7 @@ class Settings(BaseSettings):
             upload_max_bytes=self.upload_max_bytes,
             tsa_url=self.tsa_url,
             tsa_ca_file=str(self.tsa_ca_file) if self.tsa_ca_file else None,
+            proxy_confdir=str((self.data_dir / "proxy-ca").resolve()),
             versions={"vaern": vaern_version} if vaern_version else {},
         )
 
