@@ -143,9 +143,9 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Run pending migrations."""
+    settings = _settings()  # first: an invalid setting is one clear line, before alembic's import logging
     from storage.db import upgrade
 
-    settings = _settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
     click.echo("vaern: database schema is up to date")
@@ -224,6 +224,20 @@ def _write_bundle(bundle, out: Path, as_json: bool) -> None:
         click.echo(bundle.fingerprint)
 
 
+def _produce_bundle(produce):
+    """Run one capture; refused input exits 2 and a broken capture exits 1, each with one line."""
+    from capture.errors import CaptureRefused
+
+    try:
+        return produce()
+    except CaptureRefused as exc:
+        click.echo(f"vaern: refused: {exc.reason}", err=True)
+        sys.exit(2)
+    except Exception as exc:  # noqa: BLE001 - one line, not a traceback
+        click.echo(f"vaern: capture failed: {exc}", err=True)
+        sys.exit(1)
+
+
 @main.command()
 @click.argument("url")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
@@ -232,24 +246,16 @@ def _write_bundle(bundle, out: Path, as_json: bool) -> None:
 def capture(url: str, out: Path, as_json: bool, operator: str) -> None:
     """Capture URL as evidence into OUT; prints the fingerprint (exit 2: refused, 1: failed)."""
     from capture.engine import Capturer
-    from capture.errors import CaptureRefused
     from capture.policy import check_url
 
     options = _settings().capture_options(__version__)
-    try:
-        check_url(url, options.allowed_hosts)
-    except CaptureRefused as exc:
-        click.echo(f"vaern: refused: {exc.reason}", err=True)
-        sys.exit(2)
-    try:
+    _produce_bundle(lambda: check_url(url, options.allowed_hosts))  # refuse before starting a browser
+
+    def run():
         with Capturer(options) as capturer:
-            bundle = capturer.capture(url, operator=operator)
-    except CaptureRefused as exc:
-        click.echo(f"vaern: refused: {exc.reason}", err=True)
-        sys.exit(2)
-    except Exception as exc:  # noqa: BLE001
-        click.echo(f"vaern: capture failed: {exc}", err=True)
-        sys.exit(1)
+            return capturer.capture(url, operator=operator)
+
+    bundle = _produce_bundle(run)
     _write_bundle(bundle, out, as_json)
     if bundle.status in ("failed", "blocked_by_policy"):
         click.echo(f"vaern: capture status {bundle.status}", err=True)
@@ -263,7 +269,6 @@ def capture(url: str, out: Path, as_json: bool, operator: str) -> None:
 @click.option("--operator", default="cli", show_default=True)
 def capture_file(file: Path, out: Path, as_json: bool, operator: str) -> None:
     """Secure an uploaded file (image, PDF, .eml) as evidence into OUT; prints the fingerprint."""
-    from capture.errors import CaptureRefused
     from capture.upload import capture_upload
 
     options = _settings().capture_options(__version__)
@@ -272,12 +277,4 @@ def capture_file(file: Path, out: Path, as_json: bool, operator: str) -> None:
     except OSError as exc:
         click.echo(f"vaern: refused: cannot read {file}: {exc.strerror}", err=True)
         sys.exit(2)
-    try:
-        bundle = capture_upload(data, file.name, options, operator)
-    except CaptureRefused as exc:
-        click.echo(f"vaern: refused: {exc.reason}", err=True)
-        sys.exit(2)
-    except Exception as exc:  # noqa: BLE001
-        click.echo(f"vaern: capture failed: {exc}", err=True)
-        sys.exit(1)
-    _write_bundle(bundle, out, as_json)
+    _write_bundle(_produce_bundle(lambda: capture_upload(data, file.name, options, operator)), out, as_json)
