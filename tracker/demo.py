@@ -71,9 +71,16 @@ class DemoSite:
         self.server.server_close()
 
 
-def start_demo_site(port: int = 0) -> DemoSite:
+#: a stable port keeps the demo post's address the same across restarts (fallback: any free port)
+DEMO_SITE_PORT = 5080
+
+
+def start_demo_site(port: int | None = DEMO_SITE_PORT) -> DemoSite:
     handler = functools.partial(_QuietHandler, directory=str(SITE_DIR))
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", port or 0), handler)
+    except OSError:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, name="vaern-demo-site", daemon=True)
     thread.start()
     return DemoSite(server, thread)

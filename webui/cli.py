@@ -52,7 +52,8 @@ def _runtime(settings: Settings | None = None, migrate: bool | None = None):
 def main() -> None:
     """Værn: evidence capture and takedown tracking for harassment of municipal employees."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("mitmproxy").setLevel(logging.WARNING)
+    for noisy in ("mitmproxy", "alembic", "huey"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 # -- running ------------------------------------------------------------------------------
