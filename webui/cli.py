@@ -251,6 +251,9 @@ def capture(url: str, out: Path, as_json: bool, operator: str) -> None:
 
     options = _settings().capture_options(__version__)
     _produce_bundle(lambda: check_url(url, options.allowed_hosts))  # refuse before starting a browser
+    if (out / "manifest.json").exists():
+        click.echo(f"vaern: {out / 'manifest.json'} exists: evidence is never overwritten", err=True)
+        sys.exit(1)
 
     def run():
         with Capturer(options) as capturer:
