@@ -35,6 +35,7 @@ EML = (
     "Content-Transfer-Encoding: 8bit\r\n"
     "\r\n"
     "Du skal passe p\u00e5, sagsbehandler. Vi ved hvor du bor.\r\n"
+    "<script>alert('xss')</script>\r\n"
 ).encode()
 
 
@@ -77,7 +78,7 @@ def openssl_verify(manifest: bytes, tsr: bytes, tsa: LocalTSA, tmp_path) -> subp
 # -- uploads through the report form ----------------------------------------------------------------
 @pytest.mark.parametrize("filename, data, original, image", [
     ("skærmbillede.png", png_bytes(160, 90, (200, 30, 30)), "original.png", "original.png"),
-    ("trussel.eml", EML, "original.eml", None),  # no preview image is made of an e-mail (see the report)
+    ("trussel.eml", EML, "original.eml", None),  # no picture of an e-mail: its text is shown instead
 ], ids=["png", "eml"])
 def test_an_uploaded_file_opens_a_case_is_secured_and_shown_with_its_fingerprint(make_runtime, filename, data,
                                                                                    original, image):
@@ -122,6 +123,9 @@ def test_an_uploaded_file_opens_a_case_is_secured_and_shown_with_its_fingerprint
         assert shot.headers["X-Evidence-SHA256"] == arts[image].sha256
     else:
         assert "vi ved hvor du bor" in rt.blobs.read(arts["text.txt"].sha256).decode().lower()
+        assert '<pre class="captured-text">' in html and "vi ved hvor du bor" in html.lower()
+        shown = html.split('<pre class="captured-text">', 1)[1].split("</pre>", 1)[0]
+        assert "<script>" not in shown and "&lt;script&gt;" in shown  # captured text is never live HTML
     download = client.get(f"/cases/{ref}/evidence/{ev_id}/{original}")
     assert download.status_code == 200 and download.data == data
 

@@ -17,6 +17,7 @@ bp = Blueprint("cases", __name__)
 
 #: shown inline as images; everything else is a download, never rendered as live HTML
 INLINE_TYPES = {"image/png", "image/jpeg", "image/webp"}
+EMAIL_PREVIEW_CHARS = 5000
 
 
 #: what a refusal or failure means to the person reading the case (the technical reason is shown too)
@@ -125,7 +126,22 @@ def _evidence_or_404(case, evidence_id: int) -> Evidence:
 def detail(ref: str):
     case = _case_or_404(ref, log_view=True)
     db().commit()
-    return render_template("cases/detail.html", case=case, EvidenceState=EvidenceState)
+    return render_template("cases/detail.html", case=case, EvidenceState=EvidenceState,
+                           email_texts=_email_texts(case))
+
+
+def _email_texts(case) -> dict[int, str]:
+    """The text of uploaded e-mails, shown as plain (escaped) text since there is no picture of them."""
+    texts = {}
+    for ev in case.evidence:
+        text = next((a for a in ev.artifacts if a.role == "text"), None)
+        if ev.kind == "upload" and text is not None:
+            try:
+                body = runtime().blobs.read(text.sha256).decode("utf-8", "replace")
+            except BlobError:
+                continue
+            texts[ev.id] = body[:EMAIL_PREVIEW_CHARS] + ("…" if len(body) > EMAIL_PREVIEW_CHARS else "")
+    return texts
 
 
 @bp.route("/cases/<ref>/evidence/<int:evidence_id>/status.json")
