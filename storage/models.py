@@ -67,6 +67,11 @@ class Case(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(20), default="open")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    platform: Mapped[str | None] = mapped_column(String(40))  #: id in tracker/rules/platforms.toml
+    #: facts the checklist's preconditions read (None: not assessed yet)
+    author_known: Mapped[bool | None] = mapped_column(Boolean)
+    private_information_disclosed: Mapped[bool | None] = mapped_column(Boolean)
+    defamatory: Mapped[bool | None] = mapped_column(Boolean)
 
     unit: Mapped[OrgUnit] = relationship()
     employee: Mapped[User] = relationship(foreign_keys=[employee_id])
@@ -145,3 +150,126 @@ class CaseCounter(Base):
     __tablename__ = "case_counters"
     year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# -- leader workflow ------------------------------------------------------------------------------
+class StepState(str, enum.Enum):
+    todo = "todo"
+    in_progress = "in_progress"
+    done = "done"
+    skipped = "skipped"  #: needs a reason
+    not_applicable = "not_applicable"
+
+
+class CaseStep(Base):
+    """The state of one checklist step or ladder rung (defined in tracker/rules/response.toml) on a case."""
+
+    __tablename__ = "case_steps"
+    __table_args__ = (UniqueConstraint("case_id", "step_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"), index=True)
+    step_id: Mapped[str] = mapped_column(String(60))  #: the rule's stable id
+    state: Mapped[StepState] = mapped_column(
+        Enum(StepState, name="step_state", native_enum=False, length=20), default=StepState.todo)
+    reason: Mapped[str | None] = mapped_column(Text)  #: why skipped / not applicable
+    note: Mapped[str] = mapped_column(Text, default="")
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  #: when it was done (may be back-dated by the leader)
+    # ladder rungs
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    channel: Mapped[str | None] = mapped_column(String(200))  #: e.g. the platform's DSA form, e-mail, letter
+    platform_ref: Mapped[str | None] = mapped_column(String(200))  #: the platform's reference number
+    outcome: Mapped[str | None] = mapped_column(String(20))  #: removed | refused | no_answer | partly_removed
+    statement_of_reasons: Mapped[str | None] = mapped_column(Text)  #: the platform's DSA art. 17 statement
+    verified_by_evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id", ondelete="RESTRICT"))
+
+    attachments: Mapped[list["StepAttachment"]] = relationship(back_populates="step", order_by="StepAttachment.id")
+
+
+class StepAttachment(Base):
+    """Evidence or an uploaded reply attached to a step; uploaded bytes live in the blob store."""
+
+    __tablename__ = "step_attachments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_step_id: Mapped[int] = mapped_column(ForeignKey("case_steps.id", ondelete="RESTRICT"), index=True)
+    evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id", ondelete="RESTRICT"))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    filename: Mapped[str | None] = mapped_column(String(255))
+    media_type: Mapped[str | None] = mapped_column(String(100))
+    size: Mapped[int | None] = mapped_column(Integer)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    step: Mapped[CaseStep] = relationship(back_populates="attachments")
+
+
+class CaseClock(Base):
+    """A moment a deadline counts from, other than the episode: absence start, injunction granted, ..."""
+
+    __tablename__ = "case_clocks"
+    __table_args__ = (UniqueConstraint("case_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(String(60))  #: a ``starts_at`` name from tracker/rules/deadlines.toml
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(Text, default="")
+    set_by_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Letter(Base):
+    """A Danish letter drafted from the case; editable until it is marked sent, then frozen."""
+
+    __tablename__ = "letters"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"), index=True)
+    step_id: Mapped[str | None] = mapped_column(String(60))
+    template_id: Mapped[str] = mapped_column(String(60))
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    body: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    sha256_at_send: Mapped[str | None] = mapped_column(String(64))  #: of the body as sent
+
+
+class Recheck(Base):
+    """One re-capture of a URL whose takedown is open, compared with the original capture."""
+
+    __tablename__ = "rechecks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"), index=True)
+    baseline_evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id", ondelete="RESTRICT"), index=True)
+    evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id", ondelete="RESTRICT"))  #: the re-capture
+    verdict: Mapped[str | None] = mapped_column(String(20))  #: still_online | changed | removed | unreachable
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class NotificationSent(Base):
+    """One e-mail sent; ``key`` makes each notification go out once (e.g. deadline:<case>:<rule>:24h:<user>)."""
+
+    __tablename__ = "notifications_sent"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"), index=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    kind: Mapped[str] = mapped_column(String(40))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
