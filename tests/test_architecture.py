@@ -52,3 +52,26 @@ def test_only_the_settings_module_reads_the_environment():
             if "os.environ" in text or "os.getenv" in text:
                 readers.append(str(path.relative_to(ROOT)))
     assert readers == []
+
+
+def test_every_data_file_of_the_packages_is_declared_as_package_data():
+    """A wheel (non-editable install) carries templates, rules, migrations and the demo post."""
+    import tomllib
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["package-data"]
+    covered: set[Path] = set()
+    for package, patterns in declared.items():
+        base = ROOT.joinpath(*package.split("."))
+        for pattern in patterns:
+            matched = {p for p in base.glob(pattern) if p.is_file()}
+            assert matched, f"{package}: pattern {pattern!r} matches nothing"
+            covered |= matched
+    missing = []
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*"):
+            if path.is_file() and path.suffix not in (".py", ".pyc") and "__pycache__" not in path.parts:
+                if path not in covered:
+                    missing.append(str(path.relative_to(ROOT)))
+    migrations = {p for p in (ROOT / "storage" / "migrations").rglob("*.py") if "__pycache__" not in p.parts}
+    assert migrations <= covered, "Alembic's env.py and versions/*.py must ship (storage.migrations is no package)"
+    assert missing == []

@@ -55,7 +55,8 @@ def test_every_ladder_rung_says_how_long_to_wait_for_an_answer_and_no_other_step
 
 def test_the_rule_files_ship_as_package_data():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    assert "*.toml" in pyproject["tool"]["setuptools"]["package-data"]["*"]
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["tracker.rules"]
+    assert "*.toml" in patterns and "letters/*.j2" in patterns
     assert RULES_DIR == ROOT / "tracker" / "rules"
 
 

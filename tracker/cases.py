@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from storage.models import Case, CaseCounter, Evidence, EvidenceState, User
 from storage.types import utcnow
-from tracker import audit, jobs
+from tracker import audit, jobs, notify
 from tracker.errors import DomainError, NotFound
 from tracker.permissions import can_report, can_view_case, visible_cases
 
@@ -97,6 +97,7 @@ def open_case(session: Session, reporter: User, report: Report) -> Case:
     if report.upload_sha256:
         add_evidence(session, reporter, case, upload_sha256=report.upload_sha256,
                      upload_filename=report.upload_filename)
+    notify.case_opened_after_commit(session, case.id)
     return case
 
 

@@ -44,7 +44,7 @@ def run_capture_job(rt: "Runtime", evidence_id: int) -> str:
     ev = claim(rt, evidence_id)
     if ev is None:
         return "skipped"
-    operator = f"user:{ev.created_by_id}"
+    operator = _operator(rt, ev)
     try:
         if ev.kind == "url":
             bundle = jobs.get_capturer(rt).capture(ev.source_url, operator=operator)
@@ -68,6 +68,15 @@ def run_capture_job(rt: "Runtime", evidence_id: int) -> str:
         raise
     store_bundle(rt, ev.id, bundle)
     return EvidenceState.done.value
+
+
+def _operator(rt: "Runtime", ev: Evidence) -> str:
+    """Who the manifest names as collector: the requesting user, or the system for scheduled re-checks."""
+    from storage.models import Recheck
+
+    with rt.Session() as session:
+        is_recheck = session.execute(select(Recheck.id).where(Recheck.evidence_id == ev.id)).first()
+    return "system:recheck" if is_recheck else f"user:{ev.created_by_id}"
 
 
 def store_bundle(rt: "Runtime", evidence_id: int, bundle: EvidenceBundle) -> None:

@@ -58,8 +58,12 @@ def make_huey(rt: "Runtime"):
     @huey.task(name="capture_evidence", retries=MAX_ATTEMPTS - 1, retry_delay=5)
     def capture_evidence(evidence_id: int) -> str:
         from tracker.evidence import run_capture_job
+        from tracker.recheck import after_capture
 
-        return run_capture_job(rt, evidence_id)
+        state = run_capture_job(rt, evidence_id)
+        if state != "skipped":  # a re-capture's verdict is decided as soon as its job ends
+            after_capture(rt, evidence_id)
+        return state
 
     @huey.periodic_task(crontab(minute="*"), name="requeue_stalled")
     def requeue_stalled_task() -> int:
@@ -71,7 +75,26 @@ def make_huey(rt: "Runtime"):
 
         return retry_timestamps(rt)
 
+    @huey.task(name="notify_case_opened")
+    def notify_case_opened(case_id: int) -> int:
+        from tracker.notify import case_opened
+
+        return case_opened(rt, case_id)
+
+    @huey.periodic_task(crontab(minute="*/15"), name="recheck_due")
+    def recheck_due_task() -> int:
+        from tracker.recheck import run_due
+
+        return run_due(rt)
+
+    @huey.periodic_task(crontab(minute="*/5"), name="send_notifications")
+    def send_notifications_task() -> int:
+        from tracker.notify import send_due
+
+        return send_due(rt)
+
     huey.vaern_capture = capture_evidence  # type: ignore[attr-defined]
+    huey.vaern_notify_case_opened = notify_case_opened  # type: ignore[attr-defined]
     return huey
 
 
@@ -98,6 +121,10 @@ def bind_enqueue_on_commit(rt: "Runtime") -> None:
     @event.listens_for(rt.Session, "after_rollback")
     def _after_rollback(session: Session) -> None:
         session.info.pop(_PENDING_KEY, None)
+
+    from tracker.notify import bind_notify_on_commit
+
+    bind_notify_on_commit(rt)  # new-case e-mails, enqueued after commit the same way
 
 
 def requeue_stalled(rt: "Runtime") -> int:

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     mail_from: str = "vaern@localhost"
+    recheck_interval_hours: int = Field(6, ge=1, le=24 * 30,
+                                        description="hours between re-captures of a URL whose takedown is open")
 
     capture_time_cap: int = Field(60, ge=5, le=600, description="seconds one capture may take")
     capture_max_page_height: int = Field(40_000, ge=1_000, le=200_000)

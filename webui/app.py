@@ -8,9 +8,10 @@ from flask_babel import get_locale
 from flask_login import current_user
 
 from tracker import __version__
+from tracker.rules import Rules, load_rules
 from tracker.runtime import Runtime
 from tracker.settings import Settings, load_settings
-from webui import auth, cases, report
+from webui import api, auth, cases, letters, report, workflow
 from webui.extensions import babel, csrf, limiter, login_manager
 from webui.timefmt import format_local
 
@@ -20,8 +21,10 @@ CSP = ("default-src 'self'; img-src 'self' data:; script-src 'self'; style-src '
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 
 
-def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None, rules: Rules | None = None) -> Flask:
+    """The app over one Runtime; the rule files are checked here (RulesError: one line, no start)."""
     settings = settings or (runtime.settings if runtime else load_settings())
+    rules = rules or load_rules()
     runtime = runtime or Runtime.from_settings(settings)
     from tracker.jobs import bind_enqueue_on_commit
 
@@ -43,6 +46,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         RATELIMIT_STRATEGY="fixed-window",
     )
     app.extensions["vaern"] = runtime
+    app.extensions[workflow.RULES_KEY] = rules
     logging.getLogger("webui").setLevel(logging.INFO)
 
     login_manager.init_app(app)
@@ -52,8 +56,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     babel.init_app(app, locale_selector=_select_locale)
     limiter.init_app(app)
 
-    for bp in (auth.bp, report.bp, cases.bp):
+    for bp in (auth.bp, report.bp, cases.bp, letters.bp):
         app.register_blueprint(bp)
+    api.init_app(app)  # the JSON API: bearer tokens, exempt from CSRF, no session cookie
+    workflow.init_app(app)  # the leader's step, ladder, clock and fact forms on the case page
 
     app.jinja_env.filters["localtime"] = format_local
     app.jinja_env.globals["vaern_version"] = __version__

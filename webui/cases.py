@@ -7,10 +7,13 @@ from flask_login import current_user, login_required
 
 from storage.blobs import BlobError
 from storage.models import Evidence, EvidenceState, Role
+from storage.types import utcnow
 from tracker import audit
 from tracker.cases import get_case_for, list_cases_for, view_case
 from tracker.errors import NotFound
 from tracker.permissions import can_report
+from tracker.steps import urgency_order
+from webui import workflow
 from webui.db import db, runtime
 
 bp = Blueprint("cases", __name__)
@@ -101,7 +104,8 @@ def index():
     rows = list_cases_for(session, user)
     audit.record(session, user, "case.list", "case", "-", count=len(rows))
     session.commit()
-    return render_template("cases/list.html", cases=rows, can_report=can_report(user),
+    rows, next_due = urgency_order(session, rows, workflow.rules(), utcnow())
+    return render_template("cases/list.html", cases=rows, next_due=next_due, can_report=can_report(user),
                            is_admin_only=user.role is Role.admin)
 
 
@@ -127,7 +131,7 @@ def detail(ref: str):
     case = _case_or_404(ref, log_view=True)
     db().commit()
     return render_template("cases/detail.html", case=case, EvidenceState=EvidenceState,
-                           email_texts=_email_texts(case))
+                           email_texts=_email_texts(case), **workflow.page_context(case, current_user.user))
 
 
 def _email_texts(case) -> dict[int, str]:

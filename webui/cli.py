@@ -63,7 +63,14 @@ def _serve(rt, host: str, port: int) -> None:
     from tracker.jobs import start_embedded_consumer
     from webui.app import create_app
 
-    app = create_app(runtime=rt)
+    from tracker.errors import DomainError
+
+    try:
+        app = create_app(runtime=rt)
+    except DomainError as exc:  # a broken rules, platform or letter file: one line, no traceback
+        click.echo(f"vaern: {exc.message}", err=True)
+        rt.close()
+        sys.exit(2)
     consumer = None
     if rt.settings.embedded_queue:
         consumer = start_embedded_consumer(rt)
@@ -282,3 +289,49 @@ def capture_file(file: Path, out: Path, as_json: bool, operator: str) -> None:
         click.echo(f"vaern: refused: cannot read {file}: {exc.strerror}", err=True)
         sys.exit(2)
     _write_bundle(_produce_bundle(lambda: capture_upload(data, file.name, options, operator)), out, as_json)
+
+
+# -- API tokens -------------------------------------------------------------------------------------
+@main.group()
+def token() -> None:
+    """Bearer tokens for the JSON API (only their SHA-256 is stored)."""
+
+
+@token.command("create")
+@click.option("--email", required=True, help="the user the token acts as")
+@click.option("--name", default="", help="what the token is for, e.g. the integration's name")
+def token_create(email: str, name: str) -> None:
+    """Create a token; it is printed once, as the last word of the output."""
+    from tracker.errors import DomainError
+    from tracker.tokens import create_token_for_email
+
+    rt = _runtime()
+    try:
+        with rt.transaction() as session:
+            _, secret = create_token_for_email(session, email, name)
+    except DomainError as exc:
+        click.echo(f"vaern: {exc.message}", err=True)
+        sys.exit(2)
+    finally:
+        rt.close()
+    click.echo(f"vaern: token for {email.strip().lower()} (shown only now; store it safely): {secret}")
+
+
+@token.command("revoke")
+@click.option("--email", required=True)
+@click.option("--name", default=None, help="revoke only the tokens with this name")
+def token_revoke(email: str, name: str | None) -> None:
+    """Revoke the user's tokens (all of them, or those called --name)."""
+    from tracker.errors import DomainError
+    from tracker.tokens import revoke_tokens_for_email
+
+    rt = _runtime()
+    try:
+        with rt.transaction() as session:
+            count = revoke_tokens_for_email(session, email, name)
+    except DomainError as exc:
+        click.echo(f"vaern: {exc.message}", err=True)
+        sys.exit(2)
+    finally:
+        rt.close()
+    click.echo(f"vaern: {count} token(s) of {email.strip().lower()} revoked")

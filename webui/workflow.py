@@ -1,0 +1,281 @@
+"""The leader's workflow forms on the case page: step states, ladder rungs, the police-report decline,
+clock starts and case facts. Each form posts here and is redirected back to the case (POST-redirect-GET).
+
+A case you cannot see is a 404; one you see but may not change is a 403 with a calm page.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from storage.models import AuditEvent, Case, StepState, User
+from storage.types import utcnow
+from tracker import steps as ops
+from tracker.cases import get_case_for
+from tracker.errors import DomainError, NotFound
+from tracker.rules import Rules
+from webui.db import db
+from webui.timefmt import CPH, parse_local
+
+bp = Blueprint("workflow", __name__)
+
+RULES_KEY = "vaern.rules"  #: where create_app keeps the checked rule files
+
+STEP_STATES = {
+    "todo": _l("Not started"), "in_progress": _l("In progress"), "done": _l("Done"),
+    "skipped": _l("Skipped"), "not_applicable": _l("Not applicable"),
+}
+DEADLINE_STATES = {
+    "overdue": _l("Overdue"), "at_risk": _l("Due soon"), "open": _l("Running"), "met": _l("Met"),
+    "unknown_start": _l("Start unknown"), "closed": _l("Closed"),
+}
+OUTCOMES = {
+    "removed": _l("Removed"), "refused": _l("Refused"), "no_answer": _l("No answer"),
+    "partly_removed": _l("Partly removed"), "declined": _l("The employee does not want a police report"),
+}
+ACTORS = {
+    "employee": _l("Employee"), "leader": _l("Leader"), "amr": _l("Work-environment representative"),
+    "hr": _l("HR"), "leader+employee": _l("Leader and employee"),
+}
+PRECONDITIONS = {
+    "author_known": _l("the author is known"),
+    "police_report_declined": _l("the employee does not want a police report"),
+    "private_information_disclosed": _l("private information was published"),
+    "not_defamatory": _l("the content is not defamatory"),
+    "previous_rung_failed": _l("the previous rung failed or did not apply"),
+    "serious_case": _l("the case is serious enough for the courts"),
+}
+CLOCKS = {
+    "episode": _l("The episode (when it was posted or happened)"),
+    "case_opened": _l("The case was opened in Værn"),
+    "absence_start": _l("First day of absence"),
+    "knowledge_of_author": _l("When the employee knew enough about the post and its author"),
+    "injunction_granted": _l("Injunction granted"),
+    "request_sent": _l("Erasure request reached the controller"),
+    "platform_decision": _l("The platform's decision received"),
+    "judgment_final": _l("Judgment became final"),
+    "investigation_discontinued": _l("The police dropped the investigation"),
+    "previous_med_evaluation": _l("Previous MED evaluation"),
+}
+FACTS = {
+    "author_known": _l("Is the author (the citizen behind the post) known?"),
+    "private_information_disclosed": _l("Was private information published (address, race, political views, "
+                                        "private photos)?"),
+    "defamatory": _l("Is the content defamatory (injurious allegations)?"),
+}
+WHY = {
+    "start": _l("Suggested first rung"),
+    "failed": _l("Suggested next rung: the previous one failed or was skipped"),
+    "waited": _l("Suggested next rung: no removal after the waiting time"),
+}
+#: the audit chain's actions as the timeline says them
+ACTIONS = {
+    "case.create": _l("Case opened"), "case.view": _l("Case viewed"),
+    "evidence.request": _l("Evidence capture requested"), "evidence.captured": _l("Evidence secured"),
+    "evidence.timestamped": _l("Evidence timestamped"), "artifact.view": _l("Evidence file viewed"),
+    "artifact.download": _l("Evidence file downloaded"),
+    "artifact.integrity_error": _l("Evidence file failed its check"),
+    "step.state": _l("Step changed"), "step.rung": _l("Ladder rung recorded"),
+    "step.police_report_declined": _l("Police report declined, note written"),
+    "step.removed_verified": _l("Removal verified by a new capture"),
+    "clock.set": _l("Clock start recorded"), "case.facts": _l("Case facts changed"),
+    "recheck.start": _l("Re-check started"), "recheck.decided": _l("Re-check concluded"),
+    "letter.create": _l("Letter drafted"), "letter.update": _l("Letter edited"),
+    "letter.sent": _l("Letter marked as sent"), "letter.view": _l("Letter viewed"),
+    "letter.download": _l("Letter downloaded"),
+}
+MESSAGES = {
+    "reason_missing": _l("Give a reason when a step is skipped or not applicable."),
+    "note_missing": _l("Write the note about the employee's decision."),
+    "done_at_future": _l("The time lies in the future."),
+    "sent_at_future": _l("The time lies in the future."),
+    "at_future": _l("The time lies in the future."),
+    "done_at_too_old": _l("The time is too far back. Check the year."),
+    "sent_at_too_old": _l("The time is too far back. Check the year."),
+    "at_too_old": _l("The time is too far back. Check the year."),
+    "sent_at_missing": _l("Give the time the request was sent before recording an outcome."),
+    "text_too_long": _l("The text is too long."),
+    "bad_time": _l("The time could not be read. Use the date picker, e.g. 26.11.2026 14:05."),
+}
+
+
+def rules() -> Rules:
+    return current_app.extensions[RULES_KEY]
+
+
+# -- template helpers -----------------------------------------------------------------------------
+def countdown(remaining: timedelta) -> str:
+    """"om 2 dage 4 timer" / "overskredet for 3 timer siden": the two largest units."""
+    seconds = abs(int(remaining.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+
+    def unit(n: int, one: str, many: str) -> str:
+        return (one if n == 1 else many) % {"num": n}
+
+    parts_day = unit(days, _("%(num)d day"), _("%(num)d days"))
+    parts_hour = unit(hours, _("%(num)d hour"), _("%(num)d hours"))
+    parts_min = unit(minutes, _("%(num)d minute"), _("%(num)d minutes"))
+    if days >= 14:
+        span = parts_day
+    elif days:
+        span = parts_day + (" " + parts_hour if hours else "")
+    elif hours:
+        span = parts_hour + (" " + parts_min if minutes else "")
+    else:
+        span = parts_min
+    if remaining.total_seconds() < 0:
+        return _("overdue by %(span)s", span=span)
+    return _("in %(span)s", span=span)
+
+
+def label(item) -> str:
+    """A rule's or step's label in the page's language."""
+    return item.label_da if str(get_locale()) == "da" else item.label_en
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+    app.jinja_env.filters["countdown"] = countdown
+    app.jinja_env.filters["localinput"] = lambda dt: dt.astimezone(CPH).strftime("%Y-%m-%dT%H:%M")
+    app.jinja_env.globals.update(
+        rule_label=label, STEP_STATES=STEP_STATES, DEADLINE_STATES=DEADLINE_STATES, OUTCOMES=OUTCOMES,
+        ACTORS=ACTORS, PRECONDITIONS=PRECONDITIONS, CLOCK_LABELS=CLOCKS, FACT_LABELS=FACTS, WHY=WHY)
+
+
+def action_label(action: str) -> str:
+    return str(ACTIONS.get(action, action))
+
+
+# -- what the case page needs -------------------------------------------------------------------
+def page_context(case: Case, user: User, now: datetime | None = None) -> dict:
+    """Checklist, ladder, deadlines, suggestion, facts and timeline for the case page."""
+    now = now or utcnow()
+    session, r = db(), rules()
+    rows, clocks = ops.step_rows(session, case), ops.clock_rows(session, case)
+    facts = ops.case_facts(case, rows)
+    deadlines = ops.case_deadlines(case, r, rows, clocks, now)
+    shown = sorted(deadlines, key=lambda d: (0, *ops.urgency_key(d, case)[:2]) if d.pending
+                   else ((1, 0.0, 0.0) if d.state == "unknown_start" else (2, 0.0, 0.0)))
+    people_ids = {row.updated_by_id for row in rows.values()} | {c.set_by_id for c in clocks.values()}
+    events = list(session.execute(select(AuditEvent).where(AuditEvent.case_id == case.id)
+                                  .order_by(AuditEvent.id)).scalars())
+    people_ids |= {e.actor_id for e in events}
+    people_ids.discard(None)
+    people = ({u.id: u for u in session.execute(select(User).where(User.id.in_(people_ids))).scalars()}
+              if people_ids else {})
+    manage = ops.can_manage_case(user, case)
+    return dict(
+        rules=r, rows=rows, clocks=clocks, facts=facts, now=now, people=people,
+        deadlines=shown, deadline_of={d.rule.id: d for d in deadlines},
+        suggestion=ops.suggest_next_rung(case, r, rows, now),
+        can_manage=manage, can_change={s.id: ops.can_change_step(user, case, s) for s in r.steps},
+        applies={s.id: ops.applies(s, case, rows) for s in r.steps},
+        timeline=[(e, people.get(e.actor_id), action_label(e.action)) for e in events],
+        settable_clocks=ops.SETTABLE_CLOCKS, rung_outcomes=ops.RUNG_OUTCOMES, police_step=ops.POLICE_REPORT,
+        step_states=[s.value for s in StepState],
+    )
+
+
+# -- the forms ------------------------------------------------------------------------------------
+def _case_or_404(ref: str) -> Case:
+    try:
+        return get_case_for(db(), ref, current_user.user)
+    except NotFound:
+        abort(404)
+
+
+def _time(name: str) -> datetime | None:
+    try:
+        return parse_local(request.form.get(name, ""))
+    except ValueError:
+        raise DomainError("bad_time", "the time could not be read", name) from None
+
+
+def _run(ref: str, anchor: str, operation) -> object:
+    """Parse, check, call one operation, commit, redirect back; errors said in the page's language."""
+    case = _case_or_404(ref)
+    session = db()
+    try:
+        operation(session, case)
+    except NotFound:
+        session.rollback()
+        abort(404)
+    except DomainError as exc:
+        session.rollback()
+        if exc.code == "not_allowed":
+            return render_template("errors/error.html", code=403, title=_("You cannot change this case"),
+                                   text=_("You can read this case, but only the unit's leader (and for some "
+                                          "steps the work-environment representative or HR) can change it.")), 403
+        flash(str(MESSAGES.get(exc.code, _("The change could not be saved. Check the form."))), "error")
+        return redirect(url_for("cases.detail", ref=case.ref, _anchor=anchor))
+    session.commit()
+    flash(_("Saved."), "ok")
+    return redirect(url_for("cases.detail", ref=case.ref, _anchor=anchor))
+
+
+@bp.post("/cases/<ref>/steps/<step_id>/state")
+@login_required
+def step_state(ref: str, step_id: str):
+    def op(session, case):
+        try:
+            rules().step(step_id)
+        except DomainError:
+            abort(404)
+        ops.set_state(session, case, step_id, request.form.get("state", ""), current_user.user,
+                      reason=request.form.get("reason"), note=request.form.get("note"),
+                      done_at=_time("done_at"), rules=rules())
+    return _run(ref, f"step-{step_id}", op)
+
+
+@bp.post("/cases/<ref>/steps/<step_id>/rung")
+@login_required
+def rung(ref: str, step_id: str):
+    def op(session, case):
+        if step_id not in {s.id for s in rules().ladder}:
+            abort(404)
+        f = request.form
+        ops.record_rung(session, case, step_id, current_user.user, _time("sent_at"), f.get("channel"),
+                        f.get("platform_ref"), f.get("outcome") or None, f.get("statement_of_reasons"),
+                        rules=rules())
+    return _run(ref, f"step-{step_id}", op)
+
+
+@bp.post("/cases/<ref>/police-report/decline")
+@login_required
+def decline_police_report(ref: str):
+    def op(session, case):
+        ops.decline_police_report(session, case, current_user.user, request.form.get("note", ""), rules=rules())
+    return _run(ref, f"step-{ops.POLICE_REPORT}", op)
+
+
+@bp.post("/cases/<ref>/clocks")
+@login_required
+def clock(ref: str):
+    def op(session, case):
+        ops.set_clock(session, case, request.form.get("name", ""), _time("at"), current_user.user,
+                      request.form.get("note"))
+    return _run(ref, "deadlines", op)
+
+
+@bp.post("/cases/<ref>/facts")
+@login_required
+def facts(ref: str):
+    answers = {"yes": True, "no": False, "unknown": None}
+
+    def op(session, case):
+        values = {}
+        for name in FACTS:
+            raw = request.form.get(name, "unknown")
+            if raw not in answers:
+                raise DomainError("bad_fact", "unknown answer", name)
+            values[name] = answers[raw]
+        ops.set_facts(session, case, current_user.user, **values)
+    return _run(ref, "facts", op)
