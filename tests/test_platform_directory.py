@@ -299,3 +299,44 @@ def test_a_missing_file_is_one_line_too(tmp_path):
     with pytest.raises(PlatformDirectoryError) as caught:
         load_platform_directory(path)
     assert str(caught.value) == f"{path}: cannot read the file: No such file or directory"
+
+
+def test_a_case_opened_from_a_facebook_url_knows_its_platform_and_shows_its_reporting_channels(tmp_path):
+    from storage.models import Role
+    from tracker.cases import Report, open_case
+    from tracker.runtime import Runtime
+    from tracker.settings import Settings
+    from tracker.users import add_unit, add_user
+    from webui.app import create_app
+
+    rt = Runtime.from_settings(Settings(_env_file=None, data_dir=tmp_path))
+    try:
+        with rt.transaction() as s:
+            unit = add_unit(s, "Jobcenter")
+            user = add_user(s, email="m@x.dk", name="M", role=Role.employee, password="a-long-password",
+                            unit=unit)
+            case = open_case(s, user, Report(url="https://www.facebook.com/groups/1/posts/2/",
+                                             episode_at=None, description=""))
+            other = open_case(s, user, Report(url="https://blog.example.dk/indlaeg", episode_at=None,
+                                              description=""))
+            refs = case.ref, other.ref
+        with rt.Session() as s:
+            from sqlalchemy import select
+
+            from storage.models import Case
+            assert dict(s.execute(select(Case.ref, Case.platform)).all()) == {refs[0]: "facebook", refs[1]: "generic"}
+        app = create_app(runtime=rt)
+        app.config["WTF_CSRF_ENABLED"] = False
+        client = app.test_client()
+        client.post("/login", data={"email": "m@x.dk", "password": "a-long-password"})
+        page = client.get(f"/cases/{refs[0]}").get_data(as_text=True)
+        facebook = shipped_directory_entry("facebook")
+        assert facebook.name in page and facebook.dsa_notice_url in page
+    finally:
+        rt.close()
+
+
+def shipped_directory_entry(platform_id):
+    from tracker.platforms import shipped_directory
+
+    return shipped_directory().get(platform_id)

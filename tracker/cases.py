@@ -14,6 +14,7 @@ from storage.models import Case, CaseCounter, Evidence, EvidenceState, User
 from storage.types import utcnow
 from tracker import audit, jobs, notify
 from tracker.errors import DomainError, NotFound
+from tracker.platforms import platform_for_url, shipped_directory
 from tracker.permissions import can_report, can_view_case, visible_cases
 
 MAX_URL_LENGTH = 2048
@@ -87,7 +88,8 @@ def open_case(session: Session, reporter: User, report: Report) -> Case:
     now = utcnow()
     case = Case(ref=next_ref(session, now), unit_id=reporter.unit_id, employee_id=reporter.id,
                 reported_by_id=reporter.id, episode_at=report.episode_at, description=report.description,
-                created_at=now)
+                created_at=now,
+                platform=platform_for_url(report.url, shipped_directory()).id if report.url else None)
     session.add(case)
     session.flush()
     audit.record(session, reporter, "case.create", "case", case.ref, case.id,

@@ -13,6 +13,7 @@ is the adapter's name).
 """
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -181,6 +182,12 @@ def platform_for_url(url: str, directory: PlatformDirectory) -> Platform:
     """The directory entry for the site ``url`` points at; the fallback entry when no platform claims it."""
     host = url_host(url)
     return directory.for_host(host) if host else directory.fallback
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_directory() -> PlatformDirectory:
+    """The shipped directory, read and validated once per process."""
+    return load_platform_directory()
 
 
 def load_platform_directory(path: Path | str | None = None) -> PlatformDirectory:

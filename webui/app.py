@@ -8,6 +8,7 @@ from flask_babel import get_locale
 from flask_login import current_user
 
 from tracker import __version__
+from tracker.platforms import shipped_directory
 from tracker.rules import Rules, load_rules
 from tracker.runtime import Runtime
 from tracker.settings import Settings, load_settings
@@ -25,6 +26,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     """The app over one Runtime; the rule files are checked here (RulesError: one line, no start)."""
     settings = settings or (runtime.settings if runtime else load_settings())
     rules = rules or load_rules()
+    shipped_directory()  # the platform directory is validated at start too (PlatformDirectoryError: one line)
     runtime = runtime or Runtime.from_settings(settings)
     from tracker.jobs import bind_enqueue_on_commit
 

@@ -70,6 +70,33 @@ CAPTURE_STATUS = {
 }
 
 
+CHANNEL_LABELS = {
+    "dsa_notice_url": _l("Report illegal content (DSA notice)"),
+    "general_report_url": _l("Report form"),
+    "privacy_report_url": _l("Privacy report"),
+    "defamation_report_url": _l("Defamation report"),
+    "email": _l("E-mail"),
+}
+
+
+@bp.app_template_global("channel_label")
+def channel_label(kind: str) -> str:
+    return str(CHANNEL_LABELS.get(kind, kind))
+
+
+@bp.app_template_global("platform_of")
+def platform_of(case):
+    """The platform directory entry of the case (detected from its URL when the case was opened)."""
+    from tracker.platforms import shipped_directory
+
+    if not case.platform:
+        return None
+    try:
+        return shipped_directory().get(case.platform)
+    except KeyError:  # the directory was edited since: say nothing rather than something wrong
+        return None
+
+
 @bp.app_template_filter("capture_status_text")
 def capture_status_text(status: str) -> str:
     return str(CAPTURE_STATUS.get(status, status))
