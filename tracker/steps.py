@@ -1,4 +1,5 @@
-"""The leader's workflow on a case: checklist step states, ladder rungs, clock starts and case facts.
+"""The leader's workflow on a case: checklist step states, ladder rungs, clock starts, case facts and
+step attachments (evidence of the case, or an uploaded reply).
 
 Plain functions over a session; they flush, the caller commits. Every change is an audit event.
 Who may change what (``can_change_step``, ``can_manage_case``): the unit's leader everything, the
@@ -15,9 +16,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import Case, CaseClock, CaseStep, Role, StepState, User
+from capture.errors import CaptureRefused
+from capture.upload import sniff
+from storage.blobs import BlobStore
+from storage.models import Case, CaseClock, CaseStep, Evidence, Role, StepAttachment, StepState, User
 from storage.types import utcnow
-from tracker import audit
+from tracker import audit, recheck
 from tracker.checklist import Step, answer_due, next_rung, preconditions_hold
 from tracker.deadlines import CLOCK_STARTS, DeadlineRule, DeadlineStatus, State, evaluate, start_for
 from tracker.errors import DomainError, NotFound
@@ -368,3 +372,92 @@ def urgency_order(session: Session, cases: list[Case], rules: Rules, now: dateti
                if c.status == "open" else None for c in cases}
     ordered = sorted(cases, key=lambda c: urgency_key(nearest[c.id], c))
     return ordered, nearest
+
+
+# -- attachments and verified removal ---------------------------------------------------------------
+def _step_row(session: Session, case: Case, step_id: str, actor: User, rules: Rules) -> CaseStep:
+    step = rules.step(step_id)
+    _require(can_change_step(actor, case, step), actor, case)
+    return ensure_steps(session, case, rules)[step_id]
+
+
+def attach_evidence(session: Session, case: Case, step_id: str, evidence_id: int, actor: User, *,
+                    rules: Rules) -> StepAttachment:
+    """Attach an evidence item of the case to a step (once; attaching it again returns the first one).
+
+    Raises DomainError("unknown_evidence") if the evidence is not the case's.
+    """
+    row = _step_row(session, case, step_id, actor, rules)
+    ev = session.get(Evidence, evidence_id) if isinstance(evidence_id, int) else None
+    if ev is None or ev.case_id != case.id:
+        raise DomainError("unknown_evidence", "no such evidence on this case", "evidence_id")
+    existing = session.execute(select(StepAttachment).where(
+        StepAttachment.case_step_id == row.id, StepAttachment.evidence_id == ev.id)).scalar()
+    if existing is not None:
+        return existing
+    att = StepAttachment(case_step_id=row.id, evidence_id=ev.id, created_by_id=actor.id)
+    session.add(att)
+    session.flush()
+    audit.record(session, actor, "step.attach", "case_step", step_id, case.id, attachment_id=att.id,
+                 evidence_id=ev.id)
+    return att
+
+
+def attach_upload(session: Session, blobs: BlobStore, case: Case, step_id: str, actor: User, data: bytes,
+                  filename: str, *, max_bytes: int, rules: Rules) -> StepAttachment:
+    """Attach an uploaded file (e.g. the platform's reply) to a step; its bytes are in the blob store
+    before the row points at them. The type is sniffed from the bytes (images, PDF, .eml).
+
+    Raises DomainError empty, too_large or unsupported_type.
+    """
+    row = _step_row(session, case, step_id, actor, rules)
+    if not data:
+        raise DomainError("empty", "the file is empty", "file")
+    if len(data) > max_bytes:
+        raise DomainError("too_large", f"the file is {len(data)} bytes; the limit is {max_bytes}", "file")
+    try:
+        kind = sniff(data)
+    except CaptureRefused as exc:
+        raise DomainError("unsupported_type", str(exc), "file") from None
+    sha = blobs.put(data)
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()[:255] or f"bilag.{kind.ext}"
+    att = StepAttachment(case_step_id=row.id, sha256=sha, filename=name, media_type=kind.media_type,
+                         size=len(data), created_by_id=actor.id)
+    session.add(att)
+    session.flush()
+    audit.record(session, actor, "step.attach", "case_step", step_id, case.id, attachment_id=att.id,
+                 sha256=sha, filename=name, media_type=kind.media_type, size=len(data))
+    return att
+
+
+def removal_rung(rules: Rules, rows: Mapping[str, CaseStep]) -> str | None:
+    """The rung a verified removal belongs on: one already marked with it, else the last rung tried
+    (sent, done, skipped or not applicable), else the ladder's first rung."""
+    tried = None
+    for rung in rules.ladder:
+        row = rows.get(rung.id)
+        if row is not None and row.verified_by_evidence_id is not None:
+            return rung.id
+        if row is not None and (row.sent_at is not None or row.state in CLOSING_STATES):
+            tried = rung.id
+    return tried or (rules.ladder[0].id if rules.ladder else None)
+
+
+def record_verified_removal(session: Session, case: Case, step_id: str, evidence_id: int, actor: User, *,
+                            rules: Rules, now: datetime | None = None) -> CaseStep:
+    """Mark a ladder rung removed, verified by the re-capture ``evidence_id`` (recheck.mark_removed_verified);
+    the rung is then done. Raises DomainError not_a_rung, not_allowed or not_verified."""
+    now = now or utcnow()
+    step = rules.step(step_id)
+    if step.kind != "ladder":
+        raise DomainError("not_a_rung", f"step {step_id!r} is not a ladder rung", "step")
+    _require(can_change_step(actor, case, step), actor, case)
+    row = ensure_steps(session, case, rules)[step_id]
+    recheck.mark_removed_verified(session, row, evidence_id, actor)
+    if row.state is not StepState.done:
+        before = row.state.value
+        row.state, row.done_at, row.reason = StepState.done, now, None
+        session.flush()
+        audit.record(session, actor, "step.state", "case_step", step_id, case.id, before=before,
+                     state=StepState.done.value, done_at=now.isoformat())
+    return row

@@ -1,5 +1,6 @@
 """The leader's workflow forms on the case page: step states, ladder rungs, the police-report decline,
-clock starts and case facts. Each form posts here and is redirected back to the case (POST-redirect-GET).
+clock starts, case facts, step attachments, re-checks and a verified removal. Each form posts here and
+is redirected back to the case (POST-redirect-GET); step attachments are downloaded from here.
 
 A case you cannot see is a 404; one you see but may not change is a 403 with a calm page.
 """
@@ -7,20 +8,24 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from werkzeug.utils import secure_filename
 
-from storage.models import AuditEvent, Case, StepState, User
+from capture.upload import EML, HEIC, JPEG, PDF, PNG, WEBP
+from storage.blobs import BlobError
+from storage.models import AuditEvent, Case, CaseStep, Recheck, Role, StepAttachment, StepState, User
 from storage.types import utcnow
+from tracker import audit, recheck
 from tracker import steps as ops
 from tracker.cases import get_case_for
 from tracker.errors import DomainError, NotFound
 from tracker.rules import Rules
-from webui.db import db
+from webui.db import db, runtime
 from webui.timefmt import CPH, parse_local
 
 bp = Blueprint("workflow", __name__)
@@ -84,6 +89,8 @@ ACTIONS = {
     "step.state": _l("Step changed"), "step.rung": _l("Ladder rung recorded"),
     "step.police_report_declined": _l("Police report declined, note written"),
     "step.removed_verified": _l("Removal verified by a new capture"),
+    "step.attach": _l("Attachment added to a step"), "attachment.view": _l("Step attachment viewed"),
+    "attachment.download": _l("Step attachment downloaded"),
     "clock.set": _l("Clock start recorded"), "case.facts": _l("Case facts changed"),
     "recheck.start": _l("Re-check started"), "recheck.decided": _l("Re-check concluded"),
     "letter.create": _l("Letter drafted"), "letter.update": _l("Letter edited"),
@@ -102,7 +109,25 @@ MESSAGES = {
     "sent_at_missing": _l("Give the time the request was sent before recording an outcome."),
     "text_too_long": _l("The text is too long."),
     "bad_time": _l("The time could not be read. Use the date picker, e.g. 26.11.2026 14:05."),
+    "no_captured_url": _l("The case has no captured address to check again."),
+    "not_verified": _l("That capture does not confirm a removal on this case."),
+    "file_missing": _l("Choose a file to attach."),
+    "empty": _l("The attached file is empty."),
+    "too_large": _l("The file is larger than Værn accepts."),
+    "unsupported_type": _l("Værn cannot attach this kind of file. Attach a picture (PNG, JPEG, WebP, HEIC), "
+                           "a PDF or an e-mail saved as .eml."),
+    "unknown_evidence": _l("Choose evidence of this case."),
 }
+#: a re-check's verdict as the case page says it (None: the re-capture is not finished yet)
+VERDICTS = {
+    None: _l("waiting for the result"),
+    recheck.STILL_ONLINE: _l("still online"), recheck.CHANGED: _l("changed"),
+    recheck.REMOVED_PENDING: _l("looks removed (awaiting confirmation)"),
+    recheck.REMOVED: _l("removed — confirmed"), recheck.UNREACHABLE: _l("could not be reached"),
+}
+RECHECKS_SHOWN = 10
+#: a step attachment's download name ends in the extension of its sniffed type, never the uploader's
+EXTENSIONS = {k.media_type: k.ext for k in (PNG, JPEG, WEBP, HEIC, PDF, EML)}
 
 
 def rules() -> Rules:
@@ -147,7 +172,8 @@ def init_app(app) -> None:
     app.jinja_env.filters["localinput"] = lambda dt: dt.astimezone(CPH).strftime("%Y-%m-%dT%H:%M")
     app.jinja_env.globals.update(
         rule_label=label, STEP_STATES=STEP_STATES, DEADLINE_STATES=DEADLINE_STATES, OUTCOMES=OUTCOMES,
-        ACTORS=ACTORS, PRECONDITIONS=PRECONDITIONS, CLOCK_LABELS=CLOCKS, FACT_LABELS=FACTS, WHY=WHY)
+        ACTORS=ACTORS, PRECONDITIONS=PRECONDITIONS, CLOCK_LABELS=CLOCKS, FACT_LABELS=FACTS, WHY=WHY,
+        VERDICTS=VERDICTS)
 
 
 def action_label(action: str) -> str:
@@ -172,6 +198,10 @@ def page_context(case: Case, user: User, now: datetime | None = None) -> dict:
     people = ({u.id: u for u in session.execute(select(User).where(User.id.in_(people_ids))).scalars()}
               if people_ids else {})
     manage = ops.can_manage_case(user, case)
+    rechecks = list(session.execute(select(Recheck).where(Recheck.case_id == case.id)
+                                    .order_by(Recheck.id.desc()).limit(RECHECKS_SHOWN)).scalars())
+    has_url = bool(recheck.baselines_of(session, case))
+    verified = recheck.verified_removal(session, case) if has_url else None
     return dict(
         rules=r, rows=rows, clocks=clocks, facts=facts, now=now, people=people,
         deadlines=shown, deadline_of={d.rule.id: d for d in deadlines},
@@ -181,6 +211,11 @@ def page_context(case: Case, user: User, now: datetime | None = None) -> dict:
         timeline=[(e, people.get(e.actor_id), action_label(e.action)) for e in events],
         settable_clocks=ops.SETTABLE_CLOCKS, rung_outcomes=ops.RUNG_OUTCOMES, police_step=ops.POLICE_REPORT,
         step_states=[s.value for s in StepState],
+        rechecks=rechecks, has_captured_url=has_url, verified_evidence=verified,
+        removal_step=ops.removal_rung(r, rows) if verified else None,
+        can_recheck=has_url and user.role in (Role.leader, Role.amr, Role.employee),
+        can_mark_removed=user.role is Role.leader and manage,
+        evidence_by_id={e.id: e for e in case.evidence},
     )
 
 
@@ -199,7 +234,7 @@ def _time(name: str) -> datetime | None:
         raise DomainError("bad_time", "the time could not be read", name) from None
 
 
-def _run(ref: str, anchor: str, operation) -> object:
+def _run(ref: str, anchor: str, operation, done: str | None = None) -> object:
     """Parse, check, call one operation, commit, redirect back; errors said in the page's language."""
     case = _case_or_404(ref)
     session = db()
@@ -217,7 +252,7 @@ def _run(ref: str, anchor: str, operation) -> object:
         flash(str(MESSAGES.get(exc.code, _("The change could not be saved. Check the form."))), "error")
         return redirect(url_for("cases.detail", ref=case.ref, _anchor=anchor))
     session.commit()
-    flash(_("Saved."), "ok")
+    flash(done or _("Saved."), "ok")
     return redirect(url_for("cases.detail", ref=case.ref, _anchor=anchor))
 
 
@@ -225,10 +260,7 @@ def _run(ref: str, anchor: str, operation) -> object:
 @login_required
 def step_state(ref: str, step_id: str):
     def op(session, case):
-        try:
-            rules().step(step_id)
-        except DomainError:
-            abort(404)
+        _step_or_404(step_id)
         ops.set_state(session, case, step_id, request.form.get("state", ""), current_user.user,
                       reason=request.form.get("reason"), note=request.form.get("note"),
                       done_at=_time("done_at"), rules=rules())
@@ -239,8 +271,7 @@ def step_state(ref: str, step_id: str):
 @login_required
 def rung(ref: str, step_id: str):
     def op(session, case):
-        if step_id not in {s.id for s in rules().ladder}:
-            abort(404)
+        _rung_or_404(step_id)
         f = request.form
         ops.record_rung(session, case, step_id, current_user.user, _time("sent_at"), f.get("channel"),
                         f.get("platform_ref"), f.get("outcome") or None, f.get("statement_of_reasons"),
@@ -279,3 +310,95 @@ def facts(ref: str):
             values[name] = answers[raw]
         ops.set_facts(session, case, current_user.user, **values)
     return _run(ref, "facts", op)
+
+
+def _rung_or_404(step_id: str) -> None:
+    if step_id not in {s.id for s in rules().ladder}:
+        abort(404)
+
+
+def _step_or_404(step_id: str) -> None:
+    try:
+        rules().step(step_id)
+    except DomainError:
+        abort(404)
+
+
+def _evidence_id() -> int:
+    try:
+        return int(request.form.get("evidence_id", ""))
+    except ValueError:
+        raise DomainError("unknown_evidence", "no evidence chosen", "evidence_id") from None
+
+
+@bp.post("/cases/<ref>/recheck")
+@login_required
+def request_recheck(ref: str):
+    def op(session, case):
+        recheck.request_recheck(session, case, current_user.user)
+    return _run(ref, "rechecks", op,
+                done=_("The re-check has started. The result appears here when the new capture is done."))
+
+
+@bp.post("/cases/<ref>/steps/<step_id>/removed-verified")
+@login_required
+def removed_verified(ref: str, step_id: str):
+    def op(session, case):
+        _rung_or_404(step_id)
+        ops.record_verified_removal(session, case, step_id, _evidence_id(), current_user.user, rules=rules())
+    return _run(ref, f"step-{step_id}", op)
+
+
+@bp.post("/cases/<ref>/steps/<step_id>/attachments/evidence")
+@login_required
+def attach_evidence(ref: str, step_id: str):
+    def op(session, case):
+        _step_or_404(step_id)
+        ops.attach_evidence(session, case, step_id, _evidence_id(), current_user.user, rules=rules())
+    return _run(ref, f"step-{step_id}", op)
+
+
+@bp.post("/cases/<ref>/steps/<step_id>/attachments/upload")
+@login_required
+def attach_upload(ref: str, step_id: str):
+    def op(session, case):
+        _step_or_404(step_id)
+        file = request.files.get("file")
+        if file is None or not file.filename:
+            raise DomainError("file_missing", "no file chosen", "file")
+        ops.attach_upload(session, runtime().blobs, case, step_id, current_user.user, file.read(), file.filename,
+                          max_bytes=runtime().settings.upload_max_bytes, rules=rules())
+    return _run(ref, f"step-{step_id}", op)
+
+
+@bp.get("/cases/<ref>/attachments/<int:attachment_id>")
+@login_required
+def attachment(ref: str, attachment_id: int):
+    """An uploaded step attachment: pictures inline, everything else a download, never live content."""
+    from webui.cases import INLINE_TYPES
+
+    case = _case_or_404(ref)
+    session = db()
+    att = session.execute(select(StepAttachment).join(CaseStep, CaseStep.id == StepAttachment.case_step_id)
+                          .where(StepAttachment.id == attachment_id, CaseStep.case_id == case.id)).scalar()
+    if att is None or att.sha256 is None:
+        abort(404)
+    try:
+        data = runtime().blobs.read(att.sha256)
+    except BlobError as exc:
+        audit.record(session, current_user.user, "artifact.integrity_error", "step_attachment", att.id, case.id,
+                     error=str(exc))
+        session.commit()
+        abort(500)
+    inline = att.media_type in INLINE_TYPES
+    audit.record(session, current_user.user, "attachment.view" if inline else "attachment.download",
+                 "step_attachment", att.id, case.id, step_id=att.step.step_id, sha256=att.sha256)
+    session.commit()
+    stem = secure_filename((att.filename or "").rsplit(".", 1)[0]) or "bilag"
+    name = f"{case.ref}-{att.id}-{stem}.{EXTENSIONS.get(att.media_type, 'bin')}"
+    resp = Response(data, mimetype=att.media_type if inline else "application/octet-stream")
+    resp.headers["Content-Disposition"] = f'{"inline" if inline else "attachment"}; filename="{name}"'
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    resp.headers["X-Evidence-SHA256"] = att.sha256
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp
