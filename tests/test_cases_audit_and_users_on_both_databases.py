@@ -147,3 +147,15 @@ def test_a_duplicate_email_is_refused(runtime):
     with runtime.Session() as s:
         assert s.execute(select(func.count()).select_from(User)).scalar() == 1
         assert s.execute(select(func.count()).select_from(CaseCounter)).scalar() == 0
+
+
+def test_the_case_list_keeps_every_open_case_however_old_and_only_the_latest_closed_ones(runtime, employee_id):
+    from tracker.cases import list_cases_for
+
+    oldest_open = open_case_as(runtime, employee_id)
+    closed = [open_case_as(runtime, employee_id) for _ in range(3)]
+    with runtime.transaction() as s:
+        s.execute(update(Case).where(Case.id.in_([c.id for c in closed])).values(status="closed"))
+    with runtime.Session() as s:
+        refs = [c.ref for c in list_cases_for(s, s.get(User, employee_id), closed_limit=1)]
+    assert refs == [oldest_open.ref, closed[-1].ref]

@@ -125,9 +125,13 @@ def get_case_for(session: Session, ref: str, user: User) -> Case:
     return case
 
 
-def list_cases_for(session: Session, user: User, limit: int = 200) -> list[Case]:
-    q = visible_cases(user).order_by(Case.created_at.desc()).limit(limit)
-    return list(session.execute(q).scalars())
+def list_cases_for(session: Session, user: User, closed_limit: int = 100) -> list[Case]:
+    """Every open case the user may see (so no running deadline is ever left off), plus the latest closed ones."""
+    visible = visible_cases(user)
+    open_cases = session.execute(visible.where(Case.status == "open").order_by(Case.created_at.desc())).scalars()
+    closed = session.execute(visible.where(Case.status != "open").order_by(Case.created_at.desc())
+                             .limit(closed_limit)).scalars()
+    return [*open_cases, *closed]
 
 
 def view_case(session: Session, ref: str, user: User) -> Case:
