@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import io
 import itertools
+import re
 import secrets
 import signal
 import time
@@ -118,3 +119,15 @@ def running_consumer(huey, workers: int = 2) -> Iterator[object]:
         yield consumer
     finally:
         consumer.stop(graceful=True)
+
+
+CSRF_TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
+
+
+def csrf_login(app, email: str, password: str = PASSWORD):
+    """A test client logged in through the real login form, CSRF token taken from the page."""
+    client = app.test_client()
+    token = CSRF_TOKEN.search(client.get("/login").get_data(as_text=True)).group(1)
+    resp = client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    return client

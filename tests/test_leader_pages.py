@@ -12,7 +12,7 @@ import time_machine
 from sqlalchemy import select
 
 from storage.models import AuditEvent, Case, CaseStep, StepState, User
-from tests.factories import CHROMIUM, PASSWORD, make_case, make_settings, make_unit, make_user
+from tests.factories import CHROMIUM, PASSWORD, make_case, make_settings, make_unit, make_user, csrf_login
 from tracker import steps
 from tracker.rules import RulesError, load_rules
 from tracker.runtime import Runtime
@@ -51,11 +51,7 @@ class Org:
                 steps.set_state(s, case, "leader_conversation", "done", leader, rules=RULES, now=NOW - timedelta(hours=20))
 
     def client(self, key: str):
-        c = self.app.test_client()
-        token = TOKEN.search(c.get("/login").get_data(as_text=True)).group(1)
-        resp = c.post("/login", data={"email": self.people[key], "password": PASSWORD, "csrf_token": token})
-        assert resp.status_code == 302
-        return c
+        return csrf_login(self.app, self.people[key])
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from storage.models import AuditEvent, Case, CaseStep, Evidence, EvidenceState, Recheck, StepAttachment, User
 from storage.types import utcnow
-from tests.factories import PASSWORD, make_case, make_settings, make_unit, make_user, png_bytes
+from tests.factories import PASSWORD, make_case, make_settings, make_unit, make_user, png_bytes, csrf_login
 from tests.fixtures_recheck.captures import finish, gone, manifest, sealed
 from tracker import steps
 from tracker.evidence import store_bundle
@@ -56,11 +56,7 @@ class Org:
         return ref, case_id, base_id
 
     def client(self, key: str):
-        c = self.app.test_client()
-        token = TOKEN.search(c.get("/login").get_data(as_text=True)).group(1)
-        resp = c.post("/login", data={"email": self.people[key], "password": PASSWORD, "csrf_token": token})
-        assert resp.status_code == 302
-        return c
+        return csrf_login(self.app, self.people[key])
 
 
 @pytest.fixture(scope="module")
