@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import re
-import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -25,6 +24,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, StrictBool, StringConstraints,
                       ValidationError)
 
+from tracker.datafile import read_entries
 from tracker.errors import DomainError
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "rules" / "platforms.toml"
@@ -193,27 +193,8 @@ def shipped_directory() -> PlatformDirectory:
 def load_platform_directory(path: Path | str | None = None) -> PlatformDirectory:
     """Read and check the directory (default: the shipped file); raise PlatformDirectoryError (one line) if invalid."""
     path = Path(path) if path is not None else DEFAULT_PATH
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except OSError as exc:
-        raise PlatformDirectoryError(path, None, None, f"cannot read the file: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise PlatformDirectoryError(path, None, None, f"not valid TOML: {exc}") from None
-    unknown = sorted(set(data) - {"platform"})
-    if unknown:
-        raise PlatformDirectoryError(path, None, None,
-                                     f"unknown top-level key {unknown[0]!r} (expected only [[platform]] tables)")
-    raw_entries = data.get("platform")
-    if not isinstance(raw_entries, list) or not raw_entries:
-        raise PlatformDirectoryError(path, None, None, "no [[platform]] entries")
-
     platforms: list[Platform] = []
-    for number, raw in enumerate(raw_entries, start=1):
-        if not isinstance(raw, dict):
-            raise PlatformDirectoryError(path, f"platform #{number}", None, "not a table (write it as [[platform]])")
-        raw_id = raw.get("id")
-        name = f"platform {raw_id!r}" if isinstance(raw_id, str) and raw_id else f"platform #{number}"
+    for name, raw in read_entries(path, "platform", PlatformDirectoryError):
         try:
             platform = Platform.model_validate(raw)
         except ValidationError as exc:

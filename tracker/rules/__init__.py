@@ -5,7 +5,6 @@ problem is a ``RulesError`` whose message is one line naming the file, the entry
 """
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from tracker.checklist import Step
 from tracker.deadlines import DeadlineRule
+from tracker.datafile import read_entries
 from tracker.errors import DomainError
 
 RULES_DIR = Path(__file__).resolve().parent  #: the shipped rules
@@ -85,25 +85,8 @@ def load_rules(path: Path | str | None = None) -> Rules:
 
 
 def _load_entries(file: Path, table: str, model: type[BaseModel]) -> list[Any]:
-    try:
-        with file.open("rb") as f:
-            data = tomllib.load(f)
-    except OSError as e:
-        raise RulesError(file, None, None, f"cannot read the file: {e.strerror or e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise RulesError(file, None, None, f"not valid TOML: {e}") from None
-    unknown = sorted(set(data) - {table})
-    if unknown:
-        raise RulesError(file, None, None, f"unknown top-level key {unknown[0]!r} (expected only [[{table}]] tables)")
-    raw_entries = data.get(table)
-    if not isinstance(raw_entries, list) or not raw_entries:
-        raise RulesError(file, None, None, f"no [[{table}]] entries")
     entries, seen = [], {}
-    for number, raw in enumerate(raw_entries, start=1):
-        if not isinstance(raw, dict):
-            raise RulesError(file, f"{table} #{number}", None, f"not a table (write it as [[{table}]])")
-        raw_id = raw.get("id")
-        name = f"{table} {raw_id!r}" if isinstance(raw_id, str) and raw_id else f"{table} #{number}"
+    for number, (name, raw) in enumerate(read_entries(file, table, RulesError), start=1):
         try:
             entry = model.model_validate(raw)
         except ValidationError as e:

@@ -1,0 +1,33 @@
+"""Reading Værn's editable TOML data files: one list of [[table]] entries, errors as one line."""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Callable
+
+#: builds the loader's own error from (file, entry name, field, problem)
+ErrorFactory = Callable[[Path, str | None, str | None, str], Exception]
+
+
+def read_entries(file: Path, table: str, error: ErrorFactory) -> list[tuple[str, dict[str, Any]]]:
+    """The file's ``[[table]]`` entries as (display name, raw table); raise ``error(...)`` for a bad file."""
+    try:
+        with file.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise error(file, None, None, f"cannot read the file: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise error(file, None, None, f"not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - {table})
+    if unknown:
+        raise error(file, None, None, f"unknown top-level key {unknown[0]!r} (expected only [[{table}]] tables)")
+    raw_entries = data.get(table)
+    if not isinstance(raw_entries, list) or not raw_entries:
+        raise error(file, None, None, f"no [[{table}]] entries")
+    entries = []
+    for number, raw in enumerate(raw_entries, start=1):
+        if not isinstance(raw, dict):
+            raise error(file, f"{table} #{number}", None, f"not a table (write it as [[{table}]])")
+        raw_id = raw.get("id")
+        entries.append((f"{table} {raw_id!r}" if isinstance(raw_id, str) and raw_id else f"{table} #{number}", raw))
+    return entries
