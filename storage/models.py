@@ -65,9 +65,12 @@ class Case(Base):
     #: when the post was made / the offence happened (starts the 72-hour clock); None: unknown
     episode_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     description: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(20), default="open")
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)  #: open | closed
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    platform: Mapped[str | None] = mapped_column(String(40))  #: id in tracker/rules/platforms.toml
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: digital_threat | digital_bullying | digital_harassment (DOMAIN.md "Definitions"); None: not assessed
+    category: Mapped[str | None] = mapped_column(String(30), index=True)
+    platform: Mapped[str | None] = mapped_column(String(40), index=True)  #: id in tracker/rules/platforms.toml
     #: facts the checklist's preconditions read (None: not assessed yet)
     author_known: Mapped[bool | None] = mapped_column(Boolean)
     private_information_disclosed: Mapped[bool | None] = mapped_column(Boolean)
@@ -106,6 +109,13 @@ class Evidence(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: copied from the sealed manifest when the bundle is stored, so oversight queries need no blob reads
+    author_handle: Mapped[str | None] = mapped_column(String(200))
+    author_profile_url: Mapped[str | None] = mapped_column(Text)
+    hash_basis: Mapped[str | None] = mapped_column(String(40))  #: artifact role the perceptual hashes were taken of
+    phash: Mapped[str | None] = mapped_column(String(16))  #: 64-bit pHash, 16 hex digits
+    dhash: Mapped[str | None] = mapped_column(String(16))
+    text_sha256: Mapped[str | None] = mapped_column(String(64), index=True)  #: of the normalised post text
 
     case: Mapped[Case] = relationship(back_populates="evidence")
     artifacts: Mapped[list["Artifact"]] = relationship(back_populates="evidence", order_by="Artifact.id")
@@ -131,7 +141,8 @@ class AuditEvent(Base):
     """Append-only, hash-chained: ``hash`` = SHA-256 over ``prev_hash`` and this event's fields."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_case_at", "case_id", "id"),)
+    __table_args__ = (Index("ix_audit_case_at", "case_id", "id"), Index("ix_audit_actor_id", "actor_id", "id"),
+                      Index("ix_audit_action_id", "action", "id"), Index("ix_audit_at", "at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))  #: None: the system
@@ -273,3 +284,56 @@ class NotificationSent(Base):
     recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     kind: Mapped[str] = mapped_column(String(40))
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# -- oversight ------------------------------------------------------------------------------------
+class OffenderKind(str, enum.Enum):
+    """The guideline's offender types (DOMAIN.md "Offender types")."""
+
+    grieving_relative = "grieving_relative"  #: den sørgende slægtning
+    aggrieved_citizen = "aggrieved_citizen"  #: den forurettede borger
+    professional_querulant = "professional_querulant"  #: den professionelle kværulant
+    unknown = "unknown"
+
+
+class Offender(Base):
+    """A person (account) behind posts, recognised across cases by platform + normalised handle."""
+
+    __tablename__ = "offenders"
+    __table_args__ = (UniqueConstraint("platform", "handle"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(40))  #: id in tracker/rules/platforms.toml, or "generic"
+    handle: Mapped[str] = mapped_column(String(200), index=True)  #: normalised: lower-case, no leading @
+    profile_url: Mapped[str | None] = mapped_column(Text)
+    display_name: Mapped[str | None] = mapped_column(String(200), index=True)
+    kind: Mapped[OffenderKind] = mapped_column(
+        Enum(OffenderKind, name="offender_kind", native_enum=False, length=30), default=OffenderKind.unknown)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))  #: None: suggested by the system
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CaseOffender(Base):
+    """Links an offender to a case: suggested from a capture's author, then confirmed or dismissed by a person."""
+
+    __tablename__ = "case_offenders"
+    __table_args__ = (UniqueConstraint("case_id", "offender_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"), index=True)
+    offender_id: Mapped[int] = mapped_column(ForeignKey("offenders.id", ondelete="RESTRICT"), index=True)
+    state: Mapped[str] = mapped_column(String(20), default="suggested")  #: suggested | confirmed | dismissed
+    evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id", ondelete="RESTRICT"))  #: the capture it came from
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    offender: Mapped[Offender] = relationship()
+
+
+class CaseText(Base):
+    """The searchable text of a case: its description and every capture's visible text (HR free-text search)."""
+
+    __tablename__ = "case_texts"
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"), primary_key=True, autoincrement=False)
+    body: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
