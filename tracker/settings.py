@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     recheck_interval_hours: int = Field(6, ge=1, le=24 * 30,
                                         description="hours between re-captures of a URL whose takedown is open")
 
+    med_evaluation_dates: str = Field("03-15,09-15", pattern=r"^\s*\d{2}-\d{2}\s*(,\s*\d{2}-\d{2}\s*)*$",
+                                      description="MED evaluates the local handling twice a year: month-day pairs (MM-DD, comma-separated)")
+    med_reminder_days: int = Field(14, ge=1, le=120, description="days before a MED evaluation that HR, leaders and AMR are reminded")
+
     capture_time_cap: int = Field(60, ge=5, le=600, description="seconds one capture may take")
     capture_max_page_height: int = Field(40_000, ge=1_000, le=200_000)
     capture_max_bytes: int = Field(200 * 1024 * 1024, ge=1024 * 1024)

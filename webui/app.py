@@ -12,7 +12,7 @@ from tracker.platforms import shipped_directory
 from tracker.rules import Rules, load_rules
 from tracker.runtime import Runtime
 from tracker.settings import Settings, load_settings
-from webui import api, auth, cases, letters, report, workflow
+from webui import admin, api, auth, cases, exports, hr, letters, nav, oversight, report, stats, workflow
 from webui.extensions import babel, csrf, limiter, login_manager
 from webui.timefmt import format_local
 
@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     babel.init_app(app, locale_selector=_select_locale)
     limiter.init_app(app)
 
-    for bp in (auth.bp, report.bp, cases.bp, letters.bp):
+    for bp in (auth.bp, report.bp, cases.bp, letters.bp, hr.bp, oversight.bp, stats.bp, admin.bp, exports.bp):
         app.register_blueprint(bp)
     api.init_app(app)  # the JSON API: bearer tokens, exempt from CSRF, no session cookie
     workflow.init_app(app)  # the leader's step, ladder, clock and fact forms on the case page
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     app.jinja_env.filters["localtime"] = format_local
     app.jinja_env.globals["vaern_version"] = __version__
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["nav_menu"] = nav.menu
 
     @app.teardown_appcontext
     def _close_db(_exc):

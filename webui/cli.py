@@ -335,3 +335,7 @@ def token_revoke(email: str, name: str | None) -> None:
     finally:
         rt.close()
     click.echo(f"vaern: {count} token(s) of {email.strip().lower()} revoked")
+
+
+# commands kept in their own modules register themselves on ``main`` when imported
+from webui import cli_export, cli_oversight  # noqa: E402,F401
