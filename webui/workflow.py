@@ -20,7 +20,7 @@ from capture.upload import EML, HEIC, JPEG, PDF, PNG, WEBP
 from storage.blobs import BlobError
 from storage.models import AuditEvent, Case, CaseStep, Recheck, Role, StepAttachment, StepState, User
 from storage.types import utcnow
-from tracker import audit, recheck
+from tracker import audit, lifecycle, recheck
 from tracker import steps as ops
 from tracker.cases import get_case_for
 from tracker.errors import DomainError, NotFound
@@ -68,6 +68,11 @@ CLOCKS = {
     "investigation_discontinued": _l("The police dropped the investigation"),
     "previous_med_evaluation": _l("Previous MED evaluation"),
 }
+CATEGORY_LABELS = {
+    "digital_threat": _l("Digital threat"),
+    "digital_bullying": _l("Digital bullying"),
+    "digital_harassment": _l("Digital harassment"),
+}
 FACTS = {
     "author_known": _l("Is the author (the citizen behind the post) known?"),
     "private_information_disclosed": _l("Was private information published (address, race, political views, "
@@ -98,6 +103,11 @@ ACTIONS = {
     "letter.download": _l("Letter downloaded"),
 }
 MESSAGES = {
+    "bad_category": _l("Choose one of the categories."),
+    "close_note_empty": _l("Write why the case is closed."),
+    "reopen_note_empty": _l("Write why the case is reopened."),
+    "already_closed": _l("The case is already closed."),
+    "not_closed": _l("The case is open."),
     "reason_missing": _l("Give a reason when a step is skipped or not applicable."),
     "note_missing": _l("Write the note about the employee's decision."),
     "done_at_future": _l("The time lies in the future."),
@@ -173,6 +183,7 @@ def init_app(app) -> None:
     app.jinja_env.globals.update(
         rule_label=label, STEP_STATES=STEP_STATES, DEADLINE_STATES=DEADLINE_STATES, OUTCOMES=OUTCOMES,
         ACTORS=ACTORS, PRECONDITIONS=PRECONDITIONS, CLOCK_LABELS=CLOCKS, FACT_LABELS=FACTS, WHY=WHY,
+        CATEGORY_LABELS=CATEGORY_LABELS,
         VERDICTS=VERDICTS)
 
 
@@ -309,7 +320,25 @@ def facts(ref: str):
                 raise DomainError("bad_fact", "unknown answer", name)
             values[name] = answers[raw]
         ops.set_facts(session, case, current_user.user, **values)
+        if "category" in request.form:
+            lifecycle.set_category(session, case, current_user.user, request.form["category"] or None)
     return _run(ref, "facts", op)
+
+
+@bp.post("/cases/<ref>/close")
+@login_required
+def close(ref: str):
+    def op(session, case):
+        lifecycle.close_case(session, case, current_user.user, request.form.get("note", ""))
+    return _run(ref, "facts", op, done=_("The case is closed. Everything in it is kept."))
+
+
+@bp.post("/cases/<ref>/reopen")
+@login_required
+def reopen(ref: str):
+    def op(session, case):
+        lifecycle.reopen_case(session, case, current_user.user, request.form.get("note", ""))
+    return _run(ref, "facts", op, done=_("The case is open again."))
 
 
 def _rung_or_404(step_id: str) -> None:
