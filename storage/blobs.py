@@ -12,6 +12,7 @@ import io
 import os
 import re
 import tempfile
+import threading
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -114,3 +115,44 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+# -- re-hashing the whole store (vaern verify) ------------------------------------------------------
+_rehash_buffers = threading.local()
+
+
+def sha256_of_file(path: str | os.PathLike[str]) -> tuple[str, int]:
+    """Stream one file through SHA-256 in 1 MiB reads into a reused per-thread buffer: (hex digest, size).
+
+    Never holds the whole file in memory; hashlib releases the GIL, so threads hash files in parallel.
+    Raises FileNotFoundError (and other OSErrors) as open() does.
+    """
+    buf = getattr(_rehash_buffers, "buf", None)
+    if buf is None:
+        buf = _rehash_buffers.buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb", buffering=0) as fh:
+        while n := fh.readinto(buf):
+            digest.update(view[:n])
+            size += n
+    return digest.hexdigest(), size
+
+
+def iter_store_files(root: str | os.PathLike[str]) -> Iterator[tuple[str, Path]]:
+    """Every file under the store's ``ab/cd/`` folders as (file name, path), sorted; ``tmp/`` left out.
+
+    A name that is not a SHA-256 (or sits in the wrong folder) is still yielded: the caller decides.
+    """
+    base = Path(root)
+    for top in sorted(os.scandir(base), key=lambda e: e.name):
+        if top.name == "tmp":
+            continue
+        if not top.is_dir(follow_symlinks=False):
+            yield top.name, Path(top.path)
+            continue
+        for dirpath, dirnames, filenames in os.walk(top.path):
+            dirnames.sort()
+            for name in sorted(filenames):
+                yield name, Path(dirpath) / name
