@@ -14,8 +14,9 @@ from storage.models import Case, CaseCounter, Evidence, EvidenceState, User
 from storage.types import utcnow
 from tracker import audit, jobs, notify
 from tracker.errors import DomainError, NotFound
-from tracker.platforms import platform_for_url, shipped_directory
+from tracker.platforms import PlatformDirectory, platform_for_url, shipped_directory
 from tracker.permissions import can_report, can_view_case, visible_cases
+from tracker.search import index_case_description
 
 MAX_URL_LENGTH = 2048
 MAX_DESCRIPTION_LENGTH = 5000
@@ -80,7 +81,7 @@ def next_ref(session: Session, now: datetime) -> str:
     return f"V-{year}-{counter.last:05d}"
 
 
-def open_case(session: Session, reporter: User, report: Report) -> Case:
+def open_case(session: Session, reporter: User, report: Report, directory: PlatformDirectory | None = None) -> Case:
     """Open a case in the reporter's unit with its first evidence, queued for capture after commit."""
     if not can_report(reporter):
         raise DomainError("not_allowed", "only employees, leaders and AMR of a unit can report")
@@ -89,9 +90,10 @@ def open_case(session: Session, reporter: User, report: Report) -> Case:
     case = Case(ref=next_ref(session, now), unit_id=reporter.unit_id, employee_id=reporter.id,
                 reported_by_id=reporter.id, episode_at=report.episode_at, description=report.description,
                 created_at=now,
-                platform=platform_for_url(report.url, shipped_directory()).id if report.url else None)
+                platform=platform_for_url(report.url, directory or shipped_directory()).id if report.url else None)
     session.add(case)
     session.flush()
+    index_case_description(session, case)
     audit.record(session, reporter, "case.create", "case", case.ref, case.id,
                  episode_at=report.episode_at.isoformat() if report.episode_at else None)
     if report.url:

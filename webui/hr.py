@@ -1,6 +1,190 @@
 """HR's read-only pages: case search, a case's full history, the audit log."""
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import date, datetime, time, timedelta
+
+from flask import Blueprint, abort, render_template, request, url_for
+from flask_babel import format_decimal, lazy_gettext as _l
+from sqlalchemy import select
+
+from storage.models import Case, OrgUnit, Role
+from tracker import audit, history, search
+from tracker.errors import DomainError, NotFound
+from webui.db import db, runtime
+from webui.roles import me, role_required
+from webui.timefmt import CPH
+from webui.workflow import ACTIONS
 
 bp = Blueprint("hr", __name__)
+
+PER_PAGE = 50
+CATEGORY_LABELS = {
+    "digital_threat": _l("Digital threat"),
+    "digital_bullying": _l("Digital bullying"),
+    "digital_harassment": _l("Digital harassment"),
+    search.NOT_ASSESSED: _l("Not assessed"),
+}
+STATUS_LABELS = {"open": _l("Open"), "closed": _l("Closed")}
+ROLE_LABELS = {
+    Role.employee: _l("Employee"), Role.leader: _l("Leader"), Role.hr: _l("HR"),
+    Role.amr: _l("Work-environment representative"), Role.admin: _l("Administrator"),
+}
+#: every action the audit log holds today, said plainly; an action not listed is shown as recorded
+ACTION_LABELS = ACTIONS  #: one label per audit action, shared with the case timeline
+OBJECT_TYPE_LABELS = {
+    "case": _l("Case"), "evidence": _l("Evidence"), "artifact": _l("Evidence file"),
+    "case_step": _l("Step or rung"), "case_clock": _l("Clock start"), "step_attachment": _l("Step attachment"),
+    "letter": _l("Letter"), "recheck": _l("Re-check"), "user": _l("User"), "unit": _l("Unit"),
+    "api_token": _l("API token"), "rule_file": _l("Rules file"), "audit_log": _l("Audit log"),
+    "offender": _l("Offender"),
+}
+MESSAGES = {
+    "bad_date": _l("The date could not be read. Use the date picker, e.g. 26.11.2026."),
+    "bad_category": _l("Choose a category from the list."),
+    "bad_status": _l("Choose a status from the list."),
+    "bad_number": _l("Choose a value from the list."),
+}
+
+
+@bp.app_template_filter("action_text")
+def action_text(action: str) -> str:
+    return str(ACTION_LABELS.get(action, action))
+
+
+@bp.app_template_filter("category_text")
+def category_text(category: str | None) -> str:
+    return str(CATEGORY_LABELS.get(category or search.NOT_ASSESSED, category))
+
+
+@bp.app_template_filter("thousands")
+def thousands(n: int) -> str:
+    """1.000 in Danish, 1,000 in English."""
+    return format_decimal(n)
+
+
+@bp.app_template_filter("role_text")
+def role_text(role: Role) -> str:
+    return str(ROLE_LABELS.get(role, role))
+
+
+# -- parsing the GET forms ----------------------------------------------------------------------
+def _date(name: str, errors: dict, *, end: bool = False) -> datetime | None:
+    """A ``<input type=date>`` value as the start of that Danish day (``end``: of the day after)."""
+    value = request.args.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        errors[name] = MESSAGES["bad_date"]
+        return None
+    if end:
+        day += timedelta(days=1)
+    return datetime.combine(day, time(), CPH)
+
+
+def _int(name: str, errors: dict) -> int | None:
+    value = request.args.get(name, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 12:
+        errors[name] = MESSAGES["bad_number"]
+        return None
+    return int(value)
+
+
+def _text(name: str, limit: int = 200) -> str:
+    return request.args.get(name, "").strip()[:limit]
+
+
+def _page_args(drop: str) -> dict:
+    """The current query string without the cursor, for page links."""
+    return {k: v for k, v in request.args.items() if k not in (drop, "lang") and v}
+
+
+# -- the pages ----------------------------------------------------------------------------------
+@bp.get("/hr/cases", endpoint="search")
+@role_required(Role.hr)
+def search_page():
+    session, user, errors = db(), me(), {}
+    values = {k: _text(k, 500 if k == "q" else 200) for k in
+              ("employee", "unit", "offender", "platform", "category", "status", "from", "to", "q")}
+    filters = None
+    unit_id = _int("unit", errors)
+    created_from, created_to = _date("from", errors), _date("to", errors, end=True)
+    if not errors:
+        try:
+            filters = search.CaseFilters(
+                employee=values["employee"], unit_id=unit_id, offender=values["offender"],
+                platform=values["platform"], category=values["category"], status=values["status"],
+                created_from=created_from, created_to=created_to, text=values["q"])
+        except DomainError as exc:
+            errors[exc.field or "form"] = MESSAGES.get(exc.code, MESSAGES["bad_number"])
+    result = None
+    if filters is not None:
+        after = _int("after", {})
+        result = search.search_cases(session, user, filters, after=after, per_page=PER_PAGE)
+        audit.record(session, user, "case.search", "case", "-", None, found=result.total,
+                     after=after, **{k: v for k, v in values.items() if v})
+        session.commit()
+    units = list(session.execute(select(OrgUnit).order_by(OrgUnit.name)).scalars())
+    platforms = sorted(runtime().platforms.platforms, key=lambda p: str(p.name).casefold())
+    return render_template(
+        "hr/search.html", values=values, errors=errors, result=result,
+        unit_options=[(u.id, u.name) for u in units], platform_options=[(p.id, p.name) for p in platforms],
+        platform_names={p.id: p.name for p in platforms}, categories=CATEGORY_LABELS, statuses=STATUS_LABELS,
+        count_cap=search.COUNT_CAP, page_args=_page_args("after"), first_page=request.args.get("after"))
+
+
+@bp.get("/hr/cases/<ref>/history", endpoint="case_history")
+@role_required(Role.hr)
+def case_history(ref: str):
+    session = db()
+    after = _int("after", {})
+    try:
+        case, page = history.case_history(session, me(), ref, after=after)
+    except NotFound:
+        abort(404)
+    session.commit()
+    return render_template("hr/history.html", case=case, page=page, page_args=_page_args("after"),
+                           first_page=after is not None)
+
+
+@bp.get("/hr/audit", endpoint="audit")
+@role_required(Role.hr)
+def audit_page():
+    session, user, errors = db(), me(), {}
+    values = {k: _text(k) for k in ("actor", "action", "case", "object_type", "from", "to", "system")}
+    at_from, at_to = _date("from", errors), _date("to", errors, end=True)
+    before = _int("before", {})
+    page = None
+    if not errors:
+        filters = history.AuditFilters(actor=values["actor"], system_only=bool(values["system"]),
+                                       action=values["action"], case_ref=values["case"],
+                                       object_type=values["object_type"], at_from=at_from, at_to=at_to)
+        page = history.audit_log(session, user, filters, before=before)
+        session.commit()
+    actions = sorted(set(history.audit_actions(session)) | set(ACTION_LABELS) | ({values["action"]} - {""}),
+                     key=lambda a: action_text(a).casefold())
+    return render_template(
+        "hr/audit.html", values=values, errors=errors, page=page,
+        action_options=[(a, action_text(a)) for a in actions], case_refs=_case_refs(page),
+        object_types={**OBJECT_TYPE_LABELS, **({values["object_type"]: values["object_type"]}
+                                               if values["object_type"] not in OBJECT_TYPE_LABELS | {"": ""} else {})}, page_args=_page_args("before"), first_page=before is not None)
+
+
+def _case_refs(page: history.Page | None) -> dict[int, str]:
+    ids = {e.event.case_id for e in page.entries if e.event.case_id} if page else set()
+    return dict(db().execute(select(Case.id, Case.ref).where(Case.id.in_(ids))).all()) if ids else {}
+
+
+def page_url(endpoint: str, args: dict, extra: dict | None = None, cursor_name: str | None = None,
+             cursor: int | None = None) -> str:
+    """The same page with the same filters, at ``cursor`` (None: the first page)."""
+    values = {**args, **(extra or {})}
+    if cursor_name and cursor is not None:
+        values[cursor_name] = cursor
+    return url_for(endpoint, **values)
+
+
+bp.add_app_template_global(page_url, "hr_page_url")
