@@ -131,3 +131,22 @@ def csrf_login(app, email: str, password: str = PASSWORD):
     resp = client.post("/login", data={"email": email, "password": password, "csrf_token": token})
     assert resp.status_code == 302, resp.get_data(as_text=True)
     return client
+
+
+def make_post_bundle(*, author_handle: str | None = None, author_profile_url: str | None = None,
+                     phash: str | None = None, dhash: str | None = None, text_sha256: str | None = None,
+                     platform: str = "facebook", basis: str = "screenshot_post",
+                     color: tuple[int, int, int] = (200, 30, 30)) -> EvidenceBundle:
+    """A sealed bundle like a platform capture's: post screenshot, and a manifest naming the author and hashes."""
+    arts = [
+        BundleArtifact("screenshot_post.png", "screenshot_post", "image/png", png_bytes(color=color)),
+        BundleArtifact("text.txt", "text", "text/plain; charset=utf-8", "Opslag med æøå".encode()),
+    ]
+    manifest = {
+        "schema": "vaern.manifest/1", "kind": "url", "platform": platform,
+        "post": {"id": None, "author_handle": author_handle, "author_profile_url": author_profile_url,
+                 "text_excerpt": None},
+        "perceptual_hashes": {"basis": basis, "phash": phash, "dhash": dhash} if phash and dhash else None,
+        "text_sha256": text_sha256,
+    }
+    return EvidenceBundle.seal("ok", arts, manifest)

@@ -11,7 +11,7 @@ from capture.bundle import MANIFEST_NAME, TIMESTAMP_NAME, EvidenceBundle
 from capture.errors import CaptureFailed, CaptureRefused
 from storage.models import Artifact, Evidence, EvidenceState
 from storage.types import utcnow
-from tracker import audit, jobs
+from tracker import audit, jobs, offenders, search, similar
 
 if TYPE_CHECKING:
     from tracker.runtime import Runtime
@@ -106,8 +106,12 @@ def store_bundle(rt: "Runtime", evidence_id: int, bundle: EvidenceBundle) -> Non
         ev.finished_at = utcnow()
         ev.lease_expires_at = None
         ev.error = None
+        similar.apply_manifest_columns(ev, bundle.manifest)
+        offenders.suggest_from_evidence(session, ev, bundle.manifest.get("platform"))
+        search.add_bundle_text(session, ev.case_id, bundle)
         audit.record(session, None, "evidence.captured", "evidence", ev.id, ev.case_id,
-                     fingerprint=bundle.fingerprint, status=bundle.status, worker=ev.worker)
+                     fingerprint=bundle.fingerprint, status=bundle.status, worker=ev.worker,
+                     tsa=bundle.timestamp.tsa_url if bundle.timestamp is not None else None)
 
 
 def retry_timestamps(rt: "Runtime", limit: int = 50) -> int:
@@ -175,3 +179,5 @@ def _release(rt: "Runtime", ev: Evidence, reason: str) -> None:
         row.state = EvidenceState.queued
         row.error = reason
         row.lease_expires_at = None
+        audit.record(session, None, "evidence.retry", "evidence", row.id, row.case_id,
+                     attempt=row.attempts, reason=reason[:500], worker=row.worker)

@@ -13,7 +13,7 @@ from tracker.cases import get_case_for, list_cases_for, view_case
 from tracker.errors import NotFound
 from tracker.permissions import can_report
 from tracker.steps import urgency_order
-from webui import workflow
+from webui import oversight, workflow
 from webui.db import db, runtime
 
 bp = Blueprint("cases", __name__)
@@ -87,12 +87,10 @@ def channel_label(kind: str) -> str:
 @bp.app_template_global("platform_of")
 def platform_of(case):
     """The platform directory entry of the case (detected from its URL when the case was opened)."""
-    from tracker.platforms import shipped_directory
-
     if not case.platform:
         return None
     try:
-        return shipped_directory().get(case.platform)
+        return runtime().platforms.get(case.platform)
     except KeyError:  # the directory was edited since: say nothing rather than something wrong
         return None
 
@@ -158,7 +156,8 @@ def detail(ref: str):
     case = _case_or_404(ref, log_view=True)
     db().commit()
     return render_template("cases/detail.html", case=case, EvidenceState=EvidenceState,
-                           email_texts=_email_texts(case), **workflow.page_context(case, current_user.user))
+                           email_texts=_email_texts(case), **workflow.page_context(case, current_user.user),
+                           **oversight.case_context(case, current_user.user))
 
 
 def _email_texts(case) -> dict[int, str]:
