@@ -93,6 +93,18 @@ def make_huey(rt: "Runtime"):
 
         return send_due(rt)
 
+    @huey.periodic_task(crontab(minute="7"), name="med_reminders")
+    def med_reminders_task() -> int:
+        from tracker.med import send_reminders
+
+        return send_reminders(rt, utcnow())
+
+    @huey.periodic_task(crontab(minute="17", hour="3"), name="anchor_audit_chain")
+    def anchor_audit_chain_task() -> int | None:
+        from tracker.integrity import anchor_if_intact
+
+        return anchor_if_intact(rt)
+
     huey.vaern_capture = capture_evidence  # type: ignore[attr-defined]
     huey.vaern_notify_case_opened = notify_case_opened  # type: ignore[attr-defined]
     return huey

@@ -130,6 +130,30 @@ def send_once(rt: "Runtime", key: str, recipient_id: int, case_id: int | None, k
     return True
 
 
+def send_text_once(rt: "Runtime", key: str, recipient_id: int, kind: str, subject: str, body: str) -> bool:
+    """Like ``send_once`` for a mail about no single case (the MED reminder): the caller gives subject and
+    body, which must carry no case content. True if sent; failures are logged and retried later."""
+    if not mail_configured(rt):
+        return False
+    try:
+        with rt.transaction() as session:
+            if session.execute(select(NotificationSent.id).where(NotificationSent.key == key)).scalar():
+                return False
+            user = session.get(User, recipient_id)
+            if user is None or not user.active or not user.email:
+                return False
+            session.add(NotificationSent(key=key, case_id=None, recipient_id=user.id, kind=kind, sent_at=utcnow()))
+            session.flush()
+            _smtp_send(rt.settings, user.email, subject, body)
+    except IntegrityError:
+        return False
+    except (smtplib.SMTPException, OSError) as exc:
+        log.warning("notification %s not sent (will retry): %s", key, exc)
+        return False
+    log.info("notification %s sent", key)
+    return True
+
+
 def leaders_of(session: Session, unit_id: int) -> list[User]:
     return list(session.execute(select(User).where(User.unit_id == unit_id, User.role == Role.leader,
                                                    User.active.is_(True)).order_by(User.id)).scalars())
@@ -184,9 +208,7 @@ def deadline_reminders(rt: "Runtime", now: datetime, rules: "Rules | None" = Non
     from tracker.steps import case_deadlines
 
     if rules is None:
-        from tracker.rules import load_rules
-
-        rules = load_rules()
+        rules = rt.rules
     todo: list[tuple[int, str, str, datetime]] = []
     with rt.Session() as session:
         cases = list(session.execute(select(Case).where(Case.status == "open")).scalars())

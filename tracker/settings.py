@@ -5,6 +5,7 @@ No other module reads the environment. Invalid settings fail at start with one c
 """
 from __future__ import annotations
 
+import calendar
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -64,6 +65,12 @@ class Settings(BaseSettings):
         parse_allowed_hosts(v)
         return v
 
+    @field_validator("med_evaluation_dates")
+    @classmethod
+    def _med_dates(cls, v: str) -> str:
+        parse_month_days(v)
+        return v
+
     @field_validator("database_url")
     @classmethod
     def _db(cls, v: str | None) -> str | None:
@@ -115,6 +122,26 @@ class Settings(BaseSettings):
             proxy_confdir=str((self.data_dir / "proxy-ca").resolve()),
             versions={"vaern": vaern_version} if vaern_version else {},
         )
+
+
+def parse_month_days(spec: str) -> list[tuple[int, int]]:
+    """The sorted, distinct (month, day) pairs of a comma-separated MM-DD list; ValueError names a bad entry.
+
+    29 February is allowed (it falls on 28 February in other years).
+    """
+    days = set()
+    for part in (spec or "").split(","):
+        part = part.strip()
+        try:
+            month, day = (int(x) for x in part.split("-"))
+            if not 1 <= month <= 12 or not 1 <= day <= calendar.monthrange(2024, month)[1]:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"{part!r} is not a day of the year as MM-DD") from None
+        days.add((month, day))
+    if not days:
+        raise ValueError("no dates given")
+    return sorted(days)
 
 
 def load_settings(**overrides: object) -> Settings:
