@@ -125,9 +125,10 @@ def utc_time(dt: datetime | None) -> str:
     return dt.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-@lru_cache(maxsize=4)
-def _environment(directory: Path) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(loader=FileSystemLoader(str(directory), encoding="utf-8"), autoescape=False,
+@lru_cache(maxsize=8)
+def _environment(*directories: Path) -> SandboxedEnvironment:
+    """A sandboxed environment that finds each template in the first of ``directories`` that has it."""
+    env = SandboxedEnvironment(loader=FileSystemLoader([str(d) for d in directories], encoding="utf-8"), autoescape=False,
                                undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                                keep_trailing_newline=True, auto_reload=True)
     env.filters["dk_time"] = dk_time
@@ -156,14 +157,23 @@ def check_templates(directory: Path | str | None = None) -> tuple[str, ...]:
     return LETTERS
 
 
-def render(template_id: str, context: dict[str, Any], directory: Path | None = None) -> tuple[str, str]:
-    """(subject, body) of the template rendered with ``context``; LetterTemplateError if it fails."""
+def render(template_id: str, context: dict[str, Any], directory: Path | None = None,
+           local_dir: Path | None = None) -> tuple[str, str]:
+    """(subject, body) of the template rendered with ``context``; LetterTemplateError if it fails.
+
+    A template in ``local_dir`` (the municipality's own copy, saved on the admin pages) wins over the shipped one.
+    """
     if template_id not in LETTERS:
         raise DomainError("unknown_letter", f"no letter template {template_id!r}", "template_id")
     directory = directory or TEMPLATE_DIR
     path = template_path(template_id, directory)
+    search = (directory,)
+    if local_dir is not None and local_dir.is_dir():  # includes (the signature) may be local copies too
+        search = (local_dir, directory)
+        if template_path(template_id, local_dir).is_file():
+            path = template_path(template_id, local_dir)
     try:
-        text = _environment(directory).get_template(path.name).render(**context)
+        text = _environment(*search).get_template(path.name).render(**context)
     except TemplateError as exc:
         raise LetterTemplateError(path, f"rendering failed: {exc}") from None
     first, _, rest = text.lstrip("\n").partition("\n")
@@ -269,7 +279,7 @@ def _require_writer(user: User, case: Case) -> None:
 
 def create_letter(session: Session, actor: User, case: Case, template_id: str, *, step_id: str | None = None,
                   provisions: Iterable[str] = (), platforms: PlatformDirectory | None = None,
-                  rules: Rules | None = None) -> Letter:
+                  rules: Rules | None = None, local_dir: Path | None = None) -> Letter:
     """Draft the letter ``template_id`` from the case, with ``actor`` as sender/notifier.
 
     ``step_id``, if given, must be a step in ``rules`` (default: the shipped rules) that offers this letter.
@@ -280,7 +290,8 @@ def create_letter(session: Session, actor: User, case: Case, template_id: str, *
         if step is None or step.letter != template_id:
             raise DomainError("step_letter_mismatch", f"step {step_id!r} does not use letter {template_id!r}", "step")
     provisions = tuple(provisions)
-    subject, body = render(template_id, build_context(case, actor, provisions=provisions, platforms=platforms))
+    subject, body = render(template_id, build_context(case, actor, provisions=provisions, platforms=platforms),
+                           local_dir=local_dir)
     now = utcnow()
     letter = Letter(case_id=case.id, step_id=step_id, template_id=template_id, subject=subject, body=body,
                     created_by_id=actor.id, created_at=now, updated_at=now)

@@ -257,3 +257,17 @@ def _clash(p: Platform, earlier: list[Platform]) -> tuple[str | None, str | None
                 if host == theirs or host.endswith("." + theirs) or theirs.endswith("." + host):
                     return "hosts", f"{host!r} overlaps {theirs!r} of platform {other.id!r}"
     return None, None
+
+
+# -- a municipality's own copy (additive: the shipped file stays the default) ------------------------
+def directory_file_in_force(override_dir: Path | str | None) -> Path:
+    """``override_dir/platforms.toml`` where the municipality saved its own copy, else the shipped file."""
+    if override_dir is not None and (Path(override_dir) / DEFAULT_PATH.name).is_file():
+        return Path(override_dir) / DEFAULT_PATH.name
+    return DEFAULT_PATH
+
+
+def load_directory_with_override(override_dir: Path | str | None) -> PlatformDirectory:
+    """The directory in force (override, else shipped); PlatformDirectoryError (one line) if it is invalid."""
+    path = directory_file_in_force(override_dir)
+    return shipped_directory() if path == DEFAULT_PATH else load_platform_directory(path)

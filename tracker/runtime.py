@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import Engine
@@ -28,6 +29,7 @@ class Runtime:
     capture_options: CaptureOptions
     _huey: object | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _in_force: object | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, migrate: bool = True) -> "Runtime":
@@ -45,6 +47,43 @@ class Runtime:
         """One unit of work: commits on success, rolls back on any exception."""
         with self.Session() as session, session.begin():
             yield session
+
+    @property
+    def rules_dir(self) -> Path:
+        """The municipality's own copies of the rule files, letters and platform directory (admin pages)."""
+        from tracker.admin import override_dir
+
+        return override_dir(self.settings.data_dir)
+
+    @property
+    def in_force(self):
+        """The checked rules, letters and platform directory in force (local copies over the shipped files).
+
+        Loaded on first use; RulesError / PlatformDirectoryError / LetterTemplateError (one line) if broken.
+        """
+        with self._lock:
+            if self._in_force is None:
+                from tracker.admin import load_in_force
+
+                self._in_force = load_in_force(self.rules_dir)
+            return self._in_force
+
+    def use_in_force(self, in_force) -> None:
+        """Switch this process to newly saved and checked files (other processes pick them up at restart)."""
+        with self._lock:
+            self._in_force = in_force
+
+    @property
+    def rules(self):
+        return self.in_force.rules
+
+    @property
+    def platforms(self):
+        return self.in_force.directory
+
+    @property
+    def letters_dir(self) -> Path:
+        return self.rules_dir / "letters"
 
     @property
     def huey(self):

@@ -1,6 +1,8 @@
 """Org units and users: creation, password hashing (argon2id), authentication."""
 from __future__ import annotations
 
+import secrets
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
@@ -15,6 +17,25 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("vaern-dummy-password")
 
 MIN_PASSWORD_LENGTH = 10
+#: letters and digits that cannot be mistaken for one another when read aloud or copied by hand
+_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+def generate_password(groups: int = 4, size: int = 4) -> str:
+    """A random initial password such as ``k7vq-2mxe-…`` (16 characters: about 79 bits)."""
+    return "-".join("".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(size)) for _ in range(groups))
+
+
+def hash_password(password: str) -> str:
+    """The argon2id hash of ``password``; DomainError("password") if it is too short."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise DomainError("password", f"the password must have at least {MIN_PASSWORD_LENGTH} characters", "password")
+    return _hasher.hash(password)
+
+
+def find_user_by_email(session: Session, email: str) -> User | None:
+    """The user with this e-mail address, compared without regard to case."""
+    return session.execute(select(User).where(func.lower(User.email) == email.strip().lower())).scalar()
 
 
 def add_unit(session: Session, name: str, actor: User | None = None) -> OrgUnit:
@@ -43,6 +64,8 @@ def add_user(session: Session, *, email: str, name: str, role: Role | str, passw
         raise DomainError("email", f"{email!r} is not an e-mail address")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise DomainError("password", f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if not name.strip() or len(name.strip()) > 200:
+        raise DomainError("name", "a user needs a name of 1 to 200 characters", "name")
     if role in (Role.employee, Role.leader, Role.amr) and unit is None:
         raise DomainError("unit_required", f"a user with role {role.value} must belong to a unit")
     if session.execute(select(User).where(func.lower(User.email) == email)).scalar():

@@ -218,7 +218,7 @@ def create_case():
                     description=_string(body, "description") or "")
     s = db()
     try:
-        case = open_case(s, _user(), report)
+        case = open_case(s, _user(), report, directory=runtime().platforms)
         s.commit()
     except DomainError as exc:
         s.rollback()

@@ -8,8 +8,8 @@ from flask_babel import get_locale
 from flask_login import current_user
 
 from tracker import __version__
-from tracker.platforms import shipped_directory
-from tracker.rules import Rules, load_rules
+from tracker.admin import load_in_force, override_dir
+from tracker.rules import Rules
 from tracker.runtime import Runtime
 from tracker.settings import Settings, load_settings
 from webui import admin, api, auth, cases, exports, hr, letters, nav, oversight, report, stats, workflow
@@ -25,9 +25,12 @@ CSP = ("default-src 'self'; img-src 'self' data:; script-src 'self'; style-src '
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None, rules: Rules | None = None) -> Flask:
     """The app over one Runtime; the rule files are checked here (RulesError: one line, no start)."""
     settings = settings or (runtime.settings if runtime else load_settings())
-    rules = rules or load_rules()
-    shipped_directory()  # the platform directory is validated at start too (PlatformDirectoryError: one line)
+    # the rule files, letters and platform directory in force (the municipality's copies in <data_dir>/rules over
+    # the shipped ones) are checked at start: RulesError / PlatformDirectoryError / LetterTemplateError, one line
+    in_force = load_in_force(override_dir(settings.data_dir))
+    rules = rules or in_force.rules
     runtime = runtime or Runtime.from_settings(settings)
+    runtime.use_in_force(in_force)  # tracker code (letters, reports, platform detection) reads them from here
     from tracker.jobs import bind_enqueue_on_commit
 
     bind_enqueue_on_commit(runtime)
@@ -49,6 +52,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     )
     app.extensions["vaern"] = runtime
     app.extensions[workflow.RULES_KEY] = rules
+    app.extensions[admin.PLATFORMS_KEY] = in_force.directory
     logging.getLogger("webui").setLevel(logging.INFO)
 
     login_manager.init_app(app)

@@ -7,7 +7,6 @@ tries to write gets 403 (they can see the case, so nothing is revealed).
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
@@ -15,7 +14,7 @@ from storage.models import Case, Letter, User
 from tracker import letters as ops
 from tracker.cases import get_case_for
 from tracker.errors import DomainError, NotFound
-from webui.db import db
+from webui.db import db, runtime
 
 bp = Blueprint("letters", __name__)
 RULES_KEY = "vaern.rules"  #: where create_app keeps the checked rule files (webui.workflow.RULES_KEY)
@@ -100,7 +99,8 @@ def new(ref: str):
         try:
             letter = ops.create_letter(session, current_user.user, case, template_id, step_id=step_id,
                                        provisions=ticked if template_id in USES_PROVISIONS else (),
-                                       rules=current_app.extensions.get(RULES_KEY))
+                                       rules=current_app.extensions.get(RULES_KEY),
+                                       platforms=runtime().platforms, local_dir=runtime().letters_dir)
             session.commit()
             return redirect(url_for("letters.edit", ref=case.ref, letter_id=letter.id))
         except DomainError as exc:

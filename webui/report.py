@@ -83,7 +83,7 @@ def new():
                 session = db()
                 case = open_case(session, user, Report(
                     url=form.url.data, episode_at=episode_at, description=form.description.data or "",
-                    upload_sha256=upload_sha, upload_filename=upload_name))
+                    upload_sha256=upload_sha, upload_filename=upload_name), directory=runtime().platforms)
                 session.commit()
                 return redirect(url_for("cases.detail", ref=case.ref))
             except DomainError as exc:

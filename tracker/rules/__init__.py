@@ -132,3 +132,28 @@ def _check_orders(file: Path, steps: list[Step]) -> None:
                                 f"found {step.order}")
                 raise RulesError(file, f"step {step.id!r}", "order", problem)
             expected += 1
+
+
+# -- a municipality's own copies (additive: the shipped files stay the default) ----------------------
+def load_rule_files(deadlines_file: Path | str, response_file: Path | str) -> Rules:
+    """Read and check these two files (they may lie in different folders); RulesError (one line) as load_rules."""
+    deadline_file, response_file = Path(deadlines_file), Path(response_file)
+    deadlines = _load_entries(deadline_file, "deadline", DeadlineRule)
+    steps = _load_entries(response_file, "step", Step)
+    by_id = {rule.id: rule for rule in deadlines}
+    _check_references(response_file, steps, by_id)
+    _check_orders(response_file, steps)
+    return Rules(steps=tuple(steps), deadlines=MappingProxyType(by_id), directory=response_file.parent)
+
+
+def rule_file_in_force(name: str, override_dir: Path | str | None) -> Path:
+    """``override_dir/name`` where the municipality saved its own copy, else the shipped file."""
+    if override_dir is not None and (Path(override_dir) / name).is_file():
+        return Path(override_dir) / name
+    return RULES_DIR / name
+
+
+def load_rules_with_overrides(override_dir: Path | str | None) -> Rules:
+    """The rules in force: each file from ``override_dir`` where it holds one, else shipped (RulesError as load_rules)."""
+    return load_rule_files(rule_file_in_force(DEADLINES_FILE, override_dir),
+                           rule_file_in_force(RESPONSE_FILE, override_dir))
