@@ -1,0 +1,126 @@
+"""Print a self-contained HTML document to PDF with Chromium, with nothing able to reach the network.
+
+Used for Værn's evidence reports. The document is rendered with JavaScript off, every request the page
+would make is aborted (images must be ``data:`` URIs), and all traffic of the browser points at a dead
+proxy. Printing runs in a child process of its own (with its own Playwright driver and Chromium), so the
+hard timeout can end everything it started: a hung driver or browser is killed, never left behind.
+"""
+from __future__ import annotations
+
+import asyncio
+import html as html_mod
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from playwright.async_api import async_playwright
+
+from . import browser as browser_mod
+from .errors import CaptureFailed
+from .options import CaptureOptions
+
+#: A closed port: browser traffic that slipped past the route guard would go here and fail.
+DEAD_PROXY = {"server": "http://127.0.0.1:9", "bypass": "<-loopback>"}
+_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)  #: where the child process imports capture from
+_CHILD = "import sys; sys.path.insert(0, sys.argv[1]); from capture.pdf import _child_main; _child_main()"
+
+
+@dataclass(frozen=True)
+class PageFrame:
+    """What each printed page carries besides the document: a header line and a footer line (plain text).
+
+    ``page_label`` may hold ``{page}`` and ``{pages}`` (e.g. "Side {page} af {pages}").
+    """
+
+    header: str = ""
+    footer: str = ""
+    page_label: str = "Page {page} of {pages}"
+
+
+class PdfRenderFailed(CaptureFailed):
+    """Chromium could not print the document (not started, crashed or too slow)."""
+
+
+def html_to_pdf(html: str, options: CaptureOptions, frame: PageFrame | None = None, *,
+                timeout_seconds: float = 60.0) -> bytes:
+    """The PDF (A4, backgrounds printed) of ``html``; raises PdfRenderFailed on any failure or timeout.
+
+    Blocking; safe to call from any thread, with or without a running event loop.
+    """
+    job = json.dumps({"html": html, "chromium_path": options.chromium_path,
+                      "frame": asdict(frame or PageFrame())}).encode("utf-8")
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, _PACKAGE_ROOT], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        pdf, err = proc.communicate(job, timeout=timeout_seconds)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise PdfRenderFailed(f"printing the report took longer than {timeout_seconds:g} s") from None
+    except BaseException:
+        _kill_group(proc)
+        raise
+    if proc.returncode != 0 or not pdf.startswith(b"%PDF-"):
+        why = err.decode("utf-8", errors="replace").strip().splitlines()
+        raise PdfRenderFailed(why[-1] if why else f"the printer exited with status {proc.returncode}")
+    return pdf
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """End the child and everything it started (Playwright's driver, Chromium and its helpers)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.communicate()
+
+
+def _child_main() -> None:
+    """The child process: read the job from stdin, write the PDF to stdout, one error line to stderr."""
+    job = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+    try:
+        pdf = asyncio.run(_print(job["html"], job["chromium_path"], PageFrame(**job["frame"])))
+    except Exception as exc:  # noqa: BLE001 - Playwright's errors vary; the parent needs one line
+        print(f"Chromium could not print the report: {type(exc).__name__}: {str(exc).splitlines()[0]}",
+              file=sys.stderr)
+        sys.exit(3)
+    sys.stdout.buffer.write(pdf)
+    sys.stdout.buffer.flush()
+
+
+async def _print(html: str, chromium_path: str | None, frame: PageFrame) -> bytes:
+    async with async_playwright() as pw:
+        executable = browser_mod.find_chromium(chromium_path, pw.chromium.executable_path)
+        browser = await pw.chromium.launch(executable_path=executable, headless=True,
+                                           args=list(browser_mod.LAUNCH_ARGS), proxy=DEAD_PROXY)
+        try:
+            context = await browser.new_context(java_script_enabled=False, offline=True,
+                                                service_workers="block", accept_downloads=False)
+            await context.route("**/*", lambda route: route.abort("blockedbyclient"))
+            page = await context.new_page()
+            await page.set_content(html, wait_until="load")
+            return await page.pdf(format="A4", print_background=True, prefer_css_page_size=False,
+                                  display_header_footer=True, header_template=_header(frame),
+                                  footer_template=_footer(frame),
+                                  margin={"top": "20mm", "bottom": "18mm", "left": "16mm", "right": "16mm"})
+        finally:
+            await browser.close()
+
+
+_BAND = ("<div style=\"font-family:'Noto Sans','DejaVu Sans',sans-serif;font-size:7.5pt;color:#444;"
+         "font-variant-ligatures:none;width:100%;margin:0 16mm;display:flex;"
+         "justify-content:space-between;gap:6mm\">{left}{right}</div>")
+
+
+def _header(frame: PageFrame) -> str:
+    return _BAND.format(left=f"<span>{html_mod.escape(frame.header)}</span>", right="")
+
+
+def _footer(frame: PageFrame) -> str:
+    label = html_mod.escape(frame.page_label).replace("{page}", '<span class="pageNumber"></span>') \
+        .replace("{pages}", '<span class="totalPages"></span>')
+    return _BAND.format(left=f"<span>{html_mod.escape(frame.footer)}</span>",
+                        right=f'<span style="white-space:nowrap">{label}</span>')
