@@ -1,4 +1,99 @@
 """The `vaern export` and `vaern verify-package` commands."""
 from __future__ import annotations
 
-from webui.cli import main  # noqa: F401 - commands are added to this group
+import getpass
+import sys
+from pathlib import Path
+
+import click
+
+from webui.cli import _runtime, main
+
+
+@main.command()
+@click.argument("ref")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="the ZIP file to write (never overwritten)")
+@click.option("--as", "as_email", default=None, metavar="EMAIL",
+              help="the user the export is recorded for (must be allowed to see the case); default: the system")
+def export(ref: str, out: Path, as_email: str | None) -> None:
+    """Export case REF as a ZIP package verifiable with sha256sum and openssl; prints its SHA-256."""
+    from sqlalchemy import select
+
+    from storage.models import Case, User
+    from tracker import audit
+    from tracker.cases import get_case_for
+    from tracker.errors import DomainError, NotFound
+    from tracker.export import write_case_package
+
+    if out.exists():
+        click.echo(f"vaern: {out} exists: an export package is never overwritten", err=True)
+        sys.exit(2)
+    rt = _runtime()
+    package = None
+    try:
+        with rt.transaction() as session:
+            actor = None
+            if as_email:
+                actor = session.execute(select(User).where(User.email == as_email.strip().lower())).scalar()
+                if actor is None or not actor.active:
+                    click.echo(f"vaern: no active user {as_email!r}", err=True)
+                    sys.exit(2)
+            try:
+                case = get_case_for(session, ref, actor) if actor else \
+                    session.execute(select(Case).where(Case.ref == ref)).scalar()
+            except NotFound:
+                case = None
+            if case is None:
+                click.echo(f"vaern: no case {ref!r}" + (f" that {actor.email} may see" if actor else ""), err=True)
+                sys.exit(2)
+            try:
+                package = write_case_package(rt, session, case, out)
+            except FileExistsError as exc:
+                click.echo(f"vaern: {exc}", err=True)
+                sys.exit(2)
+            except DomainError as exc:
+                click.echo(f"vaern: export failed: {exc.message}", err=True)
+                sys.exit(1)
+            audit.record(session, actor, "package.export", "case", case.ref, case.id, via="cli",
+                         sha256=package.sha256, size=package.size, files=package.files,
+                         filename=out.name, os_user=None if actor else _os_user())
+    except BaseException:
+        if package is not None:
+            out.unlink(missing_ok=True)  # an export that is not in the audit log must not exist
+        raise
+    finally:
+        rt.close()
+    click.echo(f"vaern: {out}: {package.files} files, {package.evidence} evidence folder(s)")
+    click.echo(f"SHA-256 {package.sha256}")
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@main.command("verify-package")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--ca-file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="check timestamps against this CA certificate instead of the package's tsa/*.pem")
+def verify_package_cmd(file: Path, ca_file: Path | None) -> None:
+    """Verify an export package: exit 0 when intact, 1 naming each failing file, 2 when unreadable."""
+    from tracker.package import PackageUnreadable, verify_package
+
+    try:
+        result = verify_package(file, ca_file=ca_file)
+    except PackageUnreadable as exc:
+        click.echo(f"vaern: {exc}", err=True)
+        sys.exit(2)
+    for problem in result.problems:
+        click.echo(problem.line())
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    if not result.ok:
+        click.echo(f"vaern: {len(result.problems)} problem(s); {result.checked} file(s) verified", err=True)
+        sys.exit(1)
+    stamps = f", {result.timestamps} timestamp(s) verified" if result.timestamps else ""
+    click.echo(f"OK: {result.checked} files verified{stamps}")
