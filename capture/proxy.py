@@ -662,6 +662,16 @@ class _PolicyAddon:
             msg = flow.error.msg if flow.error else "unknown error"
             if "Vaern egress policy" in msg:  # refused in server_connect: already in blocked
                 return
+            body = flow.metadata.get("vaern_body")
+            if flow.response is not None and body is not None and flow.metadata.get("vaern_truncated"):
+                # cut at the byte limit, then the connection ended before the server finished (the page
+                # navigated on): the bytes received up to the cut are still what the server sent — keep them
+                s._exchanges.append(_exchange(flow, bytes(body), True))
+                s._blocked.append(Blocked(url=flow.request.pretty_url, host=flow.request.host,
+                                          port=flow.request.port, address=_peer_ip(flow), code="over_limit",
+                                          reason=f"response cut: capture exceeded {s.max_bytes} bytes",
+                                          at=utc_iso(time.time())))
+                return
             s._failed.append({"url": flow.request.pretty_url, "host": flow.request.host,
                               "port": flow.request.port, "address": _peer_ip(flow), "error": msg,
                               "at": utc_iso(time.time())})
