@@ -6,17 +6,18 @@ the other unit's people get the 404 page. Every page is checked with axe and pho
 """
 from __future__ import annotations
 
+import contextlib
 import re
-import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import expect, sync_playwright
-from werkzeug.serving import make_server
+from playwright.sync_api import expect
 
-from tests.factories import CHROMIUM, make_settings
+from tests import browser as shared
+from tests.browser import PHONE, assert_fits_the_width, assert_no_serious_axe_findings, new_page, open_browser, \
+    screenshot, served
+from tests.factories import make_settings
 from tracker.demo import DEMO_PASSWORD, ensure_demo_org, start_demo_site
 from tracker.jobs import start_embedded_consumer
 from tracker.runtime import Runtime
@@ -25,7 +26,6 @@ from webui.timefmt import CPH
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path("/tmp/vaern-shots")
 EMPLOYEE, LEADER = "medarbejder@demo.vaern.dk", "leder@demo.vaern.dk"
 EMPLOYEE2, LEADER2 = "medarbejder2@demo.vaern.dk", "leder2@demo.vaern.dk"
 
@@ -41,14 +41,11 @@ class Vaern:
             ensure_demo_org(s)
         app = create_app(runtime=self.rt)
         self.consumer = start_embedded_consumer(self.rt)
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self._served = contextlib.ExitStack()
+        self.url = self._served.enter_context(served(app))
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._served.close()
         self.consumer.stop(graceful=True)
         self.rt.close()
         self.site.stop()
@@ -63,49 +60,28 @@ def vaern(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+    with open_browser() as b:
         yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
-def axe():
-    return Axe()
-
-
-def new_page(browser, **kw):
-    ctx = browser.new_context(locale="da-DK", timezone_id="Europe/Copenhagen", **kw)
-    page = ctx.new_page()
-    page.set_default_timeout(15_000)
-    return page
 
 
 def log_in(page, base: str, email: str) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Adgangskode").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Log ind").click()
-    expect(page).to_have_url(f"{base}/")
+    shared.log_in(page, base, email, password=DEMO_PASSWORD)
 
 
-def check_page(page, axe, name: str) -> None:
+def check_page(page, name: str) -> None:
     """No serious or critical axe violations; a full-page screenshot for a person to look at."""
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-    results = axe.run(page)
-    bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
-    assert not bad, f"{name}: " + results.generate_report()
+    screenshot(page, name)
+    assert_no_serious_axe_findings(page, name)
 
 
-def test_an_employee_secures_a_post_the_leader_sees_it_and_the_other_unit_does_not(vaern, browser, axe):
+def test_an_employee_secures_a_post_the_leader_sees_it_and_the_other_unit_does_not(vaern, browser):
     base = vaern.url
 
     # -- the employee -----------------------------------------------------------------------------
     page = new_page(browser)
     page.goto(f"{base}/login")
     expect(page.get_by_role("heading", level=1)).to_have_text("Log ind i Værn")
-    check_page(page, axe, "01-login")
+    check_page(page, "01-login")
     log_in(page, base, EMPLOYEE)
 
     page.goto(f"{base}/report")
@@ -113,7 +89,7 @@ def test_an_employee_secures_a_post_the_leader_sees_it_and_the_other_unit_does_n
     page.get_by_role("button", name="Sikr beviset").click()
     expect(page.get_by_text("Adressen skal begynde med http:// eller https://.")).to_be_visible()
     expect(page.get_by_label("Adresse (URL) på opslaget")).to_have_value("ftp://ikke-en-webside.dk/opslag")
-    check_page(page, axe, "02-report-with-errors")
+    check_page(page, "02-report-with-errors")
 
     episode = (datetime.now(CPH) - timedelta(days=1)).replace(hour=14, minute=5)
     page.get_by_label("Adresse (URL) på opslaget").fill(vaern.site.post_url)
@@ -135,7 +111,7 @@ def test_an_employee_secures_a_post_the_leader_sees_it_and_the_other_unit_does_n
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=shot.element_handle())
     assert shot.evaluate("img => img.naturalWidth") > 0
     screenshot_url = base + shot.get_attribute("src")
-    check_page(page, axe, "03-case-secured")
+    check_page(page, "03-case-secured")
     page.context.close()
 
     # -- the unit's leader ------------------------------------------------------------------------
@@ -144,7 +120,7 @@ def test_an_employee_secures_a_post_the_leader_sees_it_and_the_other_unit_does_n
     row = page.get_by_role("row").filter(has_text=ref)
     expect(row).to_contain_text("Mette Jensen")
     expect(row).to_contain_text("sikret")
-    check_page(page, axe, "04-case-list-leader")
+    check_page(page, "04-case-list-leader")
     row.get_by_role("link", name=ref).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Sag {ref}")
     page.context.close()
@@ -160,19 +136,17 @@ def test_an_employee_secures_a_post_the_leader_sees_it_and_the_other_unit_does_n
             expect(page.get_by_role("heading", level=1)).to_have_text("Siden findes ikke")
             assert ref not in page.content()
         if who == LEADER2:
-            check_page(page, axe, "05-not-found-other-unit")
+            check_page(page, "05-not-found-other-unit")
         page.context.close()
 
 
-def test_the_report_form_fits_a_phone(vaern, browser, axe):
-    page = new_page(browser, viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
-                    has_touch=True)
+def test_the_report_form_fits_a_phone(vaern, browser):
+    page = new_page(browser, **PHONE)
     log_in(page, vaern.url, EMPLOYEE)
     page.goto(f"{vaern.url}/report")
-    no_sideways_scroll = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    check_page(page, axe, "06-report-phone")
+    check_page(page, "06-report-phone")
+    assert_fits_the_width(page, "report form")
     page.goto(f"{vaern.url}/")
-    check_page(page, axe, "07-case-list-phone")
-    assert no_sideways_scroll
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    check_page(page, "07-case-list-phone")
+    assert_fits_the_width(page, "case list")
     page.context.close()

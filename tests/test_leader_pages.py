@@ -3,16 +3,16 @@ plus one real-browser check (axe, screenshots at desktop and phone width)."""
 from __future__ import annotations
 
 import re
-import threading
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 import time_machine
 from sqlalchemy import select
 
 from storage.models import AuditEvent, Case, CaseStep, StepState, User
-from tests.factories import CHROMIUM, PASSWORD, make_case, make_settings, make_unit, make_user, csrf_login
+from tests.browser import assert_fits_the_width, assert_no_serious_axe_findings, each_viewport, log_in, open_browser, \
+    screenshot, served
+from tests.factories import make_case, make_settings, make_unit, make_user, csrf_login
 from tracker import steps
 from tracker.rules import RulesError, load_rules
 from tracker.runtime import Runtime
@@ -227,16 +227,10 @@ def test_a_broken_rules_file_stops_the_app_with_one_line(tmp_path, monkeypatch, 
 
 
 # -- in a real browser ------------------------------------------------------------------------------
-SHOTS = Path("/tmp/vaern-shots")
-
-
 @pytest.mark.browser
 def test_the_leaders_case_page_in_a_browser_passes_axe_and_fits_a_phone(tmp_path):
-    from axe_playwright_python.sync_playwright import Axe
-    from playwright.sync_api import expect, sync_playwright
-    from werkzeug.serving import make_server
+    from playwright.sync_api import expect
 
-    SHOTS.mkdir(parents=True, exist_ok=True)
     rt = Runtime.from_settings(make_settings(tmp_path))
     now = datetime.now(timezone.utc)
     with rt.transaction() as s:
@@ -253,28 +247,13 @@ def test_the_leaders_case_page_in_a_browser_passes_axe_and_fits_a_phone(tmp_path
         steps.record_rung(s, case, "request_to_author", leader, now - timedelta(days=8), "Brev", None,
                           "no_answer", None, rules=RULES)
         steps.set_clock(s, case, "absence_start", now - timedelta(days=12), leader, "Sygemeldt")
-    server = make_server("127.0.0.1", 0, create_app(runtime=rt), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}"
     try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
-            axe = Axe()
-            for name, size in (("desktop", {"width": 1280, "height": 900}), ("phone", {"width": 390, "height": 844})):
-                ctx = browser.new_context(locale="da-DK", timezone_id="Europe/Copenhagen", viewport=size,
-                                          **({"is_mobile": True, "has_touch": True, "device_scale_factor": 2}
-                                             if name == "phone" else {}))
-                page = ctx.new_page()
-                page.set_default_timeout(15_000)
-                page.goto(f"{base}/login")
-                page.get_by_label("E-mail").fill(leader_email)
-                page.get_by_label("Adgangskode").fill(PASSWORD)
-                page.get_by_role("button", name="Log ind").click()
-                expect(page).to_have_url(f"{base}/")
+        with served(create_app(runtime=rt)) as base, open_browser() as browser:
+            for name, page in each_viewport(browser):
+                log_in(page, base, leader_email)
                 expect(page.locator("tbody tr").first).to_contain_text("Overskredet")
-                page.screenshot(path=str(SHOTS / f"leader-list-{name}.png"), full_page=True)
-                assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), name
+                screenshot(page, f"leader-list-{name}")
+                assert_fits_the_width(page, name)
                 page.goto(f"{base}/cases/{ref}")
                 expect(page.locator("#step-platform_notice")).to_contain_text("Foreslået næste trin")
                 if name == "desktop":  # change a step the way a leader does, without any JavaScript
@@ -284,14 +263,8 @@ def test_the_leaders_case_page_in_a_browser_passes_axe_and_fits_a_phone(tmp_path
                     item.get_by_role("button", name="Gem trin").click()
                     expect(page.get_by_text("Gemt.")).to_be_visible()
                     expect(page.locator("#step-follow_up .badge")).to_have_text("I gang")
-                page.screenshot(path=str(SHOTS / f"leader-case-{name}.png"), full_page=True)
-                assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), name
-                results = axe.run(page)
-                bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
-                assert not bad, f"{name}: " + results.generate_report()
-                ctx.close()
-            browser.close()
+                screenshot(page, f"leader-case-{name}")
+                assert_fits_the_width(page, name)
+                assert_no_serious_axe_findings(page, name)
     finally:
-        server.shutdown()
-        server.server_close()
         rt.close()
