@@ -84,3 +84,58 @@ def start_demo_site(port: int | None = DEMO_SITE_PORT) -> DemoSite:
     thread = threading.Thread(target=server.serve_forever, name="vaern-demo-site", daemon=True)
     thread.start()
     return DemoSite(server, thread)
+
+
+#: earlier, made-up cases so the HR, offender and MED statistics pages have something to show in the demo:
+#: (days ago, unit, platform, category, offender handle, offender kind, police report within 72 h?, outcome)
+DEMO_HISTORY = [
+    (160, "Jobcenter", "facebook", "digital_threat", "kommunekritikeren", "professional_querulant", True, "removed"),
+    (140, "Jobcenter", "facebook", "digital_harassment", "kommunekritikeren", "professional_querulant", True, "refused"),
+    (120, "Borgerservice", "x", "digital_bullying", "sandhedensstemme", "aggrieved_citizen", False, "removed"),
+    (95, "Jobcenter", "trustpilot", "digital_harassment", None, None, True, "no_answer"),
+    (70, "Borgerservice", "facebook", "digital_harassment", "mor.til.karl", "grieving_relative", True, "removed"),
+    (45, "Jobcenter", "facebook", "digital_threat", "kommunekritikeren", "professional_querulant", True, None),
+    (20, "Borgerservice", "tiktok", "digital_bullying", None, None, None, None),
+]
+
+
+def seed_demo_history(session: Session, rules, now) -> int:
+    """Add the made-up earlier cases once (only into an empty case table); returns how many were added."""
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from storage.models import Case, CaseText, User
+    from tracker import lifecycle, offenders, steps
+    from tracker.cases import next_ref
+
+    if session.execute(select(func.count()).select_from(Case)).scalar():
+        return 0
+    by_email = {u.email: u for u in session.execute(select(User)).scalars()}
+    people = {"Jobcenter": (by_email["medarbejder@demo.vaern.dk"], by_email["leder@demo.vaern.dk"]),
+              "Borgerservice": (by_email["medarbejder2@demo.vaern.dk"], by_email["leder2@demo.vaern.dk"])}
+    for days, unit, platform, category, handle, kind, police_in_time, outcome in DEMO_HISTORY:
+        employee, leader = people[unit]
+        opened = now - timedelta(days=days)
+        description = f"(Demo) Opslag på {platform} om medarbejderen i {unit}."
+        case = Case(ref=next_ref(session, opened), unit_id=employee.unit_id, employee_id=employee.id,
+                    reported_by_id=employee.id, episode_at=opened - timedelta(hours=5), description=description,
+                    created_at=opened, platform=platform)
+        session.add(case)
+        session.flush()
+        session.add(CaseText(case_id=case.id, body=description, updated_at=opened))
+        lifecycle.set_category(session, case, leader, category)
+        steps.set_state(session, case, "leader_conversation", "done", leader, rules=rules,
+                        done_at=opened + timedelta(hours=3), now=now)
+        if police_in_time is not None:
+            steps.set_state(session, case, "police_report", "done", leader, rules=rules,
+                            done_at=opened + timedelta(hours=30 if police_in_time else 100), now=now)
+        if handle:
+            link = offenders.add_by_hand(session, case, leader, platform=platform, handle=handle)
+            offenders.update_profile(session, case, link.id, leader, kind=kind, note=None, display_name=None)
+        if outcome:
+            steps.record_rung(session, case, "platform_notice", leader, opened + timedelta(days=1), "DSA-formular",
+                              f"DEMO-{case.id}", outcome, None, rules=rules, now=now)
+        if days > 60 and outcome == "removed":
+            lifecycle.close_case(session, case, leader, "(Demo) Fjernet og fulgt op.")
+    return len(DEMO_HISTORY)

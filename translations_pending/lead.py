@@ -23,4 +23,6 @@ DA = {
     "Status": "Status",
     "Closed": "Lukket",
     "Open": "Åben",
+    "Logged out": "Logget ud",
+    "Capture attempt failed, will be retried": "Sikringsforsøg mislykkedes, prøves igen",
 }

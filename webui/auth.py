@@ -76,5 +76,8 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    session = db()
+    audit.record(session, current_user.user, "auth.logout", "user", current_user.user.id)
+    session.commit()
     logout_user()
     return redirect(url_for("auth.login"))

@@ -120,7 +120,8 @@ def worker(workers: int | None) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 def demo(host: str, port: int) -> None:
     """Create the demo organisation, serve a local demo post, and run Værn."""
-    from tracker.demo import DEMO_PASSWORD, ensure_demo_org, start_demo_site
+    from storage.types import utcnow
+    from tracker.demo import DEMO_PASSWORD, ensure_demo_org, seed_demo_history, start_demo_site
 
     site = start_demo_site()
     base = _settings()
@@ -129,11 +130,14 @@ def demo(host: str, port: int) -> None:
     rt = _runtime(settings)
     with rt.transaction() as session:
         users = ensure_demo_org(session)
+        seeded = seed_demo_history(session, rt.rules, utcnow())
     click.echo("")
     click.echo("Værn demo — logins (password for all: %s)" % DEMO_PASSWORD)
     for email, role, unit in users:
         click.echo(f"  {role:9} {unit:14} {email}")
     click.echo(f"Demo post to capture: {site.post_url}")
+    if seeded:
+        click.echo(f"{seeded} made-up earlier cases were added, so HR's pages and the MED statistics have content")
     click.echo(f"Open http://{host}:{port}/ and log in as medarbejder@demo.vaern.dk")
     click.echo("")
     try:

@@ -101,6 +101,37 @@ ACTIONS = {
     "letter.create": _l("Letter drafted"), "letter.update": _l("Letter edited"),
     "letter.sent": _l("Letter marked as sent"), "letter.view": _l("Letter viewed"),
     "letter.download": _l("Letter downloaded"),
+    "case.list": _l("Case list viewed"),
+    "case.history_view": _l("Full history viewed"),
+    "case.search": _l("Cases searched"),
+    "audit.view": _l("Audit log viewed"),
+    "auth.login": _l("Logged in"),
+    "auth.login_failed": _l("Failed login"),
+    "token.create": _l("API token created"),
+    "token.revoke": _l("API token revoked"),
+    "unit.create": _l("Unit created"),
+    "user.create": _l("User created"),
+    "case.category": _l("Category set"),
+    "case.close": _l("Case closed"),
+    "case.reopen": _l("Case reopened"),
+    "integrity.verify": _l("Audit chain verified"),
+    "offender.create": _l("Offender registered"),
+    "offender.linked": _l("Offender linked to the case"),
+    "offender.list": _l("Offender list viewed"),
+    "offender.suggested": _l("Offender suggested from a capture"),
+    "offender.update": _l("Offender changed"),
+    "offender.view": _l("Offender viewed"),
+    "package.export": _l("Case package exported"),
+    "package.export_failed": _l("Case package export failed"),
+    "report.download": _l("Case report downloaded"),
+    "rules.revert": _l("Rules file reverted"),
+    "rules.save": _l("Rules file saved"),
+    "stats.export": _l("Statistics exported"),
+    "stats.view": _l("Statistics viewed"),
+    "unit.rename": _l("Unit renamed"),
+    "user.password_reset": _l("Password reset"),
+    "user.update": _l("User changed"),
+    "auth.logout": _l("Logged out"), "evidence.retry": _l("Capture attempt failed, will be retried"),
 }
 MESSAGES = {
     "bad_category": _l("Choose one of the categories."),
@@ -245,8 +276,13 @@ def _time(name: str) -> datetime | None:
         raise DomainError("bad_time", "the time could not be read", name) from None
 
 
-def _run(ref: str, anchor: str, operation, done: str | None = None) -> object:
-    """Parse, check, call one operation, commit, redirect back; errors said in the page's language."""
+def run_on_case(ref: str, anchor: str, operation, done: str | None = None, *, messages: dict | None = None,
+         forbidden: str | None = None) -> object:
+    """Parse, check, call one operation, commit, redirect back; errors said in the page's language.
+
+    ``messages`` maps the operation's DomainError codes to what the person reads; ``forbidden`` is the 403
+    page's text for someone who may read the case but not make this change.
+    """
     case = _case_or_404(ref)
     session = db()
     try:
@@ -258,9 +294,11 @@ def _run(ref: str, anchor: str, operation, done: str | None = None) -> object:
         session.rollback()
         if exc.code == "not_allowed":
             return render_template("errors/error.html", code=403, title=_("You cannot change this case"),
-                                   text=_("You can read this case, but only the unit's leader (and for some "
-                                          "steps the work-environment representative or HR) can change it.")), 403
-        flash(str(MESSAGES.get(exc.code, _("The change could not be saved. Check the form."))), "error")
+                                   text=forbidden or _("You can read this case, but only the unit's leader (and for "
+                                                       "some steps the work-environment representative or HR) can "
+                                                       "change it.")), 403
+        text = (messages or MESSAGES).get(exc.code, _("The change could not be saved. Check the form."))
+        flash(str(text), "error")
         return redirect(url_for("cases.detail", ref=case.ref, _anchor=anchor))
     session.commit()
     flash(done or _("Saved."), "ok")
@@ -275,7 +313,7 @@ def step_state(ref: str, step_id: str):
         ops.set_state(session, case, step_id, request.form.get("state", ""), current_user.user,
                       reason=request.form.get("reason"), note=request.form.get("note"),
                       done_at=_time("done_at"), rules=rules())
-    return _run(ref, f"step-{step_id}", op)
+    return run_on_case(ref, f"step-{step_id}", op)
 
 
 @bp.post("/cases/<ref>/steps/<step_id>/rung")
@@ -287,7 +325,7 @@ def rung(ref: str, step_id: str):
         ops.record_rung(session, case, step_id, current_user.user, _time("sent_at"), f.get("channel"),
                         f.get("platform_ref"), f.get("outcome") or None, f.get("statement_of_reasons"),
                         rules=rules())
-    return _run(ref, f"step-{step_id}", op)
+    return run_on_case(ref, f"step-{step_id}", op)
 
 
 @bp.post("/cases/<ref>/police-report/decline")
@@ -295,7 +333,7 @@ def rung(ref: str, step_id: str):
 def decline_police_report(ref: str):
     def op(session, case):
         ops.decline_police_report(session, case, current_user.user, request.form.get("note", ""), rules=rules())
-    return _run(ref, f"step-{ops.POLICE_REPORT}", op)
+    return run_on_case(ref, f"step-{ops.POLICE_REPORT}", op)
 
 
 @bp.post("/cases/<ref>/clocks")
@@ -304,7 +342,7 @@ def clock(ref: str):
     def op(session, case):
         ops.set_clock(session, case, request.form.get("name", ""), _time("at"), current_user.user,
                       request.form.get("note"))
-    return _run(ref, "deadlines", op)
+    return run_on_case(ref, "deadlines", op)
 
 
 @bp.post("/cases/<ref>/facts")
@@ -322,7 +360,7 @@ def facts(ref: str):
         ops.set_facts(session, case, current_user.user, **values)
         if "category" in request.form:
             lifecycle.set_category(session, case, current_user.user, request.form["category"] or None)
-    return _run(ref, "facts", op)
+    return run_on_case(ref, "facts", op)
 
 
 @bp.post("/cases/<ref>/close")
@@ -330,7 +368,7 @@ def facts(ref: str):
 def close(ref: str):
     def op(session, case):
         lifecycle.close_case(session, case, current_user.user, request.form.get("note", ""))
-    return _run(ref, "facts", op, done=_("The case is closed. Everything in it is kept."))
+    return run_on_case(ref, "facts", op, done=_("The case is closed. Everything in it is kept."))
 
 
 @bp.post("/cases/<ref>/reopen")
@@ -338,7 +376,7 @@ def close(ref: str):
 def reopen(ref: str):
     def op(session, case):
         lifecycle.reopen_case(session, case, current_user.user, request.form.get("note", ""))
-    return _run(ref, "facts", op, done=_("The case is open again."))
+    return run_on_case(ref, "facts", op, done=_("The case is open again."))
 
 
 def _rung_or_404(step_id: str) -> None:
@@ -365,7 +403,7 @@ def _evidence_id() -> int:
 def request_recheck(ref: str):
     def op(session, case):
         recheck.request_recheck(session, case, current_user.user)
-    return _run(ref, "rechecks", op,
+    return run_on_case(ref, "rechecks", op,
                 done=_("The re-check has started. The result appears here when the new capture is done."))
 
 
@@ -375,7 +413,7 @@ def removed_verified(ref: str, step_id: str):
     def op(session, case):
         _rung_or_404(step_id)
         ops.record_verified_removal(session, case, step_id, _evidence_id(), current_user.user, rules=rules())
-    return _run(ref, f"step-{step_id}", op)
+    return run_on_case(ref, f"step-{step_id}", op)
 
 
 @bp.post("/cases/<ref>/steps/<step_id>/attachments/evidence")
@@ -384,7 +422,7 @@ def attach_evidence(ref: str, step_id: str):
     def op(session, case):
         _step_or_404(step_id)
         ops.attach_evidence(session, case, step_id, _evidence_id(), current_user.user, rules=rules())
-    return _run(ref, f"step-{step_id}", op)
+    return run_on_case(ref, f"step-{step_id}", op)
 
 
 @bp.post("/cases/<ref>/steps/<step_id>/attachments/upload")
@@ -397,7 +435,7 @@ def attach_upload(ref: str, step_id: str):
             raise DomainError("file_missing", "no file chosen", "file")
         ops.attach_upload(session, runtime().blobs, case, step_id, current_user.user, file.read(), file.filename,
                           max_bytes=runtime().settings.upload_max_bytes, rules=rules())
-    return _run(ref, f"step-{step_id}", op)
+    return run_on_case(ref, f"step-{step_id}", op)
 
 
 @bp.get("/cases/<ref>/attachments/<int:attachment_id>")
