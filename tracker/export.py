@@ -14,6 +14,8 @@ by its evidence id, the "Bevis nr." of the reports, e.g. ``evidence/12``)::
     evidence/12/<artifact>            every artifact by its name (screenshot_full.png, page.mhtml, text.txt, …)
     evidence/12/manifest.tsr          RFC 3161 token over manifest.json, when the capture was timestamped
     evidence/12/report.pdf            the evidence report of that capture (tracker.reports.evidence_report_pdf)
+    evidence/12/capture.wacz          a replayable WACZ of the capture's WARC, when it has one (tracker.wacz);
+                                      a viewing aid, not evidence: it is not in manifest.json
     tsa/tsa-ca.pem                    the TSA's CA certificate(s) (settings.tsa_ca_file), when a token is included
 
 Verifying (in the unzipped folder)::
@@ -50,6 +52,7 @@ from storage.models import AuditEvent, Case, CaseClock, CaseStep, Evidence, Evid
 from storage.types import utcnow
 from tracker import __version__, audit
 from tracker.errors import DomainError
+from tracker.wacz import WaczError, build_wacz
 
 if TYPE_CHECKING:
     from tracker.runtime import Runtime
@@ -62,6 +65,7 @@ CASE_JSON = "case.json"
 AUDIT_EXTRACT = "audit-extract.jsonl"
 AUDIT_HASHED = "audit-hashed.jsonl"
 EVIDENCE_REPORT = "report.pdf"
+WACZ_NAME = "capture.wacz"
 TSA_CA = "tsa/tsa-ca.pem"
 #: names an artifact may have inside the package (capture's own names: screenshot_full.png, original.jpg, …)
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -128,6 +132,9 @@ def write_case_package(rt: "Runtime", session: Session, case: Case, out: str | o
                 raise DomainError("artifact_name", f"evidence {ev.id}: artifact name {art.name!r} cannot be packaged")
             entries.append(_blob_entry(rt, f"{folder}/{art.name}", art.sha256, art.size))
         entries.append(_bytes_entry(f"{folder}/{EVIDENCE_REPORT}", evidence_report_pdf(rt, session, ev, now=now)))
+        warc = next((a for a in ev.artifacts if a.role == "warc"), None)
+        if warc is not None:
+            entries.append(_wacz_entry(rt, f"{folder}/{WACZ_NAME}", ev, warc.sha256, warc.size))
     extract, hashed = audit_extract(session, case)
     entries += [_bytes_entry(AUDIT_EXTRACT, extract), _bytes_entry(AUDIT_HASHED, hashed),
                 _bytes_entry(CASE_JSON, _json_bytes(case_facts(session, case, folders, now)))]
@@ -184,6 +191,25 @@ def _add(zf: zipfile.ZipFile, entry: _Entry, when: tuple[int, ...]) -> str:
     except BlobError as exc:
         raise DomainError("blob_corrupt", f"{entry.path}: {exc}") from None
     return digest.hexdigest()
+
+
+def _wacz_entry(rt: "Runtime", path: str, ev: Evidence, warc_sha256: str, warc_size: int) -> _Entry:
+    """capture.wacz, built from the WARC blob only while it is written: one capture's WARC in memory at a time."""
+    evidence_id, manifest_sha256, fallback_url = ev.id, ev.manifest_sha256, ev.source_url or ""
+    fallback_time = ev.started_at or ev.finished_at or ev.created_at
+
+    def chunks() -> Iterator[bytes]:
+        manifest = json.loads(rt.blobs.read(manifest_sha256)) if manifest_sha256 else {}
+        started = manifest.get("started_at_utc")
+        when = datetime.fromisoformat(started) if started else fallback_time
+        url = manifest.get("final_url") or fallback_url
+        try:
+            yield build_wacz(rt.blobs.read(warc_sha256), title=f"Værn {evidence_id}: {manifest.get('title') or url}",
+                             main_url=url, capture_time=when, software=f"Værn {__version__}")
+        except WaczError as exc:
+            raise DomainError("wacz_unreadable", f"evidence {evidence_id}: {exc}") from None
+
+    return _Entry(path, chunks, 2 * warc_size + 1024 * 1024)  # an upper bound is enough: it only decides ZIP64
 
 
 def _tsa_certificates(rt: "Runtime") -> bytes | None:
@@ -305,6 +331,8 @@ Indhold
                           SHA-256 af manifest.json er bevisets fingeraftryk
     {TIMESTAMP_NAME:<22}betroet tidsstempel (RFC 3161) over manifest.json, hvis beviset har et
     {EVIDENCE_REPORT:<22}bevisrapport for netop dette bevis (PDF)
+    {WACZ_NAME:<22}kan åbnes i ReplayWeb.page (replayweb.page): en genafspilning af det, Værns browser
+                          modtog (når beviset har et webarkiv); selve beviset er filerne i manifest.json
     øvrige filer          skærmbilleder, sidearkiv (MHTML), HTML, synlig tekst, evt. webarkiv (WARC),
                           eller den uploadede fil, uændret
   {TSA_CA:<24}tidsstemplingstjenestens CA-certifikat (når der er tidsstempler)
@@ -347,6 +375,8 @@ Contents
                           the SHA-256 of manifest.json is the evidence fingerprint
     {TIMESTAMP_NAME:<22}trusted timestamp (RFC 3161) over manifest.json, where there is one
     {EVIDENCE_REPORT:<22}the evidence report of this capture (PDF)
+    {WACZ_NAME:<22}opens in ReplayWeb.page (replayweb.page) — a replay of what Værn's browser received
+                          (when the capture has a web archive); the evidence is the files listed in manifest.json
     other files           screenshots, page archive (MHTML), HTML, visible text, web archive (WARC) if any,
                           or the uploaded file, unchanged
   {TSA_CA:<24}the time-stamping authority's CA certificate (when there are timestamps)
