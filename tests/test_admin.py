@@ -20,7 +20,7 @@ from tracker.rules import RULES_DIR, RulesError
 from tracker.runtime import Runtime
 from tracker.users import authenticate
 from webui.app import create_app
-from webui.workflow import RULES_KEY
+from webui.labels import RULES_KEY
 
 ADMIN_EMAIL = "admin@kommune.dk"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from storage.models import AuditEvent, Case, User
+from storage.models import AuditEvent, Case
 from tests.factories import CSRF_TOKEN, csrf_login, make_case, make_settings, make_unit, make_user
 from tracker import lifecycle
 from tracker.errors import DomainError, NotFound

@@ -132,7 +132,7 @@ def test_the_dsa_notice_without_ticked_provisions_asks_the_leader_to_name_them(o
 
 def test_the_police_evidence_annex_lists_every_evidence_item_every_file_and_how_to_verify(org):
     body = org.draft("police_evidence_annex", provisions=["266"]).body
-    assert "straffeloven § 266" in body and f"Beviser (3)" in body
+    assert "straffeloven § 266" in body and "Beviser (3)" in body
     assert "Ikke sikret (status: queued)" in body  # the first request is still queued: listed, not hidden
     for ev in org.evidence():
         assert ev.source_url in body and ev.fingerprint in body

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from storage.models import AuditEvent, Case, CaseStep, Evidence, EvidenceState, Recheck, StepAttachment, User
 from storage.types import utcnow
-from tests.factories import PASSWORD, make_case, make_settings, make_unit, make_user, png_bytes, csrf_login
+from tests.factories import make_case, make_settings, make_unit, make_user, png_bytes, csrf_login
 from tests.fixtures_recheck.captures import finish, gone, manifest, sealed
 from tracker import steps
 from tracker.evidence import store_bundle

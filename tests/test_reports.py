@@ -35,7 +35,7 @@ from tests.tsa import LocalTSA
 from tracker import audit
 from tracker.cases import Report, open_case
 from tracker.evidence import run_capture_job
-from tracker.reports import case_report_html, case_report_pdf, evidence_report_html, evidence_report_pdf
+from tracker.reports import case_report_pdf, evidence_report_html, evidence_report_pdf
 
 CPH = ZoneInfo("Europe/Copenhagen")
 A4_POINTS = (595.3, 841.9)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from storage.models import Artifact, AuditEvent, Case, Role, User
+from storage.models import Artifact, AuditEvent, Role, User
 from tests.factories import make_bundle, make_case, make_done_evidence, make_unit, make_user, png_bytes
 from tracker import audit
 from tracker.cases import add_evidence, view_case

@@ -14,7 +14,7 @@ import ssl
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
@@ -107,6 +107,19 @@ def send_once(rt: "Runtime", key: str, recipient_id: int, case_id: int | None, k
 
     SMTP and database conflicts are logged and return False (the row is rolled back: retried later).
     """
+    return _send_once(rt, key, recipient_id, case_id, kind,
+                      lambda case: compose(rt.settings, kind, case.ref if case else "", due))
+
+
+def send_text_once(rt: "Runtime", key: str, recipient_id: int, kind: str, subject: str, body: str) -> bool:
+    """Like ``send_once`` for a mail about no single case (the MED reminder): the caller gives subject and
+    body, which must carry no case content. True if sent; failures are logged and retried later."""
+    return _send_once(rt, key, recipient_id, None, kind, lambda case: (subject, body))
+
+
+def _send_once(rt: "Runtime", key: str, recipient_id: int, case_id: int | None, kind: str,
+               message: Callable[[Case | None], tuple[str, str]]) -> bool:
+    """Record ``key`` and send ``message(case)`` in one transaction: a failed send rolls the record back."""
     if not mail_configured(rt):
         return False
     try:
@@ -119,33 +132,9 @@ def send_once(rt: "Runtime", key: str, recipient_id: int, case_id: int | None, k
                 return False
             session.add(NotificationSent(key=key, case_id=case_id, recipient_id=user.id, kind=kind, sent_at=utcnow()))
             session.flush()
-            subject, body = compose(rt.settings, kind, case.ref if case else "", due)
+            subject, body = message(case)
             _smtp_send(rt.settings, user.email, subject, body)
     except IntegrityError:  # another worker sent it at the same moment
-        return False
-    except (smtplib.SMTPException, OSError) as exc:
-        log.warning("notification %s not sent (will retry): %s", key, exc)
-        return False
-    log.info("notification %s sent", key)
-    return True
-
-
-def send_text_once(rt: "Runtime", key: str, recipient_id: int, kind: str, subject: str, body: str) -> bool:
-    """Like ``send_once`` for a mail about no single case (the MED reminder): the caller gives subject and
-    body, which must carry no case content. True if sent; failures are logged and retried later."""
-    if not mail_configured(rt):
-        return False
-    try:
-        with rt.transaction() as session:
-            if session.execute(select(NotificationSent.id).where(NotificationSent.key == key)).scalar():
-                return False
-            user = session.get(User, recipient_id)
-            if user is None or not user.active or not user.email:
-                return False
-            session.add(NotificationSent(key=key, case_id=None, recipient_id=user.id, kind=kind, sent_at=utcnow()))
-            session.flush()
-            _smtp_send(rt.settings, user.email, subject, body)
-    except IntegrityError:
         return False
     except (smtplib.SMTPException, OSError) as exc:
         log.warning("notification %s not sent (will retry): %s", key, exc)

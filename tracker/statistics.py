@@ -43,7 +43,7 @@ from tracker.errors import DomainError
 from tracker.lifecycle import CATEGORIES
 from tracker.permissions import visible_cases
 from tracker.rules import Rules
-from tracker.steps import NEEDS_REASON, POLICE_REPORT, case_deadlines
+from tracker.steps import NEEDS_REASON, POLICE_REPORT, case_deadlines, steps_and_clocks
 
 NOT_ASSESSED = "not_assessed"  #: a case without a category
 NO_PLATFORM = "none"  #: a case opened from an upload (no address, so no platform)
@@ -180,23 +180,12 @@ class MedStatistics:
 
 
 # -- loading ----------------------------------------------------------------------------------------
-def _steps_and_clocks(session: Session, ids: list[int]):
-    rows: dict[int, dict[str, CaseStep]] = {i: {} for i in ids}
-    clocks: dict[int, dict[str, CaseClock]] = {i: {} for i in ids}
-    if ids:
-        for r in session.execute(select(CaseStep).where(CaseStep.case_id.in_(ids))).scalars():
-            rows[r.case_id][r.step_id] = r
-        for c in session.execute(select(CaseClock).where(CaseClock.case_id.in_(ids))).scalars():
-            clocks[c.case_id][c.name] = c
-    return rows, clocks
-
-
 def load_scope(session: Session, viewer: User, period: Period) -> Scope:
     """The viewer's cases opened in the period, oldest first, with their step rows and clock starts."""
     lo, hi = period.bounds()
     cases = list(session.execute(visible_cases(viewer).where(Case.created_at >= lo, Case.created_at < hi)
                                  .order_by(Case.created_at, Case.id)).scalars())
-    rows, clocks = _steps_and_clocks(session, [c.id for c in cases])
+    rows, clocks = steps_and_clocks(session, [c.id for c in cases])
     return Scope(viewer, period, cases, rows, clocks)
 
 
@@ -321,7 +310,7 @@ def overdue_steps(session: Session, viewer: User, rules: Rules, now: datetime) -
     """The overdue clocks of every open case the viewer may see (any age), grouped by the step that
     names the clock (a clock no step names is grouped by its rule); most cases first."""
     cases = list(session.execute(visible_cases(viewer).where(Case.status == "open").order_by(Case.id)).scalars())
-    rows, clocks = _steps_and_clocks(session, [c.id for c in cases])
+    rows, clocks = steps_and_clocks(session, [c.id for c in cases])
     step_of = {}
     for step in rules.steps:
         if step.deadline is not None:

@@ -356,11 +356,9 @@ def applies(step: Step, case: Case, rows: Mapping[str, CaseStep]) -> bool | None
     return preconditions_hold(step, case_facts(case, rows))
 
 
-def urgency_order(session: Session, cases: list[Case], rules: Rules, now: datetime
-                  ) -> tuple[list[Case], dict[int, DeadlineView | None]]:
-    """The cases most urgent first (overdue, at risk, other counting clocks, then newest), and each
-    case's next deadline by case id. Reads every case's steps and clocks in two queries."""
-    ids = [c.id for c in cases]
+def steps_and_clocks(session: Session, ids: list[int]
+                     ) -> tuple[dict[int, dict[str, CaseStep]], dict[int, dict[str, CaseClock]]]:
+    """Every step row and clock of the cases ``ids``, by case id, in two queries."""
     rows: dict[int, dict[str, CaseStep]] = {i: {} for i in ids}
     clocks: dict[int, dict[str, CaseClock]] = {i: {} for i in ids}
     if ids:
@@ -368,6 +366,14 @@ def urgency_order(session: Session, cases: list[Case], rules: Rules, now: dateti
             rows[r.case_id][r.step_id] = r
         for c in session.execute(select(CaseClock).where(CaseClock.case_id.in_(ids))).scalars():
             clocks[c.case_id][c.name] = c
+    return rows, clocks
+
+
+def urgency_order(session: Session, cases: list[Case], rules: Rules, now: datetime
+                  ) -> tuple[list[Case], dict[int, DeadlineView | None]]:
+    """The cases most urgent first (overdue, at risk, other counting clocks, then newest), and each
+    case's next deadline by case id. Reads every case's steps and clocks in two queries."""
+    rows, clocks = steps_and_clocks(session, [c.id for c in cases])
     nearest = {c.id: next_deadline(case_deadlines(c, rules, rows[c.id], clocks[c.id], now))
                if c.status == "open" else None for c in cases}
     ordered = sorted(cases, key=lambda c: urgency_key(nearest[c.id], c))

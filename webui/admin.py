@@ -14,17 +14,13 @@ from storage.models import OrgUnit, Role, User
 from tracker import admin as ops
 from tracker.errors import DomainError, NotFound
 from webui.db import db, runtime
+from webui.labels import PERSON_ROLE_LABELS, PLATFORMS_KEY, RULES_KEY
 from webui.roles import me, role_required
 
 bp = Blueprint("admin", __name__)
 
-PLATFORMS_KEY = "vaern.platforms"  #: where create_app keeps the platform directory in force
-RULES_KEY = "vaern.rules"  #: where create_app keeps the checked rule files (webui.workflow.RULES_KEY)
 
-ROLES = {
-    Role.employee: _l("Employee"), Role.leader: _l("Leader"), Role.hr: _l("HR"),
-    Role.amr: _l("Work-environment representative"), Role.admin: _l("Administrator"),
-}
+ROLES = PERSON_ROLE_LABELS
 KINDS = {"rules": _l("Rules"), "platforms": _l("Platform directory"), "letter": _l("Letter template")}
 MESSAGES = {
     "email": _l("Enter a valid e-mail address."),

@@ -46,6 +46,7 @@ from tracker.cases import Report, get_case_for, list_cases_for, open_case
 from tracker.errors import DomainError, NotFound
 from tracker.tokens import authenticate_token
 from webui.db import db, runtime
+from webui.labels import RULES_KEY
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -53,7 +54,6 @@ PREFIX = "/api/"
 MAX_BODY_BYTES = 64 * 1024
 CPH = ZoneInfo("Europe/Copenhagen")
 CASE_FIELDS = {"url", "episode_at", "description"}
-RULES_KEY = "vaern.rules"  #: where create_app keeps the checked rule files
 #: domain codes that are about the user's role rather than the input
 FORBIDDEN_CODES = {"not_allowed"}
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "not_allowed", 404: "not_found",

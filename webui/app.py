@@ -14,6 +14,7 @@ from tracker.runtime import Runtime
 from tracker.settings import Settings, load_settings
 from webui import admin, api, auth, cases, exports, hr, letters, nav, oversight, report, stats, workflow
 from webui.extensions import babel, csrf, limiter, login_manager
+from webui.labels import PLATFORMS_KEY, RULES_KEY
 from webui.timefmt import format_local
 
 LANGUAGES = ("da", "en")
@@ -51,8 +52,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
         RATELIMIT_STRATEGY="fixed-window",
     )
     app.extensions["vaern"] = runtime
-    app.extensions[workflow.RULES_KEY] = rules
-    app.extensions[admin.PLATFORMS_KEY] = in_force.directory
+    app.extensions[RULES_KEY] = rules
+    app.extensions[PLATFORMS_KEY] = in_force.directory
     logging.getLogger("webui").setLevel(logging.INFO)
 
     login_manager.init_app(app)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from storage.models import Case, OrgUnit, Role
 from tracker import audit, history, search
 from tracker.errors import DomainError, NotFound
+from webui import labels
 from webui.db import db, runtime
 from webui.roles import me, role_required
 from webui.timefmt import CPH
@@ -18,17 +19,9 @@ from webui.workflow import ACTIONS
 bp = Blueprint("hr", __name__)
 
 PER_PAGE = 50
-CATEGORY_LABELS = {
-    "digital_threat": _l("Digital threat"),
-    "digital_bullying": _l("Digital bullying"),
-    "digital_harassment": _l("Digital harassment"),
-    search.NOT_ASSESSED: _l("Not assessed"),
-}
+CATEGORY_LABELS = {**labels.CATEGORY_LABELS, search.NOT_ASSESSED: labels.NOT_ASSESSED}
 STATUS_LABELS = {"open": _l("Open"), "closed": _l("Closed")}
-ROLE_LABELS = {
-    Role.employee: _l("Employee"), Role.leader: _l("Leader"), Role.hr: _l("HR"),
-    Role.amr: _l("Work-environment representative"), Role.admin: _l("Administrator"),
-}
+ROLE_LABELS = labels.PERSON_ROLE_LABELS
 #: every action the audit log holds today, said plainly; an action not listed is shown as recorded
 ACTION_LABELS = ACTIONS  #: one label per audit action, shared with the case timeline
 OBJECT_TYPE_LABELS = {

@@ -15,9 +15,9 @@ from tracker import letters as ops
 from tracker.cases import get_case_for
 from tracker.errors import DomainError, NotFound
 from webui.db import db, runtime
+from webui.labels import RULES_KEY
 
 bp = Blueprint("letters", __name__)
-RULES_KEY = "vaern.rules"  #: where create_app keeps the checked rule files (webui.workflow.RULES_KEY)
 
 #: what each template drafts, for the person choosing one
 TEMPLATE_NAMES = {

@@ -17,6 +17,7 @@ from tracker import similar
 from tracker.errors import NotFound
 from tracker.steps import can_manage_case
 from webui.db import db, runtime
+from webui.labels import OFFENDER_KIND_LABELS
 from webui.roles import me, role_required
 from webui.workflow import run_on_case
 
@@ -26,12 +27,7 @@ PER_PAGE = 50
 CASES_LISTED = 20  #: other cases named per offender on the case page (the count covers all)
 
 #: the guideline's offender types (DOMAIN.md "Offender types")
-KINDS = {
-    OffenderKind.unknown.value: _l("Not assessed yet"),
-    OffenderKind.grieving_relative.value: _l("The grieving relative"),
-    OffenderKind.aggrieved_citizen.value: _l("The aggrieved citizen"),
-    OffenderKind.professional_querulant.value: _l("The professional querulant"),
-}
+KINDS = {OffenderKind.unknown.value: _l("Not assessed yet"), **OFFENDER_KIND_LABELS}
 KIND_HINTS = {
     OffenderKind.grieving_relative.value: _l("Often in the care sector; publishes personal information about "
                                              "the staff who handled the case."),

@@ -32,6 +32,7 @@ from tracker.statistics import (NO_PLATFORM, POLICE_BUCKETS, RUNG_BUCKETS, Count
                                 default_period, make_period, med_statistics)
 from webui import charts
 from webui.db import db, runtime
+from webui.labels import CATEGORY_LABELS, NOT_ASSESSED, OFFENDER_KIND_LABELS
 from webui.roles import me, role_required
 from webui.workflow import OUTCOMES, label, rules
 
@@ -39,13 +40,9 @@ bp = Blueprint("stats", __name__)
 
 READERS = (Role.hr, Role.leader, Role.amr)
 
-CATEGORIES = {
-    "digital_threat": _l("Digital threat"), "digital_bullying": _l("Digital bullying"),
-    "digital_harassment": _l("Digital harassment"), "not_assessed": _l("Not assessed"),
-}
+CATEGORIES = {**CATEGORY_LABELS, "not_assessed": NOT_ASSESSED}
 OFFENDER_KINDS = {
-    "grieving_relative": _l("The grieving relative"), "aggrieved_citizen": _l("The aggrieved citizen"),
-    "professional_querulant": _l("The professional querulant"), "unknown": _l("Type not assessed"),
+    **OFFENDER_KIND_LABELS, "unknown": _l("Type not assessed"),
     "none": _l("No offender recorded"),
 }
 POLICE = {

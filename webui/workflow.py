@@ -26,11 +26,11 @@ from tracker.cases import get_case_for
 from tracker.errors import DomainError, NotFound
 from tracker.rules import Rules
 from webui.db import db, runtime
+from webui.labels import CATEGORY_LABELS, RULES_KEY
 from webui.timefmt import CPH, parse_local
 
 bp = Blueprint("workflow", __name__)
 
-RULES_KEY = "vaern.rules"  #: where create_app keeps the checked rule files
 
 STEP_STATES = {
     "todo": _l("Not started"), "in_progress": _l("In progress"), "done": _l("Done"),
@@ -67,11 +67,6 @@ CLOCKS = {
     "judgment_final": _l("Judgment became final"),
     "investigation_discontinued": _l("The police dropped the investigation"),
     "previous_med_evaluation": _l("Previous MED evaluation"),
-}
-CATEGORY_LABELS = {
-    "digital_threat": _l("Digital threat"),
-    "digital_bullying": _l("Digital bullying"),
-    "digital_harassment": _l("Digital harassment"),
 }
 FACTS = {
     "author_known": _l("Is the author (the citizen behind the post) known?"),

@@ -137,7 +137,7 @@ def test_idna_hosts_resolving_to_private_addresses_are_refused(monkeypatch):
 def test_trailing_dot_hosts_keep_their_dot_and_are_checked(monkeypatch):
     monkeypatch.setattr(policy, "resolve", lambda host, port: [PUBLIC_V4] if host == "facebook.com." else [])
     assert check_url("https://facebook.com./x") == "https://facebook.com./x"
-    assert refused(f"http://127.0.0.1./") == "blocked_address"
+    assert refused("http://127.0.0.1./") == "blocked_address"
 
 
 def test_allow_list_is_exact_host_and_port():

@@ -1,0 +1,30 @@
+"""Words for the domain's codes, said once for every page: categories, people's roles, offender types."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from storage.models import OffenderKind, Role
+
+#: the guideline's three definitions (DOMAIN.md "Definitions"); tracker.lifecycle.CATEGORIES holds the codes
+CATEGORY_LABELS = {
+    "digital_threat": _l("Digital threat"),
+    "digital_bullying": _l("Digital bullying"),
+    "digital_harassment": _l("Digital harassment"),
+}
+NOT_ASSESSED = _l("Not assessed")
+
+PERSON_ROLE_LABELS = {
+    Role.employee: _l("Employee"), Role.leader: _l("Leader"), Role.hr: _l("HR"),
+    Role.amr: _l("Work-environment representative"), Role.admin: _l("Administrator"),
+}
+
+#: the guideline's offender types (DOMAIN.md "Offender types")
+OFFENDER_KIND_LABELS = {
+    OffenderKind.grieving_relative.value: _l("The grieving relative"),
+    OffenderKind.aggrieved_citizen.value: _l("The aggrieved citizen"),
+    OffenderKind.professional_querulant.value: _l("The professional querulant"),
+}
+
+#: where create_app keeps the checked rule files and the platform directory in force
+RULES_KEY = "vaern.rules"
+PLATFORMS_KEY = "vaern.platforms"
