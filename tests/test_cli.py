@@ -256,3 +256,16 @@ def test_help_lists_every_command(tmp_path):
     listed = result.stdout.split("Commands:", 1)[1]
     commands = {line.split()[0] for line in listed.splitlines() if line.strip()}
     assert {"serve", "worker", "demo", "db", "unit", "user", "capture", "capture-file"} <= commands
+
+
+def test_reindex_rebuilds_the_search_text_and_says_how_many_cases(tmp_path):
+    from tests.factories import make_case, make_settings, make_unit, make_user
+    from tracker.runtime import Runtime
+
+    rt = Runtime.from_settings(make_settings(tmp_path))
+    with rt.transaction() as s:
+        make_case(s, make_user(s, "employee", make_unit(s)), description="Trusler i kommentarfeltet")
+    rt.close()
+    done = vaern("reindex", data_dir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "OK: the searchable text of 1 case(s) was rebuilt"

@@ -193,6 +193,30 @@ def test_search_works_the_same_on_sqlite_and_postgresql(runtime):
         assert "skændsel" in s.get(CaseText, case_id).body.lower()
 
 
+def test_reindex_rebuilds_the_searchable_text_of_captures_stored_before_the_index(runtime):
+    """An upgraded installation: the capture's text is in the blob store but not in case_texts yet."""
+    with runtime.transaction() as s:
+        unit = make_unit(s)
+        employee = make_user(s, "employee", unit)
+        hr_id = make_user(s, "hr", unit).id
+        case = make_case(s, employee, description="Grove trusler")
+        case_id, employee_id, ref = case.id, employee.id, case.ref
+    make_done_evidence(runtime, case_id, employee_id, bundle=text_bundle(CAPTURED))
+    with runtime.transaction() as s:  # as before migration 0004: nothing indexed
+        s.execute(CaseText.__table__.delete())
+
+    def found(text: str) -> set[str]:
+        with runtime.Session() as s:
+            return {c.ref for c in search.search_cases(s, s.get(User, hr_id), search.CaseFilters(text=text)).cases}
+
+    assert found("skændsel") == set() == found("trusler")
+    assert search.reindex_case_texts(runtime, batch=1) >= 1
+    assert found("skændsel") == {ref} == found("trusler")
+    assert search.reindex_case_texts(runtime) >= 1  # running it again changes nothing
+    with runtime.Session() as s:
+        assert s.get(CaseText, case_id).body.count("Grove trusler") == 1
+
+
 def test_the_searchable_text_is_bounded_and_a_repeated_capture_is_kept_once(runtime):
     with runtime.transaction() as s:
         unit = make_unit(s)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from storage.models import Case, CaseOffender, CaseText, Offender, User
 from storage.types import utcnow
 from tracker.errors import DomainError
+from tracker.lifecycle import CATEGORIES
 from tracker.permissions import visible_cases
 
 MAX_BODY_CHARS = 200_000  #: searchable text kept per case (description first, then captures in order)
@@ -27,7 +28,6 @@ MAX_TERM_CHARS = 60
 MAX_PER_PAGE = 200
 MAX_LISTED_IDS = 20_000
 COUNT_CAP = 1000  #: counting stops here ("more than 1,000"): a count over 50,000 matches costs more than the page
-CATEGORIES = ("digital_threat", "digital_bullying", "digital_harassment")
 NOT_ASSESSED = "none"  #: the category filter's value for cases not assessed yet
 STATUSES = ("open", "closed")
 FTS_TABLE = "case_text_fts"  #: SQLite (migration 0004)
@@ -74,6 +74,34 @@ def add_bundle_text(session: Session, case_id: int, bundle) -> None:
     art = bundle.artifact("text")
     if art is not None:
         add_case_text(session, case_id, art.data[: MAX_BODY_CHARS * 4].decode("utf-8", errors="replace"))
+
+
+def reindex_case_texts(rt, *, batch: int = 200) -> int:
+    """Rebuild every case's searchable text from its description and its captures' stored text.
+
+    For an upgrade (captures stored before migration 0004 were never indexed) or after a restore; each batch
+    of cases is its own transaction, so the web app keeps working. Returns how many cases were indexed.
+    """
+    from storage.models import Artifact, Evidence, EvidenceState
+
+    done, after = 0, 0
+    while True:
+        with rt.transaction() as session:
+            cases = list(session.execute(select(Case).where(Case.id > after).order_by(Case.id).limit(batch)).scalars())
+            if not cases:
+                return done
+            ids = [c.id for c in cases]
+            texts = session.execute(
+                select(Evidence.case_id, Artifact.sha256).join(Artifact, Artifact.evidence_id == Evidence.id)
+                .where(Evidence.case_id.in_(ids), Evidence.state == EvidenceState.done, Artifact.role == "text")
+                .order_by(Evidence.id)).all()
+            session.execute(CaseText.__table__.delete().where(CaseText.case_id.in_(ids)))
+            for case in cases:
+                add_case_text(session, case.id, case.description)
+            for case_id, sha in texts:
+                data = rt.blobs.read(sha)  # verified read: a damaged blob stops the rebuild with its name
+                add_case_text(session, case_id, data[: MAX_BODY_CHARS * 4].decode("utf-8", errors="replace"))
+            done, after = done + len(cases), ids[-1]
 
 
 # -- searching ------------------------------------------------------------------------------------

@@ -45,3 +45,20 @@ def verify(no_blobs: bool, as_json: bool) -> None:
             click.echo(f"anchored the chain at event {anchor.event_id} in {anchor_path(settings)}")
         click.echo(report.lines()[-1])
     sys.exit(0 if report.ok else 1)
+
+
+@main.command()
+def reindex() -> None:
+    """Rebuild HR's full-text search from every case's description and stored capture text."""
+    from storage.blobs import BlobError
+    from tracker.search import reindex_case_texts
+
+    rt = _runtime()
+    try:
+        count = reindex_case_texts(rt)
+    except BlobError as exc:
+        click.echo(f"vaern reindex: a stored capture text failed its check, run `vaern verify`: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        rt.close()
+    click.echo(f"OK: the searchable text of {count} case(s) was rebuilt")
