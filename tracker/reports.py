@@ -517,6 +517,7 @@ ACTION_LABELS = {
     "package.export_failed": "Eksportpakke mislykkedes",
     "evidence.request": "Sikring bestilt", "evidence.captured": "Bevis sikret",
     "evidence.timestamped": "Tidsstempel tilføjet bagefter", "evidence.failed": "Sikring mislykkedes",
+    "evidence.retry": "Sikringsforsøg mislykkedes, prøves igen",
     "evidence.refused": "Sikring afvist",
     "artifact.view": "Fil vist", "artifact.download": "Fil hentet",
     "artifact.integrity_error": "Fil bestod ikke kontrollen",
