@@ -32,7 +32,7 @@ class Org:
 
     def client(self, who: str):
         client = csrf_login(self.app, self.data.emails[who])
-        client.get("/?lang=en")  # the assertions below read the English texts (Danish: translations_pending)
+        client.get("/?lang=en")  # the assertions below read the English texts
         return client
 
 
