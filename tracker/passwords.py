@@ -62,7 +62,9 @@ def check_password(password: str, *, role: Role | str, email: str = "", name: st
     """
     need = min_length(role)
     if len(password) < need:
-        raise DomainError("password_short", f"the password must have at least {need} characters", "password")
+        err = DomainError("password_short", f"the password must have at least {need} characters", "password")
+        err.min_length = need  # type: ignore[attr-defined]
+        raise err
     if len(password) > MAX_LENGTH:
         raise DomainError("password_long", f"the password is longer than {MAX_LENGTH} characters", "password")
     folded = _fold(password)
