@@ -294,8 +294,23 @@ def capture(url: str, out: Path, as_json: bool, operator: str) -> None:
     from capture.engine import Capturer
     from capture.policy import check_url
 
+    from capture.errors import CaptureRefused
+    from tracker.cases import validate_url
+    from tracker.errors import DomainError
+
     options = _settings().capture_options(__version__)
-    _produce_bundle(lambda: check_url(url, options.allowed_hosts))  # refuse before starting a browser
+    try:  # refuse before starting a browser; bad input is exit 2 whatever it is, never a traceback
+        validate_url(url)
+        check_url(url, options.allowed_hosts)
+    except DomainError as exc:
+        click.echo(f"vaern: refused: {exc.message}", err=True)
+        sys.exit(2)
+    except CaptureRefused as exc:
+        click.echo(f"vaern: refused: {exc.reason}", err=True)
+        sys.exit(2)
+    except (ValueError, UnicodeError) as exc:
+        click.echo(f"vaern: refused: the address cannot be read ({exc.__class__.__name__})", err=True)
+        sys.exit(2)
     if (out / "manifest.json").exists():
         click.echo(f"vaern: {out / 'manifest.json'} exists: evidence is never overwritten", err=True)
         sys.exit(1)
