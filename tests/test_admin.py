@@ -119,7 +119,10 @@ def test_an_admin_may_choose_the_initial_password_instead(site):
     ({"role": "employee", "unit": ""}, "must belong to a unit"),
     ({"name": "  "}, "Enter a name"),
     ({"password": "kort"}, "at least 10 characters"),
-], ids=["email-taken-other-case", "bad-email", "amr-without-unit", "employee-without-unit", "no-name", "short-password"])
+    ({"password": "1234567890"}, "too common"),
+    ({"password": "ny-person-1234"}, "name or e-mail"),
+], ids=["email-taken-other-case", "bad-email", "amr-without-unit", "employee-without-unit", "no-name", "short-password",
+                                                                                           "common-password", "personal-password"])
 def test_a_user_that_breaks_a_rule_is_refused_and_nothing_is_saved(site, form, message):
     client = site.admin()
     data = {"name": "Ny Person", "email": "ny@kommune.dk", "role": "leader", "unit": str(site.unit_a), **form}
@@ -177,6 +180,8 @@ def test_the_last_active_admin_cannot_deactivate_or_demote_themselves(site):
     resp = post(client, f"/admin/users/{site.admin_id}", {"name": "Ada Admin", "role": "hr", "unit": "",
                                                            "active": "1"})
     assert resp.status_code == 302 and site.user(ADMIN_EMAIL).role is Role.hr
+    assert client.get("/admin").status_code == 302  # her role changed: her session ended with it
+    client = site.admin()
     assert client.get("/admin").status_code == 404  # no longer an admin: the pages are gone for her
 
 

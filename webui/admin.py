@@ -165,9 +165,10 @@ def token_revoke(user_id: int, token_id: int):
     row = session.get(ApiToken, token_id)
     if row is None or row.user_id != user.id:
         abort(404)
+    label = row.name or "#" + str(row.id)
     if tokens.revoke_token(session, row, me()):
         session.commit()
-        flash(_("The API token %(name)s is revoked. It stops working at once.", name=row.name or f"#{row.id}"), "ok")
+        flash(_("The API token %(name)s is revoked. It stops working at once.", name=label), "ok")
     else:
         flash(_("The API token was revoked already."), "ok")
     return redirect(url_for("admin.user_edit", user_id=user.id) + "#tokens-title")
