@@ -62,7 +62,7 @@ def _session_alive(now: float) -> bool:
 @login_manager.user_loader
 def load_user(session_id: str) -> SessionUser | None:
     """The user of a live session: right generation, active, neither idle nor too old; else None."""
-    user_id, _, generation = (session_id or "").partition(".")
+    user_id, _dot, generation = (session_id or "").partition(".")
     if not (user_id.isdigit() and generation.isdigit()) or len(user_id) > 18 or len(generation) > 18:
         return None
     user = db().get(User, int(user_id))

@@ -362,7 +362,7 @@ def token_create(email: str, name: str, days: int | None) -> None:
     rt = _runtime()
     try:
         with rt.transaction() as session:
-            row, secret = create_token_for_email(session, email, name, days=days or rt.settings.api_token_days)
+            row, secret = create_token_for_email(session, email, name, days=rt.settings.api_token_days if days is None else days)
             expires = row.expires_at
     except DomainError as exc:
         click.echo(f"vaern: {exc.message}", err=True)
