@@ -6,6 +6,7 @@ import logging
 from flask import Flask, g, request, session
 from flask_babel import get_locale
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter
 
 from tracker import __version__
 from tracker.admin import load_in_force, override_dir
@@ -26,6 +27,14 @@ PERMISSIONS_POLICY = ("accelerometer=(), camera=(), display-capture=(), geolocat
                       "magnetometer=(), microphone=(), midi=(), payment=(), usb=()")
 #: sent only when cookies are Secure (Værn behind HTTPS); a year, as browsers' preload lists expect
 HSTS = "max-age=31536000; includeSubDomains"
+
+
+class DatabaseInt(IntegerConverter):
+    """``<int:…>`` that fits a 64-bit database integer; a larger number is a 404, not an OverflowError."""
+
+    def __init__(self, url_map, fixed_digits: int = 0, min: int | None = None, max: int | None = 2**63 - 1,
+                 signed: bool = False) -> None:
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def security_headers(resp, secure: bool):
@@ -59,6 +68,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     bind_enqueue_on_commit(runtime)
 
     app = Flask(__name__)
+    app.url_map.converters["int"] = DatabaseInt  # before any route is added
     app.config.update(
         SECRET_KEY=settings.resolved_secret_key(),
         SESSION_COOKIE_HTTPONLY=True,
