@@ -192,6 +192,22 @@ def test_the_session_times_are_settings(tmp_path):
         rt.close()
 
 
+def test_changing_ones_own_password_keeps_this_session_and_ends_every_other(site):
+    here, elsewhere = site.client("eva@kommune.dk"), site.client("eva@kommune.dk")
+    form = {"current": PASSWORD, "new": "vinduer-og-blå-døre", "repeat": "vinduer-og-blå-døre"}
+    resp = here.post("/account/password", data={**form, "current": "forkert-kode"})
+    assert resp.status_code == 400 and "nuværende adgangskode er forkert" in resp.get_data(as_text=True)
+    resp = here.post("/account/password", data={**form, "new": "1234567890", "repeat": "1234567890"})
+    assert resp.status_code == 400 and "for almindelig" in resp.get_data(as_text=True)
+    assert logged_in(elsewhere)  # nothing changed yet
+    resp = here.post("/account/password", data=form)
+    assert resp.status_code == 302
+    assert "logget ud alle andre steder" in here.get("/").get_data(as_text=True)
+    assert logged_in(here) and not logged_in(elsewhere)
+    assert site.login("eva@kommune.dk")[1].status_code == 401
+    assert site.login("eva@kommune.dk", "vinduer-og-blå-døre")[1].status_code == 302
+
+
 # -- 4. throttling without lockout --------------------------------------------------------------------
 def test_ten_wrong_passwords_from_ten_addresses_do_not_lock_the_real_user_out(site):
     for i in range(10):
@@ -257,10 +273,16 @@ def test_weak_short_and_personal_passwords_are_refused(password, role, code):
     assert err.value.code == code
 
 
-@pytest.mark.parametrize("password, role", [(PASSWORD, Role.admin), ("demo-vaern-2026", Role.admin),
-                                            ("tre-bl\u00e5-tr\u00e6er", Role.employee)])
-def test_the_test_and_demo_passwords_pass_the_policy(password, role):
+@pytest.mark.parametrize("password, role", [(PASSWORD, Role.admin), ("tre-bl\u00e5-tr\u00e6er", Role.employee)])
+def test_the_test_passwords_pass_the_policy(password, role):
     check_password(password, role=role, email="ada@kommune.dk", name="Ada Admin")
+
+
+def test_the_demo_password_passes_the_policy_for_every_demo_user():
+    from tracker.demo import DEMO_PASSWORD, DEMO_USERS
+
+    for email, name, role, _unit in DEMO_USERS:
+        check_password(DEMO_PASSWORD, role=role, email=email, name=name)
 
 
 def test_the_admin_page_refuses_a_common_password_in_danish(site):

@@ -83,6 +83,7 @@ def png_upload() -> dict:
 ROUTES: dict[str, Route] = {
     "auth.login": Route("/login", get=may(EVERYONE), post=may(EVERYONE)),  # anonymous: 200, the others: redirect
     "auth.logout": Route("/logout", post=may(EVERYONE), to_login=True),
+    "auth.password": Route("/account/password", get=may(EVERYONE), post=may(EVERYONE)),  # an empty form: 200
     "cases.index": Route("/", get=may(EVERYONE)),
     "cases.detail": Route("/cases/{ref}", get=may(SEES)),
     "cases.evidence_status": Route("/cases/{ref}/evidence/{evidence_id}/status.json", get=may(SEES)),

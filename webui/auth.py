@@ -25,7 +25,9 @@ from wtforms.validators import DataRequired, Length
 from storage.models import User
 from storage.types import utcnow
 from tracker import audit, throttle
-from tracker.users import authenticate, end_sessions, record_failed_login, record_login
+from tracker.errors import DomainError
+from tracker.users import authenticate, end_sessions, record_failed_login, record_login, set_password
+from webui import password_text
 from webui.db import db, runtime
 from webui.extensions import limiter, login_manager
 from webui.redirects import safe_target
@@ -129,17 +131,64 @@ def login():
             audit.record(dbs, user, "auth.login", "user", user.id, failed_since_last=failed or None)
             dbs.commit()
             target = safe_target(request.args.get("next"), url_for("cases.index"))
-            lang = session.get("lang")
-            session.clear()  # a fresh session for the new login (no fixation)
-            if lang:
-                session["lang"] = lang
-            login_user(SessionUser(user))
-            now = int(utcnow().timestamp())
-            session[AUTH_AT] = session[SEEN_AT] = now
+            _start_session(user)  # a fresh session for the new login (no fixation)
             if failed:
                 session[NOTICE] = _failed_logins_notice(failed, last_failed)
             return redirect(target)
     return render_template("auth/login.html", form=form, error=error), status
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired(_l("Enter your current password.")),
+                                                                 Length(max=1000)])
+    new = PasswordField(_l("New password"), validators=[DataRequired(_l("Enter a new password.")), Length(max=1000)])
+    repeat = PasswordField(_l("New password again"), validators=[DataRequired(_l("Enter the new password again."))])
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def password():
+    """Change one's own password: the current one is checked (throttled like a login); every other session ends."""
+    form = PasswordForm()
+    user = current_user.user
+    error, status = None, 200
+    if form.validate_on_submit():
+        dbs = db()
+        settings = runtime().settings
+        wait = throttle.wait_seconds(dbs, user.email, _address(), free_per_account=settings.login_free_attempts,
+                                     free_per_address=settings.login_free_attempts_per_address)
+        if wait:
+            error, status = ngettext("Too many wrong attempts. Wait %(num)d second and try again.",
+                                     "Too many wrong attempts. Wait %(num)d seconds and try again.", wait), 429
+        elif authenticate(dbs, user.email, form.current.data) is None:
+            throttle.record_failure(dbs, user.email, _address())
+            audit.record(dbs, user, "auth.password_change_refused", "user", user.id, reason="current_password")
+            dbs.commit()
+            error, status = _("The current password is wrong."), 400
+        elif form.new.data != form.repeat.data:
+            error, status = _("The two new passwords are not the same."), 400
+        else:
+            try:
+                set_password(dbs, user, form.new.data, actor=user, action="user.password_change")
+            except DomainError as exc:
+                dbs.rollback()
+                error, status = password_text.for_page(exc), 400
+            else:
+                dbs.commit()
+                _start_session(user)  # this browser goes on; every other session has ended
+                session[NOTICE] = _("Your password is changed. You are logged out everywhere else.")
+                return redirect(url_for("cases.index"))
+    return render_template("auth/password.html", form=form, error=error), status
+
+
+def _start_session(user: User) -> None:
+    """A fresh session for ``user`` (nothing carried over but the language)."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    login_user(SessionUser(user))
+    session[AUTH_AT] = session[SEEN_AT] = int(utcnow().timestamp())
 
 
 def pop_login_notice() -> str | None:
