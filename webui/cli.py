@@ -299,9 +299,9 @@ def capture(url: str, out: Path, as_json: bool, operator: str) -> None:
     from tracker.errors import DomainError
 
     options = _settings().capture_options(__version__)
-    try:  # refuse before starting a browser; bad input is exit 2 whatever it is, never a traceback
-        validate_url(url)
+    try:  # refuse before starting a browser (capture's reasons first); bad input is exit 2, never a traceback
         check_url(url, options.allowed_hosts)
+        validate_url(url)
     except DomainError as exc:
         click.echo(f"vaern: refused: {exc.message}", err=True)
         sys.exit(2)
