@@ -399,6 +399,12 @@ def test_no_case_is_touched_by_rule_file_changes(site):
 def test_the_admin_pages_in_a_browser_pass_axe_and_fit_a_phone(site):
     from playwright.sync_api import expect
 
+    from tracker.tokens import create_token, revoke_token
+
+    with site.rt.transaction() as s:  # the user page shows a live and a revoked token
+        leader = s.get(User, site.leader_id)
+        create_token(s, leader, "sagssystem")
+        revoke_token(s, create_token(s, leader, "gammelt system")[0])
     with served(site.app) as base, open_browser() as browser:
         for name, page in each_viewport(browser):
             log_in(page, base, ADMIN_EMAIL)
@@ -412,7 +418,8 @@ def test_the_admin_pages_in_a_browser_pass_axe_and_fit_a_phone(site):
 
             for shot, url in (("index", "/admin"), ("users", "/admin/users?active=all"),
                               ("user", f"/admin/users/{site.leader_id}"), ("units", "/admin/units"),
-                              ("rules", "/admin/rules"), ("rule-file", "/admin/rules/deadlines")):
+                              ("rules", "/admin/rules"), ("rule-file", "/admin/rules/deadlines"),
+                              ("own-password", "/account/password")):
                 page.goto(base + url)
                 check(shot)
             if name == "desktop":  # create a user and a refused rule file, the way an admin does
