@@ -361,3 +361,36 @@ def test_the_cli_creates_tokens_with_an_expiry_and_lists_them(site):
     assert "\tlive\t" in line and line.endswith("\t-")  # never used
     result = runner.invoke(main, ["token", "create", "--email", "eva@kommune.dk", "--days", "0"], env=env)
     assert result.exit_code == 2
+
+
+# -- both databases -------------------------------------------------------------------------------------
+def test_the_throttle_counts_and_forgets_on_sqlite_and_postgresql(runtime):
+    """The upsert per dialect, concurrent failures counted once each, the pair cleared by a success."""
+    import threading
+
+    with runtime.transaction() as s:
+        make_user(s, Role.hr, None, email="hanne@kommune.dk")
+    free = {"free_per_account": 3, "free_per_address": 100}
+    with time_machine.travel(START, tick=False):
+        barrier, errors = threading.Barrier(4), []
+
+        def fail():
+            try:
+                barrier.wait()
+                with runtime.transaction() as s:
+                    throttle.record_failure(s, "Hanne@kommune.dk", "10.0.0.1")
+            except Exception as exc:  # noqa: BLE001 - asserted below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=fail) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        with runtime.transaction() as s:  # 4 failures, 3 free: the next try waits 2 ** (4 - 3) s
+            assert throttle.wait_seconds(s, "hanne@kommune.dk", "10.0.0.1", **free) == 2
+            assert throttle.wait_seconds(s, "hanne@kommune.dk", "10.0.0.2", **free) == 0
+            throttle.record_success(s, "hanne@kommune.dk", "10.0.0.1")
+        with runtime.transaction() as s:
+            assert throttle.wait_seconds(s, "hanne@kommune.dk", "10.0.0.1", **free) == 0
