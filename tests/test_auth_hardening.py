@@ -394,3 +394,19 @@ def test_the_throttle_counts_and_forgets_on_sqlite_and_postgresql(runtime):
             throttle.record_success(s, "hanne@kommune.dk", "10.0.0.1")
         with runtime.transaction() as s:
             assert throttle.wait_seconds(s, "hanne@kommune.dk", "10.0.0.1", **free) == 0
+
+
+def test_counters_older_than_a_day_are_forgotten_and_removed(site):
+    from sqlalchemy import func
+
+    from storage.models import LoginThrottle
+
+    with time_machine.travel(START, tick=False) as clock:
+        for _ in range(8):
+            site.login("eva@kommune.dk", "forkert", address="192.0.2.1")
+        assert site.login("eva@kommune.dk", address="192.0.2.1")[1].status_code == 429
+        clock.shift(throttle.FORGET_AFTER + timedelta(minutes=1))
+        assert site.login("hanne@kommune.dk", "forkert", address="192.0.2.2")[1].status_code == 401
+        with site.rt.Session() as s:  # only the new pair and address are left
+            assert s.execute(select(func.count()).select_from(LoginThrottle)).scalar_one() == 2
+        assert site.login("eva@kommune.dk", address="192.0.2.1")[1].status_code == 302

@@ -78,6 +78,8 @@ def record_failure(session: Session, email: str, address: str, now: datetime | N
             set_={"failures": LoginThrottle.failures + 1, "last_failure_at": now}))
         if row is not None:
             session.expire(row)  # the upsert changed it behind the ORM's back
+    # forgotten counters go (the table stays as small as the failures of the last day)
+    session.execute(delete(LoginThrottle).where(LoginThrottle.last_failure_at < now - FORGET_AFTER))
 
 
 def record_success(session: Session, email: str, address: str) -> None:

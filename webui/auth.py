@@ -128,7 +128,7 @@ def login():
         else:
             failed, last_failed = record_login(user)
             throttle.record_success(dbs, email, _address())
-            audit.record(dbs, user, "auth.login", "user", user.id, failed_since_last=failed or None)
+            audit.record(dbs, user, "auth.login", "user", user.id, **({"failed_since_last": failed} if failed else {}))
             dbs.commit()
             target = safe_target(request.args.get("next"), url_for("cases.index"))
             _start_session(user)  # a fresh session for the new login (no fixation)
