@@ -51,6 +51,13 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     language: Mapped[str | None] = mapped_column(String(5))  #: preferred UI language; None: the default
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: raised on logout, password change or reset, deactivation, role or unit change: every login session
+    #: carries the value it started with and ends when it no longer matches
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: wrong passwords given for this e-mail since the last successful login (told at the next login)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_failed_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     unit: Mapped[OrgUnit | None] = relationship()
 
@@ -272,6 +279,19 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  #: None: tokens made before expiry existed
+
+
+class LoginThrottle(Base):
+    """Failed logins of one (account, client address) or one client address, for growing delays.
+
+    ``key`` is a SHA-256 of what is counted (no e-mail or address is stored in the clear here).
+    """
+
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class NotificationSent(Base):

@@ -119,7 +119,10 @@ def test_an_admin_may_choose_the_initial_password_instead(site):
     ({"role": "employee", "unit": ""}, "must belong to a unit"),
     ({"name": "  "}, "Enter a name"),
     ({"password": "kort"}, "at least 10 characters"),
-], ids=["email-taken-other-case", "bad-email", "amr-without-unit", "employee-without-unit", "no-name", "short-password"])
+    ({"password": "1234567890"}, "too common"),
+    ({"password": "ny-person-1234"}, "name or e-mail"),
+], ids=["email-taken-other-case", "bad-email", "amr-without-unit", "employee-without-unit", "no-name", "short-password",
+                                                                                           "common-password", "personal-password"])
 def test_a_user_that_breaks_a_rule_is_refused_and_nothing_is_saved(site, form, message):
     client = site.admin()
     data = {"name": "Ny Person", "email": "ny@kommune.dk", "role": "leader", "unit": str(site.unit_a), **form}
@@ -177,6 +180,8 @@ def test_the_last_active_admin_cannot_deactivate_or_demote_themselves(site):
     resp = post(client, f"/admin/users/{site.admin_id}", {"name": "Ada Admin", "role": "hr", "unit": "",
                                                            "active": "1"})
     assert resp.status_code == 302 and site.user(ADMIN_EMAIL).role is Role.hr
+    assert client.get("/admin").status_code == 302  # her role changed: her session ended with it
+    client = site.admin()
     assert client.get("/admin").status_code == 404  # no longer an admin: the pages are gone for her
 
 
@@ -394,6 +399,12 @@ def test_no_case_is_touched_by_rule_file_changes(site):
 def test_the_admin_pages_in_a_browser_pass_axe_and_fit_a_phone(site):
     from playwright.sync_api import expect
 
+    from tracker.tokens import create_token, revoke_token
+
+    with site.rt.transaction() as s:  # the user page shows a live and a revoked token
+        leader = s.get(User, site.leader_id)
+        create_token(s, leader, "sagssystem")
+        revoke_token(s, create_token(s, leader, "gammelt system")[0])
     with served(site.app) as base, open_browser() as browser:
         for name, page in each_viewport(browser):
             log_in(page, base, ADMIN_EMAIL)
@@ -407,7 +418,8 @@ def test_the_admin_pages_in_a_browser_pass_axe_and_fit_a_phone(site):
 
             for shot, url in (("index", "/admin"), ("users", "/admin/users?active=all"),
                               ("user", f"/admin/users/{site.leader_id}"), ("units", "/admin/units"),
-                              ("rules", "/admin/rules"), ("rule-file", "/admin/rules/deadlines")):
+                              ("rules", "/admin/rules"), ("rule-file", "/admin/rules/deadlines"),
+                              ("own-password", "/account/password")):
                 page.goto(base + url)
                 check(shot)
             if name == "desktop":  # create a user and a refused rule file, the way an admin does

@@ -223,7 +223,7 @@ def test_db_upgrade_then_units_and_users_are_added_and_mistakes_get_one_clear_li
     result = vaern(*user[:3], "d@b.dk", *user[4:], "--unit", "Jobcenter", data_dir=data, stdin="kort\n")
     assert result.returncode == 2
     [line] = said(result.stderr)
-    assert line.startswith("vaern: ") and "password" in line
+    assert line.startswith("vaern: ") and "Adgangskoden skal have mindst 10 tegn" in line
 
 
 # -- settings and commands --------------------------------------------------------------------------

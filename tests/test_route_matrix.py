@@ -83,6 +83,7 @@ def png_upload() -> dict:
 ROUTES: dict[str, Route] = {
     "auth.login": Route("/login", get=may(EVERYONE), post=may(EVERYONE)),  # anonymous: 200, the others: redirect
     "auth.logout": Route("/logout", post=may(EVERYONE), to_login=True),
+    "auth.password": Route("/account/password", get=may(EVERYONE), post=may(EVERYONE)),  # an empty form: 200
     "cases.index": Route("/", get=may(EVERYONE)),
     "cases.detail": Route("/cases/{ref}", get=may(SEES)),
     "cases.evidence_status": Route("/cases/{ref}/evidence/{evidence_id}/status.json", get=may(SEES)),
@@ -138,6 +139,7 @@ ROUTES: dict[str, Route] = {
     "admin.user_new": Route("/admin/users/new", get=may(ADMIN), post=may(ADMIN)),
     "admin.user_edit": Route("/admin/users/{colleague_id}", get=may(ADMIN), post=may(ADMIN)),
     "admin.user_password": Route("/admin/users/{colleague_id}/password", post=may(ADMIN)),
+    "admin.token_revoke": Route("/admin/users/{colleague_id}/tokens/{spare_token_id}/revoke", post=may(ADMIN)),
     "admin.units": Route("/admin/units", get=may(ADMIN), post=may(ADMIN)),
     "admin.unit_edit": Route("/admin/units/{unit_b}", get=may(ADMIN), post=may(ADMIN)),
     "admin.rules": Route("/admin/rules", get=may(ADMIN)),
@@ -165,6 +167,8 @@ class Org:
                 u = make_user(s, role, units.get(unit), email=f"{key.lower()}@kommune.dk", name=f"Person {key}")
                 self.people[key] = (u.id, u.email)
                 self.tokens[key] = create_token(s, u, "matrix")[1]
+                if key == "colleague-A":  # a second token, for the admin's revoke button
+                    self.spare_token_id = create_token(s, u, "reserve")[0].id
             employee = s.get(User, self.people["employee-A"][0])
             case = make_case(s, employee, description="Trusler i kommentarfeltet")
             self.ref, self.case_id, unit_b = case.ref, case.id, units["B"].id
@@ -179,7 +183,8 @@ class Org:
             self.link_id, self.offender_id = link.id, link.offender_id
         self.values = {"ref": self.ref, "evidence_id": self.evidence_id, "letter_id": self.letter_id,
                        "attachment_id": self.attachment_id, "colleague_id": self.people["colleague-A"][0],
-                       "unit_b": unit_b, "link_id": self.link_id, "offender_id": self.offender_id}
+                       "unit_b": unit_b, "link_id": self.link_id, "offender_id": self.offender_id,
+                       "spare_token_id": self.spare_token_id}
 
     def client(self, key: str):
         c = self.app.test_client()

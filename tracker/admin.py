@@ -31,7 +31,7 @@ from tracker.platforms import (DEFAULT_PATH, PlatformDirectory, PlatformDirector
                                load_platform_directory)
 from tracker.rules import (DEADLINES_FILE, RESPONSE_FILE, RULES_DIR, Rules, RulesError, load_rule_files,
                            load_rules_with_overrides, rule_file_in_force)
-from tracker.users import add_unit, add_user, find_user_by_email, generate_password, hash_password
+from tracker.users import add_unit, add_user, end_sessions, find_user_by_email, generate_password_for, set_password
 
 PAGE_SIZE = 50
 NEEDS_UNIT = frozenset({Role.employee, Role.leader, Role.amr})
@@ -103,7 +103,7 @@ def create_user(session: Session, actor: User, *, email: str, name: str, role: R
         raise DomainError("email", f"{email!r} is not an e-mail address", "email")
     generated = None
     if not password:
-        password = generated = generate_password()
+        password = generated = generate_password_for(role, email, name)
     user = add_user(session, email=email, name=name, role=role, password=password,
                     unit=_unit_or_none(session, unit_id), actor=actor)
     return user, generated
@@ -142,17 +142,18 @@ def update_user(session: Session, actor: User, user: User, *, name: str, role: R
     if not changes:
         return {}
     user.name, user.role, user.unit, user.active = name, role, unit, active
+    if changes.keys() & {"role", "unit", "active"}:
+        end_sessions(user)  # what the user may see changed: they log in again under the new rights
     session.flush()
     audit.record(session, actor, "user.update", "user", user.id, email=user.email, changes=changes)
     return changes
 
 
 def reset_password(session: Session, actor: User, user: User) -> str:
-    """Give ``user`` a new generated password and return it (to be shown once); the old one stops working."""
-    password = generate_password()
-    user.password_hash = hash_password(password)
-    session.flush()
-    audit.record(session, actor, "user.password_reset", "user", user.id, email=user.email)
+    """Give ``user`` a new generated password and return it (to be shown once); the old one stops working
+    and every session of the user ends."""
+    password = generate_password_for(user.role, user.email, user.name)
+    set_password(session, user, password, actor, action="user.password_reset")
     return password
 
 

@@ -35,19 +35,30 @@ class Report:
 
 
 def validate_url(url: str) -> str:
-    """Shape checks a person can fix; the address policy (SSRF) is capture's job, checked by the worker."""
+    """Shape checks a person can fix; the address policy (SSRF) is capture's job, checked by the worker.
+
+    Never raises anything but DomainError: an address Python cannot even parse (a full-width colon, an
+    unclosed ``[``) is ``invalid_url``.
+    """
     url = (url or "").strip()
     if not url:
         raise DomainError("url_missing", "a URL is required", "url")
     if len(url) > MAX_URL_LENGTH:
         raise DomainError("url_too_long", f"the URL is longer than {MAX_URL_LENGTH} characters", "url")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        hostname, _port = parts.hostname, parts.port
+    except ValueError:
+        raise DomainError("invalid_url", "the address cannot be read (check for odd characters, "
+                          "brackets or a wrong colon)", "url") from None
     if parts.scheme.lower() not in ("http", "https"):
         raise DomainError("url_scheme", "only http:// and https:// addresses can be captured", "url")
-    if not parts.hostname:
+    if not hostname:
         raise DomainError("url_malformed", "the address has no host name", "url")
-    if any(c.isspace() for c in url) or any(ord(c) < 32 for c in url):
+    if any(c.isspace() for c in url) or any(ord(c) < 32 or ord(c) == 127 for c in url):
         raise DomainError("url_malformed", "the address contains spaces or control characters", "url")
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in url):
+        raise DomainError("invalid_url", "the address contains characters that are not text", "url")
     return url
 
 

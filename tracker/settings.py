@@ -10,7 +10,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from capture.options import CaptureOptions, parse_allowed_hosts
@@ -57,7 +57,23 @@ class Settings(BaseSettings):
     upload_max_bytes: int = Field(50 * 1024 * 1024, ge=1024)
     tsa_url: str | None = None
     tsa_ca_file: Path | None = None
-    login_rate_limit: str = "10 per minute"
+    login_rate_limit: str = Field("60 per minute", description="login POSTs from one client address (a flood guard: "
+                                  "each one costs a password hash); wrong passwords get growing delays below")
+    login_free_attempts: int = Field(5, ge=1, le=100, description="wrong passwords for one account from one client "
+                                     "address before each further attempt waits 1 s, 2 s, 4 s … (up to 15 min)")
+    login_free_attempts_per_address: int = Field(20, ge=1, le=10_000, description="the same for all accounts from "
+                                                 "one client address")
+    session_idle_hours: float = Field(8, gt=0, le=24 * 7, description="a login session ends after this many hours "
+                                      "without a request")
+    session_max_days: float = Field(7, gt=0, le=90, description="a login session ends this many days after the login, "
+                                    "however active")
+    api_token_days: int = Field(90, ge=1, le=730, description="days a new API token is valid unless told otherwise")
+
+    @model_validator(mode="after")
+    def _session_times(self) -> "Settings":
+        if self.session_idle_hours > self.session_max_days * 24:
+            raise ValueError("VAERN_SESSION_IDLE_HOURS is longer than VAERN_SESSION_MAX_DAYS")
+        return self
 
     @field_validator("capture_allowed_hosts")
     @classmethod

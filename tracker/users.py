@@ -1,7 +1,12 @@
-"""Org units and users: creation, password hashing (argon2id), authentication."""
+"""Org units and users: creation, password hashing (argon2id), authentication, ending sessions.
+
+A user's ``session_generation`` is part of every login session (``webui.auth``); raising it
+(``end_sessions``) ends all of that user's sessions at once, on every device.
+"""
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -9,14 +14,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.models import OrgUnit, Role, User
+from storage.types import utcnow
 from tracker import audit
 from tracker.errors import DomainError
+from tracker.passwords import check_password
 
 _hasher = PasswordHasher()
 #: verified against when the e-mail is unknown, so both failures take the same time
 _DUMMY_HASH = _hasher.hash("vaern-dummy-password")
 
-MIN_PASSWORD_LENGTH = 10
 #: letters and digits that cannot be mistaken for one another when read aloud or copied by hand
 _PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
@@ -26,11 +32,51 @@ def generate_password(groups: int = 4, size: int = 4) -> str:
     return "-".join("".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(size)) for _ in range(groups))
 
 
-def hash_password(password: str) -> str:
-    """The argon2id hash of ``password``; DomainError("password") if it is too short."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise DomainError("password", f"the password must have at least {MIN_PASSWORD_LENGTH} characters", "password")
+def generate_password_for(role: Role | str, email: str = "", name: str = "") -> str:
+    """A generated password that passes the policy for this person (a random one nearly always does)."""
+    for _ in range(20):
+        password = generate_password()
+        try:
+            check_password(password, role=role, email=email, name=name)
+        except DomainError:
+            continue
+        return password
+    raise RuntimeError("no generated password passed the password policy")  # pragma: no cover
+
+
+def hash_password(password: str, user: User) -> str:
+    """The argon2id hash of ``password`` for ``user``; DomainError (tracker.passwords codes) if refused."""
+    check_password(password, role=user.role, email=user.email, name=user.name)
     return _hasher.hash(password)
+
+
+def set_password(session: Session, user: User, password: str, actor: User | None = None,
+                 action: str = "user.password_set") -> None:
+    """Give ``user`` this password (checked by the policy); every session of the user ends."""
+    user.password_hash = hash_password(password, user)
+    end_sessions(user)
+    session.flush()
+    audit.record(session, actor, action, "user", user.id, email=user.email)
+
+
+def end_sessions(user: User) -> None:
+    """End every login session of ``user`` (the caller flushes/commits)."""
+    user.session_generation = (user.session_generation or 0) + 1
+
+
+def record_login(user: User) -> tuple[int, datetime | None]:
+    """A successful login: returns (wrong passwords since the last login, when the last one was), then resets."""
+    told = (user.failed_logins or 0, user.last_failed_login_at)
+    user.failed_logins, user.last_failed_login_at, user.last_login_at = 0, None, utcnow()
+    return told
+
+
+def record_failed_login(session: Session, email: str) -> None:
+    """Count a wrong password for the user with this e-mail (if any), to tell them at their next login."""
+    user = find_user_by_email(session, email)
+    if user is not None:
+        user.failed_logins = (user.failed_logins or 0) + 1
+        user.last_failed_login_at = utcnow()
 
 
 def find_user_by_email(session: Session, email: str) -> User | None:
@@ -62,14 +108,13 @@ def add_user(session: Session, *, email: str, name: str, role: Role | str, passw
     email = email.strip().lower()
     if "@" not in email or len(email) > 320:
         raise DomainError("email", f"{email!r} is not an e-mail address")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise DomainError("password", f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     if not name.strip() or len(name.strip()) > 200:
         raise DomainError("name", "a user needs a name of 1 to 200 characters", "name")
     if role in (Role.employee, Role.leader, Role.amr) and unit is None:
         raise DomainError("unit_required", f"a user with role {role.value} must belong to a unit")
     if session.execute(select(User).where(func.lower(User.email) == email)).scalar():
         raise DomainError("user_exists", f"a user with e-mail {email} exists already")
+    check_password(password, role=role, email=email, name=name)
     user = User(email=email, name=name.strip(), role=role, unit=unit, password_hash=_hasher.hash(password))
     session.add(user)
     session.flush()

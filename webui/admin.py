@@ -10,9 +10,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from storage.models import OrgUnit, Role, User
+from storage.models import ApiToken, OrgUnit, Role, User
 from tracker import admin as ops
+from tracker import tokens
 from tracker.errors import DomainError, NotFound
+from webui import password_text
 from webui.db import db, runtime
 from webui.labels import PERSON_ROLE_LABELS, PLATFORMS_KEY, RULES_KEY
 from webui.roles import me, role_required
@@ -22,10 +24,10 @@ bp = Blueprint("admin", __name__)
 
 ROLES = PERSON_ROLE_LABELS
 KINDS = {"rules": _l("Rules"), "platforms": _l("Platform directory"), "letter": _l("Letter template")}
+TOKEN_STATES = {"live": _l("In use"), "revoked": _l("Revoked"), "expired": _l("Expired")}
 MESSAGES = {
     "email": _l("Enter a valid e-mail address."),
     "user_exists": _l("A user with this e-mail address exists already."),
-    "password": _l("The password must have at least 10 characters."),
     "name": _l("Enter a name (at most 200 characters)."),
     "role": _l("Choose a role."),
     "unit_required": _l("Employees, leaders and work-environment representatives must belong to a unit."),
@@ -37,6 +39,8 @@ MESSAGES = {
 
 
 def _message(exc: DomainError) -> str:
+    if exc.code in password_text.CODES:
+        return password_text.for_page(exc)
     return str(MESSAGES.get(exc.code, _("The change could not be saved. Check the form.")))
 
 
@@ -139,7 +143,8 @@ def user_edit(user_id: int):
             flash(_("The changes are saved.") if changes else _("Nothing was changed."), "ok")
             return redirect(url_for("admin.user_edit", user_id=user.id))
     return render_template("admin/user_edit.html", user=user, form=form, error=error, field=field, roles=ROLES,
-                           units=ops.list_units(session)), (400 if error else 200)
+                           units=ops.list_units(session), tokens=tokens.list_tokens(session, user),
+                           token_state=tokens.token_state, token_states=TOKEN_STATES), (400 if error else 200)
 
 
 @bp.post("/admin/users/<int:user_id>/password")
@@ -150,6 +155,23 @@ def user_password(user_id: int):
     password = ops.reset_password(session, me(), user)
     session.commit()
     return render_template("admin/password.html", user=user, password=password, created=False)
+
+
+@bp.post("/admin/users/<int:user_id>/tokens/<int:token_id>/revoke")
+@role_required(Role.admin)
+def token_revoke(user_id: int, token_id: int):
+    session = db()
+    user = _user_or_404(user_id)
+    row = session.get(ApiToken, token_id)
+    if row is None or row.user_id != user.id:
+        abort(404)
+    label = row.name or "#" + str(row.id)
+    if tokens.revoke_token(session, row, me()):
+        session.commit()
+        flash(_("The API token %(name)s is revoked. It stops working at once.", name=label), "ok")
+    else:
+        flash(_("The API token was revoked already."), "ok")
+    return redirect(url_for("admin.user_edit", user_id=user.id) + "#tokens-title")
 
 
 # -- units ----------------------------------------------------------------------------------------

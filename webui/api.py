@@ -19,7 +19,7 @@ Errors are JSON ``{"error": <English sentence>, "code": <stable code>, "field": 
 - 400 the request is wrong: ``bad_json`` (not JSON, or not an object), ``unknown_field``,
   ``wrong_type``, ``episode_malformed``, ``episode_naive`` (a time without offset), or a value the
   domain refuses, under the domain's own DomainError code (``url_missing``, ``url_scheme``,
-  ``url_malformed``, ``url_too_long``, ``episode_future``, ``episode_too_old``,
+  ``url_malformed``, ``invalid_url`` (an address that cannot be parsed at all), ``url_too_long``, ``episode_future``, ``episode_too_old``,
   ``description_too_long``). All validation is 400; 422 is not used.
 - 401 ``unauthorized``: no, malformed, unknown or revoked token, or an inactive user
   (with ``WWW-Authenticate: Bearer realm="vaern"``).

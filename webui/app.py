@@ -6,6 +6,7 @@ import logging
 from flask import Flask, g, request, session
 from flask_babel import get_locale
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter
 
 from tracker import __version__
 from tracker.admin import load_in_force, override_dir
@@ -21,6 +22,36 @@ LANGUAGES = ("da", "en")
 
 CSP = ("default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+#: browser features Værn never uses, switched off for every page
+PERMISSIONS_POLICY = ("accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), "
+                      "magnetometer=(), microphone=(), midi=(), payment=(), usb=()")
+#: sent only when cookies are Secure (Værn behind HTTPS); a year, as browsers' preload lists expect
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+class DatabaseInt(IntegerConverter):
+    """``<int:…>`` that fits a 64-bit database integer; a larger number is a 404, not an OverflowError."""
+
+    def __init__(self, url_map, fixed_digits: int = 0, min: int | None = None, max: int | None = 2**63 - 1,
+                 signed: bool = False) -> None:
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def security_headers(resp, secure: bool):
+    """The headers every response carries; a view's own stricter CSP (e.g. a sandbox) is kept."""
+    resp.headers.setdefault("Content-Security-Policy", CSP)
+    if "frame-ancestors" not in resp.headers["Content-Security-Policy"]:
+        resp.headers["Content-Security-Policy"] += "; frame-ancestors 'none'"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Referrer-Policy"] = "no-referrer"
+    resp.headers["X-Frame-Options"] = "DENY"
+    resp.headers["Permissions-Policy"] = PERMISSIONS_POLICY
+    resp.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    resp.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+    if secure:
+        resp.headers["Strict-Transport-Security"] = HSTS
+    resp.headers.setdefault("Cache-Control", "no-store")
+    return resp
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None, rules: Rules | None = None) -> Flask:
@@ -37,6 +68,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     bind_enqueue_on_commit(runtime)
 
     app = Flask(__name__)
+    app.url_map.converters["int"] = DatabaseInt  # before any route is added
     app.config.update(
         SECRET_KEY=settings.resolved_secret_key(),
         SESSION_COOKIE_HTTPONLY=True,
@@ -72,6 +104,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     app.jinja_env.globals["vaern_version"] = __version__
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["nav_menu"] = nav.menu
+    app.jinja_env.globals["login_notice"] = auth.pop_login_notice
 
     @app.teardown_appcontext
     def _close_db(_exc):
@@ -81,12 +114,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
 
     @app.after_request
     def _security_headers(resp):
-        resp.headers.setdefault("Content-Security-Policy", CSP)
-        resp.headers["X-Content-Type-Options"] = "nosniff"
-        resp.headers["Referrer-Policy"] = "no-referrer"
-        resp.headers["X-Frame-Options"] = "DENY"
-        resp.headers.setdefault("Cache-Control", "no-store")
-        return resp
+        return security_headers(resp, settings.secure_cookies)
 
     @app.before_request
     def _language_switch():

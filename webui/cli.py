@@ -215,9 +215,43 @@ def user_add(email: str, name: str, role: str, unit_name: str | None, password_s
                     raise DomainError("unit_unknown", f"no unit named {unit_name!r} (add it with `vaern unit add`)")
             add_user(session, email=email, name=name, role=role, password=password, unit=unit_row)
     except DomainError as exc:
-        click.echo(f"vaern: {exc.message}", err=True)
+        click.echo(f"vaern: {_domain_message(exc)}", err=True)
         sys.exit(2)
     click.echo(f"vaern: user {email.lower()} ({role}) added")
+
+
+def _domain_message(exc) -> str:
+    """A refused password is told in Danish (as on the admin pages); other refusals as the domain says them."""
+    from webui import password_text
+
+    return password_text.in_danish(exc) if exc.code in password_text.CODES else exc.message
+
+
+@user.command("password")
+@click.option("--email", required=True)
+@click.option("--password-stdin", is_flag=True, help="read the new password from standard input")
+def user_password(email: str, password_stdin: bool) -> None:
+    """Set a user's password (checked like on the admin pages); every session of the user ends."""
+    from tracker.errors import DomainError
+    from tracker.users import find_user_by_email, set_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    rt = _runtime()
+    try:
+        with rt.transaction() as session:
+            user = find_user_by_email(session, email)
+            if user is None:
+                raise DomainError("user_unknown", f"no user with e-mail {email.strip().lower()!r}")
+            set_password(session, user, password, action="user.password_set")
+    except DomainError as exc:
+        click.echo(f"vaern: {_domain_message(exc)}", err=True)
+        sys.exit(2)
+    finally:
+        rt.close()
+    click.echo(f"vaern: password of {email.strip().lower()} set; their sessions have ended")
 
 
 # -- capture from the shell -------------------------------------------------------------------
@@ -260,8 +294,23 @@ def capture(url: str, out: Path, as_json: bool, operator: str) -> None:
     from capture.engine import Capturer
     from capture.policy import check_url
 
+    from capture.errors import CaptureRefused
+    from tracker.cases import validate_url
+    from tracker.errors import DomainError
+
     options = _settings().capture_options(__version__)
-    _produce_bundle(lambda: check_url(url, options.allowed_hosts))  # refuse before starting a browser
+    try:  # refuse before starting a browser (capture's reasons first); bad input is exit 2, never a traceback
+        check_url(url, options.allowed_hosts)
+        validate_url(url)
+    except DomainError as exc:
+        click.echo(f"vaern: refused: {exc.message}", err=True)
+        sys.exit(2)
+    except CaptureRefused as exc:
+        click.echo(f"vaern: refused: {exc.reason}", err=True)
+        sys.exit(2)
+    except (ValueError, UnicodeError) as exc:
+        click.echo(f"vaern: refused: the address cannot be read ({exc.__class__.__name__})", err=True)
+        sys.exit(2)
     if (out / "manifest.json").exists():
         click.echo(f"vaern: {out / 'manifest.json'} exists: evidence is never overwritten", err=True)
         sys.exit(1)
@@ -304,7 +353,8 @@ def token() -> None:
 @token.command("create")
 @click.option("--email", required=True, help="the user the token acts as")
 @click.option("--name", default="", help="what the token is for, e.g. the integration's name")
-def token_create(email: str, name: str) -> None:
+@click.option("--days", default=None, type=int, help="days the token is valid (default: VAERN_API_TOKEN_DAYS, 90)")
+def token_create(email: str, name: str, days: int | None) -> None:
     """Create a token; it is printed once, as the last word of the output."""
     from tracker.errors import DomainError
     from tracker.tokens import create_token_for_email
@@ -312,13 +362,40 @@ def token_create(email: str, name: str) -> None:
     rt = _runtime()
     try:
         with rt.transaction() as session:
-            _, secret = create_token_for_email(session, email, name)
+            row, secret = create_token_for_email(session, email, name, days=rt.settings.api_token_days if days is None else days)
+            expires = row.expires_at
     except DomainError as exc:
         click.echo(f"vaern: {exc.message}", err=True)
         sys.exit(2)
     finally:
         rt.close()
-    click.echo(f"vaern: token for {email.strip().lower()} (shown only now; store it safely): {secret}")
+    click.echo(f"vaern: token for {email.strip().lower()}, valid until {expires:%Y-%m-%d %H:%M} UTC "
+               f"(shown only now; store it safely): {secret}")
+
+
+@token.command("list")
+@click.option("--email", required=True)
+def token_list(email: str) -> None:
+    """The user's tokens: id, name, state, created, expires, last used (times in UTC)."""
+    from tracker.errors import DomainError
+    from tracker.tokens import list_tokens_for_email, token_state
+
+    def when(dt) -> str:
+        return f"{dt:%Y-%m-%d %H:%M}" if dt else "-"
+
+    rt = _runtime()
+    try:
+        with rt.transaction() as session:
+            rows = [(r.id, r.name or "-", token_state(r), when(r.created_at), when(r.expires_at),
+                     when(r.last_used_at)) for r in list_tokens_for_email(session, email)]
+    except DomainError as exc:
+        click.echo(f"vaern: {exc.message}", err=True)
+        sys.exit(2)
+    finally:
+        rt.close()
+    click.echo("id\tname\tstate\tcreated\texpires\tlast used")
+    for row in rows:
+        click.echo("\t".join(str(v) for v in row))
 
 
 @token.command("revoke")

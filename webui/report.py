@@ -24,6 +24,8 @@ MESSAGES = {
     "url_too_long": _l("The address is too long (at most 2048 characters)."),
     "url_scheme": _l("The address must start with http:// or https://."),
     "url_malformed": _l("That does not look like a web address. Copy it from the browser's address bar."),
+    "invalid_url": _l("The address cannot be read. Check it for odd characters, brackets or a wrong colon, "
+                      "or copy it again from the browser's address bar."),
     "description_too_long": _l("The description is too long (at most 5000 characters)."),
     "episode_future": _l("The time lies in the future. When was it posted or when did it happen?"),
     "episode_too_old": _l("The time is too far back. Check the year."),
