@@ -37,6 +37,7 @@ REASONS = {
     "too_many_pixels": _l("The picture is too large to process safely. Attach a smaller version."),
     "too_large": _l("The file is larger than Værn accepts."),
     "empty": _l("The file is empty."),
+    "attempts_exhausted": _l("Værn could not secure the page after 3 attempts — take a picture of the screen."),
 }
 
 
