@@ -68,6 +68,18 @@ def make_huey(rt: "Runtime"):
             after_capture(rt, evidence_id)
         return state
 
+    @huey.task(name="build_export", retries=2, retry_delay=5)
+    def build_export(job_id: int) -> str:
+        from tracker.exports import run_export_job
+
+        return run_export_job(rt, job_id)
+
+    @huey.periodic_task(crontab(minute="*"), name="sweep_exports")
+    def sweep_exports_task() -> int:
+        from tracker.exports import sweep
+
+        return sweep(rt)
+
     @huey.periodic_task(crontab(minute="*"), name="requeue_stalled")
     def requeue_stalled_task() -> int:
         return requeue_stalled(rt)
@@ -109,6 +121,7 @@ def make_huey(rt: "Runtime"):
         return anchor_if_intact(rt)
 
     huey.vaern_capture = capture_evidence  # type: ignore[attr-defined]
+    huey.vaern_export = build_export  # type: ignore[attr-defined]
     huey.vaern_notify_case_opened = notify_case_opened  # type: ignore[attr-defined]
     return huey
 
@@ -140,6 +153,10 @@ def bind_enqueue_on_commit(rt: "Runtime") -> None:
     from tracker.notify import bind_notify_on_commit
 
     bind_notify_on_commit(rt)  # new-case e-mails, enqueued after commit the same way
+
+    from tracker.exports import bind_enqueue_exports_on_commit
+
+    bind_enqueue_exports_on_commit(rt)  # packages and reports, built by a job
 
 
 def fail_exhausted(rt: "Runtime") -> list[int]:
