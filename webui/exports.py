@@ -12,10 +12,10 @@ import re
 from flask import Blueprint, Response, abort, jsonify, redirect, render_template, send_file, url_for
 from flask_login import current_user, login_required
 
+from storage.types import utcnow
 from tracker import exports as export_jobs
 from tracker.cases import get_case_for
 from tracker.errors import NotFound
-from storage.types import utcnow
 from webui.db import db, runtime
 
 bp = Blueprint("exports", __name__)
