@@ -317,7 +317,9 @@ class CaseOffender(Base):
     """Links an offender to a case: suggested from a capture's author, then confirmed or dismissed by a person."""
 
     __tablename__ = "case_offenders"
-    __table_args__ = (UniqueConstraint("case_id", "offender_id"),)
+    __table_args__ = (UniqueConstraint("case_id", "offender_id"),
+                      #: HR's offender search: offender ids → not-dismissed case ids from the index alone
+                      Index("ix_case_offenders_offender_state_case", "offender_id", "state", "case_id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"), index=True)
     offender_id: Mapped[int] = mapped_column(ForeignKey("offenders.id", ondelete="RESTRICT"), index=True)

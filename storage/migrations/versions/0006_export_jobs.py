@@ -1,5 +1,5 @@
 """export jobs: case packages and PDF reports built by a job, with progress, then downloaded;
-SQLite's full-text index gets prefix indexes
+SQLite's full-text index gets prefix indexes; a covering index for HR's offender search
 
 Every search word is matched as a word beginning ("trus" finds "trussel", "trusler"). Without a
 prefix index FTS5 merges the lists of every word with that beginning before it can return the
@@ -78,9 +78,12 @@ def upgrade() -> None:
     op.create_index("ix_export_jobs_case_id", "export_jobs", ["case_id"])
     op.create_index("ix_export_jobs_requested_by_id", "export_jobs", ["requested_by_id"])
     op.create_index("ix_export_jobs_state", "export_jobs", ["state"])
+    # HR's search by offender: the not-dismissed cases of the matching offenders from the index alone
+    op.create_index("ix_case_offenders_offender_state_case", "case_offenders", ["offender_id", "state", "case_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_case_offenders_offender_state_case", table_name="case_offenders")
     for name in ("ix_export_jobs_state", "ix_export_jobs_requested_by_id", "ix_export_jobs_case_id"):
         op.drop_index(name, table_name="export_jobs")
     op.drop_table("export_jobs")
