@@ -1,14 +1,20 @@
 """Content-addressed, write-once evidence store.
 
 A blob's name is the SHA-256 of its bytes (``ab/cd/abcd…``). Writes go to a temp file that is
-fsynced, then linked into place (an existing blob is never replaced) and the directory fsynced;
-reads verify the hash, so a flipped byte or a missing file raises a clear error instead of
-silently serving altered evidence.
+fsynced, then linked into place and every directory it created fsynced; reads verify the hash,
+so a flipped byte or a missing file raises a clear error instead of silently serving altered evidence.
+
+Storing bytes that are already there re-hashes the stored copy first. A good copy is kept as is. A
+corrupt one (its bytes no longer hash to its name) is repaired: the new bytes provably are the
+blob's content (they hash to the name), so they atomically replace it, and the corrupt file is kept
+in ``quarantine/`` for inspection (``vaern verify`` lists it as a file that is not a blob) and logged
+— never silently accepted, never deleted.
 """
 from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import re
 import tempfile
@@ -16,6 +22,7 @@ import threading
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+log = logging.getLogger(__name__)
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 1024 * 1024
 
@@ -66,17 +73,38 @@ class BlobStore:
                 os.fsync(fh.fileno())
             sha = digest.hexdigest()
             final = self.path_for(sha)
-            if not final.exists():
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.chmod(tmp, 0o444)
-                try:
-                    os.link(tmp, final)  # atomic and never replaces an existing file
-                except FileExistsError:
-                    pass  # a concurrent writer stored the same bytes first
-                _fsync_dir(final.parent)
+            os.chmod(tmp, 0o444)
+            _makedirs_durable(final.parent, self.root)
+            try:
+                os.link(tmp, final)  # atomic and never replaces an existing file
+            except FileExistsError:  # stored before (or by a concurrent writer): check it
+                self._keep_or_repair(sha, final, tmp)
+            _fsync_dir(final.parent)
             return sha
         finally:
             os.unlink(tmp)
+
+    def _keep_or_repair(self, sha: str, final: Path, good: str) -> None:
+        try:
+            actual, _ = sha256_of_file(final)
+        except FileNotFoundError:  # vanished meanwhile: link ours
+            actual = None
+        if actual == sha:
+            return
+        with _repair_lock:
+            quarantine = self.root / "quarantine"
+            _makedirs_durable(quarantine, self.root)
+            kept = quarantine / f"{sha}.{os.getpid()}.{threading.get_ident()}.{os.urandom(4).hex()}"
+            try:
+                os.link(final, kept)
+            except FileNotFoundError:
+                kept = None
+            staged = final.with_name(f".{sha}.{os.urandom(4).hex()}")
+            os.link(good, staged)
+            os.replace(staged, final)  # atomic: readers see the corrupt file or the good one
+            _fsync_dir(quarantine)
+        log.error("evidence blob %s was corrupt (content hashed to %s); replaced with verified bytes, "
+                  "the corrupt copy kept as %s", sha, actual, kept)
 
     def exists(self, sha256: str) -> bool:
         return self.path_for(sha256).is_file()
@@ -107,6 +135,24 @@ class BlobStore:
         """Re-hash one blob; raises BlobMissing or BlobCorrupt."""
         for _ in self.iter_verified(sha256):
             pass
+
+
+_repair_lock = threading.Lock()
+
+
+def _makedirs_durable(path: Path, root: Path) -> None:
+    """mkdir -p below ``root``, fsyncing the parent of every directory created (so its entry survives a crash)."""
+    missing = []
+    p = path
+    while not p.is_dir() and p != root:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir()
+        except FileExistsError:
+            continue
+        _fsync_dir(d.parent)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -337,7 +337,9 @@ class CaseOffender(Base):
     """Links an offender to a case: suggested from a capture's author, then confirmed or dismissed by a person."""
 
     __tablename__ = "case_offenders"
-    __table_args__ = (UniqueConstraint("case_id", "offender_id"),)
+    __table_args__ = (UniqueConstraint("case_id", "offender_id"),
+                      #: HR's offender search: offender ids → not-dismissed case ids from the index alone
+                      Index("ix_case_offenders_offender_state_case", "offender_id", "state", "case_id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"), index=True)
     offender_id: Mapped[int] = mapped_column(ForeignKey("offenders.id", ondelete="RESTRICT"), index=True)
@@ -357,3 +359,34 @@ class CaseText(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"), primary_key=True, autoincrement=False)
     body: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ExportJob(Base):
+    """A case package or PDF report being built by a job (never in a web request), then downloaded.
+
+    ``kind``: package | case_report | evidence_report. ``state``: queued | running | done | failed |
+    expired (the file was removed after its keeping time). ``step`` names where the build is, for the
+    progress the case page shows. The file lives under the data directory's ``exports/`` until expiry.
+    """
+
+    __tablename__ = "export_jobs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"), index=True)
+    evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id", ondelete="RESTRICT"))
+    kind: Mapped[str] = mapped_column(String(20))
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    via: Mapped[str] = mapped_column(String(10))  #: web | api
+    state: Mapped[str] = mapped_column(String(10), default="queued", index=True)
+    step: Mapped[str | None] = mapped_column(String(20))  #: queued, building, saving, done
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    file_name: Mapped[str | None] = mapped_column(String(200))  #: under <data dir>/exports/<id>/
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int | None] = mapped_column(Integer)
+    files: Mapped[int | None] = mapped_column(Integer)  #: entries in a package
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    served_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  #: first handed out via the old download URL

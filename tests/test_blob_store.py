@@ -8,6 +8,7 @@ import os
 import random
 import stat
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -85,14 +86,45 @@ def test_a_stored_blob_is_read_only_and_never_overwritten(store):
     after = path.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 
-    # even a damaged blob is not silently replaced: the damage stays detectable
+    assert temp_files(store) == []
+
+
+def test_a_corrupt_blob_is_repaired_by_a_verified_duplicate_write_and_the_damage_kept(store, caplog):
+    data = b"original evidence"
+    sha = store.put(data)
+    path = store.path_for(sha)
     path.chmod(0o644)
     path.write_bytes(b"tampered evidenc")
-    store.put(data)
-    assert path.read_bytes() == b"tampered evidenc"
     with pytest.raises(BlobCorrupt):
         store.verify(sha)
-    assert temp_files(store) == []
+
+    assert store.put(data) == sha  # the stored copy is re-hashed, not accepted unchecked
+    store.verify(sha)
+    assert path.read_bytes() == data and stat.S_IMODE(path.stat().st_mode) & 0o222 == 0
+    kept = list((store.root / "quarantine").iterdir())
+    assert [p.read_bytes() for p in kept] == [b"tampered evidenc"] and kept[0].name.startswith(sha)
+    assert any("was corrupt" in r.getMessage() and sha in r.getMessage() for r in caplog.records)
+    assert temp_files(store) == [] and sorted(os.listdir(path.parent)) == [sha]
+    # vaern verify's walk still shows the quarantined file, as a file that is not a blob
+    from storage.blobs import iter_store_files
+    assert any(p == kept[0] for _, p in iter_store_files(store.root))
+
+    before = path.stat()
+    store.put(data)  # a good copy is kept as it is
+    assert (path.stat().st_ino, path.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert len(list((store.root / "quarantine").iterdir())) == 1
+
+
+def test_new_blob_folders_are_fsynced_into_their_parents(store, monkeypatch):
+    import storage.blobs as blobs
+
+    synced = []
+    real = blobs._fsync_dir
+    monkeypatch.setattr(blobs, "_fsync_dir", lambda p: (synced.append(Path(p)), real(p)))
+    sha = store.put(b"first blob in a new folder")
+    final = store.path_for(sha)
+    # ab/ created in the root, cd/ created in ab/, the file linked into cd/: each parent fsynced
+    assert synced == [store.root, final.parent.parent, final.parent]
 
 
 def test_a_flipped_byte_is_detected_and_the_error_names_the_blob(store):

@@ -14,7 +14,7 @@ from capture.timestamp import request_timestamp
 from storage.models import AuditEvent, Role
 from tests.browser import DESKTOP, assert_no_serious_axe_findings, log_in, new_page, open_browser, screenshot, served
 from tests.factories import csrf_login, make_bundle, make_case, make_done_evidence, \
-    make_settings, make_unit, make_user
+    make_settings, make_unit, make_user, running_consumer, wait_until
 from tests.tsa import LocalTSA
 from tracker.package import verify_package
 from tracker.runtime import Runtime
@@ -63,8 +63,22 @@ def org(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("export-pages")
     with LocalTSA(tmp) as tsa:
         rt = Runtime.from_settings(make_settings(tmp / "data", tsa_url=tsa.url, tsa_ca_file=tsa.ca_file))
-        yield Org(rt)
+        o = Org(rt)
+        with running_consumer(rt.huey):  # the job queue builds the files, as in `vaern serve`
+            yield o
         rt.close()
+
+
+def fetch(client, url: str):
+    """Follow an old download URL the way a person does: it starts the job and shows its progress page;
+    once the job is done, the same URL hands out the file."""
+    resp = client.get(url)
+    assert resp.status_code == 303, resp.status_code
+    status_page = resp.headers["Location"]
+    assert client.get(status_page).status_code == 200
+    wait_until(lambda: client.get(f"{status_page}/status.json").get_json()["finished"], timeout=120,
+               message="the export job")
+    return client.get(url, buffered=True)
 
 
 @pytest.mark.parametrize("key", ["leader-b", "colleague", "employee-b", "admin"])
@@ -98,7 +112,7 @@ def test_logged_out_downloads_go_to_the_login_page(org):
 def test_the_leaders_download_is_an_attachment_and_an_audit_event_with_its_sha256(org, which, media_type, filename):
     client = org.client("leader")
     before = len(org.downloads())
-    resp = client.get(org.urls()[which], buffered=True)
+    resp = fetch(client, org.urls()[which])
     assert resp.status_code == 200 and resp.mimetype == media_type
     name = filename.format(ref=org.ref, ev=org.evidence_id)
     assert resp.headers["Content-Disposition"] == f'attachment; filename="{name}"'
@@ -113,14 +127,15 @@ def test_the_leaders_download_is_an_attachment_and_an_audit_event_with_its_sha25
         assert int(resp.headers["Content-Length"]) == len(resp.data)
         with zipfile.ZipFile(io.BytesIO(resp.data)) as z:
             assert f"evidence/{org.evidence_id}/manifest.tsr" in z.namelist()
-        assert list((org.rt.settings.data_dir / "tmp").iterdir()) == []  # no package left on the server
+        exports = org.rt.settings.data_dir / "exports"
+        assert not [p for p in exports.iterdir() if ".part" in p.name]  # no half-built package left
     else:
         assert event.action == "report.download" and resp.data.startswith(b"%PDF")
         assert event.details["report"] == which
 
 
 def test_the_package_downloaded_from_the_page_verifies(org, tmp_path):
-    resp = org.client("employee").get(org.urls()["package"], buffered=True)  # the employee sees her own case
+    resp = fetch(org.client("employee"), org.urls()["package"])  # the employee sees her own case
     assert resp.status_code == 200
     (tmp_path / "pakke.zip").write_bytes(resp.data)
     result = verify_package(tmp_path / "pakke.zip")
@@ -148,8 +163,11 @@ def test_the_download_buttons_in_a_browser_pass_axe_and_download_the_package(org
         screenshot(page, "export-case-top", full_page=False)
         screenshot(page.locator(f"#evidence-{org.evidence_id}"), "export-evidence")
         assert_no_serious_axe_findings(page, "the case page")
+        package.click()  # the package is built by a job; its page follows the progress by itself
+        expect(page.locator(".export-job .state")).to_have_text("klar", timeout=120_000, ignore_case=True)
+        assert_no_serious_axe_findings(page, "the page of a package being prepared")
         with page.expect_download() as info:
-            package.click()
+            page.locator(".export-job").get_by_role("link", name="(ZIP)").click()
         saved = tmp_path / info.value.suggested_filename
         info.value.save_as(saved)
         assert saved.name == f"{org.ref}-sagspakke.zip"

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -322,3 +323,107 @@ def test_vaern_serve_stops_on_ctrl_c_and_sigterm(tmp_path, sig):
             proc.kill()
             proc.wait()
         proc.stdout.close()
+
+
+# -- jobs that cannot loop or overwrite -----------------------------------------------------------------
+def test_claim_takes_only_rows_under_the_attempt_limit_and_the_sweep_fails_exhausted_ones(database_url, make_runtime):
+    rt = make_runtime(database_url=database_url)
+    _, ev_id = new_case(rt, "https://example.org/p/1")
+    with rt.transaction() as s:  # three workers died on it; the third lease ran out
+        s.execute(update(Evidence).where(Evidence.id == ev_id).values(
+            state=EvidenceState.running, attempts=jobs.MAX_ATTEMPTS, worker="gone:1:1",
+            lease_expires_at=utcnow() - timedelta(seconds=1)))
+    assert claim(rt, ev_id) is None
+    assert requeue_stalled(rt) == 0  # not enqueued again: failed
+    ev = evidence_row(rt, ev_id)
+    assert ev.state is EvidenceState.failed and ev.lease_expires_at is None and ev.finished_at is not None
+    assert ev.error == ("attempts_exhausted: Værn kunne ikke sikre siden efter 3 forsøg — "
+                        "tag et billede af skærmen")
+    assert count(rt, AuditEvent, AuditEvent.action == "evidence.failed") == 1
+    assert requeue_stalled(rt) == 0 and count(rt, AuditEvent, AuditEvent.action == "evidence.failed") == 1
+
+
+def test_a_stale_worker_cannot_overwrite_the_newer_result(database_url, make_runtime):
+    from tests.factories import make_bundle
+    from tracker.evidence import LeaseLost, store_bundle
+
+    rt = make_runtime(database_url=database_url)
+    _, ev_id = new_case(rt, "https://example.org/p/1")
+    stale = claim(rt, ev_id)
+    with rt.transaction() as s:  # the first worker hangs; its lease runs out and another claims the job
+        s.execute(update(Evidence).where(Evidence.id == ev_id).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+    fresh = claim(rt, ev_id)
+    assert (stale.attempts, fresh.attempts) == (1, 2)
+
+    with pytest.raises(LeaseLost):  # the stale worker wakes up before the fresh one finishes
+        store_bundle(rt, ev_id, make_bundle(color=(0, 0, 200)), lease=(stale.worker, stale.attempts))
+    assert evidence_row(rt, ev_id).state is EvidenceState.running and evidence_row(rt, ev_id).artifacts == []
+
+    newer = make_bundle(color=(0, 200, 0))
+    store_bundle(rt, ev_id, newer, lease=(fresh.worker, fresh.attempts))
+    with pytest.raises(LeaseLost):  # ... or after it finished
+        store_bundle(rt, ev_id, make_bundle(color=(200, 0, 0)), lease=(stale.worker, stale.attempts))
+    with pytest.raises(LeaseLost):  # a direct store never overwrites a finished row either
+        store_bundle(rt, ev_id, make_bundle(color=(200, 0, 0)))
+    ev = evidence_row(rt, ev_id)
+    assert ev.state is EvidenceState.done and ev.fingerprint == newer.fingerprint
+    assert len(ev.artifacts) == len(newer.artifacts) + 1  # + manifest.json, once
+    assert count(rt, AuditEvent, AuditEvent.action == "evidence.captured") == 1
+
+
+class CrashSite(PostSite):
+    """``/crash`` kills the worker process that asks for it (as a page that crashes the browser host would)."""
+
+    def __init__(self):
+        super().__init__()
+        self.victim: subprocess.Popen | None = None
+        self.hits = 0
+        site, handler = self, self.server.RequestHandlerClass
+        get = handler.do_GET
+
+        def do_get(req):
+            if req.path.startswith("/crash") and site.victim is not None:
+                site.hits += 1
+                os.killpg(site.victim.pid, signal.SIGKILL)
+                return
+            get(req)
+
+        handler.do_GET = do_get
+
+
+def test_a_page_that_kills_its_worker_ends_failed_after_the_attempt_limit(make_runtime, tmp_path):
+    site = CrashSite()
+    rt = make_runtime(capture_allowed_hosts=site.host, capture_time_cap=5)
+    bind_enqueue_on_commit(rt)
+    log = tmp_path / "worker.log"
+    worker = None
+    try:
+        for attempt in range(1, jobs.MAX_ATTEMPTS + 1):
+            worker = site.victim = start_worker(rt, log)
+            if attempt == 1:
+                _, ev_id = new_case(rt, site.url("/crash"))
+            else:
+                with rt.transaction() as s:  # time passes: the dead worker's lease runs out
+                    s.execute(update(Evidence).where(Evidence.id == ev_id)
+                              .values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+                assert requeue_stalled(rt) == 1
+            assert worker.wait(90) == -signal.SIGKILL, log.read_text()
+            ev = evidence_row(rt, ev_id)
+            assert (ev.state, ev.attempts) == (EvidenceState.running, attempt)
+
+        with rt.transaction() as s:
+            s.execute(update(Evidence).where(Evidence.id == ev_id)
+                      .values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+        assert requeue_stalled(rt) == 0  # no fourth attempt: failed, with words the employee understands
+        ev = evidence_row(rt, ev_id)
+        assert ev.state is EvidenceState.failed and ev.attempts == jobs.MAX_ATTEMPTS
+        assert "Værn kunne ikke sikre siden efter 3 forsøg — tag et billede af skærmen" in ev.error
+        assert site.hits == jobs.MAX_ATTEMPTS
+        rt.huey.vaern_capture(ev_id)  # a stray message left in the queue changes nothing
+        worker = start_worker(rt, log)
+        time.sleep(3)
+        assert evidence_row(rt, ev_id).attempts == jobs.MAX_ATTEMPTS and site.hits == jobs.MAX_ATTEMPTS
+    finally:
+        if worker is not None and worker.poll() is None:
+            kill_group(worker)
+        site.stop()

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from storage.models import Base, Case, Role, User
 from tests.factories import PASSWORD, make_case, make_done_evidence, make_settings, make_unit, make_user, png_bytes
+from tracker import exports as export_ops
 from tracker import letters as letter_ops
 from tracker import offenders as offender_ops
 from tracker import steps as step_ops
@@ -133,6 +134,13 @@ ROUTES: dict[str, Route] = {
     "exports.evidence_report": Route("/cases/{ref}/evidence/{evidence_id}/report.pdf", get=may(SEES)),
     "exports.case_report": Route("/cases/{ref}/report.pdf", get=may(SEES)),
     "exports.case_package": Route("/cases/{ref}/package.zip", get=may(SEES)),
+    # a package or report being built: only the person who asked for it (leader-A here), while they see the case
+    "exports.status": Route("/cases/{ref}/exports/{export_id}", get=may(LEADS)),
+    "exports.status_json": Route("/cases/{ref}/exports/{export_id}/status.json", get=may(LEADS)),
+    "exports.download": Route("/cases/{ref}/exports/{export_id}/download", get=may(LEADS)),
+    "api.start_export": Route("/api/v1/cases/{ref}/exports", post=may(SEES)),
+    "api.export_status": Route("/api/v1/cases/{ref}/exports/{export_id}", get=may(LEADS)),
+    "api.export_download": Route("/api/v1/cases/{ref}/exports/{export_id}/download", get=may(LEADS)),
     # administration: admins only (HR and leaders included get 404)
     "admin.index": Route("/admin", get=may(ADMIN)),
     "admin.users": Route("/admin/users", get=may(ADMIN)),
@@ -181,7 +189,12 @@ class Org:
             link = offender_ops.add_by_hand(s, case, leader, platform="facebook", handle="@vred.borger")
             self.letter_id, self.attachment_id = letter.id, attachment.id
             self.link_id, self.offender_id = link.id, link.offender_id
-        self.values = {"ref": self.ref, "evidence_id": self.evidence_id, "letter_id": self.letter_id,
+        with rt.transaction() as s:  # leader-A asked for an evidence report; the job built it
+            export = export_ops.request_export(s, s.get(User, self.people["leader-A"][0]), s.get(Case, self.case_id),
+                                               "evidence_report", evidence_id=self.evidence_id)
+            export_id = export.id
+        assert export_ops.run_export_job(rt, export_id) == "done"
+        self.values = {"ref": self.ref, "export_id": export_id, "evidence_id": self.evidence_id, "letter_id": self.letter_id,
                        "attachment_id": self.attachment_id, "colleague_id": self.people["colleague-A"][0],
                        "unit_b": unit_b, "link_id": self.link_id, "offender_id": self.offender_id,
                        "spare_token_id": self.spare_token_id}

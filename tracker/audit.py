@@ -16,6 +16,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from capture.bundle import canonical_json
+from storage.db import hold_write_lock
 from storage.models import AuditEvent, User
 from storage.types import utcnow
 
@@ -47,6 +48,8 @@ def record(session: Session, actor: User | None, action: str, object_type: str, 
     if session.get_bind().dialect.name == "postgresql":
         # serialise appenders so two transactions cannot both chain onto the same head
         session.execute(text("SELECT pg_advisory_xact_lock(7415001)"))
+    else:
+        hold_write_lock(session)  # SQLite: a request's deferred read snapshot must not pick the head
     head = session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
     prev = head or GENESIS
     at = utcnow()

@@ -19,13 +19,22 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class LeaseLost(Exception):
+    """This worker no longer holds the job: another worker claimed it since (its result wins)."""
+
+
 def claim(rt: "Runtime", evidence_id: int) -> Evidence | None:
-    """Atomically take the job (queued, or running with an expired lease); None if someone else has it."""
+    """Atomically take the job (queued, or running with an expired lease); None if someone else has it.
+
+    Only rows under the attempt limit: a page that kills its worker is not retried for ever (the sweep
+    marks it failed). The returned row's ``attempts`` is this claim's fencing token.
+    """
     now = utcnow()
     with rt.transaction() as session:
         res = session.execute(
             update(Evidence)
             .where(Evidence.id == evidence_id)
+            .where(Evidence.attempts < jobs.MAX_ATTEMPTS)
             .where((Evidence.state == EvidenceState.queued)
                    | ((Evidence.state == EvidenceState.running) & (Evidence.lease_expires_at < now)))
             .values(state=EvidenceState.running, attempts=Evidence.attempts + 1, started_at=now,
@@ -61,12 +70,20 @@ def run_capture_job(rt: "Runtime", evidence_id: int) -> str:
         log.exception("capture of evidence %s failed (attempt %s)", evidence_id, ev.attempts)
         if isinstance(exc, CaptureFailed):
             jobs.close_capturer()  # a broken browser/proxy is rebuilt for the next attempt
-        if ev.attempts >= jobs.MAX_ATTEMPTS:
-            _finish_without_bundle(rt, ev, EvidenceState.failed, reason)
-            return EvidenceState.failed.value
-        _release(rt, ev, reason)
+        try:
+            if ev.attempts >= jobs.MAX_ATTEMPTS:
+                _finish_without_bundle(rt, ev, EvidenceState.failed, reason)
+                return EvidenceState.failed.value
+            _release(rt, ev, reason)
+        except LeaseLost:
+            return "skipped"
         raise
-    store_bundle(rt, ev.id, bundle)
+    try:
+        store_bundle(rt, ev.id, bundle, lease=(ev.worker, ev.attempts))
+    except LeaseLost:
+        log.warning("evidence %s: lease lost before storing (attempt %s); the newer worker's result stands",
+                    ev.id, ev.attempts)
+        return "skipped"
     return EvidenceState.done.value
 
 
@@ -79,8 +96,32 @@ def _operator(rt: "Runtime", ev: Evidence) -> str:
     return "system:recheck" if is_recheck else f"user:{ev.created_by_id}"
 
 
-def store_bundle(rt: "Runtime", evidence_id: int, bundle: EvidenceBundle) -> None:
-    """Blobs first (durable), rows after: a row never points at a blob that is not on disk."""
+def _held(session, evidence_id: int, lease: tuple[str | None, int] | None) -> Evidence:
+    """The row, locked for this transaction; raises LeaseLost unless ``lease`` (worker, attempt) still holds it.
+
+    ``lease`` None: a direct store outside the queue (tools, tests) — only a finished row is refused.
+    """
+    ev = session.get(Evidence, evidence_id, with_for_update=True)
+    assert ev is not None
+    if lease is None:
+        if ev.state in (EvidenceState.queued, EvidenceState.running):
+            return ev
+        raise LeaseLost(f"evidence {evidence_id} is already {ev.state.value}")
+    worker, attempt = lease
+    if ev.state is not EvidenceState.running or ev.attempts != attempt or ev.worker != worker:
+        raise LeaseLost(f"evidence {evidence_id}: lease {worker}#{attempt} is gone "
+                        f"(now {ev.state.value}, {ev.worker}#{ev.attempts})")
+    return ev
+
+
+def store_bundle(rt: "Runtime", evidence_id: int, bundle: EvidenceBundle, *,
+                 lease: tuple[str | None, int] | None = None) -> None:
+    """Blobs first (durable), rows after: a row never points at a blob that is not on disk.
+
+    Fenced: with ``lease`` (the claim's worker and attempt number) the rows are written only if no
+    other worker claimed the job since; otherwise LeaseLost and nothing changes (blobs are harmless:
+    content-addressed and shared).
+    """
     stored = [(a.name, a.role, a.media_type, a.size, rt.blobs.put(a.data)) for a in bundle.artifacts]
     manifest_sha = rt.blobs.put(bundle.manifest_bytes)
     stored.append((MANIFEST_NAME, "manifest", "application/json", len(bundle.manifest_bytes), manifest_sha))
@@ -90,8 +131,7 @@ def store_bundle(rt: "Runtime", evidence_id: int, bundle: EvidenceBundle) -> Non
         stored.append((TIMESTAMP_NAME, "timestamp", "application/timestamp-reply",
                        len(bundle.timestamp.tsr), tsr_sha))
     with rt.transaction() as session:
-        ev = session.get(Evidence, evidence_id)
-        assert ev is not None
+        ev = _held(session, evidence_id, lease)
         for name, role, media_type, size, sha in stored:
             session.add(Artifact(evidence_id=ev.id, name=name, role=role, media_type=media_type,
                                  size=size, sha256=sha))
@@ -162,8 +202,7 @@ def _parse_iso(value: str) -> datetime:
 
 def _finish_without_bundle(rt: "Runtime", ev: Evidence, state: EvidenceState, reason: str) -> None:
     with rt.transaction() as session:
-        row = session.get(Evidence, ev.id)
-        assert row is not None
+        row = _held(session, ev.id, (ev.worker, ev.attempts))
         row.state = state
         row.error = reason
         row.finished_at = utcnow()
@@ -174,8 +213,7 @@ def _finish_without_bundle(rt: "Runtime", ev: Evidence, state: EvidenceState, re
 def _release(rt: "Runtime", ev: Evidence, reason: str) -> None:
     """Give the job back for huey's retry."""
     with rt.transaction() as session:
-        row = session.get(Evidence, ev.id)
-        assert row is not None
+        row = _held(session, ev.id, (ev.worker, ev.attempts))
         row.state = EvidenceState.queued
         row.error = reason
         row.lease_expires_at = None

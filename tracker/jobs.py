@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
+#: what the employee reads when every attempt was used up without an answer (e.g. a page that kills
+#: the worker each time); the code before the colon lets the case page show it in plain words
+EXHAUSTED = "attempts_exhausted: Værn kunne ikke sikre siden efter {n} forsøg — tag et billede af skærmen"
 #: a queued row not picked up within this time is enqueued again (lost message, crash before enqueue)
 REQUEUE_AFTER = timedelta(seconds=90)
 
@@ -64,6 +67,18 @@ def make_huey(rt: "Runtime"):
         if state != "skipped":  # a re-capture's verdict is decided as soon as its job ends
             after_capture(rt, evidence_id)
         return state
+
+    @huey.task(name="build_export", retries=2, retry_delay=5)
+    def build_export(job_id: int) -> str:
+        from tracker.exports import run_export_job
+
+        return run_export_job(rt, job_id)
+
+    @huey.periodic_task(crontab(minute="*"), name="sweep_exports")
+    def sweep_exports_task() -> int:
+        from tracker.exports import sweep
+
+        return sweep(rt)
 
     @huey.periodic_task(crontab(minute="*"), name="requeue_stalled")
     def requeue_stalled_task() -> int:
@@ -106,6 +121,7 @@ def make_huey(rt: "Runtime"):
         return anchor_if_intact(rt)
 
     huey.vaern_capture = capture_evidence  # type: ignore[attr-defined]
+    huey.vaern_export = build_export  # type: ignore[attr-defined]
     huey.vaern_notify_case_opened = notify_case_opened  # type: ignore[attr-defined]
     return huey
 
@@ -138,12 +154,44 @@ def bind_enqueue_on_commit(rt: "Runtime") -> None:
 
     bind_notify_on_commit(rt)  # new-case e-mails, enqueued after commit the same way
 
+    from tracker.exports import bind_enqueue_exports_on_commit
+
+    bind_enqueue_exports_on_commit(rt)  # packages and reports, built by a job
+
+
+def fail_exhausted(rt: "Runtime") -> list[int]:
+    """Mark failed every stalled capture that used all its attempts (its worker died each time)."""
+    from tracker import audit
+
+    now = utcnow()
+    reason = EXHAUSTED.format(n=MAX_ATTEMPTS)
+    with rt.transaction() as session:
+        rows = list(session.execute(select(Evidence).where(Evidence.attempts >= MAX_ATTEMPTS, or_(
+            Evidence.state == EvidenceState.queued,
+            (Evidence.state == EvidenceState.running) & (Evidence.lease_expires_at < now),
+        ))).scalars())
+        for row in rows:
+            row.state = EvidenceState.failed
+            row.error = reason
+            row.finished_at = now
+            row.lease_expires_at = None
+            audit.record(session, None, "evidence.failed", "evidence", row.id, row.case_id, reason=reason,
+                         attempts=row.attempts, worker=row.worker)
+        ids = [row.id for row in rows]
+    if ids:
+        log.warning("gave up %d capture(s) after %d attempts: %s", len(ids), MAX_ATTEMPTS, ids)
+    return ids
+
 
 def requeue_stalled(rt: "Runtime") -> int:
-    """Enqueue again every capture that is queued too long or whose worker's lease ran out."""
+    """Enqueue again every capture that is queued too long or whose worker's lease ran out.
+
+    One that used all its attempts is marked failed instead (it would never be claimed again).
+    """
+    fail_exhausted(rt)
     now = utcnow()
     with rt.Session() as session:
-        ids = list(session.execute(select(Evidence.id).where(or_(
+        ids = list(session.execute(select(Evidence.id).where(Evidence.attempts < MAX_ATTEMPTS, or_(
             (Evidence.state == EvidenceState.queued) & (Evidence.created_at < now - REQUEUE_AFTER),
             (Evidence.state == EvidenceState.running) & (Evidence.lease_expires_at < now),
         ))).scalars())

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from capture.options import CaptureOptions
 from storage.blobs import BlobStore
-from storage.db import make_engine, make_session_factory, upgrade
+from storage.db import WRITE, make_engine, make_session_factory, upgrade
 from tracker import __version__
 from tracker.settings import Settings
 
@@ -44,8 +44,11 @@ class Runtime:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One unit of work: commits on success, rolls back on any exception."""
-        with self.Session() as session, session.begin():
+        """One unit of work that writes: commits on success, rolls back on any exception.
+
+        On SQLite it takes the write lock at its start (a plain ``Session()`` reads without it).
+        """
+        with self.Session(execution_options=WRITE) as session, session.begin():
             yield session
 
     @property

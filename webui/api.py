@@ -10,6 +10,12 @@ Routes: ``GET /cases`` (the cases you may see), ``POST /cases`` (open a case fro
 ``GET /cases/<ref>`` (the case file: evidence, steps, deadlines, built by ``tracker.casefile``;
 a deadline's ``state`` is met, open, at_risk, overdue, unknown_start (``due_at`` null) or closed),
 ``GET /cases/<ref>/evidence/<id>/<name>`` (one stored file, as a download).
+Packages and PDF reports are built by a job: ``POST /cases/<ref>/exports`` with ``{"kind": "package" |
+"case_report" | "evidence_report", "evidence_id"}`` answers 202 with ``{"id", "state", "url"}`` and
+``Location``; ``GET /cases/<ref>/exports/<id>`` gives ``state`` (queued, running, done, failed, expired),
+``step`` and, once done, ``sha256``, ``size`` and ``download_url``;
+``GET /cases/<ref>/exports/<id>/download`` is the file (audited; 404 until it is ready). Only the
+token's user sees their own jobs.
 
 Times are ISO 8601 with the offset, in Europe/Copenhagen local time (e.g. ``2026-11-20T14:05:00+01:00``).
 Input times must carry an offset (``Z`` or ``±HH:MM``); a time without one is refused.
@@ -167,7 +173,7 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def json_body() -> dict[str, Any]:
+def json_body(fields: set[str] = CASE_FIELDS) -> dict[str, Any]:
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise RequestEntityTooLarge()
     if not request.is_json:
@@ -180,9 +186,9 @@ def json_body() -> dict[str, Any]:
         raise ApiError(400, "bad_json", "the request body is not valid JSON") from None
     if not isinstance(body, dict):
         raise ApiError(400, "bad_json", "the request body must be a JSON object")
-    unknown = sorted(set(body) - CASE_FIELDS)
+    unknown = sorted(set(body) - fields)
     if unknown:
-        raise ApiError(400, "unknown_field", f"unknown field {unknown[0]!r} (known: {', '.join(sorted(CASE_FIELDS))})",
+        raise ApiError(400, "unknown_field", f"unknown field {unknown[0]!r} (known: {', '.join(sorted(fields))})",
                        unknown[0])
     return body
 
@@ -297,3 +303,63 @@ def artifact(ref: str, evidence_id: int, name: str):
     resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     resp.headers["X-Evidence-SHA256"] = art.sha256
     return resp
+
+
+# -- packages and reports, built by a job ------------------------------------------------------------------
+def _export_json(case, job) -> dict[str, Any]:
+    done = job.state == "done"
+    return {"id": job.id, "kind": job.kind, "evidence_id": job.evidence_id, "state": job.state, "step": job.step,
+            "error": job.error, "created_at": iso(job.created_at), "finished_at": iso(job.finished_at),
+            "sha256": job.sha256 if done else None, "size": job.size if done else None,
+            "url": url_for("api.export_status", ref=case.ref, job_id=job.id),
+            "download_url": url_for("api.export_download", ref=case.ref, job_id=job.id) if done else None}
+
+
+def _export_or_404(case, job_id: int):
+    from tracker.exports import get_job_for
+
+    try:
+        return get_job_for(db(), _user(), case, job_id)
+    except NotFound:
+        raise ApiError(404, "not_found", _http_message(404)) from None
+
+
+@bp.post("/cases/<ref>/exports")
+def start_export(ref: str):
+    from tracker.exports import request_export
+
+    case = _case_or_404(ref)
+    body = json_body({"kind", "evidence_id"})
+    kind, evidence_id = body.get("kind"), body.get("evidence_id")
+    if not isinstance(kind, str):
+        raise ApiError(400, "wrong_type", "kind must be a string", "kind")
+    if evidence_id is not None and (not isinstance(evidence_id, int) or isinstance(evidence_id, bool)):
+        raise ApiError(400, "wrong_type", "evidence_id must be an integer", "evidence_id")
+    try:
+        job = request_export(db(), _user(), case, kind, evidence_id=evidence_id, via="api")
+    except NotFound:
+        raise ApiError(404, "not_found", _http_message(404)) from None
+    except DomainError as exc:
+        raise ApiError(400, exc.code, exc.message, exc.field) from None
+    db().commit()
+    resp = jsonify(_export_json(case, job))
+    resp.status_code = 202
+    resp.headers["Location"] = url_for("api.export_status", ref=case.ref, job_id=job.id)
+    return resp
+
+
+@bp.get("/cases/<ref>/exports/<int:job_id>")
+def export_status(ref: str, job_id: int):
+    case = _case_or_404(ref)
+    return jsonify(_export_json(case, _export_or_404(case, job_id)))
+
+
+@bp.get("/cases/<ref>/exports/<int:job_id>/download")
+def export_download(ref: str, job_id: int):
+    from webui.exports import send_export
+
+    case = _case_or_404(ref)
+    job = _export_or_404(case, job_id)
+    if job.state != "done":
+        raise ApiError(404, "not_found", "the file is not ready (see the job's state)")
+    return send_export(case, job, _user(), "api")

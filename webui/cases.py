@@ -11,6 +11,7 @@ from storage.types import utcnow
 from tracker import audit
 from tracker.cases import get_case_for, list_cases_for, view_case
 from tracker.errors import NotFound
+from tracker.exports import jobs_for
 from tracker.permissions import can_report
 from tracker.steps import urgency_order
 from webui import oversight, workflow
@@ -37,6 +38,7 @@ REASONS = {
     "too_many_pixels": _l("The picture is too large to process safely. Attach a smaller version."),
     "too_large": _l("The file is larger than Værn accepts."),
     "empty": _l("The file is empty."),
+    "attempts_exhausted": _l("Værn could not secure the page after 3 attempts — take a picture of the screen."),
 }
 
 
@@ -156,7 +158,7 @@ def detail(ref: str):
     case = _case_or_404(ref, log_view=True)
     db().commit()
     return render_template("cases/detail.html", case=case, EvidenceState=EvidenceState,
-                           email_texts=_email_texts(case), **workflow.page_context(case, current_user.user),
+                           email_texts=_email_texts(case), export_jobs=jobs_for(db(), current_user.user, case), **workflow.page_context(case, current_user.user),
                            **oversight.case_context(case, current_user.user))
 
 

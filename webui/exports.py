@@ -1,17 +1,21 @@
-"""Evidence reports (PDF) and case export packages (ZIP), downloaded with permission and audited."""
+"""Evidence reports (PDF) and case export packages (ZIP): asked for, built by a job, downloaded, audited.
+
+The request never builds the file (tracker.exports): the download URLs of before
+(``…/package.zip``, ``…/report.pdf``) start a job — or hand out the file once it is ready — and
+show a page that follows the job's progress (it reloads itself with JavaScript; without it the
+person presses "Update"). Every download is an audit event with the file's SHA-256, as before.
+"""
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-import tempfile
 
-from flask import Blueprint, Response, abort, send_file
+from flask import Blueprint, Response, abort, jsonify, redirect, render_template, send_file, url_for
 from flask_login import current_user, login_required
 
-from tracker import audit
+from storage.types import utcnow
+from tracker import exports as export_jobs
 from tracker.cases import get_case_for
-from tracker.errors import DomainError, NotFound
+from tracker.errors import NotFound
 from webui.db import db, runtime
 
 bp = Blueprint("exports", __name__)
@@ -21,6 +25,13 @@ def _case_or_404(ref: str):
     """Exactly the case page's rule: a case the user may not see is a 404 (and nothing is logged)."""
     try:
         return get_case_for(db(), ref, current_user.user)
+    except NotFound:
+        abort(404)
+
+
+def _job_or_404(case, job_id: int):
+    try:
+        return export_jobs.get_job_for(db(), current_user.user, case, job_id)
     except NotFound:
         abort(404)
 
@@ -37,75 +48,81 @@ def _attachment(resp: Response, filename: str, sha256: str) -> Response:
     return resp
 
 
-def _audited_pdf(case, data: bytes, report: str, object_id: object, filename: str) -> Response:
-    """Record the download (with the PDF's SHA-256), commit, and send the PDF."""
-    sha = hashlib.sha256(data).hexdigest()
-    audit.record(db(), current_user.user, "report.download", report, object_id, case.id,
-                 report=report, sha256=sha, size=len(data))
+def send_export(case, job, user, via: str) -> Response:
+    """Audit the download (commit first: not in the log, not handed out), then stream the file."""
+    try:
+        ready = export_jobs.ready_file(runtime(), job, case)
+    except NotFound:
+        abort(404)  # not ready, or removed after its keeping time
+    fh = open(ready.path, "rb")
+    try:
+        export_jobs.record_download(db(), user, case, job, via)
+        db().commit()
+    except BaseException:
+        fh.close()
+        raise
+    resp = send_file(fh, mimetype=ready.media_type, as_attachment=True, download_name=ready.filename,
+                     max_age=0, conditional=False, etag=False)
+    resp.content_length = job.size
+    return _attachment(resp, ready.filename, job.sha256)
+
+
+def _old_url(ref: str, kind: str, evidence_id: int | None = None):
+    """The download URLs of before: the ready file if there is one not yet handed out, else start a job."""
+    case = _case_or_404(ref)
+    if kind == "evidence_report" and not any(e.id == evidence_id for e in case.evidence):
+        abort(404)
+    user = current_user.user
+    ready = export_jobs.latest_ready(db(), user, case, kind, evidence_id)
+    if ready is not None:
+        try:
+            export_jobs.ready_file(runtime(), ready, case)
+        except NotFound:
+            ready = None
+    if ready is not None:
+        ready.served_at = utcnow()
+        return send_export(case, ready, user, "web")
+    job = export_jobs.request_export(db(), user, case, kind, evidence_id=evidence_id, via="web")
     db().commit()
-    return _pdf(data, filename, sha)
-
-
-def _pdf(data: bytes, filename: str, sha256: str) -> Response:
-    return _attachment(Response(data, mimetype="application/pdf"), filename, sha256)
+    return redirect(url_for("exports.status", ref=case.ref, job_id=job.id), code=303)
 
 
 @bp.route("/cases/<ref>/evidence/<int:evidence_id>/report.pdf")
 @login_required
 def evidence_report(ref: str, evidence_id: int):
-    from tracker.reports import evidence_report_pdf
-
-    case = _case_or_404(ref)
-    ev = next((e for e in case.evidence if e.id == evidence_id), None)
-    if ev is None:
-        abort(404)
-    data = evidence_report_pdf(runtime(), db(), ev)
-    return _audited_pdf(case, data, "evidence", ev.id, f"{case.ref}-bevis-{ev.id}-rapport.pdf")
+    return _old_url(ref, "evidence_report", evidence_id)
 
 
 @bp.route("/cases/<ref>/report.pdf")
 @login_required
 def case_report(ref: str):
-    from tracker.reports import case_report_pdf
-
-    case = _case_or_404(ref)
-    data = case_report_pdf(runtime(), db(), case)
-    return _audited_pdf(case, data, "case", case.ref, f"{case.ref}-sagsrapport.pdf")
+    return _old_url(ref, "case_report")
 
 
 @bp.route("/cases/<ref>/package.zip")
 @login_required
 def case_package(ref: str):
-    from tracker.export import write_case_package
+    return _old_url(ref, "package")
 
+
+@bp.route("/cases/<ref>/exports/<int:job_id>")
+@login_required
+def status(ref: str, job_id: int):
     case = _case_or_404(ref)
-    rt = runtime()
-    work = rt.settings.data_dir / "tmp"
-    work.mkdir(parents=True, exist_ok=True)
-    tmpdir = tempfile.mkdtemp(dir=work, prefix="export-")
-    path = os.path.join(tmpdir, "package.zip")
-    try:
-        try:
-            package = write_case_package(rt, db(), case, path)
-        except DomainError as exc:  # a corrupt blob: say so in the log, never ship altered evidence
-            audit.record(db(), current_user.user, "package.export_failed", "case", case.ref, case.id,
-                         error=exc.message)
-            db().commit()
-            abort(500)
-        fh = open(path, "rb")  # the open handle keeps the bytes; the name goes at once
-    finally:
-        if os.path.exists(path):
-            os.unlink(path)
-        os.rmdir(tmpdir)
-    filename = f"{case.ref}-sagspakke.zip"
-    try:
-        audit.record(db(), current_user.user, "package.export", "case", case.ref, case.id, via="web",
-                     sha256=package.sha256, size=package.size, files=package.files, filename=filename)
-        db().commit()
-    except BaseException:
-        fh.close()  # not in the audit log: not handed out
-        raise
-    resp = send_file(fh, mimetype="application/zip", as_attachment=True, download_name=filename,
-                     max_age=0, conditional=False, etag=False)
-    resp.content_length = package.size
-    return _attachment(resp, filename, package.sha256)
+    job = _job_or_404(case, job_id)
+    return render_template("cases/export_status.html", case=case, job=job,
+                           filename=export_jobs.filename_for(job, case))
+
+
+@bp.route("/cases/<ref>/exports/<int:job_id>/status.json")
+@login_required
+def status_json(ref: str, job_id: int):
+    job = _job_or_404(_case_or_404(ref), job_id)
+    return jsonify(state=job.state, step=job.step, finished=job.state not in export_jobs.ACTIVE)
+
+
+@bp.route("/cases/<ref>/exports/<int:job_id>/download")
+@login_required
+def download(ref: str, job_id: int):
+    case = _case_or_404(ref)
+    return send_export(case, _job_or_404(case, job_id), current_user.user, "web")

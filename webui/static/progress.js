@@ -1,6 +1,8 @@
-// Live capture progress: poll each unfinished evidence's status and reload when it finishes.
+// Live progress of captures and of packages/reports being built: poll each unfinished one's status
+// and reload when one finishes.
 (function () {
-  var pending = document.querySelectorAll('section.evidence[data-finished="false"]');
+  var pending = document.querySelectorAll(
+    'section.evidence[data-finished="false"], .export-job[data-finished="false"]');
   if (!pending.length) return;
   function poll() {
     var waits = [];
