@@ -378,3 +378,34 @@ def mark_removed_verified(session: Session, step: CaseStep, evidence_id: int, ac
     audit.record(session, actor, "step.removed_verified", "case_step", step.id, case.id,
                  step_id=step.step_id, evidence_id=evidence_id)
     return step
+
+
+# -- as plain data (the JSON API) ---------------------------------------------------------------------
+#: the API's verdict for each stored one: a first removal is "removed", not yet confirmed
+API_VERDICTS = {STILL_ONLINE: STILL_ONLINE, CHANGED: CHANGED, REMOVED_PENDING: REMOVED, REMOVED: REMOVED,
+                UNREACHABLE: UNREACHABLE, UNCERTAIN: UNCERTAIN}
+
+
+def recheck_data(row: Recheck, decider: User | None = None) -> dict[str, Any]:
+    """One re-check as plain data: verdict (None while its capture runs), reason, captures, times, decider."""
+    return {
+        "id": row.id,
+        "state": "decided" if row.verdict else "pending",
+        "verdict": API_VERDICTS.get(row.verdict, row.verdict) if row.verdict else None,
+        "removal_confirmed": row.verdict == REMOVED if row.verdict in (REMOVED, REMOVED_PENDING) else None,
+        "reason": row.reason or (row.details or {}).get("reason"),
+        "reason_code": row.reason_code,
+        "evidence_id": row.evidence_id,
+        "baseline_evidence_id": row.baseline_evidence_id,
+        "created_at": row.created_at,
+        "decided_at": row.decided_at,
+        "decided_by": {"id": decider.id, "name": decider.name} if decider is not None else None,
+    }
+
+
+def rechecks_data(session: Session, case: Case) -> list[dict[str, Any]]:
+    """Every re-check of the case, oldest first, as plain data."""
+    rows = list(session.execute(select(Recheck).where(Recheck.case_id == case.id).order_by(Recheck.id)).scalars())
+    ids = {r.decided_by_id for r in rows if r.decided_by_id}
+    people = {u.id: u for u in session.execute(select(User).where(User.id.in_(ids))).scalars()} if ids else {}
+    return [recheck_data(r, people.get(r.decided_by_id) if r.decided_by_id else None) for r in rows]

@@ -9,7 +9,16 @@ Routes: ``GET /cases`` (the cases you may see), ``POST /cases`` (open a case fro
 ``{"url", "episode_at", "description"}``; 201 with ``{"ref", "url"}`` and ``Location``),
 ``GET /cases/<ref>`` (the case file: evidence, steps, deadlines, built by ``tracker.casefile``;
 a deadline's ``state`` is met, open, at_risk, overdue, unknown_start (``due_at`` null) or closed),
-``GET /cases/<ref>/evidence/<id>/<name>`` (one stored file, as a download).
+``GET /cases/<ref>/evidence/<id>/<name>`` (one stored file, as a download),
+``POST /cases/<ref>/rechecks`` (capture every captured URL of the case again and compare; an empty
+body or ``{}``; 202 with ``{"id", "ids", "rechecks"}``, the re-checks started or still running).
+
+The case file lists ``rechecks``: ``id``, ``state`` (pending, decided), ``verdict`` (still_online,
+changed, removed, unreachable, uncertain; null while pending), ``removal_confirmed`` (for removed:
+true once two re-checks in a row agree), ``reason`` (English) and ``reason_code``, ``evidence_id``
+(the new capture), ``baseline_evidence_id``, ``created_at``, ``decided_at`` and ``decided_by`` (the
+leader who decided an uncertain one; null when Værn's rules decided). A removal is claimed only on
+positive evidence; "uncertain" means Værn could not tell, and the leader decides on the case page.
 
 Times are ISO 8601 with the offset, in Europe/Copenhagen local time (e.g. ``2026-11-20T14:05:00+01:00``).
 Input times must carry an offset (``Z`` or ``±HH:MM``); a time without one is refused.
@@ -25,6 +34,7 @@ Errors are JSON ``{"error": <English sentence>, "code": <stable code>, "field": 
   (with ``WWW-Authenticate: Bearer realm="vaern"``).
 - 403 ``not_allowed``: the user's role may not do this (e.g. HR or an admin opening a case).
 - 404 ``not_found``: no such route, case, evidence or file, or not visible to the user.
+- 409 ``no_captured_url``: a re-check of a case with no captured URL to check again.
 - 405 ``method_not_allowed`` (with ``Allow``), 413 ``too_large`` (body over 64 KiB),
   415 ``unsupported_media_type`` (a body that is not ``application/json``), 500 ``internal_error``
   or ``integrity_error`` (a stored file no longer matches its SHA-256).
@@ -41,7 +51,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from storage.blobs import BlobError
 from storage.types import utcnow
-from tracker import audit
+from tracker import audit, recheck
 from tracker.cases import Report, get_case_for, list_cases_for, open_case
 from tracker.errors import DomainError, NotFound
 from tracker.tokens import authenticate_token
@@ -57,7 +67,7 @@ CASE_FIELDS = {"url", "episode_at", "description"}
 #: domain codes that are about the user's role rather than the input
 FORBIDDEN_CODES = {"not_allowed"}
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "not_allowed", 404: "not_found",
-              405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type",
+              405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
               500: "internal_error"}
 
 
@@ -265,6 +275,7 @@ def get_case(ref: str):
     s = db()
     case = _case_or_404(ref)
     data = case_overview(s, case, _rules(), utcnow())
+    data["rechecks"] = recheck.rechecks_data(s, case)
     for ev in data["evidence"]:
         for art in ev["artifacts"]:
             art["url"] = url_for("api.artifact", ref=case.ref, evidence_id=ev["id"], name=art["name"])
@@ -296,4 +307,33 @@ def artifact(ref: str, evidence_id: int, name: str):
     resp.headers["Content-Disposition"] = f'attachment; filename="{case.ref}-{ev.id}-{art.name}"'
     resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     resp.headers["X-Evidence-SHA256"] = art.sha256
+    return resp
+
+
+@bp.post("/cases/<ref>/rechecks")
+def start_rechecks(ref: str):
+    """Start a re-check of every captured URL of the case (one already running is not started twice)."""
+    if request.content_length or request.is_json or request.headers.get("Transfer-Encoding"):
+        body = json_body()  # no fields are defined: an empty body or {} is fine
+        if body:
+            raise ApiError(400, "unknown_field", f"unknown field {sorted(body)[0]!r} (this request takes none)",
+                           sorted(body)[0])
+    s = db()
+    case = _case_or_404(ref)
+    try:
+        rows = recheck.request_recheck(s, case, _user())
+    except NotFound:
+        s.rollback()
+        raise ApiError(404, "not_found", _http_message(404)) from None
+    except DomainError as exc:
+        s.rollback()
+        status = 403 if exc.code in FORBIDDEN_CODES else 409 if exc.code == "no_captured_url" else 400
+        raise ApiError(status, exc.code, exc.message, exc.field) from None
+    audit.record(s, _user(), "recheck.request", "case", case.ref, case.id, via="api", token=g.api_token.id,
+                 rechecks=[r.id for r in rows])
+    s.commit()
+    resp = jsonify(jsonable({"id": rows[0].id, "ids": [r.id for r in rows],
+                             "rechecks": [recheck.recheck_data(r) for r in rows]}))
+    resp.status_code = 202
+    resp.headers["Location"] = url_for("api.get_case", ref=case.ref)
     return resp

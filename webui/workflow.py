@@ -94,6 +94,7 @@ ACTIONS = {
     "clock.set": _l("Clock start recorded"), "case.facts": _l("Case facts changed"),
     "recheck.start": _l("Re-check started"), "recheck.decided": _l("Re-check concluded"),
     "recheck.leader_decided": _l("Uncertain re-check decided by the leader"),
+    "recheck.request": _l("Re-check requested through the API"),
     "letter.create": _l("Letter drafted"), "letter.update": _l("Letter edited"),
     "letter.sent": _l("Letter marked as sent"), "letter.view": _l("Letter viewed"),
     "letter.download": _l("Letter downloaded"),
