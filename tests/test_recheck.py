@@ -332,6 +332,11 @@ def capture_rt(sites, tmp_path_factory):
     up, down = sites
     rt = Runtime.from_settings(make_settings(tmp_path_factory.mktemp("recheck-capture"),
                                              capture_allowed_hosts=f"{up.host},{down.host}", capture_time_cap=20))
+    # the fixture site's removal wording, as a municipality's own copy of the removal signs would list it
+    rt.rules_dir.mkdir(parents=True, exist_ok=True)
+    (rt.rules_dir / "removal_signs.toml").write_text(
+        '[[platform]]\nid = "generic"\nremoval_texts = ["Dette opslag er fjernet af platformens moderatorer"]\n'
+        '[platform.sources]\nremoval_texts = ["tests/fixtures_recheck/switch_site.py"]\n', encoding="utf-8")
     yield rt
     rt.close()
 
@@ -409,3 +414,93 @@ def test_a_server_that_answers_503_or_refuses_connections_is_unreachable_never_r
     row = real_recheck(rt, case_id, base_id)
     assert row.verdict == "unreachable", row.details
     assert verified(rt, case_id) is None
+
+
+@pytest.mark.browser
+def test_changed_markup_with_the_posts_text_still_there_is_still_online_never_removed(capture_rt, sites):
+    rt, (site, _) = capture_rt, sites
+    site.mode["/p/4"] = "online"
+    case_id, base_id = real_case(rt, site.url("/p/4"))
+    site.mode["/p/4"] = "restyled"
+    for _ in range(2):  # twice: two of the old "element gone" verdicts used to verify a removal
+        row = real_recheck(rt, case_id, base_id)
+        assert (row.verdict, row.reason_code) == ("still_online", "text_on_page"), row.details
+        assert "the post's text is still on the page" in row.reason
+    assert verified(rt, case_id) is None
+
+
+@pytest.mark.browser
+def test_a_410_and_the_platforms_removal_text_are_removals_that_two_agreeing_verify(capture_rt, sites):
+    rt, (site, _) = capture_rt, sites
+    site.mode["/p/5"] = "online"
+    case_id, base_id = real_case(rt, site.url("/p/5"))
+    site.mode["/p/5"] = "deleted"
+    first = real_recheck(rt, case_id, base_id)
+    assert (first.verdict, first.reason_code, first.details["http_status"]) == ("removed_pending", "http_gone", 410)
+    site.mode["/p/5"] = "tombstone"
+    second = real_recheck(rt, case_id, base_id)
+    assert (second.verdict, second.reason_code) == ("removed", "removal_text"), second.details
+    assert second.details["removal_text"] == "Dette opslag er fjernet af platformens moderatorer"
+    assert verified(rt, case_id) == second.evidence_id
+
+
+@pytest.mark.browser
+def test_a_page_without_the_post_its_text_or_a_removal_sign_is_uncertain_and_the_leader_decides_in_the_browser(
+        capture_rt, sites):
+    from playwright.sync_api import expect
+
+    from tests.browser import (PHONE, assert_fits_the_width, assert_no_serious_axe_findings, log_in, new_page,
+                               open_browser, screenshot, served)
+    from webui.app import create_app
+
+    rt, (site, _) = capture_rt, sites
+    site.mode["/p/6"] = "online"
+    case_id, base_id = real_case(rt, site.url("/p/6"))
+    site.mode["/p/6"] = "blank"
+    rows = [real_recheck(rt, case_id, base_id) for _ in range(2)]
+    assert [(r.verdict, r.reason_code) for r in rows] == [("uncertain", "no_sign")] * 2
+    assert verified(rt, case_id) is None  # two uncertain re-checks verify nothing
+    with rt.transaction() as s:
+        case = s.get(Case, case_id)
+        leader = make_user(s, Role.leader, s.get(User, case.employee_id).unit, name="Lone Leder")
+        ref, leader_email, leader_id = case.ref, leader.email, leader.id
+        base_shot = next(a.name for a in s.get(Evidence, base_id).artifacts if a.role == "screenshot_post")
+
+    app = create_app(runtime=rt)
+    with served(app) as base, open_browser() as browser:
+        for name, options in (("desktop", {}), ("phone", PHONE)):
+            page = new_page(browser, **options)
+            log_in(page, base, leader_email)
+            page.goto(f"{base}/cases/{ref}#rechecks")
+            block = page.locator(f"#recheck-{rows[-1].id}")
+            expect(block).to_contain_text("Værn fandt hverken opslaget, dets tekst eller tegn på, at det er fjernet.")
+            shots = block.locator("img.shot")
+            expect(shots).to_have_count(2)
+            assert shots.nth(0).get_attribute("src").endswith(f"/evidence/{base_id}/{base_shot}")
+            assert f"/evidence/{rows[-1].evidence_id}/" in shots.nth(1).get_attribute("src")
+            assert all(shots.nth(i).evaluate("img => img.complete && img.naturalWidth > 0") for i in range(2))
+            expect(page.locator(f"#recheck-{rows[0].id}")).to_have_count(1)  # both are open to a decision
+            assert_no_serious_axe_findings(page, f"uncertain re-check ({name})")
+            assert_fits_the_width(page, name)
+            screenshot(block, f"recheck-uncertain-{name}")
+            if name == "desktop":
+                page.context.close()
+                continue
+            block.get_by_role("button", name="Fjernet").click()
+            expect(page.locator(".flash, [role=status], .messages").first).to_contain_text("Din beslutning er gemt")
+            expect(page.locator(f"#recheck-row-{rows[-1].id}")).to_contain_text("besluttet af Lone Leder")
+            expect(page.locator(".recheck-uncertain")).to_have_count(0)  # the newer answer closes the older one
+            page.context.close()
+    with rt.Session() as s:
+        row = s.get(Recheck, rows[-1].id)
+        assert (row.verdict, row.decided_by_id, row.reason_code) == ("removed_pending", leader_id, "leader_removed")
+        event = s.execute(select(AuditEvent).where(AuditEvent.action == "recheck.leader_decided",
+                                                   AuditEvent.case_id == case_id)).scalar_one()
+        assert (event.actor_id, event.details["decision"]) == (leader_id, "removed")
+        viewed = s.execute(select(AuditEvent.details).where(AuditEvent.action == "artifact.view",
+                                                            AuditEvent.case_id == case_id)).scalars().all()
+        assert {d["evidence"] for d in viewed} >= {base_id, rows[-1].evidence_id}  # the images, audited
+    assert verified(rt, case_id) is None  # one removal verdict (the leader's) is not yet two
+    site.mode["/p/6"] = "deleted"
+    assert real_recheck(rt, case_id, base_id).verdict == "removed"  # agrees with the leader's decision
+    assert verified(rt, case_id) is not None
