@@ -464,7 +464,7 @@ def test_a_page_without_the_post_its_text_or_a_removal_sign_is_uncertain_and_the
         case = s.get(Case, case_id)
         leader = make_user(s, Role.leader, s.get(User, case.employee_id).unit, name="Lone Leder")
         ref, leader_email, leader_id = case.ref, leader.email, leader.id
-        base_shot = next(a.name for a in s.get(Evidence, base_id).artifacts if a.role == "screenshot_post")
+        base_shot = next(a.name for a in s.get(Evidence, base_id).artifacts if a.role == "screenshot_viewport")
 
     app = create_app(runtime=rt)
     with served(app) as base, open_browser() as browser:

@@ -55,8 +55,9 @@ MESSAGES = {
     "bad_decision": _l("Choose “Removed” or “Still online”."),
     "not_uncertain": _l("This re-check has already been decided, or a newer re-check has answered."),
 }
-#: the screenshot shown for a capture, the first role it has
-SHOT_ROLES = ("screenshot_post", "screenshot_viewport", "screenshot_full")
+#: the screenshot shown for each capture, the first role it has: the same view of both pages (what a
+#: visitor saw first), not the post's crop next to a whole page
+SHOT_ROLES = ("screenshot_viewport", "screenshot_full", "screenshot_post")
 
 
 def reason_label(row: Recheck) -> str:
@@ -72,7 +73,7 @@ def reason_label(row: Recheck) -> str:
 
 
 def screenshot(ev: Evidence | None):
-    """The artifact to show for a capture: the post's own screenshot, else the visible part, else the page."""
+    """The artifact to show for a capture: the visible part of the page, else the whole page, else the post."""
     if ev is None:
         return None
     return next((a for role in SHOT_ROLES for a in ev.artifacts if a.role == role), None)
