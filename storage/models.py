@@ -262,10 +262,15 @@ class Recheck(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"), index=True)
     baseline_evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id", ondelete="RESTRICT"), index=True)
     evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id", ondelete="RESTRICT"))  #: the re-capture
-    verdict: Mapped[str | None] = mapped_column(String(20))  #: still_online | changed | removed | unreachable
+    #: still_online | changed | removed_pending | removed | unreachable | uncertain (a leader decides those)
+    verdict: Mapped[str | None] = mapped_column(String(20))
+    reason_code: Mapped[str | None] = mapped_column(String(40))  #: why, as a stable code (tracker.recheck.REASONS)
+    reason: Mapped[str | None] = mapped_column(Text)  #: why, in English words (the page shows it in Danish)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the leader who decided an uncertain re-check; None when Værn's rules decided
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
 
 
 class ApiToken(Base):

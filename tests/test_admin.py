@@ -310,6 +310,9 @@ BROKEN = [
      "platforms.toml: platform 'facebook', field 'hosts[0]'"),
     ("letter-dsa_notice", "letters/dsa_notice.txt.j2", lambda t: t + "\n{% if %}\n",
      "dsa_notice.txt.j2: not a valid template"),
+    ("removal-signs", "removal_signs.toml", lambda t: t.replace(
+        'removal_texts = ["research/platforms.md §3 (YouTube, graded M)"]', "", 1),
+     "removal_signs.toml: platform 'youtube', field 'sources': removal_texts needs a source"),
 ]
 
 

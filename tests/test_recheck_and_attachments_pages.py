@@ -113,22 +113,18 @@ def test_the_leader_asks_for_a_recheck_and_a_queued_recapture_appears_in_the_lis
     assert len(rechecks_of(org, case_id)) == 1
 
 
-def test_the_employee_and_the_amr_may_ask_hr_may_not_and_another_unit_gets_404(org):
+def test_the_employee_the_amr_and_hr_may_ask_and_another_unit_gets_404(org):
     ref, case_id, _ = org.captured_case()
-    for key in ("employee", "amr"):
+    for key in ("employee", "amr", "hr"):
         client = org.client(key)
         page, token = page_and_token(client, ref)
         assert f'action="/cases/{ref}/recheck"' in page, key
         assert client.post(f"/cases/{ref}/recheck", data={"csrf_token": token}).status_code == 302, key
-    hr = org.client("hr")
-    page, token = page_and_token(hr, ref)
-    assert f'action="/cases/{ref}/recheck"' not in page
-    assert hr.post(f"/cases/{ref}/recheck", data={"csrf_token": token}).status_code == 403
     outsider = org.client("leader-b")
     _, token = page_and_token(outsider, None)  # the case list carries a token too
     resp = outsider.post(f"/cases/{ref}/recheck", data={"csrf_token": token})
     assert resp.status_code == 404 and ref not in resp.get_data(as_text=True)
-    assert len(rechecks_of(org, case_id)) == 1  # the AMR found the employee's re-check still queued
+    assert len(rechecks_of(org, case_id)) == 1  # the others found the employee's re-check still queued
 
 
 def test_a_case_without_a_captured_url_offers_no_recheck_and_refuses_one_in_danish(org):
@@ -191,6 +187,51 @@ def test_a_verified_removal_is_offered_on_the_rung_and_recorded_by_the_leader(or
     resp = outsider.post(f"/cases/{ref}/steps/platform_notice/removed-verified",
                          data={"csrf_token": outsider_token, "evidence_id": verifying})
     assert resp.status_code == 404 and ref not in resp.get_data(as_text=True)
+
+
+def test_an_uncertain_recheck_shows_both_screenshots_and_only_the_leader_decides_it_audited(org):
+    ref, case_id, base_id = org.captured_case()
+    unsure = start_recheck(org.rt, case_id, base_id)
+    assert finish(org.rt, unsure, manifest(text=None, basis="screenshot_viewport"),
+                  page_text="Velkommen til foreningen") == "uncertain"
+    new_id = rechecks_of(org, case_id)[-1].evidence_id
+    employee = org.client("employee")
+    page, token = page_and_token(employee, ref)
+    block = section(page, f"recheck-{unsure}", "</section>")
+    assert "Værn fandt hverken opslaget, dets tekst eller tegn på, at det er fjernet." in block
+    for ev_id in (base_id, new_id):  # images from the stored captures, never the captured HTML
+        assert f'<img class="shot" src="/cases/{ref}/evidence/{ev_id}/screenshot_viewport.png"' in block
+    assert "/decision" not in block and "Enhedens leder sammenligner skærmbillederne og beslutter." in block
+    assert employee.post(f"/cases/{ref}/rechecks/{unsure}/decision",
+                         data={"csrf_token": token, "decision": "removed"}).status_code == 403
+    hr = org.client("hr")  # HR manages cases but does not decide what the leader compares
+    _, hr_token = page_and_token(hr, ref)
+    assert hr.post(f"/cases/{ref}/rechecks/{unsure}/decision",
+                   data={"csrf_token": hr_token, "decision": "removed"}).status_code == 403
+    outsider = org.client("leader-b")
+    _, outsider_token = page_and_token(outsider, None)
+    assert outsider.post(f"/cases/{ref}/rechecks/{unsure}/decision",
+                         data={"csrf_token": outsider_token, "decision": "removed"}).status_code == 404
+
+    leader = org.client("leader")
+    page, token = page_and_token(leader, ref)
+    assert f'action="/cases/{ref}/rechecks/{unsure}/decision"' in page
+    assert leader.post(f"/cases/{ref}/rechecks/{unsure}/decision",
+                       data={"decision": "removed"}).status_code == 400  # no CSRF token
+    resp = leader.post(f"/cases/{ref}/rechecks/{unsure}/decision", data={"csrf_token": token, "decision": "nej"},
+                       follow_redirects=True)
+    assert "Vælg “Fjernet” eller “Stadig online”." in resp.get_data(as_text=True)
+    resp = leader.post(f"/cases/{ref}/rechecks/{unsure}/decision", data={"csrf_token": token, "decision": "removed"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("#rechecks")
+    [row] = rechecks_of(org, case_id)
+    assert (row.verdict, row.decided_by_id, row.reason_code) == ("removed_pending", org.user_id("leader"),
+                                                                 "leader_removed")
+    page = leader.get(f"/cases/{ref}").get_data(as_text=True)
+    listing = section(page, "rechecks", "</section>")
+    assert "Lederen sammenlignede de to skærmbilleder og besluttede, at opslaget er fjernet." in listing
+    assert "besluttet af Lone Leder" in listing and f'id="recheck-{unsure}"' not in listing
+    assert "Usikker genkontrol afgjort af lederen" in section(page, "timeline", "</section>")
+    assert "recheck.leader_decided" in actions(org, case_id)
 
 
 # -- step attachments ---------------------------------------------------------------------------------

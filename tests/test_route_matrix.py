@@ -14,7 +14,8 @@ from typing import Callable
 import pytest
 from sqlalchemy import func, select
 
-from storage.models import Base, Case, Role, User
+from storage.models import Base, Case, Recheck, Role, User
+from storage.types import utcnow
 from tests.factories import PASSWORD, make_case, make_done_evidence, make_settings, make_unit, make_user, png_bytes
 from tracker import exports as export_ops
 from tracker import letters as letter_ops
@@ -43,7 +44,7 @@ OVERSIGHT = frozenset({"hr-A", "leader-A", "amr-A", "leader-B", "amr-B"})  #: of
 #: the offender linked to the case: HR and the case unit's leader and AMR (B's see no case of theirs with it)
 SEES_OFFENDER = frozenset({"hr-A", "leader-A", "amr-A"})
 READS_LETTERS = frozenset({"leader-A", "hr-A", "amr-A"})  #: every letter; the employee only sent ones
-RECHECKS = frozenset({"employee-A", "leader-A", "amr-A"})  #: may ask for a re-check
+RECHECKS = SEES  #: may ask for a re-check: whoever may see the case (tracker.recheck.MAY_REQUEST)
 REPORTERS = frozenset({"employee-A", "colleague-A", "leader-A", "amr-A", "employee-B", "leader-B", "amr-B"})
 ADMIN = frozenset({"admin-A"})
 HR = frozenset({"hr-A"})
@@ -104,6 +105,8 @@ ROUTES: dict[str, Route] = {
     "workflow.close": Route("/cases/{ref}/close", post=may(MANAGES, SEES - MANAGES)),
     "workflow.reopen": Route("/cases/{ref}/reopen", post=may(MANAGES, SEES - MANAGES)),
     "workflow.request_recheck": Route("/cases/{ref}/recheck", post=may(RECHECKS, SEES - RECHECKS)),
+    "rechecks.decide": Route("/cases/{ref}/rechecks/{recheck_id}/decision", post=may(LEADS, SEES - LEADS),
+                             form={"decision": "still_online"}),  # an uncertain re-check: its leader decides
     "workflow.removed_verified": Route("/cases/{ref}/steps/platform_notice/removed-verified",  # the leader only
                                        post=may(LEADS, SEES - LEADS), form={"evidence_id": "{evidence_id}"}),
     "workflow.attach_evidence": Route("/cases/{ref}/steps/leader_conversation/attachments/evidence",
@@ -116,6 +119,7 @@ ROUTES: dict[str, Route] = {
     "api.create_case": Route("/api/v1/cases", post=may(REPORTERS, HR | ADMIN)),  # documented 403 not_allowed
     "api.get_case": Route("/api/v1/cases/{ref}", get=may(SEES)),
     "api.artifact": Route("/api/v1/cases/{ref}/evidence/{evidence_id}/text.txt", get=may(SEES)),
+    "api.start_rechecks": Route("/api/v1/cases/{ref}/rechecks", post=may(RECHECKS)),
     # HR's oversight: HR only
     "hr.search": Route("/hr/cases", get=may(HR)),
     "hr.case_history": Route("/hr/cases/{ref}/history", get=may(HR)),
@@ -194,7 +198,14 @@ class Org:
                                                "evidence_report", evidence_id=self.evidence_id)
             export_id = export.id
         assert export_ops.run_export_job(rt, export_id) == "done"
+        with rt.transaction() as s:  # an uncertain re-check of the case (the evidence stands in for both captures)
+            row = Recheck(case_id=self.case_id, baseline_evidence_id=self.evidence_id, evidence_id=self.evidence_id,
+                          verdict="uncertain", reason_code="no_sign", details={}, decided_at=utcnow())
+            s.add(row)
+            s.flush()
+            self.recheck_id = row.id
         self.values = {"ref": self.ref, "export_id": export_id, "evidence_id": self.evidence_id, "letter_id": self.letter_id,
+                       "recheck_id": self.recheck_id,
                        "attachment_id": self.attachment_id, "colleague_id": self.people["colleague-A"][0],
                        "unit_b": unit_b, "link_id": self.link_id, "offender_id": self.offender_id,
                        "spare_token_id": self.spare_token_id}

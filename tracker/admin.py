@@ -29,6 +29,8 @@ from tracker.letters import SUFFIX as LETTER_SUFFIX
 from tracker.letters import TEMPLATE_DIR, LetterTemplateError, check_templates
 from tracker.platforms import (DEFAULT_PATH, PlatformDirectory, PlatformDirectoryError, load_directory_with_override,
                                load_platform_directory)
+from tracker.removal_signs import DEFAULT_PATH as SIGNS_PATH
+from tracker.removal_signs import RemovalSignsError, load_removal_signs, signs_in_force
 from tracker.rules import (DEADLINES_FILE, RESPONSE_FILE, RULES_DIR, Rules, RulesError, load_rule_files,
                            load_rules_with_overrides, rule_file_in_force)
 from tracker.users import add_unit, add_user, end_sessions, find_user_by_email, generate_password_for, set_password
@@ -235,10 +237,11 @@ def override_dir(data_dir: Path) -> Path:
 
 
 def rule_files() -> tuple[RuleFile, ...]:
-    """The editable files: response, deadlines, the platform directory, then each letter template."""
+    """The editable files: response, deadlines, the platform directory, the removal signs, then each letter."""
     files = [RuleFile("response", RESPONSE_FILE, "rules", RULES_DIR / RESPONSE_FILE),
              RuleFile("deadlines", DEADLINES_FILE, "rules", RULES_DIR / DEADLINES_FILE),
-             RuleFile("platforms", DEFAULT_PATH.name, "platforms", DEFAULT_PATH)]
+             RuleFile("platforms", DEFAULT_PATH.name, "platforms", DEFAULT_PATH),
+             RuleFile("removal-signs", SIGNS_PATH.name, "removal_signs", SIGNS_PATH)]
     for path in sorted(TEMPLATE_DIR.glob(f"*{LETTER_SUFFIX}")):
         stem = path.name.removesuffix(LETTER_SUFFIX)
         files.append(RuleFile(f"letter-{stem}", f"letters/{path.name}", "letter", path))
@@ -267,6 +270,7 @@ def load_in_force(override_dir: Path) -> InForce:
     if (override_dir / "letters").is_dir():
         with tempfile.TemporaryDirectory(prefix="vaern-letters-") as tmp:
             check_templates(_merged_letters(override_dir, Path(tmp)))
+    signs_in_force(override_dir)  # checked at start too; re-checks read it when they decide
     return InForce(load_rules_with_overrides(override_dir), load_directory_with_override(override_dir))
 
 
@@ -311,11 +315,13 @@ def validate_rule_file(override_dir: Path, file: RuleFile, text: str) -> None:
             candidate.write_text(text, encoding="utf-8")
             if file.kind == "platforms":
                 load_platform_directory(candidate)
+            elif file.kind == "removal_signs":
+                load_removal_signs(candidate)
             elif file.name == RESPONSE_FILE:
                 load_rule_files(rule_file_in_force(DEADLINES_FILE, override_dir), candidate)
             else:
                 load_rule_files(candidate, rule_file_in_force(RESPONSE_FILE, override_dir))
-        except (RulesError, PlatformDirectoryError, LetterTemplateError) as exc:
+        except (RulesError, PlatformDirectoryError, LetterTemplateError, RemovalSignsError) as exc:
             raise RuleFileError(str(exc).replace(str(tmp_dir) + os.sep, "").replace(str(tmp_dir), "")) from None
 
 

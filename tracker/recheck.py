@@ -1,23 +1,24 @@
 """Re-checks: re-capture a URL whose takedown is open and compare it with the original capture.
 
-Removal is verified, not assumed (DOMAIN.md): detection is rule-based (tech.md §3) — HTTP
-404/410/451, a platform's removal text, a redirect to the site's home page, the post element
-gone — and a removal counts only when two re-checks in a row agree. Anything that only says
-"could not look" (capture failed, timed out, refused, blocked, a login wall, DNS or connection
-errors, 5xx, 401/403/429) is ``unreachable`` and never reads as removed.
+Removal is verified, not assumed (DOMAIN.md, issue 10): ``removed`` only on positive evidence — HTTP
+404/410 (or 451, withheld for legal reasons), the platform's removal text or its deletion redirect
+(data: tracker/rules/removal_signs.toml) — and a removal counts only when two informative re-checks
+in a row agree. A missing post element is not evidence: if the post's text from the first capture
+is still on the page the post is ``still_online`` (the markup changed); if neither the element, nor
+the text, nor a removal sign is there, the verdict is ``uncertain`` and the leader decides from the
+two screenshots. A capture that could not see the page (login or consent wall, navigated away,
+blocked, timed out, failed; 5xx, 401/403/429, DNS or connection errors) is ``unreachable``.
 
 Verdicts: ``still_online``, ``changed`` (the post is there but its text or picture differs),
-``removed_pending`` (the first removal-looking result), ``removed`` (a second one agreeing),
-``unreachable``.
+``removed_pending`` (the first removal), ``removed`` (a second one agreeing), ``unreachable``,
+``uncertain``. Each carries a ``reason_code`` (``REASONS``) and an English ``reason``.
 """
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
@@ -27,102 +28,23 @@ from storage.types import utcnow
 from tracker import audit, jobs
 from tracker.errors import DomainError, NotFound
 from tracker.permissions import can_view_case
+from tracker.recheck_compare import (  # noqa: F401 - the comparison rules are part of this module's API
+    BASELINE_STATUSES, CHANGED, HASH_THRESHOLD, NO_INFORMATION, REASONS, REMOVED, REMOVED_HTTP, REMOVED_PENDING,
+    SEEN_STATUSES, STILL_ONLINE, UNCERTAIN, UNREACHABLE, UNSEEN_STATUSES, Finding, compare, has_post, hash_distance,
+    reason_text)
+from tracker.removal_signs import RemovalSigns
 
 if TYPE_CHECKING:
     from tracker.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-STILL_ONLINE, CHANGED, REMOVED_PENDING, REMOVED, UNREACHABLE = (
-    "still_online", "changed", "removed_pending", "removed", "unreachable")
-#: capture statuses of an original capture that show the post, so a re-check can be compared with it
-BASELINE_STATUSES = ("ok", "consent_dismissed", "truncated")
-REMOVED_HTTP = (404, 410, 451)
-#: 64-bit pHash/dHash distance up to which two post images are "the same" (tech.md §3: 0 same,
-#: 1–10 variation; a different post with the same photo scored 4, so images only corroborate)
-HASH_THRESHOLD = 8
-#: platforms that send a logged-out visitor to the home page instead of the post (platforms.md §4)
-HOME_REDIRECT_IS_LOGIN = ("instagram",)
 #: re-checks started per periodic run at most (the oldest-checked first)
 MAX_PER_RUN = 50
 _FINISHED = (EvidenceState.done, EvidenceState.failed, EvidenceState.refused)
-
-
-@dataclass(frozen=True)
-class Finding:
-    """What one re-capture shows compared with the baseline: a verdict before the two-agreeing rule."""
-
-    verdict: str  #: still_online | changed | removed | unreachable
-    reason: str
-    details: dict[str, Any]
-
-
-# -- comparing two captures (pure) -----------------------------------------------------------------
-def hash_distance(a: str | None, b: str | None) -> int | None:
-    """Bits that differ between two 64-bit hashes written as 16 hex digits; None if one is missing."""
-    if not a or not b:
-        return None
-    return bin(int(a, 16) ^ int(b, 16)).count("1")
-
-
-def has_post(manifest: dict[str, Any] | None) -> bool:
-    """The capture found the post element (its text or its own screenshot)."""
-    if not manifest:
-        return False
-    hashes = manifest.get("perceptual_hashes") or {}
-    return bool(manifest.get("text_sha256")) or hashes.get("basis") == "screenshot_post"
-
-
-def _is_home(url: str | None) -> bool:
-    return bool(url) and urlsplit(url).path in ("", "/") and not urlsplit(url).query
-
-
-def compare(baseline: dict[str, Any] | None, manifest: dict[str, Any] | None, *,
-            state: str = "done", status: str | None = None, error: str | None = None) -> Finding:
-    """Compare a re-capture (its manifest, job state and capture status) with the baseline manifest."""
-    state = getattr(state, "value", state)
-    if state != "done" or manifest is None:
-        return Finding(UNREACHABLE, f"the capture did not complete ({state})", {"state": state, "error": error})
-    status = status or manifest.get("status")
-    http = (manifest.get("http") or {}).get("status")
-    final_url = manifest.get("final_url")
-    details: dict[str, Any] = {"status": status, "http_status": http, "final_url": final_url}
-    if status == "login_wall":
-        return Finding(UNREACHABLE, "a login wall stood in front of the page", details)
-    if status in ("timed_out", "blocked_by_policy"):
-        return Finding(UNREACHABLE, f"the capture ended {status}", details)
-    if http in REMOVED_HTTP:  # the server's own answer, even if the capture also failed
-        return Finding(REMOVED, f"the server answered HTTP {http}", details)
-    if status == "failed" or http is None or http >= 400:  # 5xx, 401/403/429, DNS, refused, ...
-        what = f"HTTP {http}" if http else "no answer from the server"
-        return Finding(UNREACHABLE, f"the capture failed ({what})", details)
-    if status == "not_found":  # a platform's removal text (capture/steps.py detect_not_found)
-        return Finding(REMOVED, "the page shows the platform's removal text", details)
-    platform = manifest.get("platform")
-    base_final = (baseline or {}).get("final_url") or (baseline or {}).get("requested_url")
-    if _is_home(final_url) and not _is_home(base_final):
-        if platform in HOME_REDIRECT_IS_LOGIN:
-            return Finding(UNREACHABLE, f"redirected to the home page ({platform} does that to logged-out visitors)",
-                           details)
-        return Finding(REMOVED, "the address now leads to the site's home page", details)
-    if not has_post(baseline):
-        details["comparable"] = False
-        return Finding(STILL_ONLINE, "the page answers; the original capture found no post element to compare",
-                       details)
-    if not has_post(manifest):
-        return Finding(REMOVED, "the page answers but the post element is gone", details)
-    base_hashes = baseline.get("perceptual_hashes") or {}  # type: ignore[union-attr]
-    new_hashes = manifest.get("perceptual_hashes") or {}
-    same_basis = base_hashes.get("basis") == new_hashes.get("basis") == "screenshot_post"
-    phash = hash_distance(base_hashes.get("phash"), new_hashes.get("phash")) if same_basis else None
-    dhash = hash_distance(base_hashes.get("dhash"), new_hashes.get("dhash")) if same_basis else None
-    same_text = baseline.get("text_sha256") == manifest.get("text_sha256")  # type: ignore[union-attr]
-    details.update(same_text=same_text, phash_distance=phash, dhash_distance=dhash)
-    if not same_text:
-        return Finding(CHANGED, "the post's text differs from the original capture", details)
-    if (phash is not None and phash > HASH_THRESHOLD) or (dhash is not None and dhash > HASH_THRESHOLD):
-        return Finding(CHANGED, "the post's text is the same but its picture differs", details)
-    return Finding(STILL_ONLINE, "the post is online as captured", details)
+#: who may ask for a re-check of a case they can see (pages and API alike): everyone but the admin,
+#: who cannot see cases anyway; HR manages cases (tracker.steps.can_manage_case)
+MAY_REQUEST = (Role.employee, Role.amr, Role.leader, Role.hr)
 
 
 # -- which URLs are due -----------------------------------------------------------------------------
@@ -206,8 +128,8 @@ def request_recheck(session: Session, case: Case, actor: User) -> list[Recheck]:
     """
     if not can_view_case(actor, case):
         raise NotFound(case.ref)
-    if actor.role not in (Role.leader, Role.amr, Role.employee):
-        raise DomainError("not_allowed", "only the case's leader, AMR or employee can ask for a re-check")
+    if actor.role not in MAY_REQUEST:
+        raise DomainError("not_allowed", "only people who work with the case can ask for a re-check")
     baselines = baselines_of(session, case)
     if not baselines:
         raise DomainError("no_captured_url", "the case has no captured URL to check again")
@@ -231,20 +153,42 @@ def load_manifest(rt: "Runtime", ev: Evidence) -> dict[str, Any] | None:
     return json.loads(rt.blobs.read(ev.manifest_sha256))
 
 
+def load_page_text(rt: "Runtime", ev: Evidence) -> str | None:
+    """The visible text of a captured page (its ``text`` artifact); None if the capture kept none."""
+    art = next((a for a in ev.artifacts if a.role == "text"), None)
+    return rt.blobs.read(art.sha256).decode("utf-8", "replace") if art is not None else None
+
+
+def removal_signs(rt: "Runtime") -> RemovalSigns:
+    """The removal signs in force (the municipality's copy over the shipped file)."""
+    from tracker.removal_signs import signs_in_force
+
+    return signs_in_force(rt.rules_dir)
+
+
 def _previous_informative(session: Session, row: Recheck) -> Recheck | None:
-    """The last decided re-check of the same baseline before ``row`` that was not ``unreachable``."""
+    """The last decided re-check of the same baseline before ``row`` that said something about the post."""
     return session.execute(
         select(Recheck).where(Recheck.baseline_evidence_id == row.baseline_evidence_id, Recheck.id < row.id,
-                              Recheck.verdict.is_not(None), Recheck.verdict != UNREACHABLE)
+                              Recheck.verdict.is_not(None), Recheck.verdict.not_in(NO_INFORMATION))
         .order_by(Recheck.id.desc()).limit(1)).scalar()
+
+
+def _count_removal(session: Session, row: Recheck, details: dict[str, Any]) -> str:
+    """``removed`` if the previous informative re-check of the URL was a removal too, else ``removed_pending``."""
+    prev = _previous_informative(session, row)
+    if prev is not None and prev.verdict in (REMOVED, REMOVED_PENDING):
+        details["agrees_with_recheck"] = prev.id
+        return REMOVED
+    return REMOVED_PENDING
 
 
 def decide(rt: "Runtime", recheck: Recheck | int) -> str | None:
     """Compare a finished re-capture with its baseline and record the verdict (once); None if not finished.
 
-    A removal-looking result is ``removed_pending`` unless the previous informative re-check of the
-    same URL (``unreachable`` ones are skipped) also looked removed; then it is ``removed``. When
-    the case thereby becomes verified removed, the unit's leaders are told (after commit).
+    A removal is ``removed_pending`` unless the previous informative re-check of the same URL
+    (``unreachable`` and ``uncertain`` ones are skipped) was a removal too; then it is ``removed``.
+    When the case thereby becomes verified removed, the unit's leaders are told (after commit).
     """
     recheck_id = recheck if isinstance(recheck, int) else recheck.id
     with rt.transaction() as session:
@@ -256,29 +200,88 @@ def decide(rt: "Runtime", recheck: Recheck | int) -> str | None:
             return None
         baseline = session.get(Evidence, row.baseline_evidence_id)
         was_verified = verified_removal(session, session.get(Case, row.case_id))
+        from tracker.platforms import platform_for_url
+
+        done = ev.state is EvidenceState.done
         found = compare(load_manifest(rt, baseline), load_manifest(rt, ev), state=ev.state.value,
-                        status=ev.capture_status, error=ev.error)
+                        status=ev.capture_status, error=ev.error,
+                        page_text=load_page_text(rt, ev) if done else None,
+                        baseline_text=load_page_text(rt, baseline), signs=removal_signs(rt),
+                        platform=platform_for_url(baseline.source_url or "", rt.platforms).id)
         verdict, details = found.verdict, {"reason": found.reason, **found.details}
         if verdict == REMOVED:
-            prev = _previous_informative(session, row)
-            if prev is not None and prev.verdict in (REMOVED, REMOVED_PENDING):
-                details["agrees_with_recheck"] = prev.id
-            else:
-                verdict = REMOVED_PENDING
+            verdict = _count_removal(session, row, details)
         row.verdict, row.details, row.decided_at = verdict, details, utcnow()
+        row.reason_code, row.reason = found.code, found.reason
         session.flush()
         audit.record(session, None, "recheck.decided", "recheck", row.id, row.case_id, verdict=verdict,
-                     evidence_id=ev.id, reason=found.reason)
+                     evidence_id=ev.id, reason=found.reason, reason_code=found.code)
         case_id = row.case_id
         now_verified = verified_removal(session, session.get(Case, case_id))
     if now_verified is not None and now_verified != was_verified:
-        from tracker import notify
-
-        try:
-            notify.removal_verified(rt, case_id)
-        except Exception:  # the periodic notification sweep sends it later
-            log.exception("could not send the removal notification for case %s", case_id)
+        tell_leaders_removed(rt, case_id)
     return verdict
+
+
+def tell_leaders_removed(rt: "Runtime", case_id: int) -> None:
+    """Tell the unit's leaders the removal is verified (after commit; the periodic sweep retries a failure)."""
+    from tracker import notify
+
+    try:
+        notify.removal_verified(rt, case_id)
+    except Exception:
+        log.exception("could not send the removal notification for case %s", case_id)
+
+
+#: what a leader may decide about an uncertain re-check
+LEADER_DECISIONS = {"removed": "leader_removed", "still_online": "leader_online"}
+
+
+def undecided_uncertain(session: Session, case: Case) -> list[Recheck]:
+    """Uncertain re-checks of the case a leader may still decide: no later re-check of the URL answered."""
+    rows = session.execute(select(Recheck).where(Recheck.case_id == case.id, Recheck.verdict == UNCERTAIN)
+                           .order_by(Recheck.id)).scalars()
+    return [r for r in rows if not _answered_later(session, r)]
+
+
+def _answered_later(session: Session, row: Recheck) -> bool:
+    return session.execute(select(Recheck.id).where(
+        Recheck.baseline_evidence_id == row.baseline_evidence_id, Recheck.id > row.id,
+        Recheck.verdict.is_not(None), Recheck.verdict.not_in(NO_INFORMATION)).limit(1)).scalar() is not None
+
+
+def decide_uncertain(session: Session, case: Case, recheck_id: int, decision: str, actor: User) -> Recheck:
+    """The case's leader decides an ``uncertain`` re-check from its screenshots (flush only; audited).
+
+    ``decision`` is ``removed`` (counts as a removal verdict, with the decider recorded; two agreeing
+    removals still verify) or ``still_online``. Raises NotFound if ``actor`` may not see the case or
+    the re-check is not the case's; DomainError ``not_allowed`` unless a leader, ``not_uncertain``
+    if it is not (or no longer) open to a decision, ``bad_decision`` for another value.
+    """
+    if not can_view_case(actor, case):
+        raise NotFound(case.ref)
+    row = session.get(Recheck, recheck_id)
+    if row is None or row.case_id != case.id:
+        raise NotFound(str(recheck_id))
+    if actor.role is not Role.leader:
+        raise DomainError("not_allowed", "only the case's leader decides an uncertain re-check")
+    if decision not in LEADER_DECISIONS:
+        raise DomainError("bad_decision", "decide 'removed' or 'still_online'", "decision")
+    if row.verdict != UNCERTAIN or _answered_later(session, row):
+        raise DomainError("not_uncertain", "this re-check is not open to a decision (decided, or a later one answered)")
+    code = LEADER_DECISIONS[decision]
+    details = {**(row.details or {}), "finding": {"verdict": row.verdict, "reason_code": row.reason_code,
+                                                  "reason": row.reason}}
+    verdict = _count_removal(session, row, details) if decision == "removed" else STILL_ONLINE
+    details["reason"] = reason_text(code, details)
+    before = row.verdict
+    row.verdict, row.details, row.reason_code, row.reason = verdict, details, code, details["reason"]
+    row.decided_by_id, row.decided_at = actor.id, utcnow()
+    session.flush()
+    audit.record(session, actor, "recheck.leader_decided", "recheck", row.id, case.id, before=before,
+                 verdict=verdict, decision=decision, evidence_id=row.evidence_id,
+                 baseline_evidence_id=row.baseline_evidence_id)
+    return row
 
 
 def after_capture(rt: "Runtime", evidence_id: int) -> str | None:
@@ -332,7 +335,7 @@ def removal_status(session: Session, case: Case) -> dict[int, int | None]:
     for baseline in baselines_of(session, case):
         rows = session.execute(
             select(Recheck).where(Recheck.baseline_evidence_id == baseline.id, Recheck.verdict.is_not(None),
-                                  Recheck.verdict != UNREACHABLE).order_by(Recheck.id)).scalars()
+                                  Recheck.verdict.not_in(NO_INFORMATION)).order_by(Recheck.id)).scalars()
         verified: int | None = None
         for row in rows:
             if row.verdict == REMOVED:
@@ -375,3 +378,34 @@ def mark_removed_verified(session: Session, step: CaseStep, evidence_id: int, ac
     audit.record(session, actor, "step.removed_verified", "case_step", step.id, case.id,
                  step_id=step.step_id, evidence_id=evidence_id)
     return step
+
+
+# -- as plain data (the JSON API) ---------------------------------------------------------------------
+#: the API's verdict for each stored one: a first removal is "removed", not yet confirmed
+API_VERDICTS = {STILL_ONLINE: STILL_ONLINE, CHANGED: CHANGED, REMOVED_PENDING: REMOVED, REMOVED: REMOVED,
+                UNREACHABLE: UNREACHABLE, UNCERTAIN: UNCERTAIN}
+
+
+def recheck_data(row: Recheck, decider: User | None = None) -> dict[str, Any]:
+    """One re-check as plain data: verdict (None while its capture runs), reason, captures, times, decider."""
+    return {
+        "id": row.id,
+        "state": "decided" if row.verdict else "pending",
+        "verdict": API_VERDICTS.get(row.verdict, row.verdict) if row.verdict else None,
+        "removal_confirmed": row.verdict == REMOVED if row.verdict in (REMOVED, REMOVED_PENDING) else None,
+        "reason": row.reason or (row.details or {}).get("reason"),
+        "reason_code": row.reason_code,
+        "evidence_id": row.evidence_id,
+        "baseline_evidence_id": row.baseline_evidence_id,
+        "created_at": row.created_at,
+        "decided_at": row.decided_at,
+        "decided_by": {"id": decider.id, "name": decider.name} if decider is not None else None,
+    }
+
+
+def rechecks_data(session: Session, case: Case) -> list[dict[str, Any]]:
+    """Every re-check of the case, oldest first, as plain data."""
+    rows = list(session.execute(select(Recheck).where(Recheck.case_id == case.id).order_by(Recheck.id)).scalars())
+    ids = {r.decided_by_id for r in rows if r.decided_by_id}
+    people = {u.id: u for u in session.execute(select(User).where(User.id.in_(ids))).scalars()} if ids else {}
+    return [recheck_data(r, people.get(r.decided_by_id) if r.decided_by_id else None) for r in rows]

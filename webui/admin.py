@@ -23,8 +23,9 @@ bp = Blueprint("admin", __name__)
 
 
 ROLES = PERSON_ROLE_LABELS
-KINDS = {"rules": _l("Rules"), "platforms": _l("Platform directory"), "letter": _l("Letter template")}
 TOKEN_STATES = {"live": _l("In use"), "revoked": _l("Revoked"), "expired": _l("Expired")}
+KINDS = {"rules": _l("Rules"), "platforms": _l("Platform directory"), "letter": _l("Letter template"),
+         "removal_signs": _l("Removal signs for re-checks")}
 MESSAGES = {
     "email": _l("Enter a valid e-mail address."),
     "user_exists": _l("A user with this e-mail address exists already."),

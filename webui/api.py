@@ -16,6 +16,15 @@ Packages and PDF reports are built by a job: ``POST /cases/<ref>/exports`` with 
 ``step`` and, once done, ``sha256``, ``size`` and ``download_url``;
 ``GET /cases/<ref>/exports/<id>/download`` is the file (audited; 404 until it is ready). Only the
 token's user sees their own jobs.
+``POST /cases/<ref>/rechecks`` (capture every captured URL of the case again and compare; an empty
+body or ``{}``; 202 with ``{"id", "ids", "rechecks"}``, the re-checks started or still running).
+
+The case file lists ``rechecks``: ``id``, ``state`` (pending, decided), ``verdict`` (still_online,
+changed, removed, unreachable, uncertain; null while pending), ``removal_confirmed`` (for removed:
+true once two re-checks in a row agree), ``reason`` (English) and ``reason_code``, ``evidence_id``
+(the new capture), ``baseline_evidence_id``, ``created_at``, ``decided_at`` and ``decided_by`` (the
+leader who decided an uncertain one; null when Værn's rules decided). A removal is claimed only on
+positive evidence; "uncertain" means Værn could not tell, and the leader decides on the case page.
 
 Times are ISO 8601 with the offset, in Europe/Copenhagen local time (e.g. ``2026-11-20T14:05:00+01:00``).
 Input times must carry an offset (``Z`` or ``±HH:MM``); a time without one is refused.
@@ -31,6 +40,7 @@ Errors are JSON ``{"error": <English sentence>, "code": <stable code>, "field": 
   (with ``WWW-Authenticate: Bearer realm="vaern"``).
 - 403 ``not_allowed``: the user's role may not do this (e.g. HR or an admin opening a case).
 - 404 ``not_found``: no such route, case, evidence or file, or not visible to the user.
+- 409 ``no_captured_url``: a re-check of a case with no captured URL to check again.
 - 405 ``method_not_allowed`` (with ``Allow``), 413 ``too_large`` (body over 64 KiB),
   415 ``unsupported_media_type`` (a body that is not ``application/json``), 500 ``internal_error``
   or ``integrity_error`` (a stored file no longer matches its SHA-256).
@@ -47,7 +57,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from storage.blobs import BlobError
 from storage.types import utcnow
-from tracker import audit
+from tracker import audit, recheck
 from tracker.cases import Report, get_case_for, list_cases_for, open_case
 from tracker.errors import DomainError, NotFound
 from tracker.tokens import authenticate_token
@@ -63,7 +73,7 @@ CASE_FIELDS = {"url", "episode_at", "description"}
 #: domain codes that are about the user's role rather than the input
 FORBIDDEN_CODES = {"not_allowed"}
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "not_allowed", 404: "not_found",
-              405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type",
+              405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
               500: "internal_error"}
 
 
@@ -271,6 +281,7 @@ def get_case(ref: str):
     s = db()
     case = _case_or_404(ref)
     data = case_overview(s, case, _rules(), utcnow())
+    data["rechecks"] = recheck.rechecks_data(s, case)
     for ev in data["evidence"]:
         for art in ev["artifacts"]:
             art["url"] = url_for("api.artifact", ref=case.ref, evidence_id=ev["id"], name=art["name"])
@@ -363,3 +374,30 @@ def export_download(ref: str, job_id: int):
     if job.state != "done":
         raise ApiError(404, "not_found", "the file is not ready (see the job's state)")
     return send_export(case, job, _user(), "api")
+@bp.post("/cases/<ref>/rechecks")
+def start_rechecks(ref: str):
+    """Start a re-check of every captured URL of the case (one already running is not started twice)."""
+    if request.content_length or request.is_json or request.headers.get("Transfer-Encoding"):
+        body = json_body(set())  # no fields are defined: an empty body or {} is fine
+        if body:
+            raise ApiError(400, "unknown_field", f"unknown field {sorted(body)[0]!r} (this request takes none)",
+                           sorted(body)[0])
+    s = db()
+    case = _case_or_404(ref)
+    try:
+        rows = recheck.request_recheck(s, case, _user())
+    except NotFound:
+        s.rollback()
+        raise ApiError(404, "not_found", _http_message(404)) from None
+    except DomainError as exc:
+        s.rollback()
+        status = 403 if exc.code in FORBIDDEN_CODES else 409 if exc.code == "no_captured_url" else 400
+        raise ApiError(status, exc.code, exc.message, exc.field) from None
+    audit.record(s, _user(), "recheck.request", "case", case.ref, case.id, via="api", token=g.api_token.id,
+                 rechecks=[r.id for r in rows])
+    s.commit()
+    resp = jsonify(jsonable({"id": rows[0].id, "ids": [r.id for r in rows],
+                             "rechecks": [recheck.recheck_data(r) for r in rows]}))
+    resp.status_code = 202
+    resp.headers["Location"] = url_for("api.get_case", ref=case.ref)
+    return resp

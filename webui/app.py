@@ -13,7 +13,7 @@ from tracker.admin import load_in_force, override_dir
 from tracker.rules import Rules
 from tracker.runtime import Runtime
 from tracker.settings import Settings, load_settings
-from webui import admin, api, auth, cases, exports, hr, letters, nav, oversight, report, stats, workflow
+from webui import admin, api, auth, cases, exports, hr, letters, nav, oversight, rechecks, report, stats, workflow
 from webui.extensions import babel, csrf, limiter, login_manager
 from webui.labels import PLATFORMS_KEY, RULES_KEY
 from webui.timefmt import format_local
@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
         app.register_blueprint(bp)
     api.init_app(app)  # the JSON API: bearer tokens, exempt from CSRF, no session cookie
     workflow.init_app(app)  # the leader's step, ladder, clock and fact forms on the case page
+    rechecks.init_app(app)  # re-check reasons, and the leader's decision on an uncertain one
 
     app.jinja_env.filters["localtime"] = format_local
     app.jinja_env.globals["vaern_version"] = __version__

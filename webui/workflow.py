@@ -93,6 +93,8 @@ ACTIONS = {
     "attachment.download": _l("Step attachment downloaded"),
     "clock.set": _l("Clock start recorded"), "case.facts": _l("Case facts changed"),
     "recheck.start": _l("Re-check started"), "recheck.decided": _l("Re-check concluded"),
+    "recheck.leader_decided": _l("Uncertain re-check decided by the leader"),
+    "recheck.request": _l("Re-check requested through the API"),
     "letter.create": _l("Letter drafted"), "letter.update": _l("Letter edited"),
     "letter.sent": _l("Letter marked as sent"), "letter.view": _l("Letter viewed"),
     "letter.download": _l("Letter downloaded"),
@@ -160,6 +162,7 @@ VERDICTS = {
     recheck.STILL_ONLINE: _l("still online"), recheck.CHANGED: _l("changed"),
     recheck.REMOVED_PENDING: _l("looks removed (awaiting confirmation)"),
     recheck.REMOVED: _l("removed — confirmed"), recheck.UNREACHABLE: _l("could not be reached"),
+    recheck.UNCERTAIN: _l("uncertain — the leader decides"),
 }
 RECHECKS_SHOWN = 10
 #: a step attachment's download name ends in the extension of its sniffed type, never the uploader's
@@ -217,6 +220,12 @@ def action_label(action: str) -> str:
     return str(ACTIONS.get(action, action))
 
 
+def recheck_page_context(session, case: Case, user: User) -> dict:
+    from webui.rechecks import page_context as context
+
+    return context(session, case, user)
+
+
 # -- what the case page needs -------------------------------------------------------------------
 def page_context(case: Case, user: User, now: datetime | None = None) -> dict:
     """Checklist, ladder, deadlines, suggestion, facts and timeline for the case page."""
@@ -250,9 +259,10 @@ def page_context(case: Case, user: User, now: datetime | None = None) -> dict:
         step_states=[s.value for s in StepState],
         rechecks=rechecks, has_captured_url=has_url, verified_evidence=verified,
         removal_step=ops.removal_rung(r, rows) if verified else None,
-        can_recheck=has_url and user.role in (Role.leader, Role.amr, Role.employee),
+        can_recheck=has_url and user.role in recheck.MAY_REQUEST,
         can_mark_removed=user.role is Role.leader and manage,
         evidence_by_id={e.id: e for e in case.evidence},
+        **recheck_page_context(session, case, user),
     )
 
 

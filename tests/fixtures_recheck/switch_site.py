@@ -1,4 +1,5 @@
-"""A post page on 127.0.0.1 whose answer the test switches between captures: online, edited, 404, 503, ...
+"""A post page on 127.0.0.1 whose answer the test switches between captures: online, edited, restyled
+(same text, other markup), blank (200 without the post), tombstone (removal text), 404, 410, 503, ...
 
 ``site.mode[path] = "gone"`` changes what the next request for ``path`` gets; unknown paths are 404.
 """
@@ -19,6 +20,17 @@ GONE = """<!doctype html><html lang="da"><head><meta charset="utf-8"><title>Ikke
 <body><h1>Siden blev ikke fundet</h1></body></html>"""
 ERROR = """<!doctype html><html lang="da"><head><meta charset="utf-8"><title>Fejl</title></head>
 <body><h1>Tjenesten er midlertidigt utilgængelig</h1></body></html>"""
+#: the same post after a redesign: its text is there, the <article> the capture looks for is not
+RESTYLED = """<!doctype html><html lang="da"><head><meta charset="utf-8"><title>Borgere i kommunen</title></head>
+<body style="margin:0;font:16px 'DejaVu Sans',sans-serif"><div class="feed"><div class="item-v2">
+<span>Borgerforeningen</span><div class="body">{text}</div></div></div></body></html>"""
+#: a 200 page where the post was: no post, no text of it, no removal wording
+BLANK = """<!doctype html><html lang="da"><head><meta charset="utf-8"><title>Borgere i kommunen</title></head>
+<body style="margin:0;font:16px 'DejaVu Sans',sans-serif"><main><h1>Borgerforeningen</h1>
+<p>Her er ingen opslag at vise lige nu.</p></main></body></html>"""
+#: the platform's own removal wording on a 200 page (the tests list it as this site's removal text)
+TOMBSTONE = """<!doctype html><html lang="da"><head><meta charset="utf-8"><title>Borgere i kommunen</title></head>
+<body><main><h1>Borgerforeningen</h1><p>Dette opslag er fjernet af platformens moderatorer.</p></main></body></html>"""
 HOME = """<!doctype html><html lang="da"><head><meta charset="utf-8"><title>Forside</title></head>
 <body><h1>Velkommen</h1><p>Nyheder fra foreningen.</p></body></html>"""
 
@@ -37,6 +49,12 @@ class SwitchSite:
                 mode = site.mode.get(self.path)
                 if mode in TEXTS:
                     return self._send(200, POST.format(text=TEXTS[mode]))
+                if mode == "restyled":
+                    return self._send(200, RESTYLED.format(text=TEXTS["online"]))
+                if mode in ("blank", "tombstone"):
+                    return self._send(200, BLANK if mode == "blank" else TOMBSTONE)
+                if mode == "deleted":
+                    return self._send(410, GONE)
                 if mode == "unavailable":
                     return self._send(503, ERROR, {"Retry-After": "120"})
                 if mode == "home":
