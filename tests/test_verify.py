@@ -21,7 +21,7 @@ from storage.models import Artifact, AuditEvent, Role, User
 from tests.factories import make_bundle, make_case, make_done_evidence, make_unit, make_user, png_bytes
 from tracker import audit
 from tracker.cases import add_evidence, view_case
-from tracker.integrity import (ANCHOR_FILE, anchor_if_intact, read_anchors, run_verification,
+from tracker.integrity import (ANCHOR_FILE, anchor_head, anchor_if_intact, read_anchors, run_verification,
                                verify_everything)
 from tracker.rules import load_rules
 from tracker.steps import attach_upload
@@ -102,17 +102,38 @@ def test_an_untouched_store_verifies_with_every_blob_and_event_checked(runtime, 
     assert report.summary().endswith(f"{events} audit events in an unbroken chain, no anchors yet")
 
 
-def test_a_run_records_its_outcome_in_the_chain_and_anchors_the_head(runtime, world):
+def test_a_run_records_its_outcome_in_the_chain_and_anchors_the_head_it_walked(runtime, world):
+    walked = event_ids(runtime)[-1]
     report, anchor = run_verification(runtime)
-    assert report.ok
+    assert report.ok and report.head_id == walked
     with runtime.Session() as s:
         head = s.execute(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).scalar_one()
+        walked_hash = s.get(AuditEvent, walked).hash
     assert head.action == "integrity.verify" and head.details["ok"] is True and head.details["problems"] == 0
-    assert (anchor.event_id, anchor.hash) == (head.id, head.hash)
+    # the run's own event was appended after the walk: it was never checked, so it is not what is anchored
+    assert head.id > walked and (anchor.event_id, anchor.hash, anchor.count) == (walked, walked_hash, report.events)
     anchors, problems = read_anchors(runtime.settings.data_dir / ANCHOR_FILE)
-    assert problems == [] and [(a.event_id, a.hash, a.count) for a in anchors] == [(head.id, head.hash, report.events + 1)]
-    again = verify_everything(runtime)
+    assert problems == [] and [(a.event_id, a.hash, a.count) for a in anchors] == [(walked, walked_hash, report.events)]
+    again, next_anchor = run_verification(runtime)
     assert again.ok and again.summary().endswith("1 anchor holds")
+    assert next_anchor.event_id == head.id  # the next run walked it, and anchors it
+
+
+def test_an_event_appended_between_the_walk_and_the_anchor_is_not_the_anchored_one(runtime, world):
+    walk = audit.walk_chain_in_batches(runtime.Session)
+    with runtime.transaction() as s:  # another process appends while the walk's result is being checked
+        late = audit.record(s, None, "case.view", "case", world.ref, world.case_id)
+        late_id, late_hash = late.id, late.hash
+    anchor = anchor_head(runtime, walk.head_id, walk.head_hash, walk.count)
+    assert late_id > walk.head_id
+    assert (anchor.event_id, anchor.hash, anchor.count) == (walk.head_id, walk.head_hash, walk.count)
+    assert (anchor.event_id, anchor.hash) != (late_id, late_hash)
+    anchors, _ = read_anchors(runtime.settings.data_dir / ANCHOR_FILE)
+    assert [(a.event_id, a.hash) for a in anchors] == [(walk.head_id, walk.head_hash)]
+    # had the late event been edited before anyone walked it, the anchor would not vouch for the edit
+    raw_sql(runtime, "UPDATE audit_events SET object_id = 'X' WHERE id = :id", id=late_id)
+    report = verify_everything(runtime)
+    assert [(p.kind, p.subject) for p in report.problems] == [("event_edited", f"event:{late_id}")]
 
 
 # -- blobs ------------------------------------------------------------------------------------------
@@ -252,12 +273,13 @@ def test_a_forged_event_is_reported_as_a_fork_and_as_inserted_once_an_anchor_vou
         f"both follow it — event {forged} was inserted, or events {events[2].id}–{events[-1].id} were"]
 
     raw_sql(runtime, "DELETE FROM audit_events WHERE id = :id", id=forged)
-    _, anchor = run_verification(runtime)  # the real chain is anchored now
-    forge_event(runtime, events[1], anchor.event_id + 1)
+    run_verification(runtime)  # the real chain is anchored now (up to the head it walked)
+    last = event_ids(runtime)[-1]  # the run's own integrity.verify event
+    forge_event(runtime, events[1], last + 1)
     report = verify_everything(runtime)
     assert [p.message for p in report.problems] == [
-        f"audit event {anchor.event_id + 1} was inserted: it claims to follow event {events[1].id}, but events "
-        f"{events[2].id}–{anchor.event_id} already hold that place and are covered by an anchor"]
+        f"audit event {last + 1} was inserted: it claims to follow event {events[1].id}, but events "
+        f"{events[2].id}–{last} already hold that place and are covered by an anchor"]
 
 
 def test_deleting_the_newest_events_after_an_anchor_is_reported_as_truncation(runtime, world):
@@ -279,7 +301,7 @@ def test_a_consistently_rewritten_chain_passes_the_walk_but_fails_its_anchor(run
     _, anchor = run_verification(runtime)
     with runtime.Session() as s:
         events = list(s.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars())
-    prev = audit.GENESIS
+    prev, rewritten = audit.GENESIS, {}
     with runtime.engine.begin() as conn:  # edit one event, then re-chain everything after it
         for ev in events:
             details = {**ev.details, "rewritten": True} if ev.id == events[3].id else ev.details
@@ -288,10 +310,11 @@ def test_a_consistently_rewritten_chain_passes_the_walk_but_fails_its_anchor(run
                                  details=details)
             conn.execute(text("UPDATE audit_events SET prev_hash = :p, hash = :h, details = :d WHERE id = :i"),
                          {"p": prev, "h": h, "d": json.dumps(details), "i": ev.id})
-            prev = h
+            prev = rewritten[ev.id] = h
     report = verify_everything(runtime)
     assert [(p.kind, p.subject) for p in report.problems] == [("anchor_failed", f"event:{anchor.event_id}")]
-    assert f"event {anchor.event_id} has changed: its hash is now {prev}, the anchor recorded {anchor.hash}" \
+    assert (f"event {anchor.event_id} has changed: its hash is now {rewritten[anchor.event_id]}, "
+            f"the anchor recorded {anchor.hash}") \
         in report.problems[0].message
 
 

@@ -73,6 +73,7 @@ class IntegrityReport:
     blob_bytes: int = 0
     events: int = 0
     head_id: int | None = None
+    head_hash: str | None = None  #: the hash of ``head_id`` as the walk saw it: what an anchor records
     anchors: int = 0
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -135,7 +136,7 @@ def verify_everything(rt: "Runtime", *, blobs: bool = True) -> IntegrityReport:
     walk = audit.walk_chain_in_batches(rt.Session)
     with rt.Session() as session:
         chain_problems = check_chain(session, walk, anchors)
-    report.events, report.head_id = walk.count, walk.head_id
+    report.events, report.head_id, report.head_hash = walk.count, walk.head_id, walk.head_hash
     if refs is not None:
         blob_problems, notes, report.blobs_checked, report.blob_bytes = check_blobs(rt.blobs, refs)
         bad = {p.subject for p in blob_problems}
@@ -148,7 +149,9 @@ def verify_everything(rt: "Runtime", *, blobs: bool = True) -> IntegrityReport:
 def run_verification(rt: "Runtime", *, blobs: bool = True, actor=None) -> tuple[IntegrityReport, "Anchor | None"]:
     """What `vaern verify` does: check everything, record the outcome, then anchor the head if the chain holds.
 
-    An anchor vouches for the chain as it is, so a chain with a problem is never anchored. Raises
+    An anchor vouches for the chain as it was walked: it names the head the walk verified, never an
+    event appended since (the ``integrity.verify`` event of this run is anchored by the next run).
+    A chain with a problem is never anchored. Raises
     AnchorWriteError when the anchor file cannot be written (the outcome is recorded already).
     """
     report = verify_everything(rt, blobs=blobs)
@@ -156,7 +159,7 @@ def run_verification(rt: "Runtime", *, blobs: bool = True, actor=None) -> tuple[
     if not report.chain_holds:
         return report, None
     try:
-        return report, anchor_head(rt)
+        return report, anchor_head(rt, report.head_id, report.head_hash, report.events)
     except OSError as exc:
         raise AnchorWriteError(f"cannot write the anchor file {anchor_path(rt.settings)}: {exc.strerror or exc}") from exc
 
@@ -525,14 +528,15 @@ def append_anchor(path: Path, event_id: int, hash_: str, count: int) -> Anchor |
     return Anchor(len(anchors) + 1, event_id, hash_, count, at)
 
 
-def anchor_head(rt: "Runtime") -> Anchor | None:
-    """Anchor the chain's current head (None: the chain is empty, or the head is anchored already)."""
-    with rt.Session() as session:
-        head = session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
-        if head is None:
-            return None
-        count = session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.id <= head.id))
-    return append_anchor(anchor_path(rt.settings), head.id, head.hash, count)
+def anchor_head(rt: "Runtime", head_id: int | None, head_hash: str | None, count: int) -> Anchor | None:
+    """Anchor the head a walk verified: ``head_id`` with the hash and event count the walk saw.
+
+    Not the chain's current head: an event appended (or changed) after the walk was never checked,
+    and an anchor must not vouch for it. None: the walk found no events, or the head is anchored already.
+    """
+    if head_id is None or head_hash is None:
+        return None
+    return append_anchor(anchor_path(rt.settings), head_id, head_hash, count)
 
 
 def anchor_if_intact(rt: "Runtime") -> int | None:
@@ -545,5 +549,5 @@ def anchor_if_intact(rt: "Runtime") -> int | None:
         log.error("audit chain does not hold; not anchoring (run `vaern verify`):\n%s",
                   "\n".join(p.message for p in problems))
         return None
-    anchor = anchor_head(rt)
+    anchor = anchor_head(rt, walk.head_id, walk.head_hash, walk.count)
     return anchor.event_id if anchor else None
