@@ -341,7 +341,7 @@ def check_manifests(store: BlobStore, sealed: list[SealedEvidence], bad_blobs: s
 
     ``bad_blobs`` and ``edited_events`` are reported already: they are not read again.
     """
-    from capture.bundle import MANIFEST_NAME, TIMESTAMP_NAME
+    from capture.bundle import MANIFEST_NAME, TIMESTAMP_NAME, TSA_CHAIN_NAME
 
     problems = []
     for ev in sealed:
@@ -367,7 +367,7 @@ def check_manifests(store: BlobStore, sealed: list[SealedEvidence], bad_blobs: s
         except Exception as exc:  # noqa: BLE001 - a manifest that is not what Værn sealed is the finding
             problem(f"its manifest {ev.manifest_sha256} cannot be read as a Værn manifest ({type(exc).__name__})")
             continue
-        rows = {n: sha for n, sha in ev.artifacts.items() if n not in (MANIFEST_NAME, TIMESTAMP_NAME)}
+        rows = {n: sha for n, sha in ev.artifacts.items() if n not in (MANIFEST_NAME, TIMESTAMP_NAME, TSA_CHAIN_NAME)}
         for name in sorted(set(rows) | set(listed)):
             if name not in listed:
                 problem(f"artifact {name} (blob {rows[name]}) is not in its sealed manifest (a row was added)")

@@ -507,6 +507,7 @@ ARTIFACT_LABELS = {
     "preview": "PNG-kopi af det uploadede billede",
     "manifest": "Manifestet: alle fakta og SHA-256 for hver fil",
     "timestamp": "Betroet tidsstempel (RFC 3161) over manifestet",
+    "timestamp_chain": "Tidsstemplingstjenestens certifikater, som tidsstemplet blev kontrolleret mod",
 }
 
 ACTION_LABELS = {
