@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from storage.models import Artifact, AuditEvent, Role, User
+from storage.models import Artifact, AuditEvent, Case, Role, User
 from tests.factories import make_bundle, make_case, make_done_evidence, make_unit, make_user, png_bytes
 from tracker import audit
 from tracker.cases import add_evidence, view_case
@@ -385,3 +385,82 @@ def test_the_command_prints_json_and_exits_2_without_a_database(runtime, world, 
         missing = subprocess.run([VAERN, "verify"], env=env, capture_output=True, text=True, timeout=60, cwd=empty)
         assert missing.returncode == 2
         assert "vaern: no database at" in missing.stderr
+
+
+# -- case facts against the chain -----------------------------------------------------------------------
+def fact_event(rt, case_id: int, action: str) -> int:
+    with rt.Session() as s:
+        return s.execute(select(AuditEvent.id).where(AuditEvent.case_id == case_id, AuditEvent.action == action)
+                         .order_by(AuditEvent.id.desc()).limit(1)).scalar_one()
+
+
+def test_a_description_edited_with_sql_is_named_with_the_event_that_last_set_it(runtime, world):
+    assert verify_everything(runtime).ok
+    created = fact_event(runtime, world.case_id, "case.create")
+    with runtime.Session() as s:
+        recorded = s.get(AuditEvent, created).details["facts_sha256"]
+    assert "Grim kommentar" not in json.dumps(recorded)  # only hashes: the text can be erased later
+    raw_sql(runtime, "UPDATE cases SET description = :d WHERE id = :id", d="Noget helt andet", id=world.case_id)
+    report = verify_everything(runtime)
+    assert [(p.kind, p.subject, p.message) for p in report.problems] == [
+        ("case_mismatch", f"case:{world.ref}", f"case {world.ref}: description differs from the chain "
+                                               f"(last set by event {created}); the case row was changed outside Værn")]
+    assert report.chain_holds  # the chain itself is intact: the row is what changed
+
+    result = vaern_verify(runtime, "--no-blobs")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.splitlines()[0] == report.problems[0].message
+    raw_sql(runtime, "UPDATE cases SET description = :d WHERE id = :id", d="Grim kommentar om mig", id=world.case_id)
+    assert verify_everything(runtime).ok  # the value the chain recorded is back
+
+
+def test_changes_made_through_varn_are_recorded_and_a_later_sql_edit_names_the_last_event(runtime, world):
+    from tracker.lifecycle import close_case, set_category
+    from tracker.steps import set_clock, set_facts
+
+    with runtime.transaction() as s:
+        case = s.get(Case, world.case_id)
+        leader = s.execute(select(User).where(User.role == Role.leader)).scalars().first()
+        set_category(s, case, leader, "digital_threat")
+        set_clock(s, case, "episode", datetime(2026, 11, 20, 13, 5, tzinfo=timezone.utc), leader)
+        set_facts(s, case, leader, author_known=True)
+        close_case(s, case, leader, "Fjernet og fulgt op")
+    assert verify_everything(runtime).ok
+    category, clock = fact_event(runtime, world.case_id, "case.category"), fact_event(runtime, world.case_id, "clock.set")
+    facts, close = fact_event(runtime, world.case_id, "case.facts"), fact_event(runtime, world.case_id, "case.close")
+    with runtime.Session() as s:
+        assert set(s.get(AuditEvent, close).details["facts_sha256"]) == {"status", "closed_at"}
+        assert set(s.get(AuditEvent, clock).details["facts_sha256"]) == {"episode_at"}
+    raw_sql(runtime, "UPDATE cases SET category = 'digital_bullying', episode_at = :e, author_known = :f, "
+                     "status = 'open' WHERE id = :id",
+            e=datetime(2026, 11, 21, 13, 5), f=False, id=world.case_id)
+    report = verify_everything(runtime)
+    assert [p.message.split(";")[0] for p in report.problems] == [
+        f"case {world.ref}: episode time differs from the chain (last set by event {clock})",
+        f"case {world.ref}: category differs from the chain (last set by event {category})",
+        f"case {world.ref}: status differs from the chain (last set by event {close})",
+        f"case {world.ref}: author known differs from the chain (last set by event {facts})"]
+
+
+def test_a_case_from_before_facts_were_audited_gets_a_baseline_on_the_first_run_then_is_checked(runtime, world):
+    with runtime.transaction() as s:  # a case as the code before this change opened it: no facts_sha256
+        reporter = s.execute(select(User).where(User.role == Role.employee)).scalars().first()
+        old = Case(ref="V-2025-00001", unit_id=reporter.unit_id, employee_id=reporter.id, reported_by_id=reporter.id,
+                   description="Gammel sag", created_at=datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc))
+        s.add(old)
+        s.flush()
+        audit.record(s, reporter, "case.create", "case", old.ref, old.id, episode_at=None)
+        old_id = old.id
+    report = verify_everything(runtime)
+    assert report.ok and len(report.notes) == 1
+    assert report.notes[0].startswith("case V-2025-00001: the audit chain has no record yet of its description, ")
+    report, _ = run_verification(runtime)
+    baseline = fact_event(runtime, old_id, "case.baseline")
+    assert report.ok and report.notes == [
+        f"case V-2025-00001: its facts were recorded now as a baseline (audit event {baseline}); "
+        "a change made to the row before that cannot be detected"]
+    again = verify_everything(runtime)
+    assert again.ok and again.notes == []
+    raw_sql(runtime, "UPDATE cases SET description = 'Omskrevet' WHERE id = :id", id=old_id)
+    assert [p.message.split(";")[0] for p in verify_everything(runtime).problems] == [
+        f"case V-2025-00001: description differs from the chain (last set by event {baseline})"]

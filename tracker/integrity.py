@@ -8,6 +8,8 @@ What one run proves:
   fingerprint is its manifest's hash, so a row re-pointed at other, intact bytes is caught too;
 - every audit event still hashes to its stored hash (not edited) and names the hash of the event
   before it (nothing removed or inserted in between);
+- every case row's facts (description, episode time, category, status, …) hash to what the chain last
+  recorded for them (tracker.casefacts), so a row edited with SQL is named;
 - every anchor in ``<data_dir>/audit-anchors.jsonl`` still holds: the event it recorded exists with
   the same hash. Each intact run, and a daily job, appends the chain's head to that file.
 
@@ -38,7 +40,7 @@ from sqlalchemy.orm import Session
 from storage.blobs import BlobStore, iter_store_files, sha256_of_file
 from storage.models import Artifact, AuditEvent, Case, CaseStep, Evidence, StepAttachment
 from storage.types import utcnow
-from tracker import audit
+from tracker import audit, casefacts
 
 if TYPE_CHECKING:
     from tracker.runtime import Runtime
@@ -55,7 +57,7 @@ class Problem:
     """One thing that does not hold, as one English line for the operator."""
 
     #: blob_missing | blob_altered | blob_unreadable | blob_name_invalid | evidence_mismatch | event_edited |
-    #: chain_broken | anchor_failed | anchor_unreadable
+    #: chain_broken | anchor_failed | anchor_unreadable | case_mismatch
     kind: str
     subject: str  #: the blob's SHA-256, ``event:<id>`` or ``anchor:<line>``
     message: str
@@ -77,6 +79,9 @@ class IntegrityReport:
     anchors: int = 0
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: cases whose facts the chain has no record of yet (opened before facts were audited): recorded by
+    #: ``run_verification`` as a baseline
+    unrecorded: list = field(default_factory=list, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -136,6 +141,11 @@ def verify_everything(rt: "Runtime", *, blobs: bool = True) -> IntegrityReport:
     walk = audit.walk_chain_in_batches(rt.Session)
     with rt.Session() as session:
         chain_problems = check_chain(session, walk, anchors)
+        mismatches, report.unrecorded = casefacts.check_case_facts(session, {e.id for e in walk.edited})
+    chain_problems += [Problem("case_mismatch", f"case:{m.ref}", m.message) for m in mismatches]
+    report.notes += [f"case {u.ref}: the audit chain has no record yet of its {', '.join(casefacts.FACTS[f] for f in u.facts)} "
+                     "(opened before case facts were audited); `vaern verify` records them as a baseline"
+                     for u in report.unrecorded]
     report.events, report.head_id, report.head_hash = walk.count, walk.head_id, walk.head_hash
     if refs is not None:
         blob_problems, notes, report.blobs_checked, report.blob_bytes = check_blobs(rt.blobs, refs)
@@ -158,6 +168,12 @@ def run_verification(rt: "Runtime", *, blobs: bool = True, actor=None) -> tuple[
     record_verification(rt, report, actor)
     if not report.chain_holds:
         return report, None
+    if report.unrecorded:
+        with rt.transaction() as session:
+            recorded = casefacts.record_baselines(session, report.unrecorded)
+        report.notes = [n for n in report.notes if not n.endswith("records them as a baseline")]
+        report.notes += [f"case {ref}: its facts were recorded now as a baseline (audit event {event_id}); "
+                         "a change made to the row before that cannot be detected" for ref, event_id in recorded.items()]
     try:
         return report, anchor_head(rt, report.head_id, report.head_hash, report.events)
     except OSError as exc:

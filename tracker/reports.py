@@ -513,6 +513,7 @@ ARTIFACT_LABELS = {
 ACTION_LABELS = {
     "case.create": "Sag oprettet", "case.view": "Sag vist", "case.facts": "Sagens oplysninger ændret",
     "case.category": "Kategori sat", "case.close": "Sag lukket", "case.reopen": "Sag genåbnet",
+    "case.baseline": "Sagens oplysninger registreret i revisionsloggen (udgangspunkt)",
     "case.history_view": "Sagens fulde historik vist",
     "report.download": "Rapport (PDF) hentet", "package.export": "Eksportpakke dannet",
     "package.export_failed": "Eksportpakke mislykkedes",
