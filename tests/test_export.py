@@ -498,3 +498,32 @@ def test_only_certificates_of_the_tsa_file_are_packaged_never_a_key(make_runtime
     with zipfile.ZipFile(package.path) as z:
         pem = z.read("tsa/tsa-ca.pem")
     assert b"PRIVATE KEY" not in pem and pem.strip() == Path(tsa.ca_file).read_bytes().strip()
+
+
+def test_an_audit_event_rewritten_with_its_hash_breaks_the_link_to_the_next_event_and_is_named(exported, tmp_path):
+    """Changing the fingerprint an evidence.captured event recorded, and re-hashing that line, is named twice:
+    the next event no longer links to it, and the manifest's fingerprint no longer matches it."""
+    stamped = f"evidence/{exported.stamped}"
+    with zipfile.ZipFile(exported.package) as z:
+        files = {n: z.read(n) for n in z.namelist() if n != "SHA256SUMS"}
+    extract = files["audit-extract.jsonl"].decode().splitlines()
+    hashed = files["audit-hashed.jsonl"].decode().splitlines()
+    n = next(i for i, line in enumerate(extract) if json.loads(line)["action"] == "evidence.captured"
+             and json.loads(line)["object"]["id"] == str(exported.stamped))
+    event, body = json.loads(extract[n]), json.loads(hashed[n])
+    assert json.loads(extract[n + 1])["id"] == event["id"] + 1  # the next event of the whole chain is in this case
+    body["details"]["fingerprint"] = event["details"]["fingerprint"] = "0" * 64
+    hashed[n] = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    event["hash"] = hashlib.sha256(hashed[n].encode()).hexdigest()
+    extract[n] = json.dumps(event, ensure_ascii=False, sort_keys=True)
+    forged = dict(files, **{"audit-extract.jsonl": ("\n".join(extract) + "\n").encode(),
+                            "audit-hashed.jsonl": ("\n".join(hashed) + "\n").encode()})
+    bad = rewrite(exported.package, tmp_path / "audit.zip", change={
+        **{name: (lambda _, new=forged[name]: new) for name in ("audit-extract.jsonl", "audit-hashed.jsonl")},
+        "SHA256SUMS": lambda _: resummed(forged)})
+    result = verify_cli(bad, tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"FAILED: audit-extract.jsonl: line {n + 2}: the link to the event before it is broken",
+        f"FAILED: {stamped}/manifest.json: its SHA-256 is not the evidence fingerprint stated in "
+        f"audit-extract.jsonl (event {event['id']} recorded {'0' * 64})"]
