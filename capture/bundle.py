@@ -15,6 +15,9 @@ from typing import Any
 
 MANIFEST_NAME = "manifest.json"
 TIMESTAMP_NAME = "manifest.tsr"
+#: the TSA's certificates (PEM) the token was verified against when it was obtained: stored beside the
+#: token so ``openssl ts -verify -CAfile`` has what it needs even where no CA file is configured later
+TSA_CHAIN_NAME = "manifest.tsa-chain.pem"
 
 
 def sha256_hex(data: bytes) -> str:
@@ -69,6 +72,8 @@ class TimestampToken:
     serial_number: str
     tsa_url: str
     policy_oid: str = ""
+    #: PEM certificates (root first, then intermediates) the token chained to when it was verified
+    chain_pem: bytes = field(default=b"", repr=False)
 
 
 @dataclass
@@ -110,6 +115,8 @@ class EvidenceBundle:
         files = [(a.name, a.data) for a in self.artifacts] + [(MANIFEST_NAME, self.manifest_bytes)]
         if self.timestamp is not None:
             files.append((TIMESTAMP_NAME, self.timestamp.tsr))
+            if self.timestamp.chain_pem:
+                files.append((TSA_CHAIN_NAME, self.timestamp.chain_pem))
         for name, _ in files:
             if (out / name).exists():
                 raise FileExistsError(f"{out / name} exists: evidence is never overwritten")

@@ -12,6 +12,7 @@ import urllib.request
 from datetime import datetime, timezone
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from rfc3161_client import (
     HashAlgorithm,
     PKIStatus,
@@ -26,7 +27,7 @@ from .bundle import TimestampToken
 from .errors import TimestampError
 from .options import CaptureOptions
 
-__all__ = ["TimestampError", "request_timestamp", "verify_timestamp"]
+__all__ = ["TimestampError", "chain_pem", "request_timestamp", "token_imprint", "verify_timestamp"]
 
 MAX_RESPONSE_BYTES = 1024 * 1024  #: a TimeStampResp is a few KiB; more is not a TSA talking
 
@@ -105,7 +106,25 @@ def _verify(tsr: bytes, manifest_bytes: bytes, builder: VerifierBuilder, roots: 
         raise TimestampError(f"timestamp token does not verify: {e.__class__.__name__}: {e}") from None
     info = response.tst_info
     return TimestampToken(tsr=tsr, gen_time=_iso_utc(info.gen_time), serial_number=str(info.serial_number),
-                          tsa_url=tsa_url, policy_oid=info.policy.dotted_string)
+                          tsa_url=tsa_url, policy_oid=info.policy.dotted_string,
+                          chain_pem=chain_pem(roots, intermediates))
+
+
+def chain_pem(roots: list[x509.Certificate], intermediates: list[x509.Certificate]) -> bytes:
+    """The certificates a token was verified against, as PEM (re-encoded: never a key or stray text)."""
+    return b"".join(c.public_bytes(Encoding.PEM) for c in [*roots, *intermediates])
+
+
+def token_imprint(tsr: bytes) -> tuple[str, str]:
+    """(hash algorithm OID, hex digest) of the message imprint a token vouches for; TimestampError if unreadable.
+
+    Reading the imprint needs no certificate: a package checker compares it with manifest.json's SHA-256.
+    """
+    try:
+        imprint = decode_timestamp_response(tsr).tst_info.message_imprint
+        return imprint.hash_algorithm.dotted_string, imprint.message.hex()
+    except Exception as e:  # the Rust parser raises ValueError and friends
+        raise TimestampError(f"not a readable RFC 3161 response: {e.__class__.__name__}: {e}") from None
 
 
 def _load_certificates(ca_file: str) -> tuple[list[x509.Certificate], list[x509.Certificate]]:
@@ -115,6 +134,7 @@ def _load_certificates(ca_file: str) -> tuple[list[x509.Certificate], list[x509.
             certs = x509.load_pem_x509_certificates(fh.read())
     except (OSError, ValueError) as e:
         raise TimestampError(f"cannot read TSA CA file {ca_file}: {e}") from None
+    certs = list({c.public_bytes(Encoding.DER): c for c in certs}.values())  # the same certificate twice is once
     roots = [c for c in certs if c.issuer == c.subject]
     if not roots:
         raise TimestampError(f"TSA CA file {ca_file} holds no root (self-signed) certificate")

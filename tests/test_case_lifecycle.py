@@ -33,8 +33,10 @@ def test_the_leader_sets_the_category_and_closes_and_reopens_the_case_with_reaso
             select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id)).scalars()]
     assert [a for a, _ in actions if a.startswith("case.") and a != "case.create"] == [
         "case.category", "case.close", "case.reopen"]
+    hashes = {a: d.pop("facts_sha256", None) for a, d in actions}  # the changed facts' hashes (tracker.casefacts)
     assert ("case.close", {"note": "Opslaget er fjernet, og vi har fulgt op."}) in actions
     assert ("case.category", {"after": "digital_threat"}) in actions  # before was None: left out
+    assert set(hashes["case.category"]) == {"category"} and set(hashes["case.reopen"]) == {"status", "closed_at"}
 
 
 def test_bad_input_and_the_wrong_people_change_nothing(runtime):

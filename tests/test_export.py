@@ -221,7 +221,8 @@ def test_vaern_verify_package_accepts_the_intact_package(exported, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     with zipfile.ZipFile(exported.package) as z:
         listed = len(z.read("SHA256SUMS").splitlines())
-    assert result.stdout.splitlines() == [f"OK: {listed} files verified, 1 timestamp(s) verified"]
+    assert result.stdout.splitlines() == [
+        f"OK: {listed} files verified, 1 timestamp(s) verified, 2 fingerprint(s) cross-checked"]
 
 
 # -- tampering --------------------------------------------------------------------------------------
@@ -269,9 +270,94 @@ def test_a_file_changed_together_with_sha256sums_is_still_caught_by_its_manifest
     forged = dict(files, **{f"{stamped}/manifest.json": manifest})
     bad = rewrite(exported.package, tmp_path / "manifest.zip", change={
         f"{stamped}/manifest.json": lambda _: manifest, "SHA256SUMS": lambda _: resummed(forged)})
-    [problem] = verify_package(bad).problems
-    assert problem.kind == "FAILED" and problem.path == f"{stamped}/manifest.tsr"
-    assert problem.reason.startswith("timestamp does not verify")
+    problems = {p.path: p for p in verify_package(bad).problems}
+    assert sorted(problems) == [f"{stamped}/manifest.json", f"{stamped}/manifest.tsr"]
+    assert problems[f"{stamped}/manifest.tsr"].reason.startswith(
+        f"its imprint {hashlib.sha256(files[f'{stamped}/manifest.json']).hexdigest()} is not the SHA256 of "
+        f"{stamped}/manifest.json")
+    assert problems[f"{stamped}/manifest.json"].reason.startswith("its SHA-256 is not the evidence fingerprint")
+
+
+def forge_upload(exported: Exported, src: Path, dst: Path, *, also_case_json: bool = False) -> tuple[str, str, str]:
+    """Rewrite the upload's original.png, its manifest.json entry and SHA256SUMS consistently (and case.json,
+    if asked): every checksum inside the package agrees with the forgery. Returns (folder, old, new fingerprint)."""
+    folder = f"evidence/{exported.upload}"
+    with zipfile.ZipFile(src) as z:
+        files = {n: z.read(n) for n in z.namelist() if n != "SHA256SUMS"}
+    old_png = files[f"{folder}/original.png"]
+    new_png = flip(old_png)
+    old_manifest = files[f"{folder}/manifest.json"]
+    new_manifest = old_manifest.replace(hashlib.sha256(old_png).hexdigest().encode(),
+                                        hashlib.sha256(new_png).hexdigest().encode())
+    assert new_manifest != old_manifest
+    old_fp, new_fp = hashlib.sha256(old_manifest).hexdigest(), hashlib.sha256(new_manifest).hexdigest()
+    forged = {f"{folder}/original.png": new_png, f"{folder}/manifest.json": new_manifest}
+    if also_case_json:
+        forged[CASE_JSON] = (files[CASE_JSON].replace(old_fp.encode(), new_fp.encode())
+                             .replace(hashlib.sha256(old_png).hexdigest().encode(),
+                                      hashlib.sha256(new_png).hexdigest().encode())
+                             .replace(old_fp.encode(), new_fp.encode()))
+    change = {name: (lambda data, new=data: new) for name, data in forged.items()}
+    change["SHA256SUMS"] = lambda _: resummed(dict(files, **forged))
+    rewrite(src, dst, change=change)
+    return folder, old_fp, new_fp
+
+
+CASE_JSON = "case.json"
+
+
+def test_a_consistent_rewrite_of_an_artifact_its_manifest_entry_and_sha256sums_is_named(exported, tmp_path):
+    """The upload has no timestamp: only the package's other records of its fingerprint can expose it."""
+    bad = tmp_path / "forged.zip"
+    folder, old_fp, new_fp = forge_upload(exported, exported.package, bad)
+    folder_ok = unzip(bad, tmp_path / "pakke")
+    assert subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=folder_ok, timeout=60).returncode == 0
+    result = verify_cli(bad, tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    with exported.rt.Session() as s:
+        captured = s.execute(select(AuditEvent.id).where(AuditEvent.action == "evidence.captured",
+                                                         AuditEvent.object_id == str(exported.upload))).scalar_one()
+    assert result.stdout.splitlines() == [
+        f"FAILED: {folder}/manifest.json: its SHA-256 is not the evidence fingerprint stated in "
+        f"case.json (states {old_fp}); audit-extract.jsonl (event {captured} recorded {old_fp}); "
+        f"case-report.pdf (the fingerprint is not in its text); {folder}/report.pdf (the fingerprint is not in its text)",
+        f"FAILED: {folder}/original.png: SHA-256 does not match case.json (the file as Værn stored it)"]
+
+    # whoever also rewrites case.json is still named by the audit extract and both reports
+    worse = tmp_path / "forged-too.zip"
+    forge_upload(exported, exported.package, worse, also_case_json=True)
+    result = verify_cli(worse, tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"FAILED: {folder}/manifest.json: its SHA-256 is not the evidence fingerprint stated in "
+        f"audit-extract.jsonl (event {captured} recorded {old_fp}); case-report.pdf (the fingerprint is not in its "
+        f"text); {folder}/report.pdf (the fingerprint is not in its text)"]
+
+
+def test_a_package_exported_without_a_tsa_ca_file_carries_the_chain_stored_with_the_token(exported, tmp_path):
+    """The chain was stored when the token was obtained, so nothing at export time is needed for openssl."""
+    out = tmp_path / "uden-ca.zip"
+    result = vaern("export", exported.ref, "--out", str(out), "--as", exported.leader_email,
+                   data_dir=exported.rt.settings.data_dir)  # no VAERN_TSA_CA_FILE, no VAERN_TSA_URL
+    assert result.returncode == 0, result.stderr
+    folder = unzip(out, tmp_path / "pakke")
+    stamped = f"evidence/{exported.stamped}"
+    chain = (folder / stamped / "manifest.tsa-chain.pem").read_bytes()
+    assert chain.startswith(b"-----BEGIN CERTIFICATE-----") and b"PRIVATE KEY" not in chain
+    for ca in ("tsa/tsa-ca.pem", f"{stamped}/manifest.tsa-chain.pem"):
+        check = subprocess.run(["openssl", "ts", "-verify", "-data", f"{stamped}/manifest.json",
+                                "-in", f"{stamped}/manifest.tsr", "-CAfile", ca],
+                               cwd=folder, capture_output=True, text=True, timeout=60)
+        assert check.returncode == 0 and "Verification: OK" in check.stdout, (ca, check.stdout + check.stderr)
+    readme = (folder / "README.txt").read_text(encoding="utf-8")
+    assert f"-CAfile tsa/tsa-ca.pem" in readme and "var ikke sat op i Værn" not in readme
+    verified = verify_cli(out, tmp_path)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "1 timestamp(s) verified" in verified.stdout
+    # the chain is the CA the token was verified against when it was obtained, nothing else
+    from cryptography import x509
+    assert [c.subject for c in x509.load_pem_x509_certificates(chain)] == \
+        [c.subject for c in x509.load_pem_x509_certificates(Path(exported.tsa.ca_file).read_bytes())]
 
 
 def test_unsafe_names_and_zip_bombs_are_refused_without_unpacking_anything(tmp_path):
@@ -412,3 +498,32 @@ def test_only_certificates_of_the_tsa_file_are_packaged_never_a_key(make_runtime
     with zipfile.ZipFile(package.path) as z:
         pem = z.read("tsa/tsa-ca.pem")
     assert b"PRIVATE KEY" not in pem and pem.strip() == Path(tsa.ca_file).read_bytes().strip()
+
+
+def test_an_audit_event_rewritten_with_its_hash_breaks_the_link_to_the_next_event_and_is_named(exported, tmp_path):
+    """Changing the fingerprint an evidence.captured event recorded, and re-hashing that line, is named twice:
+    the next event no longer links to it, and the manifest's fingerprint no longer matches it."""
+    stamped = f"evidence/{exported.stamped}"
+    with zipfile.ZipFile(exported.package) as z:
+        files = {n: z.read(n) for n in z.namelist() if n != "SHA256SUMS"}
+    extract = files["audit-extract.jsonl"].decode().splitlines()
+    hashed = files["audit-hashed.jsonl"].decode().splitlines()
+    n = next(i for i, line in enumerate(extract) if json.loads(line)["action"] == "evidence.captured"
+             and json.loads(line)["object"]["id"] == str(exported.stamped))
+    event, body = json.loads(extract[n]), json.loads(hashed[n])
+    assert json.loads(extract[n + 1])["id"] == event["id"] + 1  # the next event of the whole chain is in this case
+    body["details"]["fingerprint"] = event["details"]["fingerprint"] = "0" * 64
+    hashed[n] = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    event["hash"] = hashlib.sha256(hashed[n].encode()).hexdigest()
+    extract[n] = json.dumps(event, ensure_ascii=False, sort_keys=True)
+    forged = dict(files, **{"audit-extract.jsonl": ("\n".join(extract) + "\n").encode(),
+                            "audit-hashed.jsonl": ("\n".join(hashed) + "\n").encode()})
+    bad = rewrite(exported.package, tmp_path / "audit.zip", change={
+        **{name: (lambda _, new=forged[name]: new) for name in ("audit-extract.jsonl", "audit-hashed.jsonl")},
+        "SHA256SUMS": lambda _: resummed(forged)})
+    result = verify_cli(bad, tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"FAILED: audit-extract.jsonl: line {n + 2}: the link to the event before it is broken",
+        f"FAILED: {stamped}/manifest.json: its SHA-256 is not the evidence fingerprint stated in "
+        f"audit-extract.jsonl (event {event['id']} recorded {'0' * 64})"]

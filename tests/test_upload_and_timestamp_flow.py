@@ -212,6 +212,12 @@ def test_a_capture_during_a_tsa_outage_is_timestamped_later_with_the_same_finger
         assert event.object_id == str(ev_id) and event.details["late"] is True
         assert event.details["tsa"] == tsa.url
     assert count(rt, Artifact, Artifact.evidence_id == ev_id, Artifact.name == "manifest.tsr") == 1
+    [chain_art] = [a for a in ev.artifacts if a.name == "manifest.tsa-chain.pem"]  # stored with the late token too
+    from cryptography import x509
+    with open(tsa.ca_file, "rb") as fh:
+        assert [c.subject for c in x509.load_pem_x509_certificates(rt.blobs.read(chain_art.sha256))] == \
+            [c.subject for c in x509.load_pem_x509_certificates(fh.read())]
+    assert chain_art.role == "timestamp_chain"
     assert retry_timestamps(rt) == 0  # nothing left to do
 
     manifest = stored_blob(rt, ev, "manifest.json")

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from storage.models import Artifact, AuditEvent, Role, User
+from storage.models import Artifact, AuditEvent, Case, Role, User
 from tests.factories import make_bundle, make_case, make_done_evidence, make_unit, make_user, png_bytes
 from tracker import audit
 from tracker.cases import add_evidence, view_case
-from tracker.integrity import (ANCHOR_FILE, anchor_if_intact, read_anchors, run_verification,
+from tracker.integrity import (ANCHOR_FILE, anchor_head, anchor_if_intact, read_anchors, run_verification,
                                verify_everything)
 from tracker.rules import load_rules
 from tracker.steps import attach_upload
@@ -102,17 +102,38 @@ def test_an_untouched_store_verifies_with_every_blob_and_event_checked(runtime, 
     assert report.summary().endswith(f"{events} audit events in an unbroken chain, no anchors yet")
 
 
-def test_a_run_records_its_outcome_in_the_chain_and_anchors_the_head(runtime, world):
+def test_a_run_records_its_outcome_in_the_chain_and_anchors_the_head_it_walked(runtime, world):
+    walked = event_ids(runtime)[-1]
     report, anchor = run_verification(runtime)
-    assert report.ok
+    assert report.ok and report.head_id == walked
     with runtime.Session() as s:
         head = s.execute(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).scalar_one()
+        walked_hash = s.get(AuditEvent, walked).hash
     assert head.action == "integrity.verify" and head.details["ok"] is True and head.details["problems"] == 0
-    assert (anchor.event_id, anchor.hash) == (head.id, head.hash)
+    # the run's own event was appended after the walk: it was never checked, so it is not what is anchored
+    assert head.id > walked and (anchor.event_id, anchor.hash, anchor.count) == (walked, walked_hash, report.events)
     anchors, problems = read_anchors(runtime.settings.data_dir / ANCHOR_FILE)
-    assert problems == [] and [(a.event_id, a.hash, a.count) for a in anchors] == [(head.id, head.hash, report.events + 1)]
-    again = verify_everything(runtime)
+    assert problems == [] and [(a.event_id, a.hash, a.count) for a in anchors] == [(walked, walked_hash, report.events)]
+    again, next_anchor = run_verification(runtime)
     assert again.ok and again.summary().endswith("1 anchor holds")
+    assert next_anchor.event_id == head.id  # the next run walked it, and anchors it
+
+
+def test_an_event_appended_between_the_walk_and_the_anchor_is_not_the_anchored_one(runtime, world):
+    walk = audit.walk_chain_in_batches(runtime.Session)
+    with runtime.transaction() as s:  # another process appends while the walk's result is being checked
+        late = audit.record(s, None, "case.view", "case", world.ref, world.case_id)
+        late_id, late_hash = late.id, late.hash
+    anchor = anchor_head(runtime, walk.head_id, walk.head_hash, walk.count)
+    assert late_id > walk.head_id
+    assert (anchor.event_id, anchor.hash, anchor.count) == (walk.head_id, walk.head_hash, walk.count)
+    assert (anchor.event_id, anchor.hash) != (late_id, late_hash)
+    anchors, _ = read_anchors(runtime.settings.data_dir / ANCHOR_FILE)
+    assert [(a.event_id, a.hash) for a in anchors] == [(walk.head_id, walk.head_hash)]
+    # had the late event been edited before anyone walked it, the anchor would not vouch for the edit
+    raw_sql(runtime, "UPDATE audit_events SET object_id = 'X' WHERE id = :id", id=late_id)
+    report = verify_everything(runtime)
+    assert [(p.kind, p.subject) for p in report.problems] == [("event_edited", f"event:{late_id}")]
 
 
 # -- blobs ------------------------------------------------------------------------------------------
@@ -252,12 +273,13 @@ def test_a_forged_event_is_reported_as_a_fork_and_as_inserted_once_an_anchor_vou
         f"both follow it — event {forged} was inserted, or events {events[2].id}–{events[-1].id} were"]
 
     raw_sql(runtime, "DELETE FROM audit_events WHERE id = :id", id=forged)
-    _, anchor = run_verification(runtime)  # the real chain is anchored now
-    forge_event(runtime, events[1], anchor.event_id + 1)
+    run_verification(runtime)  # the real chain is anchored now (up to the head it walked)
+    last = event_ids(runtime)[-1]  # the run's own integrity.verify event
+    forge_event(runtime, events[1], last + 1)
     report = verify_everything(runtime)
     assert [p.message for p in report.problems] == [
-        f"audit event {anchor.event_id + 1} was inserted: it claims to follow event {events[1].id}, but events "
-        f"{events[2].id}–{anchor.event_id} already hold that place and are covered by an anchor"]
+        f"audit event {last + 1} was inserted: it claims to follow event {events[1].id}, but events "
+        f"{events[2].id}–{last} already hold that place and are covered by an anchor"]
 
 
 def test_deleting_the_newest_events_after_an_anchor_is_reported_as_truncation(runtime, world):
@@ -279,7 +301,7 @@ def test_a_consistently_rewritten_chain_passes_the_walk_but_fails_its_anchor(run
     _, anchor = run_verification(runtime)
     with runtime.Session() as s:
         events = list(s.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars())
-    prev = audit.GENESIS
+    prev, rewritten = audit.GENESIS, {}
     with runtime.engine.begin() as conn:  # edit one event, then re-chain everything after it
         for ev in events:
             details = {**ev.details, "rewritten": True} if ev.id == events[3].id else ev.details
@@ -288,10 +310,11 @@ def test_a_consistently_rewritten_chain_passes_the_walk_but_fails_its_anchor(run
                                  details=details)
             conn.execute(text("UPDATE audit_events SET prev_hash = :p, hash = :h, details = :d WHERE id = :i"),
                          {"p": prev, "h": h, "d": json.dumps(details), "i": ev.id})
-            prev = h
+            prev = rewritten[ev.id] = h
     report = verify_everything(runtime)
     assert [(p.kind, p.subject) for p in report.problems] == [("anchor_failed", f"event:{anchor.event_id}")]
-    assert f"event {anchor.event_id} has changed: its hash is now {prev}, the anchor recorded {anchor.hash}" \
+    assert (f"event {anchor.event_id} has changed: its hash is now {rewritten[anchor.event_id]}, "
+            f"the anchor recorded {anchor.hash}") \
         in report.problems[0].message
 
 
@@ -362,3 +385,82 @@ def test_the_command_prints_json_and_exits_2_without_a_database(runtime, world, 
         missing = subprocess.run([VAERN, "verify"], env=env, capture_output=True, text=True, timeout=60, cwd=empty)
         assert missing.returncode == 2
         assert "vaern: no database at" in missing.stderr
+
+
+# -- case facts against the chain -----------------------------------------------------------------------
+def fact_event(rt, case_id: int, action: str) -> int:
+    with rt.Session() as s:
+        return s.execute(select(AuditEvent.id).where(AuditEvent.case_id == case_id, AuditEvent.action == action)
+                         .order_by(AuditEvent.id.desc()).limit(1)).scalar_one()
+
+
+def test_a_description_edited_with_sql_is_named_with_the_event_that_last_set_it(runtime, world):
+    assert verify_everything(runtime).ok
+    created = fact_event(runtime, world.case_id, "case.create")
+    with runtime.Session() as s:
+        recorded = s.get(AuditEvent, created).details["facts_sha256"]
+    assert "Grim kommentar" not in json.dumps(recorded)  # only hashes: the text can be erased later
+    raw_sql(runtime, "UPDATE cases SET description = :d WHERE id = :id", d="Noget helt andet", id=world.case_id)
+    report = verify_everything(runtime)
+    assert [(p.kind, p.subject, p.message) for p in report.problems] == [
+        ("case_mismatch", f"case:{world.ref}", f"case {world.ref}: description differs from the chain "
+                                               f"(last set by event {created}); the case row was changed outside Værn")]
+    assert report.chain_holds  # the chain itself is intact: the row is what changed
+
+    result = vaern_verify(runtime, "--no-blobs")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.splitlines()[0] == report.problems[0].message
+    raw_sql(runtime, "UPDATE cases SET description = :d WHERE id = :id", d="Grim kommentar om mig", id=world.case_id)
+    assert verify_everything(runtime).ok  # the value the chain recorded is back
+
+
+def test_changes_made_through_varn_are_recorded_and_a_later_sql_edit_names_the_last_event(runtime, world):
+    from tracker.lifecycle import close_case, set_category
+    from tracker.steps import set_clock, set_facts
+
+    with runtime.transaction() as s:
+        case = s.get(Case, world.case_id)
+        leader = s.execute(select(User).where(User.role == Role.leader)).scalars().first()
+        set_category(s, case, leader, "digital_threat")
+        set_clock(s, case, "episode", datetime(2026, 11, 20, 13, 5, tzinfo=timezone.utc), leader)
+        set_facts(s, case, leader, author_known=True)
+        close_case(s, case, leader, "Fjernet og fulgt op")
+    assert verify_everything(runtime).ok
+    category, clock = fact_event(runtime, world.case_id, "case.category"), fact_event(runtime, world.case_id, "clock.set")
+    facts, close = fact_event(runtime, world.case_id, "case.facts"), fact_event(runtime, world.case_id, "case.close")
+    with runtime.Session() as s:
+        assert set(s.get(AuditEvent, close).details["facts_sha256"]) == {"status", "closed_at"}
+        assert set(s.get(AuditEvent, clock).details["facts_sha256"]) == {"episode_at"}
+    raw_sql(runtime, "UPDATE cases SET category = 'digital_bullying', episode_at = :e, author_known = :f, "
+                     "status = 'open' WHERE id = :id",
+            e=datetime(2026, 11, 21, 13, 5), f=False, id=world.case_id)
+    report = verify_everything(runtime)
+    assert [p.message.split(";")[0] for p in report.problems] == [
+        f"case {world.ref}: episode time differs from the chain (last set by event {clock})",
+        f"case {world.ref}: category differs from the chain (last set by event {category})",
+        f"case {world.ref}: status differs from the chain (last set by event {close})",
+        f"case {world.ref}: author known differs from the chain (last set by event {facts})"]
+
+
+def test_a_case_from_before_facts_were_audited_gets_a_baseline_on_the_first_run_then_is_checked(runtime, world):
+    with runtime.transaction() as s:  # a case as the code before this change opened it: no facts_sha256
+        reporter = s.execute(select(User).where(User.role == Role.employee)).scalars().first()
+        old = Case(ref="V-2025-00001", unit_id=reporter.unit_id, employee_id=reporter.id, reported_by_id=reporter.id,
+                   description="Gammel sag", created_at=datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc))
+        s.add(old)
+        s.flush()
+        audit.record(s, reporter, "case.create", "case", old.ref, old.id, episode_at=None)
+        old_id = old.id
+    report = verify_everything(runtime)
+    assert report.ok and len(report.notes) == 1
+    assert report.notes[0].startswith("case V-2025-00001: the audit chain has no record yet of its description, ")
+    report, _ = run_verification(runtime)
+    baseline = fact_event(runtime, old_id, "case.baseline")
+    assert report.ok and report.notes == [
+        f"case V-2025-00001: its facts were recorded now as a baseline (audit event {baseline}); "
+        "a change made to the row before that cannot be detected"]
+    again = verify_everything(runtime)
+    assert again.ok and again.notes == []
+    raw_sql(runtime, "UPDATE cases SET description = 'Omskrevet' WHERE id = :id", id=old_id)
+    assert [p.message.split(";")[0] for p in verify_everything(runtime).problems] == [
+        f"case V-2025-00001: description differs from the chain (last set by event {baseline})"]

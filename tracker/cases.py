@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from storage.models import Case, CaseCounter, Evidence, EvidenceState, User
 from storage.types import utcnow
-from tracker import audit, jobs, notify
+from tracker import audit, casefacts, jobs, notify
 from tracker.errors import DomainError, NotFound
 from tracker.platforms import PlatformDirectory, platform_for_url, shipped_directory
 from tracker.permissions import can_report, can_view_case, visible_cases
@@ -106,7 +106,8 @@ def open_case(session: Session, reporter: User, report: Report, directory: Platf
     session.flush()
     index_case_description(session, case)
     audit.record(session, reporter, "case.create", "case", case.ref, case.id,
-                 episode_at=report.episode_at.isoformat() if report.episode_at else None)
+                 episode_at=report.episode_at.isoformat() if report.episode_at else None,
+                 facts_sha256=casefacts.created(case))
     if report.url:
         add_evidence(session, reporter, case, url=report.url)
     if report.upload_sha256:

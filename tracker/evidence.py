@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
-from capture.bundle import MANIFEST_NAME, TIMESTAMP_NAME, EvidenceBundle
+from capture.bundle import MANIFEST_NAME, TIMESTAMP_NAME, TSA_CHAIN_NAME, EvidenceBundle
 from capture.errors import CaptureFailed, CaptureRefused
 from storage.models import Artifact, Evidence, EvidenceState
 from storage.types import utcnow
@@ -130,6 +130,7 @@ def store_bundle(rt: "Runtime", evidence_id: int, bundle: EvidenceBundle, *,
         tsr_sha = rt.blobs.put(bundle.timestamp.tsr)
         stored.append((TIMESTAMP_NAME, "timestamp", "application/timestamp-reply",
                        len(bundle.timestamp.tsr), tsr_sha))
+        stored += _chain_rows(rt, bundle.timestamp)
     with rt.transaction() as session:
         ev = _held(session, evidence_id, lease)
         for name, role, media_type, size, sha in stored:
@@ -181,12 +182,16 @@ def retry_timestamps(rt: "Runtime", limit: int = 50) -> int:
                 row.timestamp_error = str(exc)
             break  # the TSA is still down: try the rest next time
         tsr_sha = rt.blobs.put(token.tsr)
+        chain = _chain_rows(rt, token)
         with rt.transaction() as session:
             row = session.get(Evidence, evidence_id)
             if row.timestamp_sha256 is not None:
                 continue
             session.add(Artifact(evidence_id=row.id, name=TIMESTAMP_NAME, role="timestamp",
                                  media_type="application/timestamp-reply", size=len(token.tsr), sha256=tsr_sha))
+            for name, role, media_type, size, sha in chain:
+                session.add(Artifact(evidence_id=row.id, name=name, role=role, media_type=media_type,
+                                     size=size, sha256=sha))
             row.timestamp_sha256 = tsr_sha
             row.timestamp_gen_time = _parse_iso(token.gen_time)
             row.timestamp_error = None
@@ -194,6 +199,15 @@ def retry_timestamps(rt: "Runtime", limit: int = 50) -> int:
                          gen_time=token.gen_time, tsa=token.tsa_url, late=True)
         done += 1
     return done
+
+
+def _chain_rows(rt: "Runtime", token) -> list[tuple[str, str, str, int, str]]:
+    """The TSA certificates the token was verified against, stored beside it (blob first), so a package
+    carries what ``openssl ts -verify`` needs even where no CA file is configured at export time."""
+    if not token.chain_pem:
+        return []
+    return [(TSA_CHAIN_NAME, "timestamp_chain", "application/pem-certificate-chain", len(token.chain_pem),
+             rt.blobs.put(token.chain_pem))]
 
 
 def _parse_iso(value: str) -> datetime:

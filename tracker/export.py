@@ -13,10 +13,12 @@ by its evidence id, the "Bevis nr." of the reports, e.g. ``evidence/12``)::
     evidence/12/manifest.json         the capture's manifest; its SHA-256 is the evidence fingerprint
     evidence/12/<artifact>            every artifact by its name (screenshot_full.png, page.mhtml, text.txt, …)
     evidence/12/manifest.tsr          RFC 3161 token over manifest.json, when the capture was timestamped
+    evidence/12/manifest.tsa-chain.pem  the TSA certificates the token was verified against when obtained
     evidence/12/report.pdf            the evidence report of that capture (tracker.reports.evidence_report_pdf)
     evidence/12/capture.wacz          a replayable WACZ of the capture's WARC, when it has one (tracker.wacz);
                                       a viewing aid, not evidence: it is not in manifest.json
-    tsa/tsa-ca.pem                    the TSA's CA certificate(s) (settings.tsa_ca_file), when a token is included
+    tsa/tsa-ca.pem                    the TSA's CA certificate(s) (settings.tsa_ca_file, and those stored with
+                                      the tokens), when a token is included
 
 Verifying (in the unzipped folder)::
 
@@ -46,7 +48,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from capture.bundle import MANIFEST_NAME, TIMESTAMP_NAME
+from capture.bundle import MANIFEST_NAME, TIMESTAMP_NAME, TSA_CHAIN_NAME
 from storage.blobs import BlobError
 from storage.models import AuditEvent, Case, CaseClock, CaseStep, Evidence, EvidenceState, User
 from storage.types import utcnow
@@ -139,7 +141,8 @@ def write_case_package(rt: "Runtime", session: Session, case: Case, out: str | o
     entries += [_bytes_entry(AUDIT_EXTRACT, extract), _bytes_entry(AUDIT_HASHED, hashed),
                 _bytes_entry(CASE_JSON, _json_bytes(case_facts(session, case, folders, now)))]
     timestamped = [folder for folder, ev in folders if any(a.name == TIMESTAMP_NAME for a in ev.artifacts)]
-    ca = _tsa_certificates(rt) if timestamped else None
+    chains = [a.sha256 for _, ev in folders for a in ev.artifacts if a.name == TSA_CHAIN_NAME]
+    ca = _tsa_certificates(rt, chains) if timestamped else None
     if ca:
         entries.append(_bytes_entry(TSA_CA, ca))
     entries.sort(key=lambda e: e.path)
@@ -212,17 +215,28 @@ def _wacz_entry(rt: "Runtime", path: str, ev: Evidence, warc_sha256: str, warc_s
     return _Entry(path, chunks, 2 * warc_size + 1024 * 1024)  # an upper bound is enough: it only decides ZIP64
 
 
-def _tsa_certificates(rt: "Runtime") -> bytes | None:
-    """Only the CERTIFICATE blocks of the configured TSA CA file (never a key by mistake)."""
-    path = rt.settings.tsa_ca_file
-    if not path:
-        return None
-    try:
-        data = Path(path).read_bytes()
-    except OSError:
-        return None
-    certs = [m.group(0).replace(b"\r\n", b"\n") for m in PEM_CERT.finditer(data)]
-    return b"".join(c if c.endswith(b"\n") else c + b"\n" for c in certs) or None
+def _tsa_certificates(rt: "Runtime", chains: list[str]) -> bytes | None:
+    """tsa/tsa-ca.pem: the CERTIFICATE blocks of the configured TSA CA file (never a key by mistake), then
+    those of the chains stored with the tokens (``chains``: blob SHA-256s) that are not among them yet.
+
+    The stored chains are what each token was verified against when it was obtained, so the package
+    carries what ``openssl ts -verify`` needs even when no CA file is configured at export time.
+    """
+    sources: list[bytes] = []
+    if rt.settings.tsa_ca_file:
+        try:
+            sources.append(Path(rt.settings.tsa_ca_file).read_bytes())
+        except OSError:
+            pass
+    sources += [rt.blobs.read(sha) for sha in dict.fromkeys(chains)]
+    certs: list[bytes] = []
+    for data in sources:
+        for m in PEM_CERT.finditer(data):
+            cert = m.group(0).replace(b"\r\n", b"\n")
+            cert = cert if cert.endswith(b"\n") else cert + b"\n"
+            if b"".join(cert.split()) not in {b"".join(c.split()) for c in certs}:
+                certs.append(cert)
+    return b"".join(certs) or None
 
 
 # -- what goes in -----------------------------------------------------------------------------------
@@ -330,6 +344,7 @@ Indhold
     {MANIFEST_NAME:<22}hvad der blev sikret, hvordan og hvornår, med SHA-256 af hver fil;
                           SHA-256 af manifest.json er bevisets fingeraftryk
     {TIMESTAMP_NAME:<22}betroet tidsstempel (RFC 3161) over manifest.json, hvis beviset har et
+    {TSA_CHAIN_NAME:<22}tidsstemplingstjenestens certifikater, som stemplet blev kontrolleret mod, da det kom
     {EVIDENCE_REPORT:<22}bevisrapport for netop dette bevis (PDF)
     {WACZ_NAME:<22}kan åbnes i ReplayWeb.page (replayweb.page): en genafspilning af det, Værns browser
                           modtog (når beviset har et webarkiv); selve beviset er filerne i manifest.json
@@ -374,6 +389,7 @@ Contents
     {MANIFEST_NAME:<22}what was captured, how and when, with the SHA-256 of every file;
                           the SHA-256 of manifest.json is the evidence fingerprint
     {TIMESTAMP_NAME:<22}trusted timestamp (RFC 3161) over manifest.json, where there is one
+    {TSA_CHAIN_NAME:<22}the TSA certificates the token was verified against when it was obtained
     {EVIDENCE_REPORT:<22}the evidence report of this capture (PDF)
     {WACZ_NAME:<22}opens in ReplayWeb.page (replayweb.page) — a replay of what Værn's browser received
                           (when the capture has a web archive); the evidence is the files listed in manifest.json

@@ -70,6 +70,8 @@ def summarize(details: dict | None) -> str:
     """``key: value · key: value`` with long values (hashes, URLs) shortened; one line."""
     parts = []
     for key, value in sorted((details or {}).items()):
+        if key == "facts_sha256" and isinstance(value, dict):  # tracker.casefacts: which facts, not the hashes
+            value = ", ".join(sorted(value))
         value = " ".join(str(value).split())
         if len(value) > 64:
             value = value[:16] + "…" if all(c in "0123456789abcdef" for c in value[:64]) else value[:60] + "…"

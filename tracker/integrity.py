@@ -8,6 +8,8 @@ What one run proves:
   fingerprint is its manifest's hash, so a row re-pointed at other, intact bytes is caught too;
 - every audit event still hashes to its stored hash (not edited) and names the hash of the event
   before it (nothing removed or inserted in between);
+- every case row's facts (description, episode time, category, status, …) hash to what the chain last
+  recorded for them (tracker.casefacts), so a row edited with SQL is named;
 - every anchor in ``<data_dir>/audit-anchors.jsonl`` still holds: the event it recorded exists with
   the same hash. Each intact run, and a daily job, appends the chain's head to that file.
 
@@ -38,7 +40,7 @@ from sqlalchemy.orm import Session
 from storage.blobs import BlobStore, iter_store_files, sha256_of_file
 from storage.models import Artifact, AuditEvent, Case, CaseStep, Evidence, StepAttachment
 from storage.types import utcnow
-from tracker import audit
+from tracker import audit, casefacts
 
 if TYPE_CHECKING:
     from tracker.runtime import Runtime
@@ -55,7 +57,7 @@ class Problem:
     """One thing that does not hold, as one English line for the operator."""
 
     #: blob_missing | blob_altered | blob_unreadable | blob_name_invalid | evidence_mismatch | event_edited |
-    #: chain_broken | anchor_failed | anchor_unreadable
+    #: chain_broken | anchor_failed | anchor_unreadable | case_mismatch
     kind: str
     subject: str  #: the blob's SHA-256, ``event:<id>`` or ``anchor:<line>``
     message: str
@@ -73,9 +75,13 @@ class IntegrityReport:
     blob_bytes: int = 0
     events: int = 0
     head_id: int | None = None
+    head_hash: str | None = None  #: the hash of ``head_id`` as the walk saw it: what an anchor records
     anchors: int = 0
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: cases whose facts the chain has no record of yet (opened before facts were audited): recorded by
+    #: ``run_verification`` as a baseline
+    unrecorded: list = field(default_factory=list, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -135,7 +141,12 @@ def verify_everything(rt: "Runtime", *, blobs: bool = True) -> IntegrityReport:
     walk = audit.walk_chain_in_batches(rt.Session)
     with rt.Session() as session:
         chain_problems = check_chain(session, walk, anchors)
-    report.events, report.head_id = walk.count, walk.head_id
+        mismatches, report.unrecorded = casefacts.check_case_facts(session, {e.id for e in walk.edited})
+    chain_problems += [Problem("case_mismatch", f"case:{m.ref}", m.message) for m in mismatches]
+    report.notes += [f"case {u.ref}: the audit chain has no record yet of its {', '.join(casefacts.FACTS[f] for f in u.facts)} "
+                     "(opened before case facts were audited); `vaern verify` records them as a baseline"
+                     for u in report.unrecorded]
+    report.events, report.head_id, report.head_hash = walk.count, walk.head_id, walk.head_hash
     if refs is not None:
         blob_problems, notes, report.blobs_checked, report.blob_bytes = check_blobs(rt.blobs, refs)
         bad = {p.subject for p in blob_problems}
@@ -148,15 +159,23 @@ def verify_everything(rt: "Runtime", *, blobs: bool = True) -> IntegrityReport:
 def run_verification(rt: "Runtime", *, blobs: bool = True, actor=None) -> tuple[IntegrityReport, "Anchor | None"]:
     """What `vaern verify` does: check everything, record the outcome, then anchor the head if the chain holds.
 
-    An anchor vouches for the chain as it is, so a chain with a problem is never anchored. Raises
+    An anchor vouches for the chain as it was walked: it names the head the walk verified, never an
+    event appended since (the ``integrity.verify`` event of this run is anchored by the next run).
+    A chain with a problem is never anchored. Raises
     AnchorWriteError when the anchor file cannot be written (the outcome is recorded already).
     """
     report = verify_everything(rt, blobs=blobs)
     record_verification(rt, report, actor)
     if not report.chain_holds:
         return report, None
+    if report.unrecorded:
+        with rt.transaction() as session:
+            recorded = casefacts.record_baselines(session, report.unrecorded)
+        report.notes = [n for n in report.notes if not n.endswith("records them as a baseline")]
+        report.notes += [f"case {ref}: its facts were recorded now as a baseline (audit event {event_id}); "
+                         "a change made to the row before that cannot be detected" for ref, event_id in recorded.items()]
     try:
-        return report, anchor_head(rt)
+        return report, anchor_head(rt, report.head_id, report.head_hash, report.events)
     except OSError as exc:
         raise AnchorWriteError(f"cannot write the anchor file {anchor_path(rt.settings)}: {exc.strerror or exc}") from exc
 
@@ -338,7 +357,7 @@ def check_manifests(store: BlobStore, sealed: list[SealedEvidence], bad_blobs: s
 
     ``bad_blobs`` and ``edited_events`` are reported already: they are not read again.
     """
-    from capture.bundle import MANIFEST_NAME, TIMESTAMP_NAME
+    from capture.bundle import MANIFEST_NAME, TIMESTAMP_NAME, TSA_CHAIN_NAME
 
     problems = []
     for ev in sealed:
@@ -364,7 +383,7 @@ def check_manifests(store: BlobStore, sealed: list[SealedEvidence], bad_blobs: s
         except Exception as exc:  # noqa: BLE001 - a manifest that is not what Værn sealed is the finding
             problem(f"its manifest {ev.manifest_sha256} cannot be read as a Værn manifest ({type(exc).__name__})")
             continue
-        rows = {n: sha for n, sha in ev.artifacts.items() if n not in (MANIFEST_NAME, TIMESTAMP_NAME)}
+        rows = {n: sha for n, sha in ev.artifacts.items() if n not in (MANIFEST_NAME, TIMESTAMP_NAME, TSA_CHAIN_NAME)}
         for name in sorted(set(rows) | set(listed)):
             if name not in listed:
                 problem(f"artifact {name} (blob {rows[name]}) is not in its sealed manifest (a row was added)")
@@ -525,14 +544,15 @@ def append_anchor(path: Path, event_id: int, hash_: str, count: int) -> Anchor |
     return Anchor(len(anchors) + 1, event_id, hash_, count, at)
 
 
-def anchor_head(rt: "Runtime") -> Anchor | None:
-    """Anchor the chain's current head (None: the chain is empty, or the head is anchored already)."""
-    with rt.Session() as session:
-        head = session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
-        if head is None:
-            return None
-        count = session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.id <= head.id))
-    return append_anchor(anchor_path(rt.settings), head.id, head.hash, count)
+def anchor_head(rt: "Runtime", head_id: int | None, head_hash: str | None, count: int) -> Anchor | None:
+    """Anchor the head a walk verified: ``head_id`` with the hash and event count the walk saw.
+
+    Not the chain's current head: an event appended (or changed) after the walk was never checked,
+    and an anchor must not vouch for it. None: the walk found no events, or the head is anchored already.
+    """
+    if head_id is None or head_hash is None:
+        return None
+    return append_anchor(anchor_path(rt.settings), head_id, head_hash, count)
 
 
 def anchor_if_intact(rt: "Runtime") -> int | None:
@@ -545,5 +565,5 @@ def anchor_if_intact(rt: "Runtime") -> int | None:
         log.error("audit chain does not hold; not anchoring (run `vaern verify`):\n%s",
                   "\n".join(p.message for p in problems))
         return None
-    anchor = anchor_head(rt)
+    anchor = anchor_head(rt, walk.head_id, walk.head_hash, walk.count)
     return anchor.event_id if anchor else None

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import Case, User
 from storage.types import utcnow
-from tracker import audit
+from tracker import audit, casefacts
 from tracker.errors import DomainError
 from tracker.steps import _require, can_manage_case
 
@@ -25,9 +25,11 @@ def set_category(session: Session, case: Case, actor: User, category: str | None
         raise DomainError("bad_category", f"unknown category {category!r}", "category")
     if case.category == category:
         return False
+    facts = casefacts.snapshot(case)
     before, case.category = case.category, category
     session.flush()
-    audit.record(session, actor, "case.category", "case", case.ref, case.id, before=before, after=category)
+    audit.record(session, actor, "case.category", "case", case.ref, case.id, before=before, after=category,
+                 facts_sha256=casefacts.changed(facts, case))
     return True
 
 
@@ -41,9 +43,11 @@ def close_case(session: Session, case: Case, actor: User, note: str) -> None:
         raise DomainError("too_long", "the note is too long", "note")
     if case.status == "closed":
         raise DomainError("already_closed", "the case is already closed")
+    facts = casefacts.snapshot(case)
     case.status, case.closed_at = "closed", utcnow()
     session.flush()
-    audit.record(session, actor, "case.close", "case", case.ref, case.id, note=note)
+    audit.record(session, actor, "case.close", "case", case.ref, case.id, note=note,
+                 facts_sha256=casefacts.changed(facts, case))
 
 
 def reopen_case(session: Session, case: Case, actor: User, note: str) -> None:
@@ -54,6 +58,8 @@ def reopen_case(session: Session, case: Case, actor: User, note: str) -> None:
         raise DomainError("reopen_note_empty", "say why the case is reopened", "note")
     if case.status != "closed":
         raise DomainError("not_closed", "the case is open")
+    facts = casefacts.snapshot(case)
     case.status, case.closed_at = "open", None
     session.flush()
-    audit.record(session, actor, "case.reopen", "case", case.ref, case.id, note=note[:CLOSE_NOTE_MAX])
+    audit.record(session, actor, "case.reopen", "case", case.ref, case.id, note=note[:CLOSE_NOTE_MAX],
+                 facts_sha256=casefacts.changed(facts, case))

@@ -1,8 +1,14 @@
 """Verify an export package (tracker/export.py) the way an investigator would, with zipfile and hashlib.
 
 Promises: every file SHA256SUMS lists is present and matches; every file present is listed; every
-artifact a manifest.json lists matches it; each manifest.tsr verifies against its manifest.json and the
-package's tsa/*.pem; the audit extract matches its hashed lines. Each problem names its file. Unsafe
+artifact a manifest.json lists matches it; each manifest.tsr's imprint is its manifest.json's SHA-256 and
+the token verifies against the TSA certificates (``--ca-file``, else the package's own tsa/*.pem and the
+chain stored beside the token); the audit extract matches its hashed lines and its links.
+
+The files also cross-check each other, so rewriting one artifact, its manifest entry and SHA256SUMS
+consistently is still named: each manifest.json's SHA-256 must be the fingerprint case.json, the audit
+extract (``evidence.captured``) and both PDF reports (their text, read with pypdf) state for that
+evidence, and each file must have the SHA-256 case.json lists for it. Each problem names its file. Unsafe
 member names (absolute, ``..``, backslashes, control characters) are refused without touching the
 disk, and reading is bounded (member count, total size, compression ratio) so a ZIP bomb stops early.
 """
@@ -16,9 +22,12 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from capture.bundle import MANIFEST_NAME, TIMESTAMP_NAME
+from capture.bundle import MANIFEST_NAME, TIMESTAMP_NAME, TSA_CHAIN_NAME
 
 SUMS = "SHA256SUMS"
+CASE_JSON = "case.json"
+CASE_REPORT = "case-report.pdf"
+EVIDENCE_REPORT = "report.pdf"
 AUDIT_EXTRACT = "audit-extract.jsonl"
 AUDIT_HASHED = "audit-hashed.jsonl"
 MAX_MEMBERS = 100_000
@@ -50,6 +59,7 @@ class Verification:
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  #: things not checked, and why (do not fail the package)
     timestamps: int = 0  #: tokens verified
+    cross_checked: int = 0  #: fingerprints found the same in manifest.json, case.json, audit extract and reports
 
     @property
     def ok(self) -> bool:
@@ -129,8 +139,11 @@ def _verify(zf: zipfile.ZipFile, ca_file: str | Path | None) -> Verification:
         result.fail("NOT LISTED", name, "in the package but not in SHA256SUMS")
     intact = {n for n, h in hashes.items() if h == listed[n]}
     _check_manifests(zf, members, hashes, result)
+    checked = {n: h for n, h in hashes.items() if n in intact}  # a file SHA256SUMS fails is named already
+    _check_imprints(zf, members, checked, result)
     _check_timestamps(zf, members, intact, result, ca_file)
     _check_audit(zf, members, intact, result)
+    _cross_check(zf, members, checked, result)
     return result
 
 
@@ -217,44 +230,81 @@ def _check_manifests(zf, members, hashes: dict[str, str], result: Verification) 
                 result.fail("FAILED", name, "SHA-256 does not match manifest.json")
 
 
+_IMPRINT_HASHES = {"2.16.840.1.101.3.4.2.1": "sha256", "2.16.840.1.101.3.4.2.2": "sha384",
+                   "2.16.840.1.101.3.4.2.3": "sha512"}
+
+
+def _check_imprints(zf, members, hashes: dict[str, str], result: Verification) -> None:
+    """Each manifest.tsr must vouch for its manifest.json's bytes (read from the token; no certificate needed)."""
+    from capture.errors import TimestampError
+    from capture.timestamp import token_imprint
+
+    for folder in _folders_with(members, TIMESTAMP_NAME):
+        tsr, manifest = f"{folder}/{TIMESTAMP_NAME}", f"{folder}/{MANIFEST_NAME}"
+        if tsr not in hashes or manifest not in hashes:
+            continue
+        tsr_bytes, manifest_bytes = _read_small(zf, members[tsr], result), _read_small(zf, members[manifest], result)
+        if tsr_bytes is None or manifest_bytes is None:
+            continue
+        try:
+            oid, imprint = token_imprint(tsr_bytes)
+        except TimestampError as exc:
+            result.fail("MALFORMED", tsr, f"not a readable timestamp token ({exc})")
+            continue
+        name = _IMPRINT_HASHES.get(oid)
+        if name is None:
+            result.fail("FAILED", tsr, f"its imprint uses hash algorithm {oid}, which cannot be checked")
+        elif hashlib.new(name, manifest_bytes).hexdigest() != imprint:
+            result.fail("FAILED", tsr, f"its imprint {imprint} is not the {name.upper()} of {manifest} "
+                                       "(the token vouches for other bytes)")
+
+
 def _check_timestamps(zf, members, intact: set[str], result: Verification, ca_file) -> None:
-    """Each manifest.tsr against its (intact) manifest.json and the CA (``ca_file`` or tsa/*.pem)."""
+    """Each manifest.tsr against its (intact) manifest.json and the CA: ``ca_file`` when given, else the
+    package's own certificates (tsa/*.pem and the token's manifest.tsa-chain.pem)."""
     tokens = _folders_with(members, TIMESTAMP_NAME)
     if not tokens:
         return
     if ca_file is not None:
-        _verify_tokens(zf, members, intact, result, tokens, str(ca_file))
+        for folder in tokens:
+            _verify_token(zf, members, intact, result, folder, str(ca_file))
         return
     pems = [m for m in sorted(members) if m.startswith("tsa/") and m.endswith(".pem") and m in intact]
-    if not pems:
-        result.notes.append("timestamps not checked: the package holds no TSA certificate (tsa/*.pem)")
-        return
-    certs = b"".join((_read_small(zf, members[p], result) or b"") + b"\n" for p in pems)
-    result.notes.append("timestamps checked against the package's own tsa/*.pem: compare it with the "
-                        "certificate the time-stamping authority publishes (or pass --ca-file)")
+    shared = b"".join((_read_small(zf, members[p], result) or b"") + b"\n" for p in pems)
+    used = False
     with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "tsa-ca.pem").write_bytes(certs)
-        _verify_tokens(zf, members, intact, result, tokens, str(Path(tmp) / "tsa-ca.pem"))
+        for n, folder in enumerate(tokens):
+            chain = f"{folder}/{TSA_CHAIN_NAME}"
+            certs = ((_read_small(zf, members[chain], result) or b"") + b"\n" if chain in intact else b"") + shared
+            if not certs.strip():
+                result.notes.append(f"timestamp {folder}/{TIMESTAMP_NAME} not checked: the package holds no TSA "
+                                    f"certificate (tsa/*.pem or {folder}/{TSA_CHAIN_NAME}); pass --ca-file")
+                continue
+            used = True
+            (Path(tmp) / f"{n}.pem").write_bytes(certs)
+            _verify_token(zf, members, intact, result, folder, str(Path(tmp) / f"{n}.pem"))
+    if used:
+        result.notes.append("timestamps checked against the package's own TSA certificates: compare them with "
+                            "the certificate the time-stamping authority publishes (or pass --ca-file)")
 
 
-def _verify_tokens(zf, members, intact: set[str], result: Verification, tokens: list[str], ca_file: str) -> None:
+def _verify_token(zf, members, intact: set[str], result: Verification, folder: str, ca_file: str) -> None:
     from capture.errors import TimestampError
     from capture.timestamp import verify_timestamp
 
-    for folder in tokens:
-        tsr, manifest = f"{folder}/{TIMESTAMP_NAME}", f"{folder}/{MANIFEST_NAME}"
-        if tsr not in intact or manifest not in intact:
-            continue  # already reported by name; a token over an altered manifest says nothing new
-        tsr_bytes = _read_small(zf, members[tsr], result)
-        manifest_bytes = _read_small(zf, members[manifest], result)
-        if tsr_bytes is None or manifest_bytes is None:
-            continue
-        try:
-            verify_timestamp(tsr_bytes, manifest_bytes, str(ca_file))
-        except TimestampError as exc:
-            result.fail("FAILED", tsr, f"timestamp does not verify against manifest.json and the TSA certificate ({exc})")
-        else:
-            result.timestamps += 1
+    tsr, manifest = f"{folder}/{TIMESTAMP_NAME}", f"{folder}/{MANIFEST_NAME}"
+    if tsr not in intact or manifest not in intact or any(p.path == tsr for p in result.problems):
+        return  # already reported by name; a token over an altered manifest says nothing new
+    tsr_bytes = _read_small(zf, members[tsr], result)
+    manifest_bytes = _read_small(zf, members[manifest], result)
+    if tsr_bytes is None or manifest_bytes is None:
+        return
+    try:
+        verify_timestamp(tsr_bytes, manifest_bytes, str(ca_file))
+    except TimestampError as exc:
+        result.fail("FAILED", tsr, f"timestamp does not verify against manifest.json and the TSA certificate ({exc})")
+    else:
+        result.timestamps += 1
 
 
 def _check_audit(zf, members, intact: set[str], result: Verification) -> None:
@@ -279,3 +329,102 @@ def _check_audit(zf, members, intact: set[str], result: Verification) -> None:
             result.fail("FAILED", AUDIT_EXTRACT, f"line {number}: {why}")
             return
         previous = event
+
+
+# -- the files against each other ------------------------------------------------------------------------
+def _cross_check(zf, members, hashes: dict[str, str], result: Verification) -> None:
+    """Each evidence folder's manifest.json SHA-256 against the fingerprint case.json, the audit extract and
+    the reports state, and each of its files against the SHA-256 case.json lists for it."""
+    folders = [f for f in _folders_with(members, MANIFEST_NAME) if f"{f}/{MANIFEST_NAME}" in hashes]
+    if not folders:
+        return
+    facts = _json_member(zf, members, hashes, CASE_JSON, result)
+    listed = {e.get("folder"): e for e in (facts or {}).get("evidence", []) if isinstance(e, dict) and e.get("folder")}
+    captured = _captured_fingerprints(zf, members, hashes, result)
+    texts: dict[str, str | None] = {}
+    for folder in folders:
+        manifest = f"{folder}/{MANIFEST_NAME}"
+        fingerprint = hashes[manifest]
+        differs: list[str] = []
+        entry = listed.get(folder)
+        if facts is not None and entry is None:
+            differs.append(f"{CASE_JSON} (no evidence entry for {folder})")
+        elif entry is not None and entry.get("fingerprint") != fingerprint:
+            differs.append(f"{CASE_JSON} (states {entry.get('fingerprint')})")
+        evidence_id = folder.rsplit("/", 1)[-1]
+        if captured is not None:
+            event = captured.get(evidence_id)
+            if event is None:
+                differs.append(f"{AUDIT_EXTRACT} (no evidence.captured event for evidence {evidence_id})")
+            elif event[1] != fingerprint:
+                differs.append(f"{AUDIT_EXTRACT} (event {event[0]} recorded {event[1]})")
+        for report in (CASE_REPORT, f"{folder}/{EVIDENCE_REPORT}"):
+            if report not in texts:
+                texts[report] = _pdf_text(zf, members, hashes, report, result)
+            if texts[report] is not None and fingerprint not in texts[report]:
+                differs.append(f"{report} (the fingerprint is not in its text)")
+        if differs:
+            result.fail("FAILED", manifest, "its SHA-256 is not the evidence fingerprint stated in "
+                        + "; ".join(differs))
+        elif facts is not None and captured is not None:
+            result.cross_checked += 1
+        for file in (entry or {}).get("files", []):
+            path = f"{folder}/{file.get('name')}" if isinstance(file, dict) else ""
+            if path == manifest or unsafe_name(path or "/"):
+                continue
+            if path not in members:
+                result.fail("MISSING", path, f"listed in {CASE_JSON} but not in the package")
+            elif path in hashes and hashes[path] != file.get("sha256"):
+                result.fail("FAILED", path, f"SHA-256 does not match {CASE_JSON} (the file as Værn stored it)")
+
+
+def _json_member(zf, members, hashes, name: str, result: Verification) -> dict | None:
+    if name not in hashes:
+        if name not in members:
+            result.fail("MISSING", name, "the package has no case facts; fingerprints cannot be cross-checked")
+        return None
+    try:
+        data = json.loads(_read_small(zf, members[name], result) or b"")
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        result.fail("MALFORMED", name, "not a Værn case export (JSON object)")
+        return None
+    return data
+
+
+def _captured_fingerprints(zf, members, hashes, result: Verification) -> dict[str, tuple[int, str]] | None:
+    """Evidence id → (event id, fingerprint) of its evidence.captured event in the audit extract."""
+    if AUDIT_EXTRACT not in hashes:
+        return None
+    found: dict[str, tuple[int, str]] = {}
+    for line in (_read_small(zf, members[AUDIT_EXTRACT], result) or b"").splitlines():
+        try:
+            event = json.loads(line)
+            if event.get("action") == "evidence.captured":
+                found[str(event["object"]["id"])] = (event["id"], event["details"].get("fingerprint"))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue  # _check_audit names a line that does not parse or hash
+    return found
+
+
+def _pdf_text(zf, members, hashes, name: str, result: Verification) -> str | None:
+    """The PDF's text with all white space removed (a fingerprint may wrap), or None when it is absent or unreadable."""
+    if name not in hashes:
+        return None
+    data = _read_small(zf, members[name], result)
+    if data is None:
+        return None
+    import io
+    import logging
+
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    try:
+        text = "".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages)
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+        result.fail("MALFORMED", name, f"not a readable PDF ({exc.__class__.__name__})")
+        return None
+    return "".join(text.split()).replace("\u00ad", "")

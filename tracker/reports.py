@@ -507,11 +507,13 @@ ARTIFACT_LABELS = {
     "preview": "PNG-kopi af det uploadede billede",
     "manifest": "Manifestet: alle fakta og SHA-256 for hver fil",
     "timestamp": "Betroet tidsstempel (RFC 3161) over manifestet",
+    "timestamp_chain": "Tidsstemplingstjenestens certifikater, som tidsstemplet blev kontrolleret mod",
 }
 
 ACTION_LABELS = {
     "case.create": "Sag oprettet", "case.view": "Sag vist", "case.facts": "Sagens oplysninger ændret",
     "case.category": "Kategori sat", "case.close": "Sag lukket", "case.reopen": "Sag genåbnet",
+    "case.baseline": "Sagens oplysninger registreret i revisionsloggen (udgangspunkt)",
     "case.history_view": "Sagens fulde historik vist",
     "report.download": "Rapport (PDF) hentet", "package.export": "Eksportpakke dannet",
     "package.export_failed": "Eksportpakke mislykkedes",

@@ -21,7 +21,7 @@ from capture.upload import sniff
 from storage.blobs import BlobStore
 from storage.models import Case, CaseClock, CaseStep, Evidence, Role, StepAttachment, StepState, User
 from storage.types import utcnow
-from tracker import audit, recheck
+from tracker import audit, casefacts, recheck
 from tracker.checklist import Step, answer_due, next_rung, preconditions_hold
 from tracker.deadlines import CLOCK_STARTS, DeadlineRule, DeadlineStatus, State, evaluate, start_for
 from tracker.errors import DomainError, NotFound
@@ -307,6 +307,7 @@ def set_clock(session: Session, case: Case, name: str, at: datetime | None, acto
         raise DomainError("unknown_clock", f"no clock start {name!r}", "name")
     at = _past(at, "at", now)
     note = _text(note, "note") or ""
+    facts = casefacts.snapshot(case)
     if name == "episode":
         before = case.episode_at
         case.episode_at = at
@@ -323,7 +324,7 @@ def set_clock(session: Session, case: Case, name: str, at: datetime | None, acto
     session.flush()
     audit.record(session, actor, "clock.set", "case_clock", name, case.id,
                  before=before.isoformat() if before else None, at=at.isoformat() if at else None,
-                 note=note or None)
+                 note=note or None, facts_sha256=casefacts.changed(facts, case))
 
 
 _UNSET = object()
@@ -336,6 +337,7 @@ def set_facts(session: Session, case: Case, actor: User, *, author_known=_UNSET,
     given = {"author_known": author_known, "private_information_disclosed": private_information_disclosed,
              "defamatory": defamatory}
     changed = {}
+    facts = casefacts.snapshot(case)
     for name, value in given.items():
         if value is _UNSET:
             continue
@@ -347,7 +349,7 @@ def set_facts(session: Session, case: Case, actor: User, *, author_known=_UNSET,
     session.flush()
     if changed:
         audit.record(session, actor, "case.facts", "case", case.ref, case.id,
-                     changed={k: v for k, v in changed.items()})
+                     changed={k: v for k, v in changed.items()}, facts_sha256=casefacts.changed(facts, case))
     return changed
 
 

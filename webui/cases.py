@@ -57,6 +57,7 @@ ROLE_LABELS = {
     "preview": _l("Preview of the uploaded file"),
     "manifest": _l("Manifest: what was captured, how, and every file's SHA-256"),
     "timestamp": _l("Trusted timestamp token (RFC 3161)"),
+    "timestamp_chain": _l("The time-stamping authority's certificates the timestamp was checked against"),
 }
 
 

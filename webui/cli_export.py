@@ -96,4 +96,5 @@ def verify_package_cmd(file: Path, ca_file: Path | None) -> None:
         click.echo(f"vaern: {len(result.problems)} problem(s); {result.checked} file(s) verified", err=True)
         sys.exit(1)
     stamps = f", {result.timestamps} timestamp(s) verified" if result.timestamps else ""
-    click.echo(f"OK: {result.checked} files verified{stamps}")
+    crossed = f", {result.cross_checked} fingerprint(s) cross-checked" if result.cross_checked else ""
+    click.echo(f"OK: {result.checked} files verified{stamps}{crossed}")

@@ -92,6 +92,7 @@ ACTIONS = {
     "step.attach": _l("Attachment added to a step"), "attachment.view": _l("Step attachment viewed"),
     "attachment.download": _l("Step attachment downloaded"),
     "clock.set": _l("Clock start recorded"), "case.facts": _l("Case facts changed"),
+    "case.baseline": _l("Case facts recorded in the audit log (baseline)"),
     "recheck.start": _l("Re-check started"), "recheck.decided": _l("Re-check concluded"),
     "recheck.leader_decided": _l("Uncertain re-check decided by the leader"),
     "recheck.request": _l("Re-check requested through the API"),
