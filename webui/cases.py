@@ -137,7 +137,7 @@ def index():
 def _case_or_404(ref: str, *, log_view: bool = False):
     try:
         if log_view:
-            return view_case(db(), ref, current_user.user)
+            return view_case(db(), ref, current_user.user, rules=workflow.rules())
         return get_case_for(db(), ref, current_user.user)
     except NotFound:
         abort(404)
