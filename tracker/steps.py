@@ -258,8 +258,11 @@ def done_by_vaern(session: Session, case: Case, step_id: str, because: str, *, r
     except DomainError:  # a municipality removed the step from its checklist
         return None
     now = now or utcnow()
-    row = ensure_steps(session, case, rules)[step_id]
-    if row.state in CLOSING_STATES:
+    row = session.execute(select(CaseStep).where(CaseStep.case_id == case.id, CaseStep.step_id == step_id)).scalar()
+    if row is None:  # only this step's row: the others are made when a person first works on the case
+        row = CaseStep(case_id=case.id, step_id=step_id, state=StepState.todo, note="")
+        session.add(row)
+    elif row.state in CLOSING_STATES:
         return None
     before = row.state.value
     row.state, row.done_at, row.reason, row.updated_by_id, row.updated_at = StepState.done, now, None, None, now
