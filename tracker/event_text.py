@@ -237,9 +237,10 @@ def _evidence_captured(d, e, n):
     tsa_da = f" Tidsstemplet af {d['tsa']}." if d.get("tsa") else " Ikke tidsstemplet."
     tsa_en = f" Timestamped by {d['tsa']}." if d.get("tsa") else " Not timestamped."
     worker = d.get("worker")
-    return (f"Bevis nr. {e.object_id} blev sikret ({status}); fingeraftryk {short_hash(d.get('fingerprint'))}."
+    fp = str(d.get("fingerprint") or "")[:12] or "—"
+    return (f"Bevis nr. {e.object_id} blev sikret ({status}); fingeraftrykket begynder med {fp}."
             f"{tsa_da}{f' Arbejdsproces: {worker}.' if worker else ''}",
-            f"Evidence no. {e.object_id} was secured ({status}); fingerprint {short_hash(d.get('fingerprint'))}."
+            f"Evidence no. {e.object_id} was secured ({status}); the fingerprint begins {fp}."
             f"{tsa_en}{f' Worker: {worker}.' if worker else ''}")
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from flask import Blueprint, abort, render_template, request, url_for
-from flask_babel import format_decimal, lazy_gettext as _l
+from flask_babel import format_decimal, get_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from storage.models import Case, OrgUnit, Role
@@ -14,7 +15,7 @@ from webui import labels
 from webui.db import db, runtime
 from webui.roles import me, role_required
 from webui.timefmt import CPH
-from webui.workflow import ACTIONS
+from webui.workflow import ACTIONS, rules
 
 bp = Blueprint("hr", __name__)
 
@@ -135,7 +136,7 @@ def case_history(ref: str):
     session = db()
     after = _int("after", {})
     try:
-        case, page = history.case_history(session, me(), ref, after=after)
+        case, page = history.case_history(session, me(), ref, after=after, rules=rules(), lang=str(get_locale()))
     except NotFound:
         abort(404)
     session.commit()
@@ -155,7 +156,7 @@ def audit_page():
         filters = history.AuditFilters(actor=values["actor"], system_only=bool(values["system"]),
                                        action=values["action"], case_ref=values["case"],
                                        object_type=values["object_type"], at_from=at_from, at_to=at_to)
-        page = history.audit_log(session, user, filters, before=before)
+        page = history.audit_log(session, user, filters, before=before, rules=rules(), lang=str(get_locale()))
         session.commit()
     actions = sorted(set(history.audit_actions(session)) | set(ACTION_LABELS) | ({values["action"]} - {""}),
                      key=lambda a: action_text(a).casefold())

@@ -20,10 +20,11 @@ from capture.upload import EML, HEIC, JPEG, PDF, PNG, WEBP
 from storage.blobs import BlobError
 from storage.models import AuditEvent, Case, CaseStep, Recheck, Role, StepAttachment, StepState, User
 from storage.types import utcnow
-from tracker import audit, lifecycle, recheck
+from tracker import audit, history, lifecycle, recheck
 from tracker import steps as ops
 from tracker.cases import get_case_for
 from tracker.errors import DomainError, NotFound
+from tracker.event_text import sentence
 from tracker.rules import Rules
 from webui.db import db, runtime
 from webui.labels import CATEGORY_LABELS, RULES_KEY
@@ -234,6 +235,7 @@ def page_context(case: Case, user: User, now: datetime | None = None) -> dict:
     people_ids.discard(None)
     people = ({u.id: u for u in session.execute(select(User).where(User.id.in_(people_ids))).scalars()}
               if people_ids else {})
+    names = history.names_for(session, events, rules=r, lang=str(get_locale()))
     manage = ops.can_manage_case(user, case)
     rechecks = list(session.execute(select(Recheck).where(Recheck.case_id == case.id)
                                     .order_by(Recheck.id.desc()).limit(RECHECKS_SHOWN)).scalars())
@@ -245,7 +247,7 @@ def page_context(case: Case, user: User, now: datetime | None = None) -> dict:
         suggestion=ops.suggest_next_rung(case, r, rows, now),
         can_manage=manage, can_change={s.id: ops.can_change_step(user, case, s) for s in r.steps},
         applies={s.id: ops.applies(s, case, rows) for s in r.steps},
-        timeline=[(e, people.get(e.actor_id), action_label(e.action)) for e in events],
+        timeline=[(e, people.get(e.actor_id), sentence(e, names)) for e in events if history.in_timeline(e.action)],
         settable_clocks=ops.SETTABLE_CLOCKS, rung_outcomes=ops.RUNG_OUTCOMES, police_step=ops.POLICE_REPORT,
         step_states=[s.value for s in StepState],
         rechecks=rechecks, has_captured_url=has_url, verified_evidence=verified,
