@@ -14,7 +14,7 @@ from tracker.errors import DomainError, NotFound
 from webui import labels
 from webui.db import db, runtime
 from webui.roles import me, role_required
-from webui.timefmt import CPH
+from webui.timefmt import CPH, parse_date
 from webui.workflow import ACTIONS, rules
 
 bp = Blueprint("hr", __name__)
@@ -33,7 +33,7 @@ OBJECT_TYPE_LABELS = {
     "offender": _l("Offender"),
 }
 MESSAGES = {
-    "bad_date": _l("The date could not be read. Use the date picker, e.g. 26.11.2026."),
+    "bad_date": _l("The date could not be read. Write it as day.month.year, e.g. 26.11.2026."),
     "bad_category": _l("Choose a category from the list."),
     "bad_status": _l("Choose a status from the list."),
     "bad_number": _l("Choose a value from the list."),
@@ -63,12 +63,12 @@ def role_text(role: Role) -> str:
 
 # -- parsing the GET forms ----------------------------------------------------------------------
 def _date(name: str, errors: dict, *, end: bool = False) -> datetime | None:
-    """A ``<input type=date>`` value as the start of that Danish day (``end``: of the day after)."""
+    """A typed date (26.11.2026, or ISO) as the start of that Danish day (``end``: of the day after)."""
     value = request.args.get(name, "").strip()
     if not value:
         return None
     try:
-        day = date.fromisoformat(value)
+        day = parse_date(value)
     except ValueError:
         errors[name] = MESSAGES["bad_date"]
         return None

@@ -28,7 +28,7 @@ from tracker.event_text import sentence
 from tracker.rules import Rules
 from webui.db import db, runtime
 from webui.labels import CATEGORY_LABELS, RULES_KEY
-from webui.timefmt import CPH, parse_local
+from webui.timefmt import format_input, parse_local
 
 bp = Blueprint("workflow", __name__)
 
@@ -145,7 +145,7 @@ MESSAGES = {
     "at_too_old": _l("The time is too far back. Check the year."),
     "sent_at_missing": _l("Give the time the request was sent before recording an outcome."),
     "text_too_long": _l("The text is too long."),
-    "bad_time": _l("The time could not be read. Use the date picker, e.g. 26.11.2026 14:05."),
+    "bad_time": _l("The time could not be read. Write the date and the time, e.g. 26.11.2026 14.05."),
     "no_captured_url": _l("The case has no captured address to check again."),
     "not_verified": _l("That capture does not confirm a removal on this case."),
     "file_missing": _l("Choose a file to attach."),
@@ -206,7 +206,7 @@ def label(item) -> str:
 def init_app(app) -> None:
     app.register_blueprint(bp)
     app.jinja_env.filters["countdown"] = countdown
-    app.jinja_env.filters["localinput"] = lambda dt: dt.astimezone(CPH).strftime("%Y-%m-%dT%H:%M")
+    app.jinja_env.filters["localinput"] = format_input
     app.jinja_env.globals.update(
         rule_label=label, STEP_STATES=STEP_STATES, DEADLINE_STATES=DEADLINE_STATES, OUTCOMES=OUTCOMES,
         ACTORS=ACTORS, PRECONDITIONS=PRECONDITIONS, CLOCK_LABELS=CLOCKS, FACT_LABELS=FACTS, WHY=WHY,
