@@ -47,9 +47,9 @@ CLOCKS: dict[str, Pair] = {
     "investigation_discontinued": ("politiets henlæggelse", "the police dropping the case"),
     "previous_med_evaluation": ("den forrige MED-evaluering", "the previous MED evaluation")}
 FACTS: dict[str, Pair] = {
-    "author_known": ("ophavsmanden kendt", "author known"),
-    "private_information_disclosed": ("private oplysninger offentliggjort", "private information published"),
-    "defamatory": ("ærekrænkende", "defamatory")}
+    "author_known": ("Kendes ophavsmanden?", "Is the author known?"),
+    "private_information_disclosed": ("Er private oplysninger offentliggjort?", "Was private information published?"),
+    "defamatory": ("Er indholdet ærekrænkende?", "Is the content defamatory?")}
 LETTERS: dict[str, Pair] = {
     "request_to_author": ("anmodning til ophavsmanden", "request to the author"),
     "dsa_notice": ("anmeldelse til platformen (DSA art. 16)", "notice to the platform (DSA art. 16)"),
@@ -200,8 +200,8 @@ def _case_search(d, e, n):
 def _case_facts(d, e, n):
     changed = d.get("changed") or {}
     yes_no = {True: ("ja", "yes"), False: ("nej", "no"), None: ("ikke vurderet", "not assessed")}
-    parts_da = [f"{FACTS.get(k, (k, k))[0]}: {yes_no.get(v, (v, v))[0]}" for k, v in changed.items()]
-    parts_en = [f"{FACTS.get(k, (k, k))[1]}: {yes_no.get(v, (v, v))[1]}" for k, v in changed.items()]
+    parts_da = [f"«{FACTS.get(k, (k, k))[0]}» {yes_no.get(v, (v, v))[0]}" for k, v in changed.items()]
+    parts_en = [f"“{FACTS.get(k, (k, k))[1]}” {yes_no.get(v, (v, v))[1]}" for k, v in changed.items()]
     return ("Sagens oplysninger blev ændret: " + "; ".join(parts_da) + ".",
             "The case's facts were changed: " + "; ".join(parts_en) + ".")
 
@@ -233,14 +233,14 @@ def _evidence_request(d, e, n):
 
 @formats("evidence.captured")
 def _evidence_captured(d, e, n):
-    status = n.pick(CAPTURE_STATUSES, d.get("status"))
+    status = "" if d.get("status") == "ok" else f" ({n.pick(CAPTURE_STATUSES, d.get('status'))})"
     tsa_da = f" Tidsstemplet af {d['tsa']}." if d.get("tsa") else " Ikke tidsstemplet."
     tsa_en = f" Timestamped by {d['tsa']}." if d.get("tsa") else " Not timestamped."
     worker = d.get("worker")
     fp = str(d.get("fingerprint") or "")[:12] or "—"
-    return (f"Bevis nr. {e.object_id} blev sikret ({status}); fingeraftrykket begynder med {fp}."
+    return (f"Bevis nr. {e.object_id} blev sikret{status}; fingeraftrykket begynder med {fp}."
             f"{tsa_da}{f' Arbejdsproces: {worker}.' if worker else ''}",
-            f"Evidence no. {e.object_id} was secured ({status}); the fingerprint begins {fp}."
+            f"Evidence no. {e.object_id} was secured{status}; the fingerprint begins {fp}."
             f"{tsa_en}{f' Worker: {worker}.' if worker else ''}")
 
 
