@@ -246,6 +246,7 @@ def test_a_real_capture_prints_a_danish_report_with_every_hash_both_time_zones_t
             assert event.hash[:16] not in flat, event.action
     assert "Sagen blev oprettet" in text and f"Bevis nr. {ev_id} blev sikret" in text
     assert "Sikring af adressen" in text and "Sag vist" not in text and "Fil hentet" not in text
+    assert "(serveren sendte «" in text  # the server's Date header in Danish time, next to what it sent
     assert "verdict:" not in text and "fingerprint:" not in text and "worker:" not in text  # no raw keys
     assert "passer ikke" not in text
 
@@ -360,6 +361,7 @@ def test_an_uploaded_photo_report_shows_the_picture_and_its_exif_and_says_it_pro
     text, flat = pdf_text(pdf), squeezed(pdf_text(pdf))
     assert "Uploadet af" in text and "Den uploadede fil" in text and "IMG_0042.jpg" in text
     assert "Fairphone FP5" in text and "GPS-position: findes i filen" in text
+    assert "20.11.2026 kl. 21.14.03" in text and "2026:11:20" not in text  # the camera's time, the Danish way
     assert "55.67" not in text and "55,67" not in text  # the position itself stays in the manifest
     assert "En upload viser kun, hvad personen afleverede" in text and "EXIF-oplysninger" in text
     assert "Ikke tidsstemplet" in text  # no TSA configured: said plainly

@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -153,7 +154,7 @@ def _web(m: dict[str, Any]) -> dict[str, Any]:
     return {
         "requested_url": m.get("requested_url"), "final_url": m.get("final_url"),
         "redirects": m.get("redirect_chain") or [], "http_status": http.get("status"),
-        "content_type": headers.get("content-type"), "server_date": headers.get("date"),
+        "content_type": headers.get("content-type"), "server_date": _http_date(headers.get("date")),
         "server_ip": m.get("server_ip"), "tls": m.get("tls"), "title": m.get("title"),
         "platform": _adapter_name(m.get("platform")), "post_id": post.get("id"), "author_handle": post.get("author_handle"),
         "author_profile_url": post.get("author_profile_url"),
@@ -186,7 +187,7 @@ def _upload(rt, m: dict[str, Any], blobs: dict) -> dict[str, Any]:
         "exif": None if not exif else {
             "present": exif.get("present"), "camera": " ".join(filter(None, (exif.get("camera_make"),
                                                                              exif.get("camera_model")))) or None,
-            "taken": exif.get("datetime_original") or exif.get("datetime"),
+            "taken": _exif_time(exif.get("datetime_original") or exif.get("datetime")),
             "offset": exif.get("offset_time_original"), "software": exif.get("software"),
             "gps": bool(gps.get("present")), "error": exif.get("error")},
     }
@@ -438,6 +439,26 @@ def _page_time(value: str | None) -> str | None:
     if dt is None or dt.tzinfo is None:
         return value
     return _both(dt)["short"]
+
+
+def _http_date(value: str | None) -> str | None:
+    """The server's Date header in Danish time, with the header as sent (it is the server's own claim)."""
+    if not value:
+        return None
+    try:
+        dt = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return value
+    return f"{_both(dt)['dk_sec']} (serveren sendte «{value}»)" if dt.tzinfo else value
+
+
+def _exif_time(value: str | None) -> str | None:
+    """EXIF's ``2026:11:20 21:14:03`` as ``20.11.2026 kl. 21.14.03`` (the camera's clock, no time zone)."""
+    try:
+        dt = datetime.strptime(str(value).strip(), "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return value
+    return f"{dt:%d.%m.%Y} kl. {dt:%H.%M.%S}"
 
 
 def _iso(value: str | None) -> datetime | None:
