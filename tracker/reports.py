@@ -202,13 +202,16 @@ def _text_excerpt(rt, blobs: dict, m: dict[str, Any]) -> dict[str, Any] | None:
             text = excerpt(text, len(text) - 1)
         return {"source": "post", "text": excerpt(text, EXCERPT_CHARS), "cut": False}
     art = blobs.get("text.txt")
+    source = "text.txt"
+    if art is None and "ocr.txt" in blobs:
+        art, source = blobs["ocr.txt"], "ocr"
     if art is None:
         return None
     try:
         text = rt.blobs.read(art.sha256).decode("utf-8", errors="replace")
     except BlobError:
         return None
-    return {"source": "text.txt", "text": excerpt(text, EXCERPT_CHARS), "cut": len(text.strip()) > EXCERPT_CHARS}
+    return {"source": source, "text": excerpt(text, EXCERPT_CHARS), "cut": len(text.strip()) > EXCERPT_CHARS}
 
 
 # -- images: shown scaled, the originals stay in the package ------------------------------------------
@@ -542,6 +545,7 @@ ARTIFACT_LABELS = {
     "mhtml": "Hele siden som MHTML-arkiv",
     "html": "Sidens HTML, som browseren havde den",
     "text": "Den synlige tekst",
+    "ocr_text": "Tekst læst maskinelt i billedet (OCR; kan indeholde fejl)",
     "warc": "Trafikken byte for byte (WARC)",
     "pdf": "Siden udskrevet som PDF",
     "original": "Den uploadede fil, uændret",

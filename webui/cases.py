@@ -25,6 +25,7 @@ bp = Blueprint("cases", __name__)
 #: shown inline as images; everything else is a download, never rendered as live HTML
 INLINE_TYPES = {"image/png", "image/jpeg", "image/webp"}
 EMAIL_PREVIEW_CHARS = 5000
+OCR_EXCERPT_CHARS = 400  #: text read in an uploaded picture, shown on the case page
 
 
 #: what a refusal or failure means to the person reading the case (the technical reason is shown too)
@@ -53,6 +54,7 @@ ROLE_LABELS = {
     "mhtml": _l("Complete page archive (MHTML, opens in Chrome/Edge)"),
     "html": _l("The page's HTML source (download only)"),
     "text": _l("The page's visible text"),
+    "ocr_text": _l("Text read from the picture by machine (OCR; may contain errors)"),
     "warc": _l("Web archive of all traffic (WARC, for specialists)"),
     "pdf": _l("The page printed to PDF"),
     "original": _l("The uploaded file, unchanged"),
@@ -202,11 +204,18 @@ def detail(ref: str):
                            **oversight.case_context(case, current_user.user))
 
 
-def _email_texts(case) -> dict[int, str]:
+def _email_texts(case) -> dict:
     """The text of uploaded e-mails, shown as plain (escaped) text since there is no picture of them."""
     texts = {}
     for ev in case.evidence:
         text = next((a for a in ev.artifacts if a.role == "text"), None)
+        ocr = next((a for a in ev.artifacts if a.role == "ocr_text"), None)
+        if ev.kind == "upload" and text is None and ocr is not None:
+            try:
+                body = runtime().blobs.read(ocr.sha256).decode("utf-8", "replace")
+            except BlobError:
+                continue
+            texts[("ocr", ev.id)] = excerpt(body, OCR_EXCERPT_CHARS)
         if ev.kind == "upload" and text is not None:
             try:
                 body = runtime().blobs.read(text.sha256).decode("utf-8", "replace")
