@@ -117,7 +117,7 @@ def test_an_employee_secures_a_post_the_leader_sees_it_and_the_other_unit_does_n
     # -- the unit's leader ------------------------------------------------------------------------
     page = new_page(browser)
     log_in(page, base, LEADER)
-    row = page.get_by_role("row").filter(has_text=ref)
+    row = page.get_by_role("listitem").filter(has=page.get_by_role("link", name=ref))
     expect(row).to_contain_text("Mette Jensen")
     expect(row).to_contain_text("sikret")
     check_page(page, "04-case-list-leader")
