@@ -16,6 +16,7 @@ from storage.models import Evidence
 from tests.factories import csrf_login, make_settings, make_unit, make_user
 from tracker.cases import Report, open_case
 from tracker.evidence import run_capture_job
+from tracker.reports import evidence_report_html
 from tracker.runtime import Runtime
 from webui.app import create_app
 
@@ -73,6 +74,8 @@ def test_hr_finds_the_case_by_words_in_the_picture_and_the_case_shows_an_excerpt
     assert run_capture_job(rt, ev_id) == "done"
     with rt.Session() as s:
         assert {a.role for a in s.get(Evidence, ev_id).artifacts} >= {"original", "ocr_text"}
+        html = evidence_report_html(rt, s, s.get(Evidence, ev_id))
+    assert "Tekst læst maskinelt i billedet (OCR; kan indeholde fejl)" in html and "Kontaktcenteret" in html
     app = create_app(runtime=rt)
     app.config.update(TESTING=True)
     try:

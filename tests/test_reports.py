@@ -365,6 +365,7 @@ def test_an_uploaded_photo_report_shows_the_picture_and_its_exif_and_says_it_pro
     assert "55.67" not in text and "55,67" not in text  # the position itself stays in the manifest
     assert "En upload viser kun, hvad personen afleverede" in text and "EXIF-oplysninger" in text
     assert "Ikke tidsstemplet" in text  # no TSA configured: said plainly
+    assert "tidsstemplingstjeneste. Tidspunkterne" in " ".join(text.split())  # the sentences keep their space
     assert hashlib.sha256(data).hexdigest() in flat and all(sha in flat for sha in shas)
     assert colour_pixels(pdf, NAMED_COLOURS["orange"]) > 2000
 
