@@ -11,10 +11,10 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from storage.models import AuditEvent, Case, User
+from storage.models import AuditEvent
 from tests.browser import assert_fits_the_width, assert_no_serious_axe_findings, each_viewport, log_in, open_browser, \
     screenshot, served
-from tests.factories import csrf_login, make_bundle, make_case, make_done_evidence, make_settings, make_unit, \
+from tests.factories import csrf_login, make_case, make_done_evidence, make_settings, make_unit, \
     make_user, png_bytes
 from capture.bundle import Artifact as BundleArtifact
 from capture.bundle import EvidenceBundle

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import Case, CaseStep, StepState
-from tests.browser import assert_fits_the_width, assert_no_serious_axe_findings, log_in, new_page, open_browser, \
+from tests.browser import assert_fits_the_width, assert_no_serious_axe_findings, log_in, open_browser, \
     screenshot, served, DESKTOP, PHONE
 from tests.factories import make_case, make_settings, make_unit, make_user
 from tracker.runtime import Runtime

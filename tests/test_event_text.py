@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from storage.models import AuditEvent, Case
+from storage.models import AuditEvent
 from tests.factories import csrf_login, make_case, make_done_evidence, make_settings, make_unit, make_user
-from tracker import audit
 from tracker.event_text import Names, has_sentence, sentence
 from tracker.history import VIEW_ACTIONS, in_timeline
 from tracker.rules import load_rules
