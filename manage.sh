@@ -60,16 +60,23 @@ ensure_fonts() {
     || echo "warning: could not install fonts; screenshots may miss emoji (install fonts-noto-color-emoji)" >&2
 }
 
+ensure_ocr() {  # text in uploaded pictures, Danish and English (capture/ocr.py); uploads work without it
+  if command -v tesseract >/dev/null && tesseract --list-langs 2>/dev/null | grep -qx dan; then return; fi
+  say "installing Tesseract OCR (Danish and English)"
+  apt_install tesseract-ocr tesseract-ocr-dan tesseract-ocr-eng \
+    || echo "warning: could not install tesseract-ocr; text in uploaded pictures is not read" >&2
+}
+
 ensure_tools() {  # the tests run a local time-stamping authority with openssl
   command -v openssl >/dev/null || apt_install openssl || echo "warning: openssl missing; timestamp tests will skip" >&2
 }
 
 case "${1:-}" in
   run)
-    shift; setup_venv ""; ensure_chromium; ensure_fonts
+    shift; setup_venv ""; ensure_chromium; ensure_fonts; ensure_ocr
     exec .venv/bin/vaern demo "$@" ;;
   test)
-    shift; setup_venv "[test]"; ensure_chromium; ensure_fonts; ensure_tools
+    shift; setup_venv "[test]"; ensure_chromium; ensure_fonts; ensure_tools; ensure_ocr
     exec .venv/bin/python -m pytest "$@" ;;
   *)
     echo "usage: ./manage.sh run [--host H --port P] | ./manage.sh test [pytest args]" >&2; exit 2 ;;

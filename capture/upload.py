@@ -25,6 +25,7 @@ from .errors import CaptureRefused
 from .exif import read_exif
 from .hashing import text_sha256
 from .mail import looks_like_email, parse_email
+from .ocr import read_text
 from .options import CaptureOptions
 from .timestamp import TimestampError, request_timestamp
 
@@ -156,11 +157,16 @@ def _image(data: bytes, kind: Kind, options: CaptureOptions, run: _Run) -> tuple
     hashes = {"basis": "original", "phash": str(imagehash.phash(rgb)), "dhash": str(imagehash.dhash(rgb))}
     run.act("hash", f"phash {hashes['phash']} dhash {hashes['dhash']} (EXIF orientation applied)")
     artifacts = []
+    text, ocr = read_text(rgb)
+    run.act("ocr", f"{ocr['chars']} characters read by {ocr['engine']} ({ocr['languages']})" if not ocr["error"]
+            else f"not read: {ocr['error']}")
+    if text:
+        artifacts.append(Artifact("ocr.txt", "ocr_text", "text/plain; charset=utf-8", text.encode("utf-8")))
     if kind in (HEIC, WEBP):  # most browsers cannot show HEIC; WebP not every viewer or PDF export takes
         preview = _preview_png(upright)
         artifacts.append(Artifact("preview.png", "preview", "image/png", preview))
         run.act("preview", f"PNG preview, {len(preview)} bytes")
-    return {"image": info, "exif": exif, "perceptual_hashes": hashes}, artifacts
+    return {"image": info, "exif": exif, "perceptual_hashes": hashes, "ocr": ocr}, artifacts
 
 
 def _open_image(data: bytes, kind: Kind, max_pixels: int) -> Image.Image:

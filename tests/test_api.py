@@ -312,7 +312,8 @@ def test_a_case_shows_its_steps_and_deadline_clocks(org):
     got = org.get(f"/api/v1/cases/{org.ref}", key="leader-A").get_json()
 
     steps = {st["id"]: st for st in got["steps"]}
-    assert steps["secure_evidence"]["state"] == "todo" and steps["secure_evidence"]["label_da"]
+    assert steps["inform_leader"]["state"] == "todo" and steps["secure_evidence"]["label_da"]
+    assert steps["secure_evidence"]["state"] == "done"  # the case's capture secured the post: done by Værn
     assert steps["leader_conversation"]["state"] == "done"
     assert ISO_WITH_OFFSET.match(steps["leader_conversation"]["done_at"])
     assert [st["kind"] for st in got["steps"]][0] == "checklist" and "ladder" in {st["kind"] for st in got["steps"]}

@@ -102,7 +102,7 @@ def test_an_employee_secures_a_post_the_leader_sees_it_and_the_other_unit_does_n
     first_state = page.locator(".evidence .state").first.inner_text()
     assert first_state in ("venter", "sikres nu", "sikret")
     expect(page.locator(".evidence .state").first).to_have_text("sikret", timeout=90_000)  # progress.js reloads
-    expect(page.get_by_text(episode.strftime("%d.%m.%Y kl. 14.05"))).to_be_visible()
+    expect(page.get_by_text(episode.strftime("%d.%m.%Y kl. 14.05"), exact=True)).to_be_visible()
     fingerprint = page.locator(".fingerprint code").inner_text()
     assert re.fullmatch(r"[0-9a-f]{64}", fingerprint)
     shot = page.locator("img.shot")
@@ -117,7 +117,7 @@ def test_an_employee_secures_a_post_the_leader_sees_it_and_the_other_unit_does_n
     # -- the unit's leader ------------------------------------------------------------------------
     page = new_page(browser)
     log_in(page, base, LEADER)
-    row = page.get_by_role("row").filter(has_text=ref)
+    row = page.get_by_role("listitem").filter(has=page.get_by_role("link", name=ref))
     expect(row).to_contain_text("Mette Jensen")
     expect(row).to_contain_text("sikret")
     check_page(page, "04-case-list-leader")

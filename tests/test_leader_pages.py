@@ -91,7 +91,8 @@ def test_the_leader_changes_a_step_with_the_form_on_the_case_page(org, at_now):
     assert "Gemt." in page and "Opfølgende samtale holdt" in page
     assert "Lone Leder, 26.11.2026 kl. 14.05" in page and "udført 25.11.2026 kl. 09.30" in page
     # the timeline says it in Danish
-    assert "Trin ændret" in page and "Opfølgning med medarbejderen og berørte kollegaer → Udført" in page
+    assert "Trinnet «Opfølgning med medarbejderen og berørte kollegaer» blev sat til Udført (før: Ikke startet), " \
+           "udført 25.11.2026 kl. 09.30." in page
 
 
 def test_skipping_without_a_reason_is_refused_with_a_danish_message(org, at_now):
@@ -211,7 +212,7 @@ def test_the_case_list_puts_the_most_urgent_deadline_first(org, at_now):
     order = [m for m in re.findall(r'<a href="/cases/(V-\d{4}-\d{5})"', page)]
     assert order.index(org.overdue_ref) < order.index(org.ref) < order.index(org.unknown_ref)
     row = page[page.index(f">{org.overdue_ref}<"):]
-    row = row[:row.index("</tr>")]
+    row = row[:row.index("</li>")]
     assert "Overskredet" in row and "overskredet for 8 timer siden" in row
 
 
@@ -251,7 +252,7 @@ def test_the_leaders_case_page_in_a_browser_passes_axe_and_fits_a_phone(tmp_path
         with served(create_app(runtime=rt)) as base, open_browser() as browser:
             for name, page in each_viewport(browser):
                 log_in(page, base, leader_email)
-                expect(page.locator("tbody tr").first).to_contain_text("Overskredet")
+                expect(page.locator(".case-card").first).to_contain_text("Overskredet")
                 screenshot(page, f"leader-list-{name}")
                 assert_fits_the_width(page, name)
                 page.goto(f"{base}/cases/{ref}")

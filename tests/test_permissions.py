@@ -289,7 +289,7 @@ BAD_REPORTS = {
     "10000-char description": (dict(description="Æbler og øl. " * 770), "Teksten er for lang."),
     "future episode time": (dict(episode_at=_in_two_days()), "Tidspunktet ligger i fremtiden."),
     "garbage episode time": (dict(episode_at="i går ved 14-tiden"),
-                             "Tidspunktet kunne ikke læses. Brug datovælgeren, fx 26.11.2026 14:05."),
+                             "Tidspunktet kunne ikke læses. Skriv dato og klokkeslæt, fx 26.11.2026 14.05."),
 }
 
 

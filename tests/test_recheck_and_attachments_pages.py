@@ -181,7 +181,7 @@ def test_a_verified_removal_is_offered_on_the_rung_and_recorded_by_the_leader(or
     rung = section(page, "step-platform_notice", "</li>")
     assert f"Fjernet — bekræftet af sikring {verifying}" in rung and "/removed-verified" not in rung
     timeline = section(page, "timeline", "</section>")
-    assert "Fjernelse bekræftet ved ny sikring" in timeline and f"Sikring {verifying}" in timeline
+    assert "Fjernelsen blev bekræftet for skridtet" in timeline and f"bevis nr. {verifying}" in timeline
     outsider = org.client("leader-b")
     _, outsider_token = page_and_token(outsider, None)
     resp = outsider.post(f"/cases/{ref}/steps/platform_notice/removed-verified",
@@ -254,7 +254,7 @@ def test_an_uploaded_reply_is_stored_listed_and_downloaded_with_identical_bytes(
     page = client.get(f"/cases/{ref}").get_data(as_text=True)
     rung = section(page, "step-platform_notice", "</li>")
     assert f'href="/cases/{ref}/attachments/{att_id}"' in rung and "svar fra Meta.pdf" in rung
-    assert "Bilag tilføjet til et trin" in section(page, "timeline", "</section>")
+    assert "blev knyttet til trinnet" in section(page, "timeline", "</section>")
 
     for key in ("leader", "employee"):  # anyone who can see the case can read it
         got = org.client(key).get(f"/cases/{ref}/attachments/{att_id}")

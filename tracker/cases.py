@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
-from storage.models import Case, CaseCounter, Evidence, EvidenceState, User
+from storage.models import Case, CaseCounter, Evidence, EvidenceState, Role, User
 from storage.types import utcnow
 from tracker import audit, casefacts, jobs, notify
 from tracker.errors import DomainError, NotFound
@@ -148,8 +148,13 @@ def list_cases_for(session: Session, user: User, closed_limit: int = 100) -> lis
     return [*open_cases, *closed]
 
 
-def view_case(session: Session, ref: str, user: User) -> Case:
-    """Fetch a case for display and log the view in the audit chain."""
+def view_case(session: Session, ref: str, user: User, rules=None) -> Case:
+    """Fetch a case for display and log the view in the audit chain. With ``rules``, the unit's leader
+    opening the case marks "inform the leader" done (by Værn, as the leader now knows)."""
     case = get_case_for(session, ref, user)
     audit.record(session, user, "case.view", "case", case.ref, case.id)
+    if rules is not None and user.role is Role.leader and user.unit_id == case.unit_id:
+        from tracker.steps import INFORM_LEADER, done_by_vaern
+
+        done_by_vaern(session, case, INFORM_LEADER, "leader_opened", rules=rules, leader_id=user.id)
     return case

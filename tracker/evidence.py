@@ -9,9 +9,9 @@ from sqlalchemy import select, update
 
 from capture.bundle import MANIFEST_NAME, TIMESTAMP_NAME, TSA_CHAIN_NAME, EvidenceBundle
 from capture.errors import CaptureFailed, CaptureRefused
-from storage.models import Artifact, Evidence, EvidenceState
+from storage.models import Artifact, Case, Evidence, EvidenceState
 from storage.types import utcnow
-from tracker import audit, jobs, offenders, search, similar
+from tracker import audit, jobs, offenders, search, similar, steps
 
 if TYPE_CHECKING:
     from tracker.runtime import Runtime
@@ -153,6 +153,10 @@ def store_bundle(rt: "Runtime", evidence_id: int, bundle: EvidenceBundle, *,
         audit.record(session, None, "evidence.captured", "evidence", ev.id, ev.case_id,
                      fingerprint=bundle.fingerprint, status=bundle.status, worker=ev.worker,
                      tsa=bundle.timestamp.tsa_url if bundle.timestamp is not None else None)
+        if bundle.status in steps.SECURES_POST:
+            case = session.get(Case, ev.case_id)
+            steps.done_by_vaern(session, case, steps.SECURE_EVIDENCE, "capture", rules=rt.rules,
+                                evidence_id=ev.id, status=bundle.status)
 
 
 def retry_timestamps(rt: "Runtime", limit: int = 50) -> int:

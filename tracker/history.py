@@ -14,20 +14,46 @@ from sqlalchemy.orm import Session
 from storage.models import AuditEvent, Case, Role, User
 from tracker import audit
 from tracker.errors import DomainError, NotFound
+from tracker.event_text import Names, sentence
 from tracker.permissions import can_view_case
 from tracker.search import clean, ids_containing
 
 MAX_PER_PAGE = 200
-SUMMARY_CHARS = 160
-#: audit actions that are someone looking at (or taking away) a case's content
-VIEW_ACTIONS = frozenset({"case.view", "case.history_view", "artifact.view", "artifact.download", "attachment.view",
-                          "attachment.download", "letter.view", "letter.download", "package.export",
-                          "report.download"})
+#: audit actions that are someone looking at, searching or downloading: kept in the audit log and HR's
+#: history (GDPR: who saw what), never in the case's timeline or its PDF report
+VIEW_ACTIONS = frozenset({"case.view", "case.history_view", "case.list", "case.search", "artifact.view",
+                          "artifact.download", "attachment.view", "attachment.download", "letter.view",
+                          "letter.download", "report.download", "offender.view", "offender.list", "audit.view",
+                          "stats.view", "stats.export"})
+#: the chain of custody a case report prints: created, requested, captured, timestamped, checked, exported
+CUSTODY_ACTIONS = frozenset({"case.create", "evidence.request", "evidence.captured", "evidence.timestamped",
+                             "evidence.failed", "evidence.refused", "evidence.retry", "artifact.integrity_error",
+                             "recheck.start", "recheck.decided", "step.removed_verified", "package.export",
+                             "package.export_failed", "integrity.verify"})
+
+
+def in_timeline(action: str) -> bool:
+    """What happened in the case (created, captured, steps, letters, re-checks, exports), not who looked."""
+    return action not in VIEW_ACTIONS
+
+
+def names_for(session: Session, events: list[AuditEvent], *, rules=None, lang: str = "da") -> Names:
+    """How the events' sentences name steps (from ``rules``) and the people they mention."""
+    ids = {e.actor_id for e in events if e.actor_id is not None}
+    ids |= {v for e in events for k, v in (e.details or {}).items()
+            if k in ("leader_id", "user_id") and isinstance(v, int)}
+    people = {u.id: u.name for u in session.execute(select(User).where(User.id.in_(ids))).scalars()} if ids else {}
+    label = None
+    if rules is not None:
+        def label(step_id: str) -> str:
+            step = rules.step(step_id)
+            return step.label_en if lang.startswith("en") else step.label_da
+    return Names(lang=lang, step_label=label, people=people)
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One audit event with its actor (None: the system) and its details in one short line."""
+    """One audit event with its actor (None: the system) and what happened as one sentence."""
 
     event: AuditEvent
     actor: User | None
@@ -66,24 +92,11 @@ class AuditFilters:
                 raise DomainError("naive_time", "the time needs a time zone", name)
 
 
-def summarize(details: dict | None) -> str:
-    """``key: value · key: value`` with long values (hashes, URLs) shortened; one line."""
-    parts = []
-    for key, value in sorted((details or {}).items()):
-        if key == "facts_sha256" and isinstance(value, dict):  # tracker.casefacts: which facts, not the hashes
-            value = ", ".join(sorted(value))
-        value = " ".join(str(value).split())
-        if len(value) > 64:
-            value = value[:16] + "…" if all(c in "0123456789abcdef" for c in value[:64]) else value[:60] + "…"
-        parts.append(f"{key}: {value}")
-    line = " · ".join(parts)
-    return line if len(line) <= SUMMARY_CHARS else line[: SUMMARY_CHARS - 1] + "…"
-
-
-def _entries(session: Session, events: list[AuditEvent]) -> list[Entry]:
+def _entries(session: Session, events: list[AuditEvent], rules=None, lang: str = "da") -> list[Entry]:
+    names = names_for(session, events, rules=rules, lang=lang)
     ids = {e.actor_id for e in events if e.actor_id is not None}
     people = {u.id: u for u in session.execute(select(User).where(User.id.in_(ids))).scalars()} if ids else {}
-    return [Entry(e, people.get(e.actor_id), summarize(e.details)) for e in events]
+    return [Entry(e, people.get(e.actor_id), sentence(e, names)) for e in events]
 
 
 def _require_hr(user: User) -> None:
@@ -92,7 +105,7 @@ def _require_hr(user: User) -> None:
 
 
 def case_history(session: Session, user: User, ref: str, *, after: int | None = None,
-                 per_page: int = 100) -> tuple[Case, Page]:
+                 per_page: int = 100, rules=None, lang: str = "da") -> tuple[Case, Page]:
     """Every audit event of case ``ref`` in order (oldest first), one page; logs this reading first."""
     _require_hr(user)
     case = session.execute(select(Case).where(Case.ref == ref)).scalar()
@@ -107,11 +120,11 @@ def case_history(session: Session, user: User, ref: str, *, after: int | None = 
     events = list(session.execute(q.order_by(AuditEvent.id).limit(per_page + 1)).scalars())
     more = len(events) > per_page
     events = events[:per_page]
-    return case, Page(_entries(session, events), events[-1].id if more else None)
+    return case, Page(_entries(session, events, rules, lang), events[-1].id if more else None)
 
 
 def audit_log(session: Session, user: User, filters: AuditFilters, *, before: int | None = None,
-              per_page: int = 100) -> Page:
+              per_page: int = 100, rules=None, lang: str = "da") -> Page:
     """Audit events matching ``filters``, newest first, one page (keyset on id); logs this reading first."""
     _require_hr(user)
     audit.record(session, user, "audit.view", "audit_log", "-", None,
@@ -143,7 +156,7 @@ def audit_log(session: Session, user: User, filters: AuditFilters, *, before: in
     events = list(session.execute(q.order_by(AuditEvent.id.desc()).limit(per_page + 1)).scalars())
     more = len(events) > per_page
     events = events[:per_page]
-    return Page(_entries(session, events), events[-1].id if more else None)
+    return Page(_entries(session, events, rules, lang), events[-1].id if more else None)
 
 
 def audit_actions(session: Session) -> list[str]:

@@ -133,6 +133,10 @@ def _send_once(rt: "Runtime", key: str, recipient_id: int, case_id: int | None, 
             session.add(NotificationSent(key=key, case_id=case_id, recipient_id=user.id, kind=kind, sent_at=utcnow()))
             session.flush()
             subject, body = message(case)
+            if kind == "case_opened" and case is not None:  # rolled back with the row if the send fails
+                from tracker.steps import INFORM_LEADER, done_by_vaern
+
+                done_by_vaern(session, case, INFORM_LEADER, "notification", rules=rt.rules, leader_id=user.id)
             _smtp_send(rt.settings, user.email, subject, body)
     except IntegrityError:  # another worker sent it at the same moment
         return False

@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,14 @@ from sqlalchemy.orm import Session
 
 from capture.errors import TimestampError
 from capture.pdf import PageFrame, html_to_pdf
+from capture.steps import POST_EXCERPT_CHARS
 from storage.blobs import BlobError
 from storage.models import AuditEvent, Case, Evidence, User
 from tracker import __version__, audit
 from tracker.casefile import case_overview
+from tracker.event_text import sentence
+from tracker.history import CUSTODY_ACTIONS, names_for
+from tracker.textcut import excerpt
 
 TEMPLATES = Path(__file__).resolve().parent / "report_templates"
 CPH = ZoneInfo("Europe/Copenhagen")
@@ -74,7 +79,7 @@ def case_report_html(rt, session: Session, case: Case, *, now: datetime | None =
     views = [evidence_view(rt, session, ev, number=i, events=events) for i, ev in enumerate(case.evidence, 1)]
     return _env().get_template("case_report.html.j2").render(
         case=_case_head(rt, case), overview=_overview(rt, session, case, now), evidence=views,
-        custody=[_event_row(session, e) for e in events], generated=_both(now.replace(microsecond=0)),
+        custody=_custody(rt, session, events), generated=_both(now.replace(microsecond=0)),
         vaern_version=__version__)
 
 
@@ -102,7 +107,7 @@ def evidence_view(rt, session: Session, ev: Evidence, *, number: int, events: li
         "artifacts": [_artifact_row(rt, a) for a in ev.artifacts],
         "timestamp": _timestamp(rt, ev, manifest_bytes, events),
         "timestamp_error": ev.timestamp_error,
-        "custody": [_event_row(session, e) for e in events if _concerns(e, ev)],
+        "custody": _custody(rt, session, [e for e in events if _concerns(e, ev)]),
     }
     view["all_intact"] = view["manifest_ok"] and all(a["intact"] for a in view["artifacts"])
     if manifest is None:
@@ -149,11 +154,11 @@ def _web(m: dict[str, Any]) -> dict[str, Any]:
     return {
         "requested_url": m.get("requested_url"), "final_url": m.get("final_url"),
         "redirects": m.get("redirect_chain") or [], "http_status": http.get("status"),
-        "content_type": headers.get("content-type"), "server_date": headers.get("date"),
+        "content_type": headers.get("content-type"), "server_date": _http_date(headers.get("date")),
         "server_ip": m.get("server_ip"), "tls": m.get("tls"), "title": m.get("title"),
         "platform": _adapter_name(m.get("platform")), "post_id": post.get("id"), "author_handle": post.get("author_handle"),
         "author_profile_url": post.get("author_profile_url"),
-        "published": meta.get("article:published_time"), "meta_author": meta.get("author"),
+        "published": _page_time(meta.get("article:published_time")), "meta_author": meta.get("author"),
         "warc": m.get("warc"), "truncated": m.get("truncated"),
         "blocked": (m.get("blocked_requests") or [])[:20], "blocked_total": len(m.get("blocked_requests") or []),
     }
@@ -182,7 +187,7 @@ def _upload(rt, m: dict[str, Any], blobs: dict) -> dict[str, Any]:
         "exif": None if not exif else {
             "present": exif.get("present"), "camera": " ".join(filter(None, (exif.get("camera_make"),
                                                                              exif.get("camera_model")))) or None,
-            "taken": exif.get("datetime_original") or exif.get("datetime"),
+            "taken": _exif_time(exif.get("datetime_original") or exif.get("datetime")),
             "offset": exif.get("offset_time_original"), "software": exif.get("software"),
             "gps": bool(gps.get("present")), "error": exif.get("error")},
     }
@@ -192,15 +197,21 @@ def _text_excerpt(rt, blobs: dict, m: dict[str, Any]) -> dict[str, Any] | None:
     """The post's text as captured (or the e-mail's), cut to EXCERPT_CHARS; shown escaped."""
     post = m.get("post") or {}
     if post.get("text_excerpt"):
-        return {"source": "post", "text": post["text_excerpt"][:EXCERPT_CHARS], "cut": False}
+        text = post["text_excerpt"]
+        if len(text) >= POST_EXCERPT_CHARS:  # the capture cut it at its limit, maybe mid-word
+            text = excerpt(text, len(text) - 1)
+        return {"source": "post", "text": excerpt(text, EXCERPT_CHARS), "cut": False}
     art = blobs.get("text.txt")
+    source = "text.txt"
+    if art is None and "ocr.txt" in blobs:
+        art, source = blobs["ocr.txt"], "ocr"
     if art is None:
         return None
     try:
         text = rt.blobs.read(art.sha256).decode("utf-8", errors="replace")
     except BlobError:
         return None
-    return {"source": "text.txt", "text": text[:EXCERPT_CHARS], "cut": len(text) > EXCERPT_CHARS}
+    return {"source": source, "text": excerpt(text, EXCERPT_CHARS), "cut": len(text.strip()) > EXCERPT_CHARS}
 
 
 # -- images: shown scaled, the originals stay in the package ------------------------------------------
@@ -350,30 +361,34 @@ def _case_events(session: Session, case: Case) -> list[AuditEvent]:
 
 
 def _concerns(e: AuditEvent, ev: Evidence) -> bool:
-    """Events about this evidence or its files, and the case-wide ones that handed it on (views, exports)."""
+    """Custody events about this evidence or its files, and the case-wide ones that handed it on (exports)."""
+    if e.action not in CUSTODY_ACTIONS:
+        return False
     details = e.details or {}
     if e.object_type == "evidence":
         return e.object_id == str(ev.id)
     if e.object_type == "artifact":
         return details.get("evidence") == ev.id or e.object_id in {a.sha256 for a in ev.artifacts}
-    if e.object_type == "case":
-        return e.action in ("case.create", "case.view") or "export" in e.action or "report" in e.action
-    return False
+    if e.object_type == "recheck":
+        return ev.id in (details.get("evidence_id"), details.get("baseline_evidence_id"))
+    return e.object_type == "case"
 
 
-def _event_row(session: Session, e: AuditEvent) -> dict[str, Any]:
+def _custody(rt, session: Session, events: list[AuditEvent]) -> list[dict[str, Any]]:
+    """The chain of custody (history.CUSTODY_ACTIONS), each event said as a Danish sentence with its hash.
+    Views and downloads are not in it: they stay in the audit log."""
+    events = [e for e in events if e.action in CUSTODY_ACTIONS]
+    names = names_for(session, events, rules=rt.rules, lang="da")
+    return [_event_row(session, e, names) for e in events]
+
+
+def _event_row(session: Session, e: AuditEvent, names) -> dict[str, Any]:
     actor = session.get(User, e.actor_id) if e.actor_id is not None else None
     recomputed = hashlib.sha256(audit.stored_event_body(e)).hexdigest()
     who = _person(actor) if actor else {"name": "Værn (systemet)", "role": "", "email": ""}
     return {"id": e.id, "at": _both(e.at), "actor": who,
-            "action": ACTION_LABELS.get(e.action, e.action), "code": e.action, "details": _details(e.details),
+            "action": ACTION_LABELS.get(e.action, e.action), "code": e.action, "details": sentence(e, names),
             "hash": e.hash[:16], "hash_ok": recomputed == e.hash}
-
-
-def _details(details: dict[str, Any] | None) -> str:
-    parts = [f"{k}: {v}" for k, v in sorted((details or {}).items()) if not isinstance(v, (dict, list))]
-    text = "; ".join(parts)
-    return text if len(text) <= 160 else text[:157] + "…"
 
 
 # -- the case -----------------------------------------------------------------------------------------
@@ -418,6 +433,35 @@ def _person(user: User | None) -> dict[str, str]:
     if user is None:
         return {"name": "ukendt", "role": "", "email": ""}
     return {"name": user.name, "role": ROLE_LABELS.get(user.role.value, user.role.value), "email": user.email}
+
+
+def _page_time(value: str | None) -> str | None:
+    """A time the page states (e.g. article:published_time) as ``05.12.2026 kl. 11.05``; as given if unreadable
+    or without a time zone (then it cannot be placed in Danish time)."""
+    dt = _iso(value)
+    if dt is None or dt.tzinfo is None:
+        return value
+    return _both(dt)["short"]
+
+
+def _http_date(value: str | None) -> str | None:
+    """The server's Date header in Danish time, with the header as sent (it is the server's own claim)."""
+    if not value:
+        return None
+    try:
+        dt = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return value
+    return f"{_both(dt)['dk_sec']} (serveren sendte «{value}»)" if dt.tzinfo else value
+
+
+def _exif_time(value: str | None) -> str | None:
+    """EXIF's ``2026:11:20 21:14:03`` as ``20.11.2026 kl. 21.14.03`` (the camera's clock, no time zone)."""
+    try:
+        dt = datetime.strptime(str(value).strip(), "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return value
+    return f"{dt:%d.%m.%Y} kl. {dt:%H.%M.%S}"
 
 
 def _iso(value: str | None) -> datetime | None:
@@ -501,6 +545,7 @@ ARTIFACT_LABELS = {
     "mhtml": "Hele siden som MHTML-arkiv",
     "html": "Sidens HTML, som browseren havde den",
     "text": "Den synlige tekst",
+    "ocr_text": "Tekst læst maskinelt i billedet (OCR; kan indeholde fejl)",
     "warc": "Trafikken byte for byte (WARC)",
     "pdf": "Siden udskrevet som PDF",
     "original": "Den uploadede fil, uændret",

@@ -71,9 +71,10 @@ def index_case_description(session: Session, case: Case) -> None:
 
 def add_bundle_text(session: Session, case_id: int, bundle) -> None:
     """Make a sealed capture's visible text (its artifact of role "text", UTF-8) searchable on its case."""
-    art = bundle.artifact("text")
-    if art is not None:
-        add_case_text(session, case_id, art.data[: MAX_BODY_CHARS * 4].decode("utf-8", errors="replace"))
+    for role in ("text", "ocr_text"):  # the page's text, or the text read in an uploaded picture
+        art = bundle.artifact(role)
+        if art is not None:
+            add_case_text(session, case_id, art.data[: MAX_BODY_CHARS * 4].decode("utf-8", errors="replace"))
 
 
 def reindex_case_texts(rt, *, batch: int = 200) -> int:
@@ -93,7 +94,7 @@ def reindex_case_texts(rt, *, batch: int = 200) -> int:
             ids = [c.id for c in cases]
             texts = session.execute(
                 select(Evidence.case_id, Artifact.sha256).join(Artifact, Artifact.evidence_id == Evidence.id)
-                .where(Evidence.case_id.in_(ids), Evidence.state == EvidenceState.done, Artifact.role == "text")
+                .where(Evidence.case_id.in_(ids), Evidence.state == EvidenceState.done, Artifact.role.in_(("text", "ocr_text")))
                 .order_by(Evidence.id)).all()
             session.execute(CaseText.__table__.delete().where(CaseText.case_id.in_(ids)))
             for case in cases:

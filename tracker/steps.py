@@ -38,6 +38,11 @@ SETTABLE_CLOCKS = tuple(name for name in CLOCK_STARTS if name != "case_opened")
 FACTS = ("author_known", "private_information_disclosed", "defamatory")
 NEEDS_REASON = (StepState.skipped, StepState.not_applicable)
 CLOSING_STATES = (StepState.done, StepState.skipped, StepState.not_applicable)
+SECURE_EVIDENCE = "secure_evidence"  #: done by Værn when a capture secured the post
+INFORM_LEADER = "inform_leader"  #: done by Værn when the leader was mailed or opened the case
+#: capture statuses under which the post itself was secured. Not: a login or consent wall that stayed,
+#: a page that moved away, an address refused by policy, not found, timed out or failed.
+SECURES_POST = frozenset({"ok", "consent_accepted", "consent_dismissed", "truncated"})
 
 
 # -- permissions ----------------------------------------------------------------------------------
@@ -240,6 +245,30 @@ def set_state(session: Session, case: Case, step_id: str, state: StepState | str
     audit.record(session, actor, "step.state", "case_step", step_id, case.id, before=before, state=state.value,
                  reason=row.reason, done_at=row.done_at.isoformat() if row.done_at else None,
                  note_changed=True if note is not None else None)
+    return row
+
+
+def done_by_vaern(session: Session, case: Case, step_id: str, because: str, *, rules: Rules,
+                  now: datetime | None = None, **details) -> CaseStep | None:
+    """Mark a checklist step Værn itself carried out as done, audited with the system as actor and
+    ``because`` (capture, notification, leader_opened) as the reason. A step a person already decided
+    (done, skipped, not applicable) is left as it is; returns the row if it changed, else None."""
+    try:
+        rules.step(step_id)
+    except DomainError:  # a municipality removed the step from its checklist
+        return None
+    now = now or utcnow()
+    row = session.execute(select(CaseStep).where(CaseStep.case_id == case.id, CaseStep.step_id == step_id)).scalar()
+    if row is None:  # only this step's row: the others are made when a person first works on the case
+        row = CaseStep(case_id=case.id, step_id=step_id, state=StepState.todo, note="")
+        session.add(row)
+    elif row.state in CLOSING_STATES:
+        return None
+    before = row.state.value
+    row.state, row.done_at, row.reason, row.updated_by_id, row.updated_at = StepState.done, now, None, None, now
+    session.flush()
+    audit.record(session, None, "step.state", "case_step", step_id, case.id, before=before,
+                 state=StepState.done.value, done_at=now.isoformat(), by="system", because=because, **details)
     return row
 
 

@@ -16,7 +16,7 @@ from tracker.settings import Settings, load_settings
 from webui import admin, api, auth, cases, exports, hr, letters, nav, oversight, rechecks, report, stats, workflow
 from webui.extensions import babel, csrf, limiter, login_manager
 from webui.labels import PLATFORMS_KEY, RULES_KEY
-from webui.timefmt import format_local
+from webui.timefmt import DATE_PATTERN, DATETIME_PATTERN, format_date_input, format_local
 
 LANGUAGES = ("da", "en")
 
@@ -102,6 +102,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     rechecks.init_app(app)  # re-check reasons, and the leader's decision on an uncertain one
 
     app.jinja_env.filters["localtime"] = format_local
+    app.jinja_env.filters["dateinput"] = format_date_input
+    app.jinja_env.globals.update(DATETIME_PATTERN=DATETIME_PATTERN, DATE_PATTERN=DATE_PATTERN)
     app.jinja_env.globals["vaern_version"] = __version__
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["nav_menu"] = nav.menu

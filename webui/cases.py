@@ -1,9 +1,12 @@
 """Case pages: the list a user may see, one case with its evidence, artifact downloads."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, jsonify, render_template
+import io
+
+from flask import Blueprint, Response, abort, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from PIL import Image, ImageOps
 
 from storage.blobs import BlobError
 from storage.models import Evidence, EvidenceState, Role
@@ -14,6 +17,7 @@ from tracker.errors import NotFound
 from tracker.exports import jobs_for
 from tracker.permissions import can_report
 from tracker.steps import urgency_order
+from tracker.textcut import excerpt
 from webui import oversight, workflow
 from webui.db import db, runtime
 
@@ -22,6 +26,7 @@ bp = Blueprint("cases", __name__)
 #: shown inline as images; everything else is a download, never rendered as live HTML
 INLINE_TYPES = {"image/png", "image/jpeg", "image/webp"}
 EMAIL_PREVIEW_CHARS = 5000
+OCR_EXCERPT_CHARS = 400  #: text read in an uploaded picture, shown on the case page
 
 
 #: what a refusal or failure means to the person reading the case (the technical reason is shown too)
@@ -51,6 +56,7 @@ ROLE_LABELS = {
     "mhtml": _l("Complete page archive (MHTML, opens in Chrome/Edge)"),
     "html": _l("The page's HTML source (download only)"),
     "text": _l("The page's visible text"),
+    "ocr_text": _l("Text read from the picture by machine (OCR; may contain errors)"),
     "warc": _l("Web archive of all traffic (WARC, for specialists)"),
     "pdf": _l("The page printed to PDF"),
     "original": _l("The uploaded file, unchanged"),
@@ -103,6 +109,12 @@ def capture_status_text(status: str) -> str:
     return str(CAPTURE_STATUS.get(status, status))
 
 
+@bp.app_template_filter("excerpt")
+def excerpt_filter(text: str | None, limit: int = 140) -> str:
+    """Cut at a word boundary with "…" (tracker.textcut)."""
+    return excerpt(" ".join((text or "").split()), limit)
+
+
 @bp.app_template_filter("role_label")
 def role_label(role: str) -> str:
     return str(ROLE_LABELS.get(role, role))
@@ -124,23 +136,55 @@ def evidence_reason(error: str | None) -> str:
     return str(REASONS.get(code, _l("The capture did not succeed. Your leader can try again or attach a screenshot instead.")))
 
 
+#: the case list's status filter: value → label
+STATUS_FILTER = {"": _l("Open and closed"), "open": _l("Open"), "closed": _l("Closed")}
+THUMB_WIDTH = 240  #: px; the case list's picture of the post
+#: the picture a case list shows of a capture, best first (an image, never the captured HTML)
+THUMB_NAMES = ("screenshot_post.png", "screenshot_viewport.png", "preview.png")
+
+
+def thumbnail(case) -> tuple[Evidence, str] | None:
+    """The evidence and file name of the first secured picture of the post (the post, else what was visible
+    first, else an uploaded picture); None when nothing was secured yet."""
+    for ev in case.evidence:
+        if ev.state is not EvidenceState.done:
+            continue
+        names = {a.name: a for a in ev.artifacts}
+        for name in THUMB_NAMES:
+            if name in names:
+                return ev, name
+        original = next((a for a in ev.artifacts if a.role == "original" and a.media_type in INLINE_TYPES), None)
+        if original is not None:
+            return ev, original.name
+    return None
+
+
 @bp.route("/")
 @login_required
 def index():
     user = current_user.user
     session = db()
+    status = request.args.get("status", "")
+    if status not in STATUS_FILTER:
+        status = ""
     rows = list_cases_for(session, user)
-    audit.record(session, user, "case.list", "case", "-", count=len(rows))
+    if status:
+        rows = [c for c in rows if c.status == status]
+    audit.record(session, user, "case.list", "case", "-", count=len(rows), status=status or None)
     session.commit()
     rows, next_due = urgency_order(session, rows, workflow.rules(), utcnow())
     return render_template("cases/list.html", cases=rows, next_due=next_due, can_report=can_report(user),
-                           is_admin_only=user.role is Role.admin)
+                           is_admin_only=user.role is Role.admin, status=status, status_filter=STATUS_FILTER,
+                           thumbnails={c.id: thumbnail(c) for c in rows}, excerpt_chars=LIST_EXCERPT_CHARS)
+
+
+LIST_EXCERPT_CHARS = 140
 
 
 def _case_or_404(ref: str, *, log_view: bool = False):
     try:
         if log_view:
-            return view_case(db(), ref, current_user.user)
+            return view_case(db(), ref, current_user.user, rules=workflow.rules())
         return get_case_for(db(), ref, current_user.user)
     except NotFound:
         abort(404)
@@ -163,11 +207,18 @@ def detail(ref: str):
                            **oversight.case_context(case, current_user.user))
 
 
-def _email_texts(case) -> dict[int, str]:
+def _email_texts(case) -> dict:
     """The text of uploaded e-mails, shown as plain (escaped) text since there is no picture of them."""
     texts = {}
     for ev in case.evidence:
         text = next((a for a in ev.artifacts if a.role == "text"), None)
+        ocr = next((a for a in ev.artifacts if a.role == "ocr_text"), None)
+        if ev.kind == "upload" and text is None and ocr is not None:
+            try:
+                body = runtime().blobs.read(ocr.sha256).decode("utf-8", "replace")
+            except BlobError:
+                continue
+            texts[("ocr", ev.id)] = excerpt(body, OCR_EXCERPT_CHARS)
         if ev.kind == "upload" and text is not None:
             try:
                 body = runtime().blobs.read(text.sha256).decode("utf-8", "replace")
@@ -201,13 +252,30 @@ def artifact(ref: str, evidence_id: int, name: str):
         db().commit()
         abort(500)
     inline = art.media_type in INLINE_TYPES
+    thumb = inline and request.args.get("thumb") == "1"
     audit.record(db(), current_user.user, "artifact.view" if inline else "artifact.download", "artifact",
-                 art.sha256, case.id, evidence=ev.id, name=name)
+                 art.sha256, case.id, evidence=ev.id, name=name, thumbnail=True if thumb else None)
     db().commit()
-    resp = Response(data, mimetype=art.media_type if inline else "application/octet-stream")
+    if thumb:  # a small copy for the case list; the stored file is untouched
+        data = _thumbnail(data)
+        resp = Response(data, mimetype="image/png")
+    else:
+        resp = Response(data, mimetype=art.media_type if inline else "application/octet-stream")
     disposition = "inline" if inline else "attachment"
     resp.headers["Content-Disposition"] = f'{disposition}; filename="{case.ref}-{ev.id}-{art.name}"'
     resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     resp.headers["X-Evidence-SHA256"] = art.sha256
     resp.headers["Cache-Control"] = "private, no-store"
     return resp
+
+
+def _thumbnail(data: bytes) -> bytes:
+    """A PNG at most THUMB_WIDTH wide and as tall as wide (the top of a tall picture)."""
+    with Image.open(io.BytesIO(data)) as img:
+        img = ImageOps.exif_transpose(img)
+        if img.width > THUMB_WIDTH:
+            img = img.resize((THUMB_WIDTH, max(1, round(img.height * THUMB_WIDTH / img.width))))
+        img = img.crop((0, 0, img.width, min(img.height, img.width)))
+        out = io.BytesIO()
+        (img if img.mode in ("RGB", "RGBA", "L") else img.convert("RGB")).save(out, "PNG", optimize=True)
+    return out.getvalue()

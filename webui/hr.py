@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from flask import Blueprint, abort, render_template, request, url_for
-from flask_babel import format_decimal, lazy_gettext as _l
+from flask_babel import format_decimal, get_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from storage.models import Case, OrgUnit, Role
@@ -13,8 +14,8 @@ from tracker.errors import DomainError, NotFound
 from webui import labels
 from webui.db import db, runtime
 from webui.roles import me, role_required
-from webui.timefmt import CPH
-from webui.workflow import ACTIONS
+from webui.timefmt import CPH, parse_date
+from webui.workflow import ACTIONS, rules
 
 bp = Blueprint("hr", __name__)
 
@@ -32,7 +33,7 @@ OBJECT_TYPE_LABELS = {
     "offender": _l("Offender"),
 }
 MESSAGES = {
-    "bad_date": _l("The date could not be read. Use the date picker, e.g. 26.11.2026."),
+    "bad_date": _l("The date could not be read. Write it as day.month.year, e.g. 26.11.2026."),
     "bad_category": _l("Choose a category from the list."),
     "bad_status": _l("Choose a status from the list."),
     "bad_number": _l("Choose a value from the list."),
@@ -62,12 +63,12 @@ def role_text(role: Role) -> str:
 
 # -- parsing the GET forms ----------------------------------------------------------------------
 def _date(name: str, errors: dict, *, end: bool = False) -> datetime | None:
-    """A ``<input type=date>`` value as the start of that Danish day (``end``: of the day after)."""
+    """A typed date (26.11.2026, or ISO) as the start of that Danish day (``end``: of the day after)."""
     value = request.args.get(name, "").strip()
     if not value:
         return None
     try:
-        day = date.fromisoformat(value)
+        day = parse_date(value)
     except ValueError:
         errors[name] = MESSAGES["bad_date"]
         return None
@@ -135,7 +136,7 @@ def case_history(ref: str):
     session = db()
     after = _int("after", {})
     try:
-        case, page = history.case_history(session, me(), ref, after=after)
+        case, page = history.case_history(session, me(), ref, after=after, rules=rules(), lang=str(get_locale()))
     except NotFound:
         abort(404)
     session.commit()
@@ -155,7 +156,7 @@ def audit_page():
         filters = history.AuditFilters(actor=values["actor"], system_only=bool(values["system"]),
                                        action=values["action"], case_ref=values["case"],
                                        object_type=values["object_type"], at_from=at_from, at_to=at_to)
-        page = history.audit_log(session, user, filters, before=before)
+        page = history.audit_log(session, user, filters, before=before, rules=rules(), lang=str(get_locale()))
         session.commit()
     actions = sorted(set(history.audit_actions(session)) | set(ACTION_LABELS) | ({values["action"]} - {""}),
                      key=lambda a: action_text(a).casefold())

@@ -66,7 +66,7 @@ def new():
         try:
             episode_at = parse_local(form.episode_at.data)
         except ValueError:
-            errors["episode_at"] = _("The time could not be read. Use the date picker, e.g. 26.11.2026 14:05.")
+            errors["episode_at"] = _("The time could not be read. Write the date and the time, e.g. 26.11.2026 14.05.")
         upload_sha = upload_name = None
         file = form.upload.data
         if file and getattr(file, "filename", ""):

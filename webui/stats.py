@@ -34,6 +34,7 @@ from webui import charts
 from webui.db import db, runtime
 from webui.labels import CATEGORY_LABELS, NOT_ASSESSED, OFFENDER_KIND_LABELS
 from webui.roles import me, role_required
+from webui.timefmt import parse_date
 from webui.workflow import OUTCOMES, label, rules
 
 bp = Blueprint("stats", __name__)
@@ -72,7 +73,7 @@ def _date_arg(name: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        return parse_date(value)
     except ValueError:
         raise DomainError("bad_date", f"{name} is not a date", name) from None
 
@@ -196,7 +197,7 @@ def _period_error(code: str) -> str:
         "period_reversed": _("The period ends before it starts. Check the dates."),
         "period_too_long": _("Choose a period of at most ten years."),
         "period_too_old": _("The period starts before the year 2000. Check the year."),
-    }.get(code, _("A date could not be read. Use the date picker, e.g. 15.03.2026."))
+    }.get(code, _("A date could not be read. Write it as day.month.year, e.g. 15.03.2026."))
 
 
 def _period_or_400() -> Period:

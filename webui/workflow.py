@@ -20,14 +20,15 @@ from capture.upload import EML, HEIC, JPEG, PDF, PNG, WEBP
 from storage.blobs import BlobError
 from storage.models import AuditEvent, Case, CaseStep, Recheck, Role, StepAttachment, StepState, User
 from storage.types import utcnow
-from tracker import audit, lifecycle, recheck
+from tracker import audit, history, lifecycle, recheck
 from tracker import steps as ops
 from tracker.cases import get_case_for
 from tracker.errors import DomainError, NotFound
+from tracker.event_text import sentence
 from tracker.rules import Rules
 from webui.db import db, runtime
 from webui.labels import CATEGORY_LABELS, RULES_KEY
-from webui.timefmt import CPH, parse_local
+from webui.timefmt import format_input, parse_local
 
 bp = Blueprint("workflow", __name__)
 
@@ -147,7 +148,7 @@ MESSAGES = {
     "at_too_old": _l("The time is too far back. Check the year."),
     "sent_at_missing": _l("Give the time the request was sent before recording an outcome."),
     "text_too_long": _l("The text is too long."),
-    "bad_time": _l("The time could not be read. Use the date picker, e.g. 26.11.2026 14:05."),
+    "bad_time": _l("The time could not be read. Write the date and the time, e.g. 26.11.2026 14.05."),
     "no_captured_url": _l("The case has no captured address to check again."),
     "not_verified": _l("That capture does not confirm a removal on this case."),
     "file_missing": _l("Choose a file to attach."),
@@ -209,7 +210,7 @@ def label(item) -> str:
 def init_app(app) -> None:
     app.register_blueprint(bp)
     app.jinja_env.filters["countdown"] = countdown
-    app.jinja_env.filters["localinput"] = lambda dt: dt.astimezone(CPH).strftime("%Y-%m-%dT%H:%M")
+    app.jinja_env.filters["localinput"] = format_input
     app.jinja_env.globals.update(
         rule_label=label, STEP_STATES=STEP_STATES, DEADLINE_STATES=DEADLINE_STATES, OUTCOMES=OUTCOMES,
         ACTORS=ACTORS, PRECONDITIONS=PRECONDITIONS, CLOCK_LABELS=CLOCKS, FACT_LABELS=FACTS, WHY=WHY,
@@ -244,6 +245,7 @@ def page_context(case: Case, user: User, now: datetime | None = None) -> dict:
     people_ids.discard(None)
     people = ({u.id: u for u in session.execute(select(User).where(User.id.in_(people_ids))).scalars()}
               if people_ids else {})
+    names = history.names_for(session, events, rules=r, lang=str(get_locale()))
     manage = ops.can_manage_case(user, case)
     rechecks = list(session.execute(select(Recheck).where(Recheck.case_id == case.id)
                                     .order_by(Recheck.id.desc()).limit(RECHECKS_SHOWN)).scalars())
@@ -255,7 +257,7 @@ def page_context(case: Case, user: User, now: datetime | None = None) -> dict:
         suggestion=ops.suggest_next_rung(case, r, rows, now),
         can_manage=manage, can_change={s.id: ops.can_change_step(user, case, s) for s in r.steps},
         applies={s.id: ops.applies(s, case, rows) for s in r.steps},
-        timeline=[(e, people.get(e.actor_id), action_label(e.action)) for e in events],
+        timeline=[(e, people.get(e.actor_id), sentence(e, names)) for e in events if history.in_timeline(e.action)],
         settable_clocks=ops.SETTABLE_CLOCKS, rung_outcomes=ops.RUNG_OUTCOMES, police_step=ops.POLICE_REPORT,
         step_states=[s.value for s in StepState],
         rechecks=rechecks, has_captured_url=has_url, verified_evidence=verified,
