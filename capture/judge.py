@@ -126,11 +126,11 @@ def login_wall(f: Facts) -> str | None:
         return f"went to a login page ({lg.login_url})"
     if lg.password and lg.password_in_overlay:
         return "a login form covers the page" + (f" ({lg.phrase!r})" if lg.phrase else "")
-    if lg.password and lg.phrase:
-        return f"the page asks for a login ({lg.phrase!r}, password field)"
     if not f.post_found and lg.phrase and (lg.password or f.text_chars <= f.max_login_text_chars):
         status = f"HTTP {f.http_status}" if f.http_status is not None else "the page"
         return f"{status} served a login page instead of the post ({lg.phrase!r}; no post element found)"
+    if lg.password and lg.phrase:
+        return f"the page asks for a login ({lg.phrase!r}, password field)"
     if f.http_status in (401, 403) and lg.password:
         return f"HTTP {f.http_status} with a login form"
     return None

@@ -60,8 +60,10 @@ async def detect_walls(run: CaptureRun, after_consent: bool = False) -> dict[str
     elif found["password"]:
         text = await run.page.evaluate("() => document.body ? document.body.innerText : ''")
         phrase = find_phrase(text, run.adapter.login_texts)
-        if found["overlay"] or phrase:
+        if found["overlay"]:
             login = "a login form covers the page" + (f" ({phrase!r})" if phrase else "")
+        elif phrase:
+            login = f"a login form and login wording on the page ({phrase!r})"
     if not after_consent:
         run.consent = found["consent"]
     if (found["consent"] or login) and "screenshot_wall" not in run.artifacts:
