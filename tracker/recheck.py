@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 STILL_ONLINE, CHANGED, REMOVED_PENDING, REMOVED, UNREACHABLE = (
     "still_online", "changed", "removed_pending", "removed", "unreachable")
 #: capture statuses of an original capture that show the post, so a re-check can be compared with it
-BASELINE_STATUSES = ("ok", "consent_dismissed", "truncated")
+BASELINE_STATUSES = ("ok", "consent_dismissed", "consent_accepted", "truncated")
 REMOVED_HTTP = (404, 410, 451)
 #: 64-bit pHash/dHash distance up to which two post images are "the same" (tech.md §3: 0 same,
 #: 1–10 variation; a different post with the same photo scored 4, so images only corroborate)
