@@ -128,7 +128,7 @@ def _photo_request(rt, ev: Evidence) -> dict[str, str] | None:
     if ev.kind != "url" or ev.capture_status not in POST_NOT_SEEN:
         return None
     link = f"{rt.settings.base_url.rstrip('/')}/cases/{ev.case.ref}#step-{PHOTO_STEP}"
-    return {"text": PHOTO_REQUEST, "link": link}
+    return {"text": PHOTO_REQUEST.format(ref=ev.case.ref), "link": link}
 
 
 def _manifest(rt, ev: Evidence) -> tuple[dict[str, Any] | None, bytes | None, str | None]:
@@ -522,8 +522,9 @@ STATUS_NAMES = {
 #: the case-page step where a photo of the screen is attached (tracker/rules/response.toml)
 PHOTO_STEP = "secure_evidence"
 PHOTO_REQUEST = ("Værn kunne ikke se opslaget i denne sikring. Har medarbejderen set opslaget, så tag et foto af "
-                 "skærmen (mobil eller tablet) eller et skærmbillede, og læg det på sagen under trinnet »Reager "
-                 "hurtigt og sikr beviserne«")
+                 "skærmen (mobil eller tablet) eller et skærmbillede. Enhedens leder lægger det på sagen under "
+                 "trinnet »Reager hurtigt og sikr beviserne«; medarbejderen kan sende det med formularen »Anmeld "
+                 "krænkelse« og skrive sagsnummeret {ref} i beskrivelsen")
 UPLOAD_STATUS_TEXT = {"ok": "Filen blev modtaget og sikret uændret."}
 
 ARTIFACT_LABELS = {

@@ -180,7 +180,8 @@ def detail(ref: str):
     case = _case_or_404(ref, log_view=True)
     db().commit()
     return render_template("cases/detail.html", case=case, EvidenceState=EvidenceState,
-                           email_texts=_email_texts(case), **workflow.page_context(case, current_user.user),
+                           email_texts=_email_texts(case), may_report=can_report(current_user.user),
+                           **workflow.page_context(case, current_user.user),
                            **oversight.case_context(case, current_user.user))
 
 
