@@ -19,7 +19,7 @@ STATUSES = ("blocked_by_policy", "failed", "navigated_away", "not_found", "login
 #: statuses whose capture did not see the post: the employee is asked for a photo of the screen
 POST_NOT_SEEN = ("blocked_by_policy", "failed", "navigated_away", "not_found", "login_wall", "consent_wall")
 
-#: An overlay covering at least this share of the viewport, or of the post's visible area, is a wall.
+#: An overlay hiding at least this share of the content in the window, or of the post's visible area, is a wall.
 WALL_VIEWPORT_SHARE = 0.30
 WALL_POST_SHARE = 0.25
 NOT_FOUND_STATUSES = (404, 410, 451)
@@ -36,9 +36,9 @@ class Consent:
 
 @dataclass(frozen=True)
 class Cover:
-    """How much of the page an overlay covered when it was recorded (shares 0.0–1.0; None = not measured)."""
+    """How much an overlay hid when the page was recorded (shares 0.0–1.0; None = not measured)."""
 
-    viewport: float | None = None
+    viewport: float | None = None  #: share of the content the window shows (capture/page_js.py COVER_JS)
     post: float | None = None  #: share of the post's visible area under an overlay; None if no post in view
     text: str = ""  #: the covering layer's text (start), for the notes
 
@@ -148,8 +148,8 @@ def consent_wall(f: Facts) -> str | None:
     what = f" ({cov.text[:120]!r})" if cov.text else ""
     if covering:
         tried = f"after clicking {', '.join(c.clicks)}" if c.clicks else "and Værn found no button to close it"
-        return (f"an overlay still covers {_percent(cov.viewport)} of the window and {_percent(cov.post)} "
-                f"of the post {tried}{what}")
+        return (f"an overlay still covers {_percent(cov.viewport)} of the visible content and "
+                f"{_percent(cov.post)} of the post {tried}{what}")
     if c.found and c.still_visible and cov.post is None and cov.viewport is None:
         # coverage could not be measured: a dialog that stayed counts as a wall (never claim "uncovered")
         tried = f"after clicking {', '.join(c.clicks)}" if c.clicks else "with no button to close it"
@@ -215,5 +215,5 @@ def judge(f: Facts) -> Verdict:
         return Verdict("consent_dismissed", tuple(reasons))
     if c.found and c.still_visible:
         note(f"a consent dialog ({c.found}) stayed on the page but covered "
-             f"{_percent(f.cover.viewport)} of the window and {_percent(f.cover.post)} of the post")
+             f"{_percent(f.cover.viewport)} of the visible content and {_percent(f.cover.post)} of the post")
     return Verdict("ok", tuple(reasons))

@@ -36,12 +36,14 @@ WALLS_JS = "(args) => {" + VISIBLE_JS + """
   return {consent, password: !!pw, overlay};
 }"""
 
-#: How much of the window (and of the post) a layer over the page covers: a grid of points is hit-tested
-#: and a point counts when the topmost element belongs to a fixed/sticky layer (or an open <dialog>, or a
-#: large high-z absolute box) that does not hold the post, and something there is painted (text, image,
-#: a background that is not transparent). The consent dialog's own box counts too (pointer-events: none).
+#: How much of what the window shows (and of the post) a layer over the page hides. A grid of points is
+#: hit-tested; at each point the topmost element may belong to a *layer*: a fixed box, an open <dialog> or a
+#: large high-z absolute box (z-index not negative) that does not hold the post and paints something there.
+#: A point counts only where page content lies beneath the layer (text, media, the post): fixed menus and
+#: side rails beside the content cover nothing. The consent dialog's own box counts too (pointer-events: none).
 COVER_JS = "(args) => {" + VISIBLE_JS + """
   const vw = innerWidth, vh = innerHeight;
+  const root = document.documentElement, body = document.body;
   let post = null;
   for (const sel of args.postSelectors) {
     post = [...document.querySelectorAll(sel)].find(visible) || null;
@@ -58,10 +60,11 @@ COVER_JS = "(args) => {" + VISIBLE_JS + """
     return el;
   };
   const layerOf = (el) => {
-    for (let e = el; e && e !== document.documentElement && e !== document.body; e = up(e)) {
+    for (let e = el; e && e !== root && e !== body; e = up(e)) {
       const s = getComputedStyle(e);
-      if (s.position === 'fixed' || s.position === 'sticky' || (e.matches && e.matches('dialog[open]'))) return e;
-      if (s.position === 'absolute' && (parseInt(s.zIndex, 10) || 0) >= 100) {
+      const z = parseInt(s.zIndex, 10) || 0;
+      if ((s.position === 'fixed' || (e.matches && e.matches('dialog[open]'))) && z >= 0) return e;
+      if (s.position === 'absolute' && z >= 100) {
         const r = e.getBoundingClientRect();
         if (r.width * r.height >= 0.5 * vw * vh) return e;
       }
@@ -75,9 +78,10 @@ COVER_JS = "(args) => {" + VISIBLE_JS + """
     const p = m[1].split(/[\\s,\\/]+/).filter(Boolean);
     return p.length > 3 ? parseFloat(p[3]) : 1;
   };
+  const media = /^(img|svg|video|canvas|iframe|picture|input|button|textarea|select)$/i;
+  const ownText = (el) => [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
   const painted = (el, layer) => {
-    if (/^(img|svg|video|canvas|iframe|input|button|textarea|select)$/i.test(el.tagName)) return true;
-    for (const n of el.childNodes) if (n.nodeType === 3 && n.textContent.trim()) return true;
+    if (media.test(el.tagName) || ownText(el)) return true;
     for (let e = el; e; e = up(e)) {
       const s = getComputedStyle(e);
       if (s.backgroundImage !== 'none' || alpha(s.backgroundColor) > 0.05) return true;
@@ -85,21 +89,27 @@ COVER_JS = "(args) => {" + VISIBLE_JS + """
     }
     return false;
   };
-  const covering = (x, y) => {
+  const isContent = (e) => e !== root && e !== body
+    && ((post && (e === post || post.contains(e))) || media.test(e.tagName) || ownText(e));
+  const probe = (x, y) => {  // {layer, content}: the covering layer (or null) and whether content lies beneath
     const el = topAt(x, y);
-    if (!el || (post && post.contains(el))) return null;
-    const layer = layerOf(el);
-    if (!layer || (post && layer.contains(post)) || !visible(layer) || !painted(el, layer)) return null;
-    return layer;
+    if (!el) return {layer: null, content: false};
+    let layer = (post && post.contains(el)) ? null : layerOf(el);
+    if (layer && ((post && layer.contains(post)) || !visible(layer) || !painted(el, layer))) layer = null;
+    const stack = document.elementsFromPoint(x, y);
+    const content = stack.some((e) => !(layer && (layer.contains(e) || e.contains(layer))) && isContent(e));
+    return {layer, content};
   };
   const hits = new Map();
-  let covered = 0, total = 0;
+  let covered = 0, contentPoints = 0, layered = 0, total = 0;
   for (let i = 0; i < 16; i++) for (let j = 0; j < 12; j++) {
     total++;
-    const layer = covering((i + 0.5) * vw / 16, (j + 0.5) * vh / 12);
-    if (layer) { covered++; hits.set(layer, (hits.get(layer) || 0) + 1); }
+    const {layer, content} = probe((i + 0.5) * vw / 16, (j + 0.5) * vh / 12);
+    if (layer) { layered++; hits.set(layer, (hits.get(layer) || 0) + 1); }
+    if (content) { contentPoints++; if (layer) covered++; }
   }
-  let viewport = covered / total;
+  // a wall over a page with (almost) nothing beneath it: the layer's share of the window itself
+  let viewport = contentPoints >= 8 ? covered / contentPoints : layered / total;
   if (args.consentSelector) {
     for (const el of document.querySelectorAll(args.consentSelector)) {
       if (!visible(el)) continue;
@@ -117,7 +127,7 @@ COVER_JS = "(args) => {" + VISIBLE_JS + """
     if (x1 - x0 >= 4 && y1 - y0 >= 4) {
       let under = 0;
       for (let i = 0; i < 8; i++) for (let j = 0; j < 8; j++) {
-        if (covering(x0 + (i + 0.5) * (x1 - x0) / 8, y0 + (j + 0.5) * (y1 - y0) / 8)) under++;
+        if (probe(x0 + (i + 0.5) * (x1 - x0) / 8, y0 + (j + 0.5) * (y1 - y0) / 8).layer) under++;
       }
       postShare = under / 64;
     }

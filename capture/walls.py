@@ -151,6 +151,6 @@ async def measure_cover(run: CaptureRun) -> None:
         return
     share = run.cover["viewport"]
     post = run.cover["post"]
-    run.log("cover", f"layers over the page cover {round(share * 100)} % of the window"
+    run.log("cover", f"layers over the page hide {round(share * 100)} % of the visible content"
                      + (f" and {round(post * 100)} % of the post" if post is not None else "; no post in view")
                      + (f" ({run.cover['text'][:80]!r})" if run.cover.get("text") and share > 0 else ""))

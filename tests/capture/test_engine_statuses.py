@@ -65,8 +65,8 @@ def test_a_cookie_wall_with_no_button_is_consent_wall_measured_in_the_page(captu
     assert bundle.status == "consent_wall"
     assert not [d for d in actions(bundle, "consent") if d.startswith("clicked")]
     (cover,) = actions(bundle, "cover")
-    assert "100 % of the window" in cover and "100 % of the post" in cover
-    assert any("overlay still covers 100 % of the window" in n and "no button" in n for n in bundle.manifest["notes"])
+    assert "100 % of the visible content" in cover and "100 % of the post" in cover
+    assert any("overlay still covers 100 % of the visible content" in n and "no button" in n for n in bundle.manifest["notes"])
     assert count_colour(png(bundle.artifact("screenshot_full").data), ORANGE) > 50
 
 
@@ -135,4 +135,12 @@ def test_a_same_site_move_keeps_ok_and_the_chain(capturer, fixture_site):
     assert [h["via"] for h in bundle.manifest["navigation_chain"]] == ["submitted", "page"]
     assert bundle.manifest["final_url"] == fixture_site.url("/plain_post.html")
     (cover,) = actions(bundle, "cover")
-    assert "0 % of the window" in cover and "0 % of the post" in cover
+    assert "0 % of the visible content" in cover and "0 % of the post" in cover
+
+
+def test_fixed_menus_side_rails_and_a_fixed_background_beside_the_post_are_not_a_wall(capturer, fixture_site):
+    bundle = capturer.capture(fixture_site.url("/fixed_layout.html"), operator="tester")
+
+    assert bundle.status == "ok", bundle.manifest["notes"]
+    (cover,) = actions(bundle, "cover")
+    assert "0 % of the post" in cover

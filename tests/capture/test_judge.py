@@ -73,7 +73,7 @@ def test_a_dialog_still_covering_the_post_is_consent_wall_never_ok_or_dismissed(
 
 def test_a_small_banner_that_stays_beside_the_post_is_ok_with_a_note():
     v = judge(facts(consent=Consent(found="generic", clicks=(), still_visible=True), cover=Cover(viewport=0.12, post=0.0)))
-    assert v.status == "ok" and "stayed on the page but covered 12 % of the window and 0 % of the post" in v.reasons[0]
+    assert v.status == "ok" and "stayed on the page but covered 12 % of the visible content and 0 % of the post" in v.reasons[0]
 
 
 def test_login_walls_by_address_overlay_wording_and_a_200_login_page():
