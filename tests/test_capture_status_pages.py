@@ -10,9 +10,12 @@ import re
 from urllib.parse import quote
 
 import pytest
+from playwright.sync_api import expect
 from pypdf import PdfReader
 
 from storage.models import Evidence, Role
+from tests.browser import assert_fits_the_width, assert_no_serious_axe_findings, each_viewport, log_in, open_browser
+from tests.browser import screenshot, served
 from tests.capture.fixtures.fixture_site import FixtureSite
 from tests.factories import csrf_login, make_case, make_unit, make_user
 from tracker.evidence import run_capture_job
@@ -82,6 +85,16 @@ def test_a_covered_post_is_consent_wall_in_the_pdf_and_on_the_case_page_with_a_r
     assert 'href="#step-secure_evidence">Reager hurtigt og sikr beviserne</a>' in page
     assert 'id="step-secure_evidence"' in page and 'id="attach-file-secure_evidence"' in page, \
         "the link leads to the step with the leader's upload"
+
+    with served(app) as base, open_browser() as browser:
+        for name, tab in each_viewport(browser):
+            log_in(tab, base, email)
+            tab.goto(f"{base}/cases/{ref}")
+            request = tab.locator(".photo-request")
+            expect(request).to_be_visible()
+            assert_no_serious_axe_findings(tab, f"case page with a consent_wall capture ({name})")
+            assert_fits_the_width(tab, name)
+            screenshot(request, f"capture-status-photo-request-{name}")
 
 
 def test_accepting_cookies_is_said_plainly_and_a_move_to_another_site_shows_its_chain(make_runtime, site, other_site):
