@@ -91,25 +91,29 @@ COVER_JS = "(args) => {" + VISIBLE_JS + """
   };
   const isContent = (e) => e !== root && e !== body
     && ((post && (e === post || post.contains(e))) || media.test(e.tagName) || ownText(e));
-  const probe = (x, y) => {  // {layer, content}: the covering layer (or null) and whether content lies beneath
+  const layerAt = (x, y) => {  // the painted layer on top at (x, y) that does not hold the post, or null
     const el = topAt(x, y);
-    if (!el) return {layer: null, content: false};
-    let layer = (post && post.contains(el)) ? null : layerOf(el);
-    if (layer && ((post && layer.contains(post)) || !visible(layer) || !painted(el, layer))) layer = null;
-    const stack = document.elementsFromPoint(x, y);
-    const content = stack.some((e) => !(layer && (layer.contains(e) || e.contains(layer))) && isContent(e));
-    return {layer, content};
+    if (!el || (post && post.contains(el))) return null;
+    const layer = layerOf(el);
+    if (!layer || (post && layer.contains(post)) || !visible(layer) || !painted(el, layer)) return null;
+    return layer;
   };
+  const contentUnder = (x, y, layer) => document.elementsFromPoint(x, y)
+    .some((e) => !(layer && (layer.contains(e) || e.contains(layer))) && isContent(e));
+  const points = [];
+  for (let i = 0; i < 16; i++) for (let j = 0; j < 12; j++) points.push([(i + 0.5) * vw / 16, (j + 0.5) * vh / 12]);
+  const layers = points.map(([x, y]) => layerAt(x, y));
   const hits = new Map();
-  let covered = 0, contentPoints = 0, layered = 0, total = 0;
-  for (let i = 0; i < 16; i++) for (let j = 0; j < 12; j++) {
-    total++;
-    const {layer, content} = probe((i + 0.5) * vw / 16, (j + 0.5) * vh / 12);
-    if (layer) { layered++; hits.set(layer, (hits.get(layer) || 0) + 1); }
-    if (content) { contentPoints++; if (layer) covered++; }
+  let covered = 0, contentPoints = 0, layered = 0;
+  const total = points.length;
+  for (const layer of layers) if (layer) { layered++; hits.set(layer, (hits.get(layer) || 0) + 1); }
+  if (layered) {  // only then is it worth asking what lies beneath (the common page has no layer at all)
+    points.forEach(([x, y], k) => {
+      if (contentUnder(x, y, layers[k])) { contentPoints++; if (layers[k]) covered++; }
+    });
   }
   // a wall over a page with (almost) nothing beneath it: the layer's share of the window itself
-  let viewport = contentPoints >= 8 ? covered / contentPoints : layered / total;
+  let viewport = !layered ? 0 : contentPoints >= 8 ? covered / contentPoints : layered / total;
   if (args.consentSelector) {
     for (const el of document.querySelectorAll(args.consentSelector)) {
       if (!visible(el)) continue;
@@ -127,7 +131,7 @@ COVER_JS = "(args) => {" + VISIBLE_JS + """
     if (x1 - x0 >= 4 && y1 - y0 >= 4) {
       let under = 0;
       for (let i = 0; i < 8; i++) for (let j = 0; j < 8; j++) {
-        if (probe(x0 + (i + 0.5) * (x1 - x0) / 8, y0 + (j + 0.5) * (y1 - y0) / 8).layer) under++;
+        if (layerAt(x0 + (i + 0.5) * (x1 - x0) / 8, y0 + (j + 0.5) * (y1 - y0) / 8)) under++;
       }
       postShare = under / 64;
     }
