@@ -25,13 +25,11 @@ from . import steps
 from .adapters import adapter_for
 from .bundle import EvidenceBundle
 from .errors import CaptureFailed
-from .hashing import normalise_text, perceptual_hashes, text_sha256
-from .judge import Consent, Cover, Facts, Login, find_phrase, judge
+from .hashing import perceptual_hashes, text_sha256
 from .options import CaptureOptions
 from .policy import check_url
 from .proxy import EgressProxy
-from .wall_rules import login_rules
-from .walls import page_moves
+from .walls import decide_status, final_url_of, navigation_chain
 
 log = logging.getLogger(__name__)
 
@@ -425,12 +423,12 @@ class Capturer:
         chain = facts["redirect_chain"] or run.redirect_chain
         post = steps.post_info(run) if run.page is not None else None
         meta = run.extracted.get("meta") or {}
-        final_url = _final_url(run)
+        final_url = final_url_of(run)
         manifest.update({
             "requested_url": run.requested_url,
             "final_url": final_url,
             "redirect_chain": chain,
-            "navigation_chain": _navigation_chain(run, record),
+            "navigation_chain": navigation_chain(run, record),
             "http": http,
             "server_ip": facts["server_ip"],
             "tls": facts["tls"],
@@ -450,7 +448,7 @@ class Capturer:
         if record.over_limit:
             run.over_limit = (f"the capture reached its download limit of {run.options.max_bytes} bytes; "
                               "later responses were cut or refused")
-        status = _status(run, record, main, http, final_url)
+        status = decide_status(run, record, main, http, final_url, ESSENTIAL_ROLES)
         manifest["notes"] = list(run.notes)
         artifacts = [run.artifacts[r] for r in steps.ROLE_FILES if r in run.artifacts]
         bundle = EvidenceBundle.seal(status, artifacts, manifest)
@@ -466,70 +464,6 @@ async def _alive(page: Any) -> bool:
         return True
     except Exception:  # noqa: BLE001
         return False
-
-
-def _status(run: steps.CaptureRun, record: Any, main: Any, http: dict[str, Any] | None, final_url: str) -> str:
-    """The facts the capture gathered, judged by capture/judge.py; its reasons go into ``notes``."""
-    if page_moves(run) > run.moves_before_recording:
-        run.notes.append("the page moved on by itself while it was being recorded; the files may show "
-                         "different pages (see navigation_chain)")
-    verdict = judge(_facts(run, record, main, http, final_url))
-    for reason in verdict.reasons:
-        if reason not in run.notes:
-            run.notes.append(reason)
-    return verdict.status
-
-
-def _facts(run: steps.CaptureRun, record: Any, main: Any, http: dict[str, Any] | None, final_url: str) -> Facts:
-    text = run.extracted.get("text") or ""
-    hops = [h["url"] for h in run.redirect_chain] + [u for u, _ in run.nav_requests] + [final_url]
-    final_blocked = None
-    moved_to = [u for u, redirect in run.nav_requests[1:] if not redirect]
-    if moved_to:
-        last = record.main_exchange(moved_to[-1])
-        if last is not None and last.blocked is not None:
-            final_blocked = last.blocked.describe().get("reason")
-    truncated = None
-    if run.over_limit:
-        truncated = run.over_limit
-    elif run.truncated:
-        truncated = (f"the page is {run.truncated['page_height']} px tall; the full-page screenshot is cut at "
-                     f"{run.truncated['captured_height']} px")
-    cover = run.cover or {}
-    return Facts(
-        submitted_url=run.url, final_url=final_url, chain=tuple(dict.fromkeys(u for u, _ in run.nav_requests)),
-        http_status=http["status"] if http else None,
-        main_blocked=(main.blocked.describe().get("reason") or "blocked") if main is not None and main.blocked else None,
-        final_blocked=final_blocked,
-        recorded=any(r in run.artifacts for r in ("screenshot_viewport", "screenshot_full", "html")),
-        failed=run.failed, missing=tuple(r for r in ESSENTIAL_ROLES if r not in run.artifacts),
-        not_found=run.not_found, timed_out=run.timed_out, truncated=truncated,
-        post_found=bool(run.extracted.get("post")), text_chars=len(normalise_text(text)),
-        login=Login(login_url=next((u for u in hops if run.adapter.is_login_url(u)), None),
-                    password=bool(run.walls.get("password")), password_in_overlay=bool(run.walls.get("overlay")),
-                    phrase=find_phrase(text, run.adapter.login_texts)),
-        max_login_text_chars=login_rules(run.adapter.name).max_text_chars,
-        consent=Consent(found=run.consent, clicks=tuple(run.consent_clicks), still_visible=run.consent_still),
-        cover=Cover(viewport=cover.get("viewport"), post=cover.get("post"), text=cover.get("text") or ""),
-        same_site_hosts=run.adapter.hosts)
-
-
-def _final_url(run: steps.CaptureRun) -> str:
-    """Where the browser ended: its address, or (on an error page) the last document it asked for."""
-    if run.page.url.startswith(("http:", "https:")):
-        return run.page.url
-    return run.nav_requests[-1][0] if run.nav_requests else run.url
-
-
-def _navigation_chain(run: steps.CaptureRun, record: Any) -> list[dict[str, Any]]:
-    """Every main-document address in order, how the browser got there, and the server's answer."""
-    out = []
-    for i, (url, redirect) in enumerate(run.nav_requests):
-        via = "submitted" if i == 0 else ("redirect" if redirect else "page")
-        ex = record.main_exchange(url)
-        hop = ex.chain[0] if ex is not None and ex.chain else {}
-        out.append({"url": url, "via": via, "status": hop.get("status"), "blocked": hop.get("blocked")})
-    return out
 
 
 def _main_exchange(record: Any, run: steps.CaptureRun) -> Any:

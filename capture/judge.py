@@ -192,7 +192,7 @@ def judge(f: Facts) -> Verdict:
     if f.main_blocked or f.final_blocked:
         return Verdict("blocked_by_policy", tuple(reasons))
     if not f.recorded:
-        note(failed or "nothing could be recorded before the time cap; the browser context was closed")
+        note(failed or "nothing could be captured before the time cap; the browser context was closed")
         return Verdict("failed", tuple(reasons))
     if left:
         return Verdict("navigated_away", tuple(reasons))

@@ -1,7 +1,7 @@
 """Walls and moves: consent dialogs, login walls, layers over the post, and pages that navigate on their own.
 
 These steps only gather facts (what was found, what was clicked, how much stayed covered, where the
-page went); capture/judge.py turns the facts into the status. Rules (selectors, button words, login
+page went); ``decide_status`` hands them to capture/judge.py, which turns them into the status. Rules (selectors, button words, login
 wording) are data: capture/consent.toml and capture/login_walls.toml.
 """
 from __future__ import annotations
@@ -12,10 +12,11 @@ from typing import Any
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from .judge import find_phrase
+from .hashing import normalise_text
+from .judge import Consent, Cover, Facts, Login, find_phrase, judge
 from .page_js import COVER_JS, WALLS_JS
 from .steps import CLICK_TIMEOUT_MS, QUIET_SECONDS, CaptureRun, NetworkMonitor, ms, short_error
-from .wall_rules import consent_rules
+from .wall_rules import consent_rules, login_rules
 
 MAX_PAGE_MOVES = 5  #: navigations the page may make on its own before Værn stops waiting for it to land
 CLICK_ORDER = ("reject", "close", "accept")  #: accept only when rejecting and closing did not work
@@ -154,3 +155,70 @@ async def measure_cover(run: CaptureRun) -> None:
     run.log("cover", f"layers over the page hide {round(share * 100)} % of the visible content"
                      + (f" and {round(post * 100)} % of the post" if post is not None else "; no post in view")
                      + (f" ({run.cover['text'][:80]!r})" if run.cover.get("text") and share > 0 else ""))
+
+
+# -- the status --------------------------------------------------------------------------------------
+def decide_status(run: CaptureRun, record: Any, main: Any, http: dict[str, Any] | None, final_url: str,
+                  essential: tuple[str, ...]) -> str:
+    """The facts the capture gathered, judged by capture/judge.py; its reasons go into ``notes``."""
+    if page_moves(run) > run.moves_before_recording:
+        run.notes.append("the page moved on by itself while it was being recorded; the files may show "
+                         "different pages (see navigation_chain)")
+    verdict = judge(_facts(run, record, main, http, final_url, essential))
+    for reason in verdict.reasons:
+        if reason not in run.notes:
+            run.notes.append(reason)
+    return verdict.status
+
+
+def _facts(run: CaptureRun, record: Any, main: Any, http: dict[str, Any] | None, final_url: str,
+           essential: tuple[str, ...]) -> Facts:
+    text = run.extracted.get("text") or ""
+    hops = [h["url"] for h in run.redirect_chain] + [u for u, _ in run.nav_requests] + [final_url]
+    final_blocked = None
+    moved_to = [u for u, redirect in run.nav_requests[1:] if not redirect]
+    if moved_to:
+        last = record.main_exchange(moved_to[-1])
+        if last is not None and last.blocked is not None:
+            final_blocked = last.blocked.describe().get("reason")
+    truncated = None
+    if run.over_limit:
+        truncated = run.over_limit
+    elif run.truncated:
+        truncated = (f"the page is {run.truncated['page_height']} px tall; the full-page screenshot is cut at "
+                     f"{run.truncated['captured_height']} px")
+    cover = run.cover or {}
+    return Facts(
+        submitted_url=run.url, final_url=final_url, chain=tuple(dict.fromkeys(u for u, _ in run.nav_requests)),
+        http_status=http["status"] if http else None,
+        main_blocked=(main.blocked.describe().get("reason") or "blocked") if main is not None and main.blocked else None,
+        final_blocked=final_blocked,
+        recorded=any(r in run.artifacts for r in ("screenshot_viewport", "screenshot_full", "html")),
+        failed=run.failed, missing=tuple(r for r in essential if r not in run.artifacts),
+        not_found=run.not_found, timed_out=run.timed_out, truncated=truncated,
+        post_found=bool(run.extracted.get("post")), text_chars=len(normalise_text(text)),
+        login=Login(login_url=next((u for u in hops if run.adapter.is_login_url(u)), None),
+                    password=bool(run.walls.get("password")), password_in_overlay=bool(run.walls.get("overlay")),
+                    phrase=find_phrase(text, run.adapter.login_texts)),
+        max_login_text_chars=login_rules(run.adapter.name).max_text_chars,
+        consent=Consent(found=run.consent, clicks=tuple(run.consent_clicks), still_visible=run.consent_still),
+        cover=Cover(viewport=cover.get("viewport"), post=cover.get("post"), text=cover.get("text") or ""),
+        same_site_hosts=run.adapter.hosts)
+
+
+def final_url_of(run: CaptureRun) -> str:
+    """Where the browser ended: its address, or (on an error page) the last document it asked for."""
+    if run.page.url.startswith(("http:", "https:")):
+        return run.page.url
+    return run.nav_requests[-1][0] if run.nav_requests else run.url
+
+
+def navigation_chain(run: CaptureRun, record: Any) -> list[dict[str, Any]]:
+    """Every main-document address in order, how the browser got there, and the server's answer."""
+    out = []
+    for i, (url, redirect) in enumerate(run.nav_requests):
+        via = "submitted" if i == 0 else ("redirect" if redirect else "page")
+        ex = record.main_exchange(url)
+        hop = ex.chain[0] if ex is not None and ex.chain else {}
+        out.append({"url": url, "via": via, "status": hop.get("status"), "blocked": hop.get("blocked")})
+    return out

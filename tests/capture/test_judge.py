@@ -46,7 +46,7 @@ def test_ending_on_the_block_page_is_blocked_by_policy_before_anything_else():
 
 def test_nothing_recorded_is_failed_and_says_why():
     v = judge(facts(recorded=False))
-    assert v.status == "failed" and "nothing could be recorded" in v.reasons[-1]
+    assert v.status == "failed" and "nothing could be captured" in v.reasons[-1]
 
 
 def test_consent_outcomes_follow_what_was_clicked():
