@@ -2,7 +2,7 @@
 
 An adapter says which hosts it covers, how to read the post id and author from a URL, which CSS
 selectors find the post element, which texts mean "removed" (tombstones) and which URL paths or
-texts mean "log in first". Detection is rule-based (tech.md §3): perceptual hashes only corroborate.
+texts mean "log in first" (those two from capture/login_walls.toml, Danish and English). Detection is rule-based (tech.md §3): perceptual hashes only corroborate.
 Sources for patterns and texts: /work/shared/research/platforms.md §2–§4.
 """
 from __future__ import annotations
