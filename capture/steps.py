@@ -463,7 +463,7 @@ async def run_pipeline(run: CaptureRun, net: NetworkMonitor) -> None:
         return
     if not run.timed_out:
         await run_step(run, walls.follow_navigations, net)
-        await run_step(run, walls.detect_walls)
+        await run_step(run, walls.detect_walls, net)
         await run_step(run, walls.dismiss_consent, net)
         await run_step(run, scroll, net)
         await run_step(run, walls.follow_navigations, net)

@@ -23,15 +23,21 @@ CLICK_ORDER = ("reject", "close", "accept")  #: accept only when rejecting and c
 
 
 # -- the page moving on by itself ----------------------------------------------------------------
+def _starts(run: CaptureRun) -> list[str]:
+    return [u for u, redirect in run.nav_requests if not redirect]
+
+
 def page_moves(run: CaptureRun) -> int:
-    """Navigations the page started itself (meta refresh, script, location change), not counting redirects."""
-    return max(0, sum(1 for _, redirect in run.nav_requests if not redirect) - 1)
+    """Times the page itself went to another address (meta refresh, script, location change); not redirects,
+    not a repeated request for the address it is on (a reload, Chromium retrying a refused connection)."""
+    starts = _starts(run)
+    return sum(1 for prev, cur in zip(starts, starts[1:]) if cur != prev)
 
 
 async def follow_navigations(run: CaptureRun, net: NetworkMonitor) -> None:
-    """When the page moved on by itself, wait (bounded) for the page it lands on, and log each move."""
+    """When the page navigated by itself, wait (bounded) for the page it lands on, and log each move."""
     for _ in range(MAX_PAGE_MOVES):
-        moves = page_moves(run)
+        moves = len(_starts(run)) - 1
         if moves <= run.moves_followed:
             return
         run.moves_followed = moves
@@ -44,12 +50,27 @@ async def follow_navigations(run: CaptureRun, net: NetworkMonitor) -> None:
             run.log("navigate", "the page it moved to did not finish loading in time; went on")
             return
         await net.quiet(QUIET_SECONDS, min(1.0, run.settle_left()))
-    run.log("navigate", f"the page kept moving on ({page_moves(run)} times); Værn stopped following")
+    run.log("navigate", f"the page kept moving on ({len(_starts(run)) - 1} times); Værn stopped following")
 
 
 # -- consent and login ---------------------------------------------------------------------------
-async def detect_walls(run: CaptureRun, after_consent: bool = False) -> dict[str, Any]:
-    """Look for a consent dialog or login form; screenshot the wall before anything is clicked."""
+async def detect_walls(run: CaptureRun, net: NetworkMonitor, after_consent: bool = False) -> dict[str, Any]:
+    """Look for a consent dialog or login form; screenshot the wall before anything is clicked.
+
+    A page that moves on while it is being looked at (a meta refresh firing) is followed once, then checked.
+    """
+    try:
+        return await _detect_walls(run, after_consent)
+    except PlaywrightError as exc:
+        if "context was destroyed" not in str(exc):
+            raise
+    run.log("walls", "the page moved on while it was being checked; checking the page it moved to")
+    await net.quiet(QUIET_SECONDS, min(2.0, run.settle_left()))  # lets the move's request show up
+    await follow_navigations(run, net)
+    return await _detect_walls(run, after_consent)
+
+
+async def _detect_walls(run: CaptureRun, after_consent: bool) -> dict[str, Any]:
     rules = consent_rules()
     found = await run.page.evaluate(WALLS_JS, {"cmp": [[c.name, c.container] for c in rules.cmps],
                                                "generic": rules.generic_container, "words": rules.generic_words})
@@ -93,7 +114,7 @@ async def dismiss_consent(run: CaptureRun, net: NetworkMonitor) -> None:
         run.log("consent", f"clicked {kind} button {label!r} ({desc}) in {run.consent} dialog")
         await net.quiet(QUIET_SECONDS, min(3.0, run.settle_left()))
         await follow_navigations(run, net)
-        found = await detect_walls(run, after_consent=True)
+        found = await detect_walls(run, net, after_consent=True)
         if not found["consent"]:
             run.consent_still = False
             return
