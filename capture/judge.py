@@ -205,6 +205,8 @@ def judge(f: Facts) -> Verdict:
             note(f"missing artifacts: {', '.join(f.missing)}")
         return Verdict("failed", tuple(reasons))
     c = f.consent
+    if f.cover.viewport is None:
+        note("whether a layer covered the page could not be measured (see the actions)")
     if c.found and "accept" in c.clicks and not c.still_visible:
         note("no way to reject or close the consent dialog worked: Værn accepted cookies to see the content")
         return Verdict("consent_accepted", tuple(reasons))

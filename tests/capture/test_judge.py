@@ -129,3 +129,8 @@ def test_the_rules_files_load_and_phrases_match_case_insensitively():
     assert find_phrase("LOG IND FOR AT SE OPSLAGET her", generic.phrases) == "Log ind for at se opslaget"
     assert find_phrase("Intet her", generic.phrases) is None
     assert "Log ind på Facebook" in FACEBOOK.login_texts and "/login.php" in FACEBOOK.login_paths
+
+
+def test_an_unmeasured_cover_is_said_in_the_notes():
+    v = judge(facts(cover=Cover()))
+    assert v.status == "ok" and v.reasons == ("whether a layer covered the page could not be measured (see the actions)",)
