@@ -2,7 +2,7 @@
 
 An adapter says which hosts it covers, how to read the post id and author from a URL, which CSS
 selectors find the post element, which texts mean "removed" (tombstones) and which URL paths or
-texts mean "log in first". Detection is rule-based (tech.md §3): perceptual hashes only corroborate.
+texts mean "log in first" (those two from capture/login_walls.toml, Danish and English). Detection is rule-based (tech.md §3): perceptual hashes only corroborate.
 Sources for patterns and texts: /work/shared/research/platforms.md §2–§4.
 """
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
+
+from .wall_rules import login_rules
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,13 @@ _DANISH_TOMBSTONES = (
     "Siden blev ikke fundet",
     "Opslaget er blevet slettet",
 )
-_DANISH_LOGIN = ("Log ind for at fortsætte", "Log ind for at se", "Tilmeld dig eller log ind")
+
+
+def _login(platform: str) -> dict[str, tuple[str, ...]]:
+    """Login paths and wording come from capture/login_walls.toml (data a maintainer changes)."""
+    rules = login_rules(platform)
+    return {"login_paths": rules.paths, "login_texts": rules.phrases}
+
 
 FACEBOOK = Adapter(
     name="facebook",
@@ -91,8 +99,7 @@ FACEBOOK = Adapter(
     tombstone_texts=("This content isn't available right now", "This content is no longer available",
                      "The link you followed may be broken", "Este contenido no está disponible en este momento",
                      *_DANISH_TOMBSTONES),
-    login_paths=("/login", "/login.php", "/checkpoint"),
-    login_texts=("Log in to Facebook", "Log ind på Facebook", "You must log in to continue", *_DANISH_LOGIN),
+    **_login("facebook"),
 )
 
 INSTAGRAM = Adapter(
@@ -105,8 +112,7 @@ INSTAGRAM = Adapter(
     tombstone_texts=("Sorry, this page isn't available.",
                      "The link you followed may be broken, or the page may have been removed.",
                      *_DANISH_TOMBSTONES),
-    login_paths=("/accounts/login", "/challenge", "/checkpoint"),
-    login_texts=("Log in to Instagram", "Log ind på Instagram", *_DANISH_LOGIN),
+    **_login("instagram"),
 )
 
 X = Adapter(
@@ -120,8 +126,7 @@ X = Adapter(
     tombstone_texts=("Hmm...this page doesn't exist.", "This Post was deleted by the Post author.",
                      "This Post is from an account that no longer exists.", "This account has been suspended",
                      *_DANISH_TOMBSTONES),
-    login_paths=("/i/flow/login", "/login"),
-    login_texts=("Log in to X", "Sign in to X", "Log ind på X", *_DANISH_LOGIN),
+    **_login("x"),
 )
 
 TIKTOK = Adapter(
@@ -133,8 +138,7 @@ TIKTOK = Adapter(
     profile_url="https://www.tiktok.com/@{handle}",
     tombstone_texts=("This video is currently unavailable", "Couldn't find this account",
                      "Video currently unavailable", *_DANISH_TOMBSTONES),
-    login_paths=("/login",),
-    login_texts=("Log in to TikTok", "Log ind på TikTok", *_DANISH_LOGIN),
+    **_login("tiktok"),
 )
 
 YOUTUBE = Adapter(
@@ -148,8 +152,7 @@ YOUTUBE = Adapter(
                      "This video has been removed by the uploader", "This video has been removed for violating",
                      "account associated with this video has been terminated", "Videoen er ikke tilgængelig",
                      *_DANISH_TOMBSTONES),
-    login_paths=("/signin",),
-    login_texts=("Sign in to confirm your age", "Log ind for at bekræfte din alder", *_DANISH_LOGIN),
+    **_login("youtube"),
 )
 
 LINKEDIN = Adapter(
@@ -161,8 +164,7 @@ LINKEDIN = Adapter(
     profile_url="https://www.linkedin.com/in/{handle}/",
     # "This post cannot be displayed" also appears when access is gated: not proof of removal (platforms.md §3)
     tombstone_texts=(*_DANISH_TOMBSTONES,),
-    login_paths=("/authwall", "/login", "/checkpoint", "/uas/login"),
-    login_texts=("Sign in | LinkedIn", "Log ind | LinkedIn", "Join LinkedIn", *_DANISH_LOGIN),
+    **_login("linkedin"),
 )
 
 REDDIT = Adapter(
@@ -175,8 +177,7 @@ REDDIT = Adapter(
     profile_url="https://www.reddit.com/user/{handle}/",
     tombstone_texts=("Sorry, this post was removed by Reddit's filters", "removed by the moderators",
                      "Sorry, this post has been removed", "Sorry, this post was deleted", *_DANISH_TOMBSTONES),
-    login_paths=("/login", "/account/login"),
-    login_texts=("Log in to Reddit", "Log ind på Reddit", *_DANISH_LOGIN),
+    **_login("reddit"),
 )
 
 PLATFORMS: tuple[Adapter, ...] = (FACEBOOK, INSTAGRAM, X, TIKTOK, YOUTUBE, LINKEDIN, REDDIT)
@@ -190,8 +191,7 @@ GENERIC = Adapter(
                       "h2 a[href]", "h3 a[href]", "header a[href]"),
     # Unknown sites: every platform's wording, trusted only on short pages or with a 404 (see steps.py).
     tombstone_texts=tuple(dict.fromkeys(t for a in PLATFORMS for t in a.tombstone_texts)),
-    login_paths=("/login", "/signin", "/sign-in", "/accounts/login", "/i/flow/login", "/checkpoint", "/authwall"),
-    login_texts=tuple(dict.fromkeys(t for a in PLATFORMS for t in a.login_texts)),
+    **_login("generic"),
 )
 
 

@@ -29,6 +29,7 @@ from .hashing import perceptual_hashes, text_sha256
 from .options import CaptureOptions
 from .policy import check_url
 from .proxy import EgressProxy
+from .walls import decide_status, final_url_of, navigation_chain
 
 log = logging.getLogger(__name__)
 
@@ -419,15 +420,15 @@ class Capturer:
         # The proxy's view (the server's own status and headers, redirects as sent) wins over the
         # browser's; the browser's fills in where the proxy has none (e.g. its own 403 for a block).
         http = facts["http"] or run.http
-        if main is None or main.blocked is None:
-            steps.detect_http_error(run, http)
         chain = facts["redirect_chain"] or run.redirect_chain
         post = steps.post_info(run) if run.page is not None else None
         meta = run.extracted.get("meta") or {}
+        final_url = final_url_of(run)
         manifest.update({
             "requested_url": run.requested_url,
-            "final_url": run.page.url if run.page.url.startswith(("http:", "https:")) else run.url,
+            "final_url": final_url,
             "redirect_chain": chain,
+            "navigation_chain": navigation_chain(run, record),
             "http": http,
             "server_ip": facts["server_ip"],
             "tls": facts["tls"],
@@ -447,7 +448,7 @@ class Capturer:
         if record.over_limit:
             run.over_limit = (f"the capture reached its download limit of {run.options.max_bytes} bytes; "
                               "later responses were cut or refused")
-        status = _status(run, main.blocked.describe() if main is not None and main.blocked else None)
+        status = decide_status(run, record, main, http, final_url, ESSENTIAL_ROLES)
         manifest["notes"] = list(run.notes)
         artifacts = [run.artifacts[r] for r in steps.ROLE_FILES if r in run.artifacts]
         bundle = EvidenceBundle.seal(status, artifacts, manifest)
@@ -463,38 +464,6 @@ async def _alive(page: Any) -> bool:
         return True
     except Exception:  # noqa: BLE001
         return False
-
-
-def _status(run: steps.CaptureRun, blocked_main: dict[str, Any] | None) -> str:
-    """One status, most serious first; the others survive in ``notes``."""
-    if blocked_main:
-        run.notes.append(f"main document blocked by the egress policy: {blocked_main.get('reason')}")
-        return "blocked_by_policy"
-    reasons = [("failed", run.failed), ("not_found", run.not_found), ("login_wall", run.login_wall),
-               ("timed_out", run.timed_out)]
-    for _, reason in reasons:
-        if reason and reason not in run.notes:
-            run.notes.append(reason)
-    if not any(r in run.artifacts for r in ("screenshot_viewport", "screenshot_full", "html")):
-        if not run.failed:
-            run.failed = "nothing could be captured before the time cap; the browser context was closed"
-            run.notes.append(run.failed)
-        return "failed"
-    for status, reason in reasons[1:]:
-        if reason:
-            return status
-    missing = [r for r in ESSENTIAL_ROLES if r not in run.artifacts]
-    if run.failed or missing:
-        if missing:
-            run.notes.append(f"missing artifacts: {', '.join(missing)}")
-        return "failed"
-    if run.truncated or run.over_limit:
-        if run.over_limit:
-            run.notes.append(run.over_limit)
-        return "truncated"
-    if run.consent_dismissed:
-        return "consent_dismissed"
-    return "ok"
 
 
 def _main_exchange(record: Any, run: steps.CaptureRun) -> Any:

@@ -12,7 +12,6 @@ import base64
 import io
 import logging
 import math
-import re
 import time
 import unicodedata
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from .adapters import Adapter
 from .bundle import Artifact
 from .hashing import normalise_text
 from .options import CaptureOptions
-from .page_js import EXTRACT_JS, IMAGES_JS, POST_RECT_JS, SCROLL_JS, WALLS_JS
+from .page_js import EXTRACT_JS, IMAGES_JS, POST_RECT_JS, SCROLL_JS
 
 log = logging.getLogger(__name__)
 
@@ -55,36 +54,6 @@ ROLE_FILES = {
     "warc": ("traffic.warc.gz", "application/warc"),
     "pdf": ("page.pdf", "application/pdf"),
 }
-
-#: Known consent-management containers (tech.md §1) and the buttons that reject optional cookies.
-CMP_CONTAINERS = (
-    ("onetrust", "#onetrust-banner-sdk, #onetrust-consent-sdk .ot-sdk-container"),
-    ("didomi", "#didomi-host .didomi-popup-container, #didomi-notice, #didomi-host [role=dialog]"),
-    ("quantcast", ".qc-cmp2-container, .qc-cmp2-summary-buttons"),
-    ("sourcepoint", "iframe[id^='sp_message_iframe'], div[id^='sp_message_container']"),
-    ("cookiebot", "#CybotCookiebotDialog"),
-    ("usercentrics", "#usercentrics-root, #usercentrics-cmp-ui"),
-    ("cookieinformation", "#coiOverlay, #cookie-information-template-wrapper"),
-    ("trustarc", "#truste-consent-track, .truste_box_overlay"),
-)
-REJECT_SELECTORS = (
-    "#onetrust-reject-all-handler", "#didomi-notice-disagree-button", ".didomi-continue-without-agreeing",
-    "#CybotCookiebotDialogBodyButtonDecline", "#CybotCookiebotDialogBodyLevelButtonLevelOptinDeclineAll",
-    ".qc-cmp2-summary-buttons button[mode='secondary']", "[data-testid='uc-deny-all-button']",
-    ".coi-banner__decline", "#truste-consent-required", "button[title='Reject']", "button[title='Afvis']",
-)
-REJECT_LABELS = (
-    r"afvis valgfrie", r"afvis alle", r"^\s*afvis\b", r"kun nødvendige", r"tillad kun nødvendige",
-    r"tillad (kun )?(de )?nødvendige", r"fortsæt uden at acceptere", r"reject all", r"reject optional",
-    r"decline optional", r"only allow essential", r"allow essential", r"necessary (cookies )?only",
-    r"only necessary", r"use necessary", r"continue without accepting", r"^\s*decline\b", r"^\s*reject\b",
-)
-ACCEPT_LABELS = (
-    r"tillad alle", r"accepter alle", r"acceptér alle", r"^\s*accepter\b", r"^\s*acceptér\b",
-    r"jeg accepterer", r"allow all", r"accept all", r"^\s*accept\b", r"i agree", r"^\s*ok\b", r"forstået",
-)
-CONSENT_FRAME_HINT = re.compile(r"consent|cmp|sp_message|privacy|cookie", re.I)
-
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
@@ -118,9 +87,15 @@ class CaptureRun:
     post_text: str | None = None
     page_height: int | None = None
     truncated: dict[str, int] | None = None
-    consent: str | None = None  #: CMP name if a consent dialog was found
-    consent_dismissed: bool = False
-    login_wall: str | None = None  #: reason, if a login wall was found
+    consent: str | None = None  #: CMP name (or "generic") if a consent dialog was found
+    consent_clicks: list[str] = field(default_factory=list)  #: "reject" / "close" / "accept", in order
+    consent_still: bool = False  #: the dialog was still shown after Værn's last attempt
+    walls: dict[str, Any] = field(default_factory=dict)  #: the last WALLS_JS result (password field, overlay)
+    cover: dict[str, Any] | None = None  #: COVER_JS result, measured right before recording
+    #: main-frame document requests in order: (url, is an HTTP redirect hop)
+    nav_requests: list[tuple[str, bool]] = field(default_factory=list)
+    moves_followed: int = 0  #: page moves (meta refresh, script) already waited for
+    moves_before_recording: int = 0
     not_found: str | None = None  #: reason, if removed/not found
     timed_out: str | None = None  #: reason, if the time cap cut the run short
     over_limit: str | None = None  #: reason, if the proxy's byte limit cut responses
@@ -232,7 +207,7 @@ class NetworkMonitor:
 
 
 def attach_handlers(run: CaptureRun) -> NetworkMonitor:
-    """Dismiss dialogs, refuse downloads and close pop-ups, logging each (issue point 1)."""
+    """Dismiss dialogs, refuse downloads and close pop-ups, logging each; note every main-document request."""
     page, context = run.page, run.context
 
     def on_dialog(dialog: Any) -> None:
@@ -248,8 +223,16 @@ def attach_handlers(run: CaptureRun) -> NetworkMonitor:
             return
         run.spawn(_close_popup(run, popup))
 
+    def on_request(request: Request) -> None:  # the chain of addresses the main document went through
+        try:
+            if request.is_navigation_request() and request.frame == page.main_frame:
+                run.nav_requests.append((request.url, request.redirected_from is not None))
+        except PlaywrightError:
+            pass
+
     page.on("dialog", on_dialog)
     page.on("download", on_download)
+    page.on("request", on_request)
     context.on("page", on_page)
     return NetworkMonitor(page)
 
@@ -311,87 +294,6 @@ async def record_response(run: CaptureRun) -> None:
         chain.append({"url": hop.url, "status": hop_resp.status if hop_resp else None})
     run.redirect_chain = chain
     run.http = {"status": resp.status, "headers": await resp.all_headers()}
-
-
-async def detect_walls(run: CaptureRun, after_consent: bool = False) -> dict[str, Any]:
-    """Look for a consent dialog or login wall; screenshot the wall before anything is clicked."""
-    found = await run.page.evaluate(WALLS_JS, {"cmp": [list(c) for c in CMP_CONTAINERS],
-                                               "loginTexts": list(run.adapter.login_texts)})
-    login = None
-    login_hop = next((h["url"] for h in run.redirect_chain if run.adapter.is_login_url(h["url"])), None)
-    if login_hop or run.adapter.is_login_url(run.page.url):
-        login = f"redirected to a login page ({login_hop or run.page.url})"
-    elif found["password"] and (found["overlay"] or found["loginText"]):
-        login = "a login form covers the page" + (f" ({found['loginText']!r})" if found["loginText"] else "")
-    elif run.http and run.http["status"] in (401, 403) and found["password"]:
-        login = f"HTTP {run.http['status']} with a login form"
-    if not after_consent:
-        run.consent = found["consent"]
-    if login:
-        run.login_wall = login
-    if (found["consent"] or login) and "screenshot_wall" not in run.artifacts:
-        png = await run.page.screenshot(timeout=ms(max(1.0, run.record_left())))
-        run.add("screenshot_wall", png)
-        run.log("walls", f"wall found (consent: {found['consent'] or 'none'}, login: {login or 'none'}); "
-                         "screenshot_wall taken before any click")
-    elif found["consent"] or login:
-        run.log("walls", f"still walled (consent: {found['consent'] or 'none'}, login: {login or 'none'})")
-    return found
-
-
-async def dismiss_consent(run: CaptureRun, net: NetworkMonitor) -> None:
-    """Click the consent dialog's "reject optional" button (accept only if there is none); log the click."""
-    if not run.consent:
-        return
-    frames = [run.page.main_frame] + [f for f in run.page.frames[1:]
-                                      if CONSENT_FRAME_HINT.search(f.url or "") or CONSENT_FRAME_HINT.search(f.name or "")]
-    clicked = None
-    for kind, candidates in (("reject", _reject_locators), ("accept", _accept_locators)):
-        for frame in frames:
-            for desc, loc in candidates(frame):
-                try:
-                    if not await loc.is_visible():
-                        continue
-                    label = (await loc.inner_text(timeout=CLICK_TIMEOUT_MS)).strip()[:80]
-                    await loc.click(timeout=CLICK_TIMEOUT_MS)
-                except PlaywrightError:
-                    continue
-                clicked = (kind, desc, label)
-                break
-            if clicked:
-                break
-        if clicked:
-            break
-    if not clicked:
-        run.log("consent", f"consent dialog ({run.consent}) found but no button to dismiss it")
-        run.notes.append("consent dialog could not be dismissed; the capture shows it")
-        return
-    kind, desc, label = clicked
-    run.log("consent", f"clicked {kind} button {label!r} ({desc}) in {run.consent} dialog")
-    if kind == "accept":
-        run.notes.append(f"no reject button: consent accepted by clicking {label!r}")
-    await net.quiet(QUIET_SECONDS, min(3.0, run.settle_left()))
-    found = await detect_walls(run, after_consent=True)
-    run.consent_dismissed = not found["consent"]
-    if found["consent"]:
-        run.notes.append("consent dialog still visible after the click")
-
-
-def _reject_locators(frame: Any):
-    for sel in REJECT_SELECTORS:
-        yield sel, frame.locator(sel).first
-    for label in REJECT_LABELS:
-        yield f"button /{label}/", frame.get_by_role("button", name=re.compile(label, re.I)).first
-    for label in REJECT_LABELS[:8]:
-        yield f"link /{label}/", frame.get_by_role("link", name=re.compile(label, re.I)).first
-
-
-def _accept_locators(frame: Any):
-    for sel in ("#onetrust-accept-btn-handler", "#didomi-notice-agree-button",
-                "#CybotCookiebotDialogBodyLevelButtonLevelOptinAllowAll", "[data-testid='uc-accept-all-button']"):
-        yield sel, frame.locator(sel).first
-    for label in ACCEPT_LABELS:
-        yield f"button /{label}/", frame.get_by_role("button", name=re.compile(label, re.I)).first
 
 
 async def scroll(run: CaptureRun, net: NetworkMonitor) -> None:
@@ -554,13 +456,19 @@ async def run_step(run: CaptureRun, step: Step, *args: Any) -> bool:
 
 async def run_pipeline(run: CaptureRun, net: NetworkMonitor) -> None:
     """Settle, then record. Stops early only when navigation itself failed."""
+    from . import walls  # walls builds on this module's run and helpers
+
     await run_step(run, navigate, net)
     if run.failed:
         return
     if not run.timed_out:
-        await run_step(run, detect_walls)
-        await run_step(run, dismiss_consent, net)
+        await run_step(run, walls.follow_navigations, net)
+        await run_step(run, walls.detect_walls, net)
+        await run_step(run, walls.dismiss_consent, net)
         await run_step(run, scroll, net)
+        await run_step(run, walls.follow_navigations, net)
+        await run_step(run, walls.measure_cover)
+    run.moves_before_recording = walls.page_moves(run)
     run.viewport_shot = asyncio.get_running_loop().create_future()
     await asyncio.gather(run_step(run, screenshots), run_step(run, snapshot), run_step(run, post_screenshot))
     await run_step(run, pdf)
@@ -594,16 +502,6 @@ def detect_not_found(run: CaptureRun) -> None:
     hit = next((t for t in run.adapter.tombstone_texts if _fold(t) in folded), None)
     if hit and (len(normalise_text(text)) <= TOMBSTONE_MAX_TEXT or not run.extracted.get("post")):
         run.not_found = f"removal text on the page: {hit!r}"
-
-
-def detect_http_error(run: CaptureRun, http: dict[str, Any] | None) -> None:
-    """Any other 4xx/5xx main document is a failed capture (the error page is kept, the status says so)."""
-    status = http["status"] if http else None
-    if status is None or status < 400 or status in NOT_FOUND_STATUSES or run.login_wall:
-        return
-    reason = (f"the server refused access (HTTP {status})" if status in (401, 403)
-              else f"the server answered HTTP {status}")
-    run.failed = run.failed or reason
 
 
 def post_info(run: CaptureRun) -> dict[str, Any]:

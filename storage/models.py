@@ -101,7 +101,7 @@ class Evidence(Base):
     upload_sha256: Mapped[str | None] = mapped_column(String(64))  #: the uploaded bytes, stored before the job runs
     state: Mapped[EvidenceState] = mapped_column(
         Enum(EvidenceState, name="evidence_state", native_enum=False, length=20), default=EvidenceState.queued)
-    capture_status: Mapped[str | None] = mapped_column(String(32))  #: ok, consent_dismissed, login_wall, not_found, ...
+    capture_status: Mapped[str | None] = mapped_column(String(32))  #: capture/judge.py STATUSES (docs/capture-contract.md)
     fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)  #: SHA-256 of manifest.json
     manifest_sha256: Mapped[str | None] = mapped_column(String(64))
     timestamp_sha256: Mapped[str | None] = mapped_column(String(64))  #: manifest.tsr blob

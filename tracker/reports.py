@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from capture.errors import TimestampError
+from capture.judge import POST_NOT_SEEN
 from capture.pdf import PageFrame, html_to_pdf
 from capture.steps import POST_EXCERPT_CHARS
 from storage.blobs import BlobError
@@ -101,6 +102,7 @@ def evidence_view(rt, session: Session, ev: Evidence, *, number: int, events: li
         "finished_at": _both(ev.finished_at), "fingerprint": ev.fingerprint,
         "status": ev.capture_status, "status_name": STATUS_NAMES.get(ev.capture_status or "", ev.capture_status),
         "status_text": (UPLOAD_STATUS_TEXT if ev.kind == "upload" else STATUS_TEXT).get(ev.capture_status or "", ""),
+        "photo_request": _photo_request(rt, ev),
         "manifest": manifest is not None, "manifest_problem": manifest_problem,
         "manifest_ok": manifest_bytes is not None and hashlib.sha256(manifest_bytes).hexdigest() == ev.fingerprint,
         "dir": package_dir(ev),
@@ -124,6 +126,14 @@ def evidence_view(rt, session: Session, ev: Evidence, *, number: int, events: li
         view["images"] = _upload_images(rt, manifest, blobs)
     view["text"] = _text_excerpt(rt, blobs, manifest)
     return view
+
+
+def _photo_request(rt, ev: Evidence) -> dict[str, str] | None:
+    """When the capture could not see the post: ask for a photo of the screen, and say where it goes."""
+    if ev.kind != "url" or ev.capture_status not in POST_NOT_SEEN:
+        return None
+    link = f"{rt.settings.base_url.rstrip('/')}/cases/{ev.case.ref}#step-{PHOTO_STEP}"
+    return {"text": PHOTO_REQUEST.format(ref=ev.case.ref), "link": link}
 
 
 def _manifest(rt, ev: Evidence) -> tuple[dict[str, Any] | None, bytes | None, str | None]:
@@ -154,6 +164,9 @@ def _web(m: dict[str, Any]) -> dict[str, Any]:
     return {
         "requested_url": m.get("requested_url"), "final_url": m.get("final_url"),
         "redirects": m.get("redirect_chain") or [], "http_status": http.get("status"),
+        # the page's own moves (meta refresh, script); shown when it moved at least once
+        "navigations": list(m.get("navigation_chain") or [])
+        if any(n.get("via") == "page" for n in m.get("navigation_chain") or []) else [],
         "content_type": headers.get("content-type"), "server_date": _http_date(headers.get("date")),
         "server_ip": m.get("server_ip"), "tls": m.get("tls"), "title": m.get("title"),
         "platform": _adapter_name(m.get("platform")), "post_id": post.get("id"), "author_handle": post.get("author_handle"),
@@ -518,23 +531,44 @@ def _env() -> Environment:
 
 # -- Danish words for codes ---------------------------------------------------------------------------
 STATUS_TEXT = {
-    "ok": "Siden blev hentet og sikret uden problemer.",
-    "consent_dismissed": "Siden viste en cookie- eller samtykkedialog. Værn tog et billede af den, afviste "
-                         "valgfrie cookies og sikrede siden bagefter (se handlingerne).",
-    "login_wall": "Siden krævede login. Det sikrede viser det, en besøgende uden login så, og måske ikke opslaget.",
+    "ok": "Siden blev hentet og sikret uden problemer: den indsendte side (eller en omdirigering på samme "
+          "hjemmeside), uden noget der dækkede den.",
+    "consent_dismissed": "Siden viste en cookie- eller samtykkedialog. Værn tog et billede af den, afviste valgfrie "
+                         "cookies eller lukkede dialogen uden at give samtykke (se handlingerne for, hvilken knap), "
+                         "og sikrede siden bagefter.",
+    "consent_accepted": "Siden viste en cookie- eller samtykkedialog, som ikke kunne afvises eller lukkes. Værn tog et "
+                        "billede af dialogen og accepterede derefter cookies for at kunne se indholdet. Det sikrede "
+                        "viser siden, som en besøgende så den efter at have accepteret cookies.",
+    "consent_wall": "Et vindue (fx en cookie- eller samtykkedialog) dækkede stadig indholdet, efter Værn havde "
+                    "forsøgt at fjerne det. Det sikrede viser vinduet; opslaget er ikke eller kun delvist synligt, "
+                    "så sikringen dokumenterer ikke opslagets indhold.",
+    "login_wall": "Siden krævede login, eller serveren sendte en login-side i stedet for opslaget. Det sikrede viser "
+                  "det, en besøgende uden login så, og måske ikke opslaget.",
+    "navigated_away": "Siden sendte browseren videre til en anden hjemmeside (omdirigering, automatisk opdatering "
+                      "eller script). Det sikrede er den side, den endte på, og ikke nødvendigvis opslaget. Hele "
+                      "kæden af adresser står nedenfor og i manifestet.",
     "not_found": "Serveren svarede, at siden ikke findes, eller siden viste en besked om, at indholdet ikke er "
                  "tilgængeligt.",
-    "blocked_by_policy": "Værn hentede ikke adressen, fordi den pegede på en intern adresse (sikkerhedsregel).",
+    "blocked_by_policy": "Adressen, eller en adresse siden sendte videre til, pegede på et sted, Værns "
+                         "sikkerhedsregel ikke må åbne (fx en intern adresse). Det sikrede viser højst Værns egen "
+                         "spærreside, ikke opslaget.",
     "truncated": "Siden var højere end Værns grænse: billedet af hele siden er skåret af nederst.",
     "timed_out": "Siden blev ikke færdig inden for tidsgrænsen. Det sikrede er det, der var vist indtil da.",
     "failed": "Siden kunne ikke hentes ordentligt (fx en fejl fra serveren). Det, der kom, er gemt.",
 }
 
 STATUS_NAMES = {
-    "ok": "Sikret", "consent_dismissed": "Sikret efter cookie-dialog", "login_wall": "Login-væg",
+    "ok": "Sikret", "consent_dismissed": "Sikret efter cookie-dialog", "consent_accepted": "Sikret efter accept af cookies",
+    "consent_wall": "Dækket af vindue", "login_wall": "Login-væg", "navigated_away": "Sendt videre til anden side",
     "not_found": "Ikke fundet", "blocked_by_policy": "Afvist af sikkerhedsregel", "truncated": "Afskåret",
     "timed_out": "Tidsgrænse nået", "failed": "Fejl",
 }
+#: the case-page step where a photo of the screen is attached (tracker/rules/response.toml)
+PHOTO_STEP = "secure_evidence"
+PHOTO_REQUEST = ("Værn kunne ikke se opslaget i denne sikring. Har medarbejderen set opslaget, så tag et foto af "
+                 "skærmen (mobil eller tablet) eller et skærmbillede. Enhedens leder lægger det på sagen under "
+                 "trinnet »Reager hurtigt og sikr beviserne«; medarbejderen kan sende det med formularen »Anmeld "
+                 "krænkelse« og skrive sagsnummeret {ref} i beskrivelsen")
 UPLOAD_STATUS_TEXT = {"ok": "Filen blev modtaget og sikret uændret."}
 
 ARTIFACT_LABELS = {

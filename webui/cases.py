@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from PIL import Image, ImageOps
 
+from capture.judge import POST_NOT_SEEN
 from storage.blobs import BlobError
 from storage.models import Evidence, EvidenceState, Role
 from storage.types import utcnow
@@ -69,14 +70,37 @@ ROLE_LABELS = {
 
 #: what the capture found, said plainly (status codes from capture/)
 CAPTURE_STATUS = {
-    "consent_dismissed": _l("A cookie dialog was closed by Værn; the page as first shown is kept too."),
-    "login_wall": _l("The page asked for a login; the post may not be visible in the capture."),
+    "consent_dismissed": _l("A cookie dialog was shown. Værn rejected optional cookies or closed the dialog without "
+                            "consenting; the page as first shown is kept too."),
+    "consent_accepted": _l("A cookie dialog could not be rejected or closed, so Værn accepted cookies to see the "
+                           "content. The capture shows the page as it looks after accepting; the dialog is kept too."),
+    "consent_wall": _l("A window (for example a cookie dialog) still covered the content after Værn tried to "
+                       "remove it. The capture does not show the post."),
+    "login_wall": _l("The page asked for a login, or a login page was shown instead of the post; the post may "
+                     "not be visible in the capture."),
+    "navigated_away": _l("The page sent the browser on to another website. The capture shows where it ended, "
+                         "not necessarily the post; the chain of addresses is in the manifest."),
     "not_found": _l("The page says the content does not exist (removed, or a wrong address)."),
-    "blocked_by_policy": _l("The address led into a network Værn may not open; nothing from it was kept."),
+    "blocked_by_policy": _l("The address, or one the page sent the browser on to, led into a network Værn may not "
+                            "open; the capture shows at most Værn's own block page, not the post."),
     "truncated": _l("The page was very long; the full-page screenshot is cut at the limit."),
     "timed_out": _l("The page did not finish loading in time; what had appeared is secured."),
     "failed": _l("The page could not be captured properly."),
 }
+
+#: the checklist step whose upload takes a photo of the screen (tracker/rules/response.toml)
+PHOTO_STEP = "secure_evidence"
+
+
+@bp.app_template_global("photo_step")
+def photo_step() -> str:
+    return PHOTO_STEP
+
+
+@bp.app_template_test("post_not_seen")
+def post_not_seen(status: str | None) -> bool:
+    """The capture could not see the post: the case page asks for a photo of the screen."""
+    return status in POST_NOT_SEEN
 
 
 CHANNEL_LABELS = {
@@ -203,7 +227,9 @@ def detail(ref: str):
     case = _case_or_404(ref, log_view=True)
     db().commit()
     return render_template("cases/detail.html", case=case, EvidenceState=EvidenceState,
-                           email_texts=_email_texts(case), export_jobs=jobs_for(db(), current_user.user, case), **workflow.page_context(case, current_user.user),
+                           email_texts=_email_texts(case), export_jobs=jobs_for(db(), current_user.user, case),
+                           may_report=can_report(current_user.user),
+                           **workflow.page_context(case, current_user.user),
                            **oversight.case_context(case, current_user.user))
 
 
