@@ -47,7 +47,7 @@ FIXTURES = ROOT / "tests" / "capture" / "fixtures"
 
 #: Text every side must find on the page (from plain_post.html / facebook_post.html style fixtures).
 EXPECTED_TEXT = {"/plain_post.html": "Ingeniøren Bjørn Ødegård har IGEN ladet hullerne stå på Strandvejen",
-                 "/facebook_post.html": None}
+                 "/bench_feed.html": "Opslag nummer 39: Vi har fået nok af kommunens vejafdeling"}
 VIEWPORT = {"width": 1280, "height": 900}
 
 
