@@ -183,10 +183,12 @@ def tree_cpu_seconds(root: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def worker_main(url: str, port: int, count: int, text: str | None, kind: str, threads: int) -> None:
-    """``--worker``: one Capturer (or bare browser) in this process; READY after a warm-up, GO starts the count.
+def worker_main(url: str, port: int, text: str | None, kind: str) -> None:
+    """``--worker``: one Capturer (or bare browser) in this process, kept for all rounds.
 
-    ``threads`` > 1: that many threads share the one Capturer (the embedded ``vaern serve`` set-up).
+    Prints READY after a warm-up capture; then each line ``GO <captures per thread> <threads>`` runs
+    one round (threads > 1 share the one Capturer, as the embedded ``vaern serve`` does) and answers
+    with the end time of each capture and the CPU seconds the process tree used. An empty line ends it.
     """
     import threading
 
@@ -201,64 +203,91 @@ def worker_main(url: str, port: int, count: int, text: str | None, kind: str, th
     try:
         one()
         print("READY", flush=True)
-        if sys.stdin.readline().strip() != "GO":
-            return
-        cpu0 = tree_cpu_seconds(os.getpid())
-        ends: list[float] = []
-        todo = list(range(count * threads))
-        lock = threading.Lock()
+        for line in sys.stdin:
+            if not line.startswith("GO"):
+                return
+            count, threads = (int(x) for x in line.split()[1:3])
+            cpu0 = tree_cpu_seconds(os.getpid())
+            ends: list[float] = []
+            todo = list(range(count * threads))
+            lock = threading.Lock()
 
-        def run() -> None:
-            while True:
-                with lock:
-                    if not todo:
-                        return
-                    todo.pop()
-                one()
-                ends.append(time.time())
+            def run() -> None:
+                while True:
+                    with lock:
+                        if not todo:
+                            return
+                        todo.pop()
+                    one()
+                    ends.append(time.time())
 
-        if threads == 1:
-            run()  # in this thread: the bare side's sync Playwright belongs to it
-        else:
-            pool = [threading.Thread(target=run) for _ in range(threads)]
-            for t in pool:
-                t.start()
-            for t in pool:
-                t.join()
-        print(json.dumps({"ends": ends, "cpu": tree_cpu_seconds(os.getpid()) - cpu0}), flush=True)
+            if threads == 1:
+                run()  # in this thread: the bare side's sync Playwright belongs to it
+            else:
+                pool = [threading.Thread(target=run) for _ in range(threads)]
+                for t in pool:
+                    t.start()
+                for t in pool:
+                    t.join()
+            print(json.dumps({"ends": ends, "cpu": tree_cpu_seconds(os.getpid()) - cpu0}), flush=True)
     finally:
         side.close()
 
 
-def throughput(url: str, port: int, workers: int, count: int, text: str | None, kind: str = "vaern",
-               threads: int = 1) -> tuple[float, float]:
-    """(captures per minute, CPU seconds per capture) of ``workers`` processes with ``threads`` each."""
-    cmd = [sys.executable, __file__, "--worker", url, "--port", str(port), "--throughput-captures", str(count),
-           "--kind", kind, "--threads", str(threads)]
-    procs = [subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for _ in range(workers)]
-    try:
-        for p in procs:
+class Workers:
+    """Long-lived worker processes (started and warmed once); ``round()`` runs one measured round."""
+
+    def __init__(self, url: str, port: int, kinds: list[str]):
+        cmd = [sys.executable, __file__, "--worker", url, "--port", str(port)]
+        self.procs = [subprocess.Popen([*cmd, "--kind", k], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                      for k in kinds]
+        for p in self.procs:
             if p.stdout.readline().strip() != "READY":
                 raise SystemExit("a benchmark worker did not start")
+
+    def round(self, which: list[int], count: int, threads: int = 1) -> tuple[float, float]:
+        """(captures per minute, CPU seconds per capture) of workers ``which`` running together."""
         go = time.time()
-        for p in procs:
-            p.stdin.write("GO\n")
-            p.stdin.flush()
+        for i in which:
+            self.procs[i].stdin.write(f"GO {count} {threads}\n")
+            self.procs[i].stdin.flush()
         ends: list[float] = []
         cpu = 0.0
-        for p in procs:
-            line = p.stdout.readline()
+        for i in which:
+            line = self.procs[i].stdout.readline()
             if not line:
                 raise SystemExit("a benchmark worker failed")
             got = json.loads(line)
             ends += got["ends"]
             cpu += got["cpu"]
-    finally:
-        for p in procs:
-            if p.stdin and not p.stdin.closed:
+        return len(ends) / (max(ends) - go) * 60, cpu / len(ends)
+
+    def close(self) -> None:
+        for p in self.procs:
+            try:
+                p.stdin.write("\n")
                 p.stdin.close()
+            except OSError:
+                pass
+        for p in self.procs:
             p.wait(60)
-    return len(ends) / (max(ends) - go) * 60, cpu / len(ends)
+
+
+def throughput(url: str, port: int, rounds: int, count: int) -> dict[str, list[tuple[float, float]]]:
+    """Rounds of: 1 Værn worker alone, 2 Værn workers together, 1 Værn worker with 2 threads, 1 bare worker.
+
+    The kinds alternate within each round, so a change in the machine's load hits all of them alike.
+    """
+    workers = Workers(url, port, ["vaern", "vaern", "bare"])
+    out: dict[str, list[tuple[float, float]]] = {"one": [], "two": [], "threads": [], "bare": []}
+    try:
+        for r in range(rounds):
+            plan = [("one", [0], 1), ("two", [0, 1], 1), ("threads", [0], 2), ("bare", [2], 1)]
+            for name, which, threads in plan[r % 4:] + plan[:r % 4]:
+                out[name].append(workers.round(which, count, threads))
+    finally:
+        workers.close()
+    return out
 
 
 # -- the run -------------------------------------------------------------------------------------------
@@ -294,34 +323,31 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=9, help="captures of each kind (default 9)")
     ap.add_argument("--page", default="/plain_post.html", help="fixture page path")
-    ap.add_argument("--throughput-captures", type=int, default=8, help="captures per worker (default 8)")
+    ap.add_argument("--text", help="text the page must show (known fixture pages have one)")
+    ap.add_argument("--rounds", type=int, default=3, help="throughput rounds (default 3)")
+    ap.add_argument("--throughput-captures", type=int, default=4,
+                    help="captures per worker thread and round (default 4)")
     ap.add_argument("--gap", type=float, default=0.3, help="pause before each measured capture")
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--worker", metavar="URL", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--kind", default="vaern", help=argparse.SUPPRESS)
-    ap.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
         return serve_fixture_site()
     if args.worker:
         from urllib.parse import urlsplit
-        return worker_main(args.worker, args.port, args.throughput_captures,
-                           EXPECTED_TEXT.get(urlsplit(args.worker).path), args.kind, args.threads)
+        return worker_main(args.worker, args.port, EXPECTED_TEXT.get(urlsplit(args.worker).path), args.kind)
 
-    text = EXPECTED_TEXT.get(args.page)
+    text = args.text or EXPECTED_TEXT.get(args.page)
+    if not text:
+        ap.error(f"no expected text known for {args.page}: pass --text")
     started = time.perf_counter()
     with SiteProcess() as site:
         url = site.url(args.page)
         t = latency(url, site.port, args.n, args.gap, text)
-        tp: dict[str, tuple[float, float]] = {}
-        if not args.skip_throughput:
-            k = args.throughput_captures
-            tp["bare"] = throughput(url, site.port, 1, k, text, "bare")
-            tp["one"] = throughput(url, site.port, 1, k, text)
-            tp["two"] = throughput(url, site.port, 2, k, text)
-            tp["threads"] = throughput(url, site.port, 1, k, text, threads=2)
+        tp = {} if args.skip_throughput else throughput(url, site.port, args.rounds, args.throughput_captures)
     med = {k: statistics.median(v) for k, v in t.items()}
     print(f"page={args.page} n={args.n} cpus={os.cpu_count()} load1={os.getloadavg()[0]:.1f} "
           f"run_s={time.perf_counter() - started:.0f}")
@@ -330,15 +356,20 @@ def main() -> None:
     print(f"spare_context_median_s={med['spare']:.3f} (default Capturer, next context opened in advance; "
           f"ratio to bare {med['spare'] / med['bare']:.2f}, not the headline)")
     if tp:
-        (one, cpu1), (two, cpu2), (thr, cput), (bare, cpub) = tp["one"], tp["two"], tp["threads"], tp["bare"]
-        print(f"cpu_s_per_capture: bare={cpub:.2f} vaern={cpu1:.2f} (x{cpu1 / cpub:.2f}; whole process trees: "
-              f"Python, Playwright driver, Chromium)")
-        print(f"captures_per_minute_bare_1_worker={bare:.1f}")
-        print(f"captures_per_minute_1_worker={one:.1f} (1 process, its own default Capturer)")
-        print(f"captures_per_minute_2_threads={thr:.1f} (1 process, 2 threads sharing one Capturer, as embedded "
-              f"`vaern serve`; x{thr / one:.2f}; cpu_s_per_capture={cput:.2f})")
-        print(f"captures_per_minute_2_workers={two:.1f} (2 processes, a Capturer each, as 2 `vaern worker`; "
-              f"x{two / one:.2f}; cpu_s_per_capture={cpu2:.2f})")
+        rate = {k: statistics.median(r for r, _ in v) for k, v in tp.items()}
+        cpu = {k: statistics.median(c for _, c in v) for k, v in tp.items()}
+        per_round = " ".join(f"{b[0] / a[0]:.2f}" for a, b in zip(tp["one"], tp["two"]))
+        print(f"cpu_s_per_capture: bare={cpu['bare']:.2f} vaern={cpu['one']:.2f} (x{cpu['one'] / cpu['bare']:.2f}; "
+              f"whole process trees: Python with the proxy, Playwright driver, Chromium)")
+        print(f"cpu_bound_ceiling_2_cores={2 * 60 / cpu['one']:.1f} captures/min "
+              f"(x{2 * 60 / cpu['one'] / rate['one']:.2f} of 1 worker, if nothing else used the cores)")
+        print(f"captures_per_minute_bare_1_worker={rate['bare']:.1f}")
+        print(f"captures_per_minute_2_threads={rate['threads']:.1f} (1 process, 2 threads sharing one Capturer, "
+              f"as embedded `vaern serve`; x{rate['threads'] / rate['one']:.2f})")
+        print(f"captures_per_minute_1_worker={rate['one']:.1f} (1 process with its own default Capturer; "
+              f"median of {len(tp['one'])} rounds)")
+        print(f"captures_per_minute_2_workers={rate['two']:.1f} (2 processes, a default Capturer each, as 2 "
+              f"`vaern worker`; x{rate['two'] / rate['one']:.2f}; per round x{per_round})")
     print(f"ratio={med['vaern'] / med['bare']:.2f}")
 
 
