@@ -274,16 +274,17 @@ class Workers:
 
 
 def throughput(url: str, port: int, rounds: int, count: int) -> dict[str, list[tuple[float, float]]]:
-    """Rounds of: 1 Værn worker alone, 2 Værn workers together, 1 Værn worker with 2 threads, 1 bare worker.
+    """Rounds of: 1 Værn worker, 2 Værn workers, 1 Værn worker with 2 threads, 1 bare worker, 2 bare workers.
 
-    The kinds alternate within each round, so a change in the machine's load hits all of them alike.
+    The kinds rotate from round to round, so a change in the machine's load hits all of them alike.
+    The two bare workers show what the machine itself allows: Chromium alone on the same cores.
     """
-    workers = Workers(url, port, ["vaern", "vaern", "bare"])
-    out: dict[str, list[tuple[float, float]]] = {"one": [], "two": [], "threads": [], "bare": []}
+    workers = Workers(url, port, ["vaern", "vaern", "bare", "bare"])
+    out: dict[str, list[tuple[float, float]]] = {"one": [], "two": [], "threads": [], "bare": [], "bare2": []}
     try:
+        plan = [("one", [0], 1), ("two", [0, 1], 1), ("threads", [0], 2), ("bare", [2], 1), ("bare2", [2, 3], 1)]
         for r in range(rounds):
-            plan = [("one", [0], 1), ("two", [0, 1], 1), ("threads", [0], 2), ("bare", [2], 1)]
-            for name, which, threads in plan[r % 4:] + plan[:r % 4]:
+            for name, which, threads in plan[r % len(plan):] + plan[:r % len(plan)]:
                 out[name].append(workers.round(which, count, threads))
     finally:
         workers.close()
@@ -364,6 +365,8 @@ def main() -> None:
         print(f"cpu_bound_ceiling_2_cores={2 * 60 / cpu['one']:.1f} captures/min "
               f"(x{2 * 60 / cpu['one'] / rate['one']:.2f} of 1 worker, if nothing else used the cores)")
         print(f"captures_per_minute_bare_1_worker={rate['bare']:.1f}")
+        print(f"captures_per_minute_bare_2_workers={rate['bare2']:.1f} (x{rate['bare2'] / rate['bare']:.2f}: what "
+              f"this machine allows Chromium alone)")
         print(f"captures_per_minute_2_threads={rate['threads']:.1f} (1 process, 2 threads sharing one Capturer, "
               f"as embedded `vaern serve`; x{rate['threads'] / rate['one']:.2f})")
         print(f"captures_per_minute_1_worker={rate['one']:.1f} (1 process with its own default Capturer; "
