@@ -16,17 +16,23 @@ default Capturer keeps the next capture's context open in advance (``prewarm=Tru
 printed as a separate figure (``spare_context_median_s``), measured the same way, and is NOT part of
 the headline.
 
-Throughput: captures per minute with 1 and with 2 workers, where a worker is a separate OS process
-(this script with ``--worker``) running its own real default ``Capturer`` (its own Chromium and its
-own egress proxy), as two ``vaern worker`` processes would. Each worker starts, captures once to warm
-up, then all start together on a signal and do ``--throughput-captures`` captures each; captures/min
-= all captures / wall time from the signal to the last one's end.
+Throughput: captures per minute from real worker processes (this script with ``--worker``), each
+with its own real default ``Capturer`` (its own Chromium and egress proxy, spare context on), as two
+``vaern worker`` processes would run; started and warmed once, then measured in rounds: 1 Værn
+worker, 2 Værn workers together, 1 Værn worker with 2 threads sharing its Capturer (the embedded
+``vaern serve`` set-up), 1 bare worker, 2 bare workers (what the machine allows Chromium alone). The
+order rotates from round to round; captures/min = captures / wall time from the start signal to the
+last capture's end; the medians over the rounds are printed, and the 2-worker gain per round. Each
+worker also reports the CPU seconds its whole process tree used (Python with the proxy, Playwright
+driver, Chromium; from /proc), per capture: a figure that moves far less with the machine's load
+than wall time does.
 
 The fixture site runs in its own process, so serving the page does not compete with the measured
 Python process for its interpreter lock. On a shared machine absolute figures move a lot: compare
-the ratios within one run, and repeat.
+within one run, and repeat. ``--page /bench_feed.html`` is a heavier page (40 posts, 44 images,
+~13 000 px; Værn scrolls it for lazy content, the bare side does not).
 
-    .venv/bin/python benchmarks/capture_overhead.py [--n 9] [--page /plain_post.html]
+    .venv/bin/python benchmarks/capture_overhead.py [--n 9] [--rounds 3] [--page /plain_post.html]
 """
 from __future__ import annotations
 
