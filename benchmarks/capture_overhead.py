@@ -55,6 +55,7 @@ FIXTURES = ROOT / "tests" / "capture" / "fixtures"
 EXPECTED_TEXT = {"/plain_post.html": "Ingeniøren Bjørn Ødegård har IGEN ladet hullerne stå på Strandvejen",
                  "/bench_feed.html": "Opslag nummer 39: Vi har fået nok af kommunens vejafdeling"}
 VIEWPORT = {"width": 1280, "height": 900}
+AUTO = "auto"  #: Bare(): pick the browser the way the Capturer does (Playwright's own if installed, else the system one)
 
 
 # -- the fixture site, in its own process ------------------------------------------------------------
@@ -97,10 +98,14 @@ class Bare:
     """A plain Chromium of its own: same executable as the Capturer's, no proxy, Playwright's defaults."""
 
     def __init__(self, executable: str | None, text: str | None):
+        """``executable``: a path, None for Playwright's own browser, or AUTO to choose as the Capturer does."""
         from playwright.sync_api import sync_playwright
 
         self.text = text
         self.pw = sync_playwright().start()
+        if executable == AUTO:
+            from capture.browser import find_chromium
+            executable = find_chromium(None, self.pw.chromium.executable_path)
         self.browser = self.pw.chromium.launch(executable_path=executable, headless=True)
 
     def capture(self, url: str) -> float:
@@ -199,8 +204,7 @@ def worker_main(url: str, port: int, text: str | None, kind: str) -> None:
     import threading
 
     if kind == "bare":
-        from capture.browser import find_chromium
-        side: Any = Bare(find_chromium(None, None), text)
+        side: Any = Bare(AUTO, text)
         one = lambda: side.capture(url)  # noqa: E731
     else:
         from capture.engine import Capturer

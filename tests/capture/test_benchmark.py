@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from capture.browser import find_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "capture_overhead.py"
@@ -30,7 +29,7 @@ def bench():
 
 @pytest.mark.browser
 def test_the_bare_side_runs_its_own_browser_and_checks_status_and_text(bench, fixture_site):
-    bare = bench.Bare(find_chromium(None, None), TEXT)
+    bare = bench.Bare(bench.AUTO, TEXT)
     try:
         assert bare.capture(fixture_site.url("/plain_post.html")) > 0
         bare.text = "Denne tekst står ikke på siden"
