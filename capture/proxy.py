@@ -67,7 +67,7 @@ point 7, measured December 2026 on the 2-core build host with benchmarks/capture
 /proc CPU accounting): the whole Python process (Playwright's loop, this proxy, hashing, WARC) used
 about 0.05 CPU-s per capture of the plain fixture post and 0.2 of 2.4 CPU-s on a 40-post feed with
 44 images (5-9 %); the rest is Chromium and the Playwright driver. A whole Værn capture of the
-plain post used 1.0-1.3 CPU-s, a bare Playwright capture of it about 1.0 (four runs, machine loaded). Two ``vaern worker`` processes have two interpreters, so the
+plain post used 0.9-1.2 CPU-s, a bare Playwright capture of it 0.9-1.0 (four runs, load 22-25). Two ``vaern worker`` processes have two interpreters, so the
 proxy cannot hold a lock the other worker needs, and inside one process it holds the GIL for at
 most that share. What limits two workers on two cores is Chromium's CPU, which a proxy process would
 not reduce; it would add a control channel and a copy of every recorded body. Not measured: HTTPS-heavy
