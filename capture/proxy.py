@@ -61,6 +61,23 @@ How the engine uses it::
 
 A blocked document shows up as a ``403`` whose ``X-Vaern-Blocked`` header holds the code; a refused
 CONNECT (https/wss) is a network error in the browser. Either way ``record.blocked`` says why.
+
+Why the proxy runs in a thread of the capturing process, not in a process of its own (issue 10
+point 7, measured December 2026 on the 2-core build host with benchmarks/capture_overhead.py and
+/proc CPU accounting): the whole Python process (Playwright's loop, this proxy, hashing, WARC) used
+about 0.05 CPU-s per capture of the plain fixture post and 0.2 of 2.4 CPU-s on a 40-post feed with
+44 images (5-9 %); the rest is Chromium and the Playwright driver. A whole Værn capture of the
+plain post used 0.9-1.2 CPU-s, a bare Playwright capture of it 0.9-1.0 (four runs, load 22-25). Two ``vaern worker`` processes have two interpreters, so the
+proxy cannot hold a lock the other worker needs, and inside one process it holds the GIL for at
+most that share. What limits two workers on two cores is Chromium's CPU, which a proxy process would
+not reduce; it would add a control channel and a copy of every recorded body. Not measured: HTTPS-heavy
+pages, where mitmproxy decrypts and re-encrypts in this process. Should a profile show the proxy
+thread near a quarter of a core, move it: the seam is already narrow (``open_session()`` gives a
+port, ``close()`` gives a ``ProxyRecord`` of plain str/bytes/int dataclasses), and a child process
+would need only mitmproxy plus capture/proxy.py, policy.py, traffic.py and errors.py (stdlib apart
+from mitmproxy and, for the certificate summary, cryptography). It could therefore run from its own
+environment and free Værn's from mitmproxy's ``cryptography`` pin (issue 15 point 1). The
+DNS-rebinding tests patch ``resolve`` in this process and would need a seam in the child.
 """
 from __future__ import annotations
 
