@@ -2,7 +2,7 @@
 integrity checks and HR's own reading. Registered with ``tracker.event_text`` on import."""
 from __future__ import annotations
 
-from tracker.event_text import ROLES, formats, quote, short_hash, size
+from tracker.event_text import ROLES, VERDICTS, formats, quote, short_hash, size
 
 
 @formats("offender.create", "offender.suggested", "offender.linked")
@@ -138,3 +138,52 @@ def _audit_view(d, e, n):
     filters = [k.removeprefix("filter_") for k in d if k.startswith("filter_")]
     return (f"Revisionsloggen blev vist ({len(filters)} filtre).",
             f"The audit log was viewed ({len(filters)} filters).")
+
+
+@formats("recheck.leader_decided")
+def _recheck_leader(d, e, n):
+    verdict = n.pick(VERDICTS, d.get("verdict"))
+    return (f"Usikker genkontrol afgjort af lederen: {verdict} (bevis nr. {d.get('evidence_id')} sammenlignet med "
+            f"bevis nr. {d.get('baseline_evidence_id')}).",
+            f"Uncertain re-check decided by the leader: {verdict} (evidence no. {d.get('evidence_id')} compared "
+            f"with evidence no. {d.get('baseline_evidence_id')}).")
+
+
+@formats("recheck.request")
+def _recheck_request(d, e, n):
+    count = len(d.get("rechecks") or [])
+    return (f"Genkontrol bestilt gennem API'et ({count} adresse(r)).",
+            f"Re-check requested through the API ({count} address(es)).")
+
+
+@formats("case.baseline")
+def _case_baseline(d, e, n):
+    facts = ", ".join(sorted((d.get("facts_sha256") or {})))
+    return (f"Sagens oplysninger blev registreret i revisionsloggen som udgangspunkt ({facts}).",
+            f"The case's facts were recorded in the audit log as a baseline ({facts}).")
+
+
+@formats("export.requested", "export.failed")
+def _export_job(d, e, n):
+    kinds = {"package": ("eksportpakke", "export package"), "case_report": ("sagsrapport", "case report"),
+             "evidence_report": ("bevisrapport", "evidence report")}
+    what = kinds.get(d.get("kind"), (str(d.get("kind")), str(d.get("kind"))))
+    if e.action == "export.requested":
+        return (f"Der blev bestilt en {what[0]} (job nr. {d.get('job')}).",
+                f"A {what[1]} was requested (job no. {d.get('job')}).")
+    return (f"Job nr. {d.get('job')} ({what[0]}) kunne ikke fuldføres: {quote(d.get('error', ''))}.",
+            f"Job no. {d.get('job')} ({what[1]}) could not be completed: {quote(d.get('error', ''))}.")
+
+
+@formats("auth.password_change_refused")
+def _password_refused(d, e, n):
+    return ("Et forsøg på at skifte adgangskode blev afvist (forkert nuværende adgangskode).",
+            "An attempt to change the password was refused (wrong current password).")
+
+
+@formats("user.password_change", "user.password_set")
+def _password_changed(d, e, n):
+    if e.action == "user.password_change":
+        return ("Brugeren skiftede sin egen adgangskode; alle andre sessioner blev afsluttet.",
+                "The user changed their own password; every other session was ended.")
+    return f"Adgangskoden for bruger nr. {e.object_id} blev sat.", f"The password of user no. {e.object_id} was set."

@@ -418,7 +418,8 @@ def _overview(rt, session: Session, case: Case, now: datetime) -> dict[str, Any]
     steps = [{"label": s["label_da"], "kind": s["kind"],
               "state": "Gælder ikke efter sagens oplysninger" if s["applies"] is False and s["state"] == "todo"
               else STEP_STATES.get(s["state"], s["state"]),
-              "reason": s["reason"], "done": _both(s["done_at"] or s["sent_at"]), "applies": s["applies"]}
+              "reason": s["reason"], "done": _both(s["done_at"] or s["sent_at"]), "applies": s["applies"],
+              "untouched": s["state"] == "todo" and s["applies"] is not False and not s["reason"]}
              for s in overview["steps"]]
     deadlines = [{"label": d["label"], "start": _both(d["start"]), "due": _both(d["due_at"]),
                   "state": DEADLINE_STATES.get(d["state"], d["state"]), "source": d["legal_source"]}
