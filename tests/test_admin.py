@@ -185,6 +185,13 @@ def test_the_last_active_admin_cannot_deactivate_or_demote_themselves(site):
     assert client.get("/admin").status_code == 404  # no longer an admin: the pages are gone for her
 
 
+def test_the_user_page_has_a_plain_title_and_one_token_section(site):
+    page = site.admin().get(f"/admin/users/{site.leader_id}").get_data(as_text=True)
+    title = page.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert "<" not in title and "Administration" in title
+    assert page.count('id="tokens-title"') == 1
+
+
 def test_a_password_reset_replaces_the_old_password_and_is_audited_without_it(site):
     client = site.admin()
     page = client.get(f"/admin/users/{site.leader_id}").get_data(as_text=True)

@@ -201,10 +201,7 @@ def user_add(email: str, name: str, role: str, unit_name: str | None, password_s
     from tracker.errors import DomainError
     from tracker.users import add_user, find_unit
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin)
     rt = _runtime()
     try:
         with rt.transaction() as session:
@@ -218,6 +215,13 @@ def user_add(email: str, name: str, role: str, unit_name: str | None, password_s
         click.echo(f"vaern: {_domain_message(exc)}", err=True)
         sys.exit(2)
     click.echo(f"vaern: user {email.lower()} ({role}) added")
+
+
+def _read_password(from_stdin: bool) -> str:
+    """One line from standard input, or a hidden prompt asked twice."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
 def _domain_message(exc) -> str:
@@ -235,10 +239,7 @@ def user_password(email: str, password_stdin: bool) -> None:
     from tracker.errors import DomainError
     from tracker.users import find_user_by_email, set_password
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin)
     rt = _runtime()
     try:
         with rt.transaction() as session:
