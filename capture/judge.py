@@ -25,6 +25,10 @@ WALL_POST_SHARE = 0.25
 NOT_FOUND_STATUSES = (404, 410, 451)
 
 
+#: the note an ``ok`` capture carries when coverage could not be measured (reports must not say "uncovered")
+COVER_UNMEASURED = "whether a layer covered the page could not be measured (see the actions)"
+
+
 @dataclass(frozen=True)
 class Consent:
     """What Værn did about a consent dialog. ``clicks``: the kinds clicked, in order."""
@@ -206,7 +210,7 @@ def judge(f: Facts) -> Verdict:
         return Verdict("failed", tuple(reasons))
     c = f.consent
     if f.cover.viewport is None:
-        note("whether a layer covered the page could not be measured (see the actions)")
+        note(COVER_UNMEASURED)
     if c.found and "accept" in c.clicks and not c.still_visible:
         note("no way to reject or close the consent dialog worked: Værn accepted cookies to see the content")
         return Verdict("consent_accepted", tuple(reasons))

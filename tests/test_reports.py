@@ -26,6 +26,7 @@ from pypdf import PdfReader
 
 from capture.bundle import Artifact as BundleArtifact
 from capture.bundle import EvidenceBundle
+from capture.judge import COVER_UNMEASURED
 from capture.options import CaptureOptions
 from capture.pdf import PageFrame, PdfRenderFailed, html_to_pdf
 from storage.models import AuditEvent, Case, Evidence, EvidenceState, Role, User
@@ -152,6 +153,19 @@ def hostile_bundle(server: CountingServer) -> EvidenceBundle:
         "started_at_utc": "2026-07-01T10:00:00.000001Z", "ended_at_utc": "2026-07-01T10:00:05.000000Z",
     }
     return EvidenceBundle.seal("ok", arts, manifest)
+
+
+def test_an_ok_capture_whose_cover_was_not_measured_is_not_called_uncovered(make_runtime):
+    rt = make_runtime()
+    case_id, _, leader_id = one_case(rt, "https://example.org/opslag/1")
+    arts = [BundleArtifact("screenshot_viewport.png", "screenshot_viewport", "image/png", png_bytes(300, 200))]
+    manifest = {"schema": "vaern.manifest/1", "kind": "url", "requested_url": "https://example.org/opslag/1",
+                "final_url": "https://example.org/opslag/1", "notes": [COVER_UNMEASURED]}
+    ev_id = make_done_evidence(rt, case_id, leader_id, bundle=EvidenceBundle.seal("ok", arts, manifest))
+    with rt.Session() as s:
+        html = evidence_report_html(rt, s, s.get(Evidence, ev_id))
+    assert "uden noget der dækkede den" not in html
+    assert "Om noget dækkede en del af siden, kunne Værn ikke måle" in html
 
 
 # -- the printer -----------------------------------------------------------------------------------

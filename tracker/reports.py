@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from capture.errors import TimestampError
-from capture.judge import POST_NOT_SEEN
+from capture.judge import COVER_UNMEASURED, POST_NOT_SEEN
 from capture.pdf import PageFrame, html_to_pdf
 from capture.steps import POST_EXCERPT_CHARS
 from storage.blobs import BlobError
@@ -101,7 +101,7 @@ def evidence_view(rt, session: Session, ev: Evidence, *, number: int, events: li
         "requested_by": _person(creator), "requested_at": _both(ev.created_at),
         "finished_at": _both(ev.finished_at), "fingerprint": ev.fingerprint,
         "status": ev.capture_status, "status_name": STATUS_NAMES.get(ev.capture_status or "", ev.capture_status),
-        "status_text": (UPLOAD_STATUS_TEXT if ev.kind == "upload" else STATUS_TEXT).get(ev.capture_status or "", ""),
+        "status_text": _status_text(ev, manifest),
         "photo_request": _photo_request(rt, ev),
         "manifest": manifest is not None, "manifest_problem": manifest_problem,
         "manifest_ok": manifest_bytes is not None and hashlib.sha256(manifest_bytes).hexdigest() == ev.fingerprint,
@@ -571,6 +571,17 @@ PHOTO_REQUEST = ("Værn kunne ikke se opslaget i denne sikring. Har medarbejdere
                  "trinnet »Reager hurtigt og sikr beviserne«; medarbejderen kan sende det med formularen »Anmeld "
                  "krænkelse« og skrive sagsnummeret {ref} i beskrivelsen")
 UPLOAD_STATUS_TEXT = {"ok": "Filen blev modtaget og sikret uændret."}
+#: an ``ok`` capture whose coverage could not be measured: say only what was established
+OK_COVER_UNKNOWN_TEXT = ("Siden blev hentet og sikret: den indsendte side (eller en omdirigering på samme hjemmeside). "
+                         "Om noget dækkede en del af siden, kunne Værn ikke måle; se skærmbillederne.")
+
+
+def _status_text(ev: Evidence, manifest: dict[str, Any] | None) -> str:
+    if ev.kind == "upload":
+        return UPLOAD_STATUS_TEXT.get(ev.capture_status or "", "")
+    if ev.capture_status == "ok" and COVER_UNMEASURED in ((manifest or {}).get("notes") or []):
+        return OK_COVER_UNKNOWN_TEXT
+    return STATUS_TEXT.get(ev.capture_status or "", "")
 
 ARTIFACT_LABELS = {
     "screenshot_full": "Skærmbillede af hele siden",
