@@ -29,8 +29,9 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from storage.models import (AuditEvent, Case, CaseOffender, CaseText, Offender, OrgUnit, Role,  # noqa: E402
                             User)
-from tracker import history, search  # noqa: E402
-from tracker.platforms import shipped_directory  # noqa: E402
+from tracker.oversight import history  # noqa: E402
+from tracker.oversight import search
+from tracker.workflow.platforms import shipped_directory  # noqa: E402
 
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 SPAN_DAYS = 3 * 365

@@ -27,8 +27,8 @@ from sqlalchemy import insert, update  # noqa: E402
 from storage.models import Evidence, EvidenceState  # noqa: E402
 from tests.factories import (make_case, make_done_evidence, make_post_bundle, make_settings, make_unit,  # noqa: E402
                              make_user)
-from tracker import similar  # noqa: E402
-from tracker.runtime import Runtime  # noqa: E402
+from tracker.oversight import similar  # noqa: E402
+from tracker.adapters.runtime import Runtime  # noqa: E402
 
 BASE_P, BASE_D = 0x8F3C_A1B2_0F0F_7E11, 0x1234_5678_9ABC_DEF0
 PLANTED = 5

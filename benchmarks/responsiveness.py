@@ -41,11 +41,11 @@ sys.path.insert(0, str(ROOT))
 from capture.bundle import Artifact as BundleArtifact  # noqa: E402
 from capture.bundle import EvidenceBundle  # noqa: E402
 from storage.models import Case, Role, User  # noqa: E402
-from tracker.cases import Report, add_evidence, open_case  # noqa: E402
-from tracker.evidence import store_bundle  # noqa: E402
-from tracker.runtime import Runtime  # noqa: E402
+from tracker.cases.register import Report, add_evidence, open_case  # noqa: E402
+from tracker.cases.evidence import store_bundle  # noqa: E402
+from tracker.adapters.runtime import Runtime  # noqa: E402
 from tracker.settings import load_settings  # noqa: E402
-from tracker.users import add_unit, add_user  # noqa: E402
+from tracker.accounts.users import add_unit, add_user  # noqa: E402
 
 PASSWORD = "benchmark-hest-batteri-7"
 CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if os.path.exists(p)), None)

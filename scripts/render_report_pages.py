@@ -24,11 +24,11 @@ from fixture_site import FixtureSite  # noqa: E402
 from storage.models import Case, Evidence, Role, User  # noqa: E402
 from tests.factories import make_settings, make_unit, make_user  # noqa: E402
 from tests.tsa import LocalTSA  # noqa: E402
-from tracker import audit  # noqa: E402
-from tracker.cases import Report, add_evidence, open_case  # noqa: E402
-from tracker.evidence import run_capture_job  # noqa: E402
-from tracker.reports import case_report_pdf, evidence_report_pdf  # noqa: E402
-from tracker.runtime import Runtime  # noqa: E402
+from tracker.oversight import audit  # noqa: E402
+from tracker.cases.register import Report, add_evidence, open_case  # noqa: E402
+from tracker.cases.evidence import run_capture_job  # noqa: E402
+from tracker.packaging.reports import case_report_pdf, evidence_report_pdf  # noqa: E402
+from tracker.adapters.runtime import Runtime  # noqa: E402
 
 EML = ("From: Anonym Borger <anon123@example.net>\r\nTo: Soren <soren@kommune.dk>\r\n"
        "Subject: Vi ved hvor du bor\r\nDate: Fri, 20 Nov 2026 21:14:03 +0100\r\n"

@@ -77,7 +77,7 @@ class Case(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: digital_threat | digital_bullying | digital_harassment (DOMAIN.md "Definitions"); None: not assessed
     category: Mapped[str | None] = mapped_column(String(30), index=True)
-    platform: Mapped[str | None] = mapped_column(String(40), index=True)  #: id in tracker/rules/platforms.toml
+    platform: Mapped[str | None] = mapped_column(String(40), index=True)  #: id in tracker/workflow/rules/platforms.toml
     #: facts the checklist's preconditions read (None: not assessed yet)
     author_known: Mapped[bool | None] = mapped_column(Boolean)
     private_information_disclosed: Mapped[bool | None] = mapped_column(Boolean)
@@ -180,7 +180,7 @@ class StepState(str, enum.Enum):
 
 
 class CaseStep(Base):
-    """The state of one checklist step or ladder rung (defined in tracker/rules/response.toml) on a case."""
+    """The state of one checklist step or ladder rung (defined in tracker/workflow/rules/response.toml) on a case."""
 
     __tablename__ = "case_steps"
     __table_args__ = (UniqueConstraint("case_id", "step_id"),)
@@ -229,7 +229,7 @@ class CaseClock(Base):
     __table_args__ = (UniqueConstraint("case_id", "name"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"), index=True)
-    name: Mapped[str] = mapped_column(String(60))  #: a ``starts_at`` name from tracker/rules/deadlines.toml
+    name: Mapped[str] = mapped_column(String(60))  #: a ``starts_at`` name from tracker/workflow/rules/deadlines.toml
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     note: Mapped[str] = mapped_column(Text, default="")
     set_by_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
@@ -264,7 +264,7 @@ class Recheck(Base):
     evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id", ondelete="RESTRICT"))  #: the re-capture
     #: still_online | changed | removed_pending | removed | unreachable | uncertain (a leader decides those)
     verdict: Mapped[str | None] = mapped_column(String(20))
-    reason_code: Mapped[str | None] = mapped_column(String(40))  #: why, as a stable code (tracker.recheck.REASONS)
+    reason_code: Mapped[str | None] = mapped_column(String(40))  #: why, as a stable code (tracker.workflow.recheck.REASONS)
     reason: Mapped[str | None] = mapped_column(Text)  #: why, in English words (the page shows it in Danish)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -327,7 +327,7 @@ class Offender(Base):
     __tablename__ = "offenders"
     __table_args__ = (UniqueConstraint("platform", "handle"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    platform: Mapped[str] = mapped_column(String(40))  #: id in tracker/rules/platforms.toml, or "generic"
+    platform: Mapped[str] = mapped_column(String(40))  #: id in tracker/workflow/rules/platforms.toml, or "generic"
     handle: Mapped[str] = mapped_column(String(200), index=True)  #: normalised: lower-case, no leading @
     profile_url: Mapped[str | None] = mapped_column(Text)
     display_name: Mapped[str | None] = mapped_column(String(200), index=True)

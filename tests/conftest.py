@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.factories import make_settings
-from tracker.runtime import Runtime
+from tracker.adapters.runtime import Runtime
 
 
 @pytest.fixture

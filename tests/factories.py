@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from capture.bundle import Artifact as BundleArtifact
 from capture.bundle import EvidenceBundle
 from storage.models import Case, Evidence, OrgUnit, Role, User
-from tracker.cases import Report, add_evidence, open_case
-from tracker.evidence import store_bundle
+from tracker.cases.register import Report, add_evidence, open_case
+from tracker.cases.evidence import store_bundle
 from tracker.settings import Settings
-from tracker.users import add_unit, add_user
+from tracker.accounts.users import add_unit, add_user
 
 CHROMIUM = "/usr/lib/chromium/chromium"
 PASSWORD = "korrekt-hest-batteri"  #: every factory user's password

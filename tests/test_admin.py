@@ -12,13 +12,13 @@ from storage.models import AuditEvent, Case, OrgUnit, Role, User
 from tests.browser import assert_fits_the_width, assert_no_serious_axe_findings, each_viewport, log_in, open_browser, \
     screenshot, served
 from tests.factories import PASSWORD, csrf_login, make_case, make_done_evidence, make_unit, make_user
-from tracker import admin as ops
-from tracker import offenders as offender_ops
+from tracker.accounts import admin as ops
+from tracker.oversight import offenders as offender_ops
 from tracker.errors import DomainError
-from tracker.platforms import DEFAULT_PATH
-from tracker.rules import RULES_DIR, RulesError
-from tracker.runtime import Runtime
-from tracker.users import authenticate
+from tracker.workflow.platforms import DEFAULT_PATH
+from tracker.workflow.rules import RULES_DIR, RulesError
+from tracker.adapters.runtime import Runtime
+from tracker.accounts.users import authenticate
 from webui.app import create_app
 from webui.labels import RULES_KEY
 
@@ -409,7 +409,7 @@ def test_no_case_is_touched_by_rule_file_changes(site):
 def test_the_admin_pages_in_a_browser_pass_axe_and_fit_a_phone(site):
     from playwright.sync_api import expect
 
-    from tracker.tokens import create_token, revoke_token
+    from tracker.accounts.tokens import create_token, revoke_token
 
     with site.rt.transaction() as s:  # the user page shows a live and a revoked token
         leader = s.get(User, site.leader_id)
@@ -451,7 +451,7 @@ def test_the_admin_pages_in_a_browser_pass_axe_and_fit_a_phone(site):
 
 def test_the_municipalitys_own_files_are_used_for_new_cases_case_pages_letters_and_reports(site):
     """Saved once by the admin, the local platform directory and letter template reach every reader."""
-    from tracker.reports import case_report_html
+    from tracker.packaging.reports import case_report_html
 
     client = site.admin()
     text = _shipped("platforms.toml").replace('name = "Facebook"', 'name = "Facebook (Meta)"', 1)

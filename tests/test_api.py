@@ -1,6 +1,6 @@
 """The JSON API with bearer tokens, through the real Flask app over a real runtime (SQLite and PostgreSQL).
 
-Tokens come from the real `vaern token create` command or from tracker.tokens; CSRF protection is on,
+Tokens come from the real `vaern token create` command or from tracker.accounts.tokens; CSRF protection is on,
 as in production, so the tests also show that the API needs no CSRF token while the forms still do.
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ from storage.models import (ApiToken, AuditEvent, Base, Case, CaseClock, CaseSte
 from tests.factories import PASSWORD, make_case, make_done_evidence, make_settings, make_unit, make_user
 from tests.test_cli import said, vaern
 from tracker.errors import DomainError
-from tracker.runtime import Runtime
-from tracker.tokens import TOKEN_PATTERN, create_token, create_token_for_email, revoke_tokens_for_email
+from tracker.adapters.runtime import Runtime
+from tracker.accounts.tokens import TOKEN_PATTERN, create_token, create_token_for_email, revoke_tokens_for_email
 from webui.app import create_app
 
 REF = re.compile(r"^V-\d{4}-\d{5}$")

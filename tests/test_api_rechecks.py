@@ -11,10 +11,10 @@ from sqlalchemy import select
 from storage.models import AuditEvent, Case, Evidence, EvidenceState, Recheck, User
 from tests.factories import make_case, make_settings, make_unit, make_user
 from tests.fixtures_recheck.captures import finish, gone, manifest, sealed
-from tracker import recheck
-from tracker.evidence import store_bundle
-from tracker.runtime import Runtime
-from tracker.tokens import create_token
+from tracker.workflow import recheck
+from tracker.cases.evidence import store_bundle
+from tracker.adapters.runtime import Runtime
+from tracker.accounts.tokens import create_token
 from webui.app import create_app
 
 ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d$")

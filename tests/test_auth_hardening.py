@@ -15,11 +15,11 @@ from sqlalchemy import select
 
 from storage.models import ApiToken, AuditEvent, Role, User
 from tests.factories import PASSWORD, make_settings, make_unit, make_user
-from tracker import throttle
+from tracker.accounts import throttle
 from tracker.errors import DomainError
-from tracker.passwords import check_password
-from tracker.runtime import Runtime
-from tracker.tokens import authenticate_token, create_token
+from tracker.accounts.passwords import check_password
+from tracker.adapters.runtime import Runtime
+from tracker.accounts.tokens import authenticate_token, create_token
 from webui.app import create_app
 
 START = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
@@ -279,7 +279,7 @@ def test_the_test_passwords_pass_the_policy(password, role):
 
 
 def test_the_demo_password_passes_the_policy_for_every_demo_user():
-    from tracker.demo import DEMO_PASSWORD, DEMO_USERS
+    from tracker.adapters.demo import DEMO_PASSWORD, DEMO_USERS
 
     for email, name, role, _unit in DEMO_USERS:
         check_password(DEMO_PASSWORD, role=role, email=email, name=name)

@@ -18,8 +18,8 @@ from tests.browser import assert_fits_the_width, assert_no_serious_axe_findings,
 from tests.browser import screenshot, served
 from tests.capture.fixtures.fixture_site import FixtureSite
 from tests.factories import csrf_login, make_case, make_unit, make_user
-from tracker.evidence import run_capture_job
-from tracker.reports import evidence_report_html, evidence_report_pdf
+from tracker.cases.evidence import run_capture_job
+from tracker.packaging.reports import evidence_report_html, evidence_report_pdf
 from webui.app import create_app
 
 pytestmark = pytest.mark.browser

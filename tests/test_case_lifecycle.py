@@ -6,9 +6,9 @@ from sqlalchemy import select
 
 from storage.models import AuditEvent, Case
 from tests.factories import CSRF_TOKEN, csrf_login, make_case, make_settings, make_unit, make_user
-from tracker import lifecycle
+from tracker.cases import lifecycle
 from tracker.errors import DomainError, NotFound
-from tracker.runtime import Runtime
+from tracker.adapters.runtime import Runtime
 from webui.app import create_app
 
 
@@ -33,7 +33,7 @@ def test_the_leader_sets_the_category_and_closes_and_reopens_the_case_with_reaso
             select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id)).scalars()]
     assert [a for a, _ in actions if a.startswith("case.") and a != "case.create"] == [
         "case.category", "case.close", "case.reopen"]
-    hashes = {a: d.pop("facts_sha256", None) for a, d in actions}  # the changed facts' hashes (tracker.casefacts)
+    hashes = {a: d.pop("facts_sha256", None) for a, d in actions}  # the changed facts' hashes (tracker.cases.casefacts)
     assert ("case.close", {"note": "Opslaget er fjernet, og vi har fulgt op."}) in actions
     assert ("case.category", {"after": "digital_threat"}) in actions  # before was None: left out
     assert set(hashes["case.category"]) == {"category"} and set(hashes["case.reopen"]) == {"status", "closed_at"}

@@ -18,8 +18,8 @@ from tests.factories import csrf_login, make_case, make_done_evidence, make_sett
     make_user, png_bytes
 from capture.bundle import Artifact as BundleArtifact
 from capture.bundle import EvidenceBundle
-from tracker import lifecycle
-from tracker.runtime import Runtime
+from tracker.cases import lifecycle
+from tracker.adapters.runtime import Runtime
 from webui.app import create_app
 
 DESCRIPTION = ("Borgeren skriver på Facebook, at han ved hvor jeg bor, og han har lagt et billede af min "

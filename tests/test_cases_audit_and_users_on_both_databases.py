@@ -10,10 +10,10 @@ from sqlalchemy import delete, func, select, update
 
 from storage.models import AuditEvent, Case, CaseCounter, Evidence, EvidenceState, Role, User
 from tests.factories import PASSWORD, make_case, make_unit, make_user
-from tracker import audit
-from tracker.audit import verify_chain
+from tracker.oversight import audit
+from tracker.oversight.audit import verify_chain
 from tracker.errors import DomainError
-from tracker.users import authenticate
+from tracker.accounts.users import authenticate
 
 
 @pytest.fixture
@@ -150,7 +150,7 @@ def test_a_duplicate_email_is_refused(runtime):
 
 
 def test_the_case_list_keeps_every_open_case_however_old_and_only_the_latest_closed_ones(runtime, employee_id):
-    from tracker.cases import list_cases_for
+    from tracker.cases.register import list_cases_for
 
     oldest_open = open_case_as(runtime, employee_id)
     closed = [open_case_as(runtime, employee_id) for _ in range(3)]

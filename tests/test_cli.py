@@ -260,7 +260,7 @@ def test_help_lists_every_command(tmp_path):
 
 def test_reindex_rebuilds_the_search_text_and_says_how_many_cases(tmp_path):
     from tests.factories import make_case, make_settings, make_unit, make_user
-    from tracker.runtime import Runtime
+    from tracker.adapters.runtime import Runtime
 
     rt = Runtime.from_settings(make_settings(tmp_path))
     with rt.transaction() as s:

@@ -11,7 +11,7 @@ from storage.models import Case, CaseStep, StepState
 from tests.browser import assert_fits_the_width, assert_no_serious_axe_findings, log_in, open_browser, \
     screenshot, served, DESKTOP, PHONE
 from tests.factories import make_case, make_settings, make_unit, make_user
-from tracker.runtime import Runtime
+from tracker.adapters.runtime import Runtime
 from webui.app import create_app
 from webui.timefmt import CPH, format_input, parse_date, parse_local
 

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tracker.deadlines import COPENHAGEN, State, at_risk_from, at_wall_time, due_at, evaluate, start_for
+from tracker.workflow.deadlines import COPENHAGEN, State, at_risk_from, at_wall_time, due_at, evaluate, start_for
 from tracker.errors import DomainError
-from tracker.rules import load_rules
+from tracker.workflow.rules import load_rules
 
 RULES = load_rules()
 SECOND = timedelta(seconds=1)

@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from storage.models import AuditEvent, Case, CaseOffender, Offender
 from storage.types import utcnow
-from tracker.demo import DEMO_HISTORY, ensure_demo_org, seed_demo_history
+from tracker.adapters.demo import DEMO_HISTORY, ensure_demo_org, seed_demo_history
 
 
 def test_the_demo_history_is_added_once_with_audited_steps_offenders_and_closed_cases(runtime):

@@ -18,9 +18,9 @@ from tests import browser as shared
 from tests.browser import PHONE, assert_fits_the_width, assert_no_serious_axe_findings, new_page, open_browser, \
     screenshot, served
 from tests.factories import make_settings
-from tracker.demo import DEMO_PASSWORD, ensure_demo_org, start_demo_site
-from tracker.jobs import start_embedded_consumer
-from tracker.runtime import Runtime
+from tracker.adapters.demo import DEMO_PASSWORD, ensure_demo_org, start_demo_site
+from tracker.adapters.jobs import start_embedded_consumer
+from tracker.adapters.runtime import Runtime
 from webui.app import create_app
 from webui.timefmt import CPH
 

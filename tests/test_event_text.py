@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from storage.models import AuditEvent
 from tests.factories import csrf_login, make_case, make_done_evidence, make_settings, make_unit, make_user
-from tracker.event_text import Names, has_sentence, sentence
-from tracker.history import VIEW_ACTIONS, in_timeline
-from tracker.rules import load_rules
-from tracker.runtime import Runtime
+from tracker.oversight.event_text import Names, has_sentence, sentence
+from tracker.oversight.history import VIEW_ACTIONS, in_timeline
+from tracker.workflow.rules import load_rules
+from tracker.adapters.runtime import Runtime
 from webui.app import create_app
 
 RULES = load_rules()

@@ -27,9 +27,9 @@ from tests.factories import make_bundle, make_case, make_done_evidence, make_set
 from tests.test_cli import said, vaern
 from tests.tsa import LocalTSA
 from tracker.errors import DomainError
-from tracker.export import write_case_package
-from tracker.package import verify_package
-from tracker.runtime import Runtime
+from tracker.packaging.export import write_case_package
+from tracker.packaging.package import verify_package
+from tracker.adapters.runtime import Runtime
 
 SUM_LINE = re.compile(r"^[0-9a-f]{64}  (\S.*)$")
 

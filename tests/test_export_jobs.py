@@ -13,8 +13,8 @@ from sqlalchemy import select, update
 from storage.models import AuditEvent, ExportJob, Role
 from storage.types import utcnow
 from tests.factories import make_case, make_done_evidence, make_unit, make_user, running_consumer, wait_until
-from tracker import exports
-from tracker.tokens import create_token
+from tracker.packaging import exports
+from tracker.accounts.tokens import create_token
 from webui.app import create_app
 
 

@@ -16,8 +16,8 @@ from tests.browser import DESKTOP, assert_no_serious_axe_findings, log_in, new_p
 from tests.factories import csrf_login, make_bundle, make_case, make_done_evidence, \
     make_settings, make_unit, make_user, running_consumer, wait_until
 from tests.tsa import LocalTSA
-from tracker.package import verify_package
-from tracker.runtime import Runtime
+from tracker.packaging.package import verify_package
+from tracker.adapters.runtime import Runtime
 from webui.app import create_app
 
 DOWNLOADS = ("report.download", "package.export")

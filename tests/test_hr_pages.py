@@ -15,9 +15,10 @@ from storage.models import AuditEvent, CaseOffender, CaseText, Offender, User
 from tests.browser import assert_fits_the_width, assert_no_serious_axe_findings, each_viewport, log_in, open_browser, \
     screenshot, served
 from tests.factories import csrf_login, make_case, make_done_evidence, make_settings, make_unit, make_user
-from tracker import history, search
+from tracker.oversight import history
+from tracker.oversight import search
 from tracker.errors import NotFound
-from tracker.runtime import Runtime
+from tracker.adapters.runtime import Runtime
 from webui.app import create_app
 
 CAPTURED = "Borgeren skriver: Sagsbehandleren er en SKÆNDSEL for kommunen. Åbenlyst løgn om min familie."

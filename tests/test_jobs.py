@@ -19,9 +19,9 @@ from sqlalchemy import func, select, update
 from storage.models import AuditEvent, Evidence, EvidenceState, Role
 from storage.types import utcnow
 from tests.factories import evidence_row, make_case, make_unit, make_user, running_consumer, wait_until
-from tracker import jobs
-from tracker.evidence import claim
-from tracker.jobs import bind_enqueue_on_commit, requeue_stalled, start_embedded_consumer
+from tracker.adapters import jobs
+from tracker.cases.evidence import claim
+from tracker.adapters.jobs import bind_enqueue_on_commit, requeue_stalled, start_embedded_consumer
 
 POST_HTML = """<!doctype html><html lang="da"><head><meta charset="utf-8"><title>Borgere i kommunen</title>
 <meta property="og:title" content="Opslag i gruppen"></head><body><article>
@@ -212,7 +212,7 @@ def test_a_capture_failing_three_times_ends_failed(make_runtime, site):
 
 # -- a worker killed mid-capture ---------------------------------------------------------------
 CONSUMER_SCRIPT = textwrap.dedent("""
-    from tracker.runtime import Runtime
+    from tracker.adapters.runtime import Runtime
     from tracker.settings import load_settings
     rt = Runtime.from_settings(load_settings())
     rt.huey.create_consumer(workers=1, worker_type="thread", periodic=False,
@@ -345,7 +345,7 @@ def test_claim_takes_only_rows_under_the_attempt_limit_and_the_sweep_fails_exhau
 
 def test_a_stale_worker_cannot_overwrite_the_newer_result(database_url, make_runtime):
     from tests.factories import make_bundle
-    from tracker.evidence import LeaseLost, store_bundle
+    from tracker.cases.evidence import LeaseLost, store_bundle
 
     rt = make_runtime(database_url=database_url)
     _, ev_id = new_case(rt, "https://example.org/p/1")

@@ -13,9 +13,9 @@ from storage.models import AuditEvent, Case, CaseStep, StepState, User
 from tests.browser import assert_fits_the_width, assert_no_serious_axe_findings, each_viewport, log_in, open_browser, \
     screenshot, served
 from tests.factories import make_case, make_settings, make_unit, make_user, csrf_login
-from tracker import steps
-from tracker.rules import RulesError, load_rules
-from tracker.runtime import Runtime
+from tracker.workflow import steps
+from tracker.workflow.rules import RulesError, load_rules
+from tracker.adapters.runtime import Runtime
 from webui.app import create_app
 from webui.timefmt import CPH
 
@@ -221,7 +221,7 @@ def test_a_broken_rules_file_stops_the_app_with_one_line(tmp_path, monkeypatch, 
         (tmp_path / name).write_bytes((RULES.directory / name).read_bytes())
     broken = (tmp_path / "deadlines.toml").read_text().replace('unit = "hours" }\ncounting', 'unit = "hourz" }\ncounting', 1)
     (tmp_path / "deadlines.toml").write_text(broken)
-    monkeypatch.setattr("tracker.rules.RULES_DIR", tmp_path)
+    monkeypatch.setattr("tracker.workflow.rules.RULES_DIR", tmp_path)
     with pytest.raises(RulesError) as exc:
         create_app(runtime=org.rt)
     assert "\n" not in str(exc.value) and "deadlines.toml" in str(exc.value)

@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 
 from storage.models import AuditEvent, Case, Evidence, Letter, User
 from tests.factories import PASSWORD, make_case, make_done_evidence, make_settings, make_unit, make_user
-from tracker import letters as ops
-from tracker.checklist import LETTERS
+from tracker.workflow import letters as ops
+from tracker.workflow.checklist import LETTERS
 from tracker.errors import DomainError
-from tracker.runtime import Runtime
+from tracker.adapters.runtime import Runtime
 from webui.app import create_app
 from webui.auth import SessionUser
 

@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from storage.models import Role
 from tests.factories import PASSWORD, make_case, make_settings, make_unit, make_user
-from tracker.cases import validate_url
+from tracker.cases.register import validate_url
 from tracker.errors import DomainError
-from tracker.runtime import Runtime
-from tracker.tokens import create_token
+from tracker.adapters.runtime import Runtime
+from tracker.accounts.tokens import create_token
 from webui.app import HSTS, create_app
 
 #: the three addresses from the issue that gave HTTP 500 (``urlsplit`` raised ValueError)

@@ -9,7 +9,7 @@ from sqlalchemy import inspect
 
 from storage.db import alembic_config, current_revision, make_engine, upgrade
 from storage.models import Base
-from tracker.search import is_search_index_object
+from tracker.oversight.search import is_search_index_object
 
 
 def head_revision(url: str) -> str:

@@ -1,4 +1,4 @@
-"""Near-duplicate evidence across cases by the post element's perceptual hashes (tracker/similar.py):
+"""Near-duplicate evidence across cases by the post element's perceptual hashes (tracker/oversight/similar.py):
 thresholds, the text-hash verdict, incremental refresh, backfill of older rows, threads, and 100,000 rows."""
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from sqlalchemy import insert, select, update
 
 from storage.models import Case, CaseOffender, Evidence, EvidenceState, User
 from tests.factories import make_case, make_done_evidence, make_post_bundle, make_unit, make_user
-from tracker import similar
-from tracker.cases import add_evidence
-from tracker.evidence import store_bundle
+from tracker.oversight import similar
+from tracker.cases.register import add_evidence
+from tracker.cases.evidence import store_bundle
 
 BASE_P, BASE_D = 0x8F3C_A1B2_0F0F_7E11, 0x1234_5678_9ABC_DEF0
 TEXT = "a" * 64

@@ -15,9 +15,10 @@ from storage.models import Case, CaseStep, NotificationSent, Role, StepState
 from storage.types import utcnow
 from tests.factories import make_case, make_unit, make_user
 from tests.fixtures_recheck.captures import finish, gone, manifest, sealed
-from tracker import jobs, notify
-from tracker.evidence import store_bundle
-from tracker.recheck import start_recheck
+from tracker.adapters import jobs
+from tracker.adapters import notify
+from tracker.cases.evidence import store_bundle
+from tracker.workflow.recheck import start_recheck
 
 POST_URL = "https://www.facebook.com/borgerforeningen/posts/99887766554433"
 DESCRIPTION = "Han skriver at han ved hvor jeg bor og offentliggør min adresse"
@@ -190,7 +191,7 @@ def test_without_smtp_notifications_are_skipped_and_logged_once(make_runtime, ca
     rt = make_runtime(smtp_host=None)
     monkeypatch.setattr(notify, "_skip_logged", False)
     jobs.bind_enqueue_on_commit(rt)
-    caplog.set_level(logging.WARNING, logger="tracker.notify")
+    caplog.set_level(logging.WARNING, logger="tracker.adapters.notify")
     c = setup_case(rt)
     assert [t for t in rt.huey.pending() if t.name == "notify_case_opened"] == []
     assert notify.case_opened(rt, c["case_id"]) == 0

@@ -14,10 +14,10 @@ from capture.options import CaptureOptions
 from capture.upload import capture_upload
 from storage.models import Evidence
 from tests.factories import csrf_login, make_settings, make_unit, make_user
-from tracker.cases import Report, open_case
-from tracker.evidence import run_capture_job
-from tracker.reports import evidence_report_html
-from tracker.runtime import Runtime
+from tracker.cases.register import Report, open_case
+from tracker.cases.evidence import run_capture_job
+from tracker.packaging.reports import evidence_report_html
+from tracker.adapters.runtime import Runtime
 from webui.app import create_app
 
 pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract-ocr is not installed")

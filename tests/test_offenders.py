@@ -13,8 +13,8 @@ from tests.browser import assert_fits_the_width, assert_no_serious_axe_findings,
     open_browser, screenshot, served
 from tests.factories import (csrf_login, make_case, make_done_evidence, make_post_bundle,
                              make_settings, make_unit, make_user)
-from tracker import offenders
-from tracker.runtime import Runtime
+from tracker.oversight import offenders
+from tracker.adapters.runtime import Runtime
 from webui.app import create_app
 
 TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')

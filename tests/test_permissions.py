@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from storage.models import AuditEvent, Case, Evidence
 from tests.factories import PASSWORD, make_bundle, make_case, make_done_evidence, make_settings, make_unit, make_user
-from tracker.runtime import Runtime
+from tracker.adapters.runtime import Runtime
 from webui.app import create_app
 from webui.timefmt import CPH
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from capture.adapters import GENERIC, PLATFORMS
-from tracker.platforms import (DEFAULT_PATH, PlatformDirectoryError, load_platform_directory,
+from tracker.workflow.platforms import (DEFAULT_PATH, PlatformDirectoryError, load_platform_directory,
                                platform_for_url)
 
 
@@ -303,10 +303,10 @@ def test_a_missing_file_is_one_line_too(tmp_path):
 
 def test_a_case_opened_from_a_facebook_url_knows_its_platform_and_shows_its_reporting_channels(tmp_path):
     from storage.models import Role
-    from tracker.cases import Report, open_case
-    from tracker.runtime import Runtime
+    from tracker.cases.register import Report, open_case
+    from tracker.adapters.runtime import Runtime
     from tracker.settings import Settings
-    from tracker.users import add_unit, add_user
+    from tracker.accounts.users import add_unit, add_user
     from webui.app import create_app
 
     rt = Runtime.from_settings(Settings(_env_file=None, data_dir=tmp_path))
@@ -337,6 +337,6 @@ def test_a_case_opened_from_a_facebook_url_knows_its_platform_and_shows_its_repo
 
 
 def shipped_directory_entry(platform_id):
-    from tracker.platforms import shipped_directory
+    from tracker.workflow.platforms import shipped_directory
 
     return shipped_directory().get(platform_id)

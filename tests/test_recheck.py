@@ -12,13 +12,14 @@ from storage.types import utcnow
 from tests.factories import make_case, make_settings, make_unit, make_user
 from tests.fixtures_recheck.captures import POST_TEXT, POST_URL, finish, gone, manifest, sealed
 from tests.fixtures_recheck.switch_site import SwitchSite
-from tracker import jobs, recheck
+from tracker.adapters import jobs
+from tracker.workflow import recheck
 from tracker.errors import DomainError, NotFound
-from tracker.evidence import store_bundle
-from tracker.recheck import compare, decide, due_rechecks, reason_text, start_recheck, verified_removal
-from tracker.removal_signs import (PlatformSigns, RemovalSigns, RemovalSignsError, load_removal_signs,
+from tracker.cases.evidence import store_bundle
+from tracker.workflow.recheck import compare, decide, due_rechecks, reason_text, start_recheck, verified_removal
+from tracker.workflow.removal_signs import (PlatformSigns, RemovalSigns, RemovalSignsError, load_removal_signs,
                                    signs_in_force)
-from tracker.runtime import Runtime
+from tracker.adapters.runtime import Runtime
 
 HOUR = timedelta(hours=1)
 BASE = manifest()

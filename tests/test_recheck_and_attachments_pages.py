@@ -14,11 +14,11 @@ from storage.models import AuditEvent, Case, CaseStep, Evidence, EvidenceState, 
 from storage.types import utcnow
 from tests.factories import make_case, make_settings, make_unit, make_user, png_bytes, csrf_login
 from tests.fixtures_recheck.captures import finish, gone, manifest, sealed
-from tracker import steps
-from tracker.evidence import store_bundle
-from tracker.recheck import start_recheck
-from tracker.rules import load_rules
-from tracker.runtime import Runtime
+from tracker.workflow import steps
+from tracker.cases.evidence import store_bundle
+from tracker.workflow.recheck import start_recheck
+from tracker.workflow.rules import load_rules
+from tracker.adapters.runtime import Runtime
 from webui.app import create_app
 
 RULES = load_rules()

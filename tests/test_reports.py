@@ -33,11 +33,11 @@ from storage.models import AuditEvent, Case, Evidence, EvidenceState, Role, User
 from tests.capture.fixtures.fixture_site import NAMED_COLOURS, FixtureSite
 from tests.factories import CHROMIUM, make_case, make_done_evidence, make_unit, make_user, png_bytes
 from tests.tsa import LocalTSA
-from tracker import audit
-from tracker.cases import Report, open_case
-from tracker.evidence import run_capture_job
-from tracker.history import CUSTODY_ACTIONS
-from tracker.reports import case_report_pdf, evidence_report_html, evidence_report_pdf
+from tracker.oversight import audit
+from tracker.cases.register import Report, open_case
+from tracker.cases.evidence import run_capture_job
+from tracker.oversight.history import CUSTODY_ACTIONS
+from tracker.packaging.reports import case_report_pdf, evidence_report_html, evidence_report_pdf
 
 CPH = ZoneInfo("Europe/Copenhagen")
 A4_POINTS = (595.3, 841.9)

@@ -17,13 +17,13 @@ from sqlalchemy import func, select
 from storage.models import Base, Case, Recheck, Role, User
 from storage.types import utcnow
 from tests.factories import PASSWORD, make_case, make_done_evidence, make_settings, make_unit, make_user, png_bytes
-from tracker import exports as export_ops
-from tracker import letters as letter_ops
-from tracker import offenders as offender_ops
-from tracker import steps as step_ops
-from tracker.rules import load_rules
-from tracker.runtime import Runtime
-from tracker.tokens import create_token
+from tracker.packaging import exports as export_ops
+from tracker.workflow import letters as letter_ops
+from tracker.oversight import offenders as offender_ops
+from tracker.workflow import steps as step_ops
+from tracker.workflow.rules import load_rules
+from tracker.adapters.runtime import Runtime
+from tracker.accounts.tokens import create_token
 from webui.app import create_app
 
 ANON = "anonymous"
@@ -37,14 +37,14 @@ KEYS = [p[0] for p in PEOPLE]
 
 # -- who is who ---------------------------------------------------------------------------------------
 EVERYONE = frozenset(KEYS)
-SEES = frozenset({"employee-A", "leader-A", "hr-A", "amr-A"})  #: may read the case (tracker/permissions.py)
+SEES = frozenset({"employee-A", "leader-A", "hr-A", "amr-A"})  #: may read the case (tracker/accounts/permissions.py)
 MANAGES = frozenset({"leader-A", "hr-A"})  #: may change the case: its unit's leader and HR
 LEADS = frozenset({"leader-A"})  #: the case's unit leader
 OVERSIGHT = frozenset({"hr-A", "leader-A", "amr-A", "leader-B", "amr-B"})  #: offender pages and MED statistics
 #: the offender linked to the case: HR and the case unit's leader and AMR (B's see no case of theirs with it)
 SEES_OFFENDER = frozenset({"hr-A", "leader-A", "amr-A"})
 READS_LETTERS = frozenset({"leader-A", "hr-A", "amr-A"})  #: every letter; the employee only sent ones
-RECHECKS = SEES  #: may ask for a re-check: whoever may see the case (tracker.recheck.MAY_REQUEST)
+RECHECKS = SEES  #: may ask for a re-check: whoever may see the case (tracker.workflow.recheck.MAY_REQUEST)
 REPORTERS = frozenset({"employee-A", "colleague-A", "leader-A", "amr-A", "employee-B", "leader-B", "amr-B"})
 ADMIN = frozenset({"admin-A"})
 HR = frozenset({"hr-A"})

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tracker.checklist import LETTERS, PRECONDITIONS, answer_due, next_rung, preconditions_hold
-from tracker.deadlines import CLOCK_STARTS, COPENHAGEN
+from tracker.workflow.checklist import LETTERS, PRECONDITIONS, answer_due, next_rung, preconditions_hold
+from tracker.workflow.deadlines import CLOCK_STARTS, COPENHAGEN
 from tracker.errors import DomainError
-from tracker.rules import RULES_DIR, RulesError, load_rules
+from tracker.workflow.rules import RULES_DIR, RulesError, load_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = load_rules()
@@ -55,9 +55,9 @@ def test_every_ladder_rung_says_how_long_to_wait_for_an_answer_and_no_other_step
 
 def test_the_rule_files_ship_as_package_data():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    patterns = pyproject["tool"]["setuptools"]["package-data"]["tracker.rules"]
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["tracker.workflow.rules"]
     assert "*.toml" in patterns and "letters/*.j2" in patterns
-    assert RULES_DIR == ROOT / "tracker" / "rules"
+    assert RULES_DIR == ROOT / "tracker" / "workflow" / "rules"
 
 
 def test_the_vocabularies_the_files_may_use_are_documented_in_the_files():

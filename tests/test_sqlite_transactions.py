@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from storage.models import AuditEvent, Case, Role, User
 from tests.factories import make_case, make_unit, make_user
-from tracker import audit
+from tracker.oversight import audit
 
 
 def _employee(rt) -> int:

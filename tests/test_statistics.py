@@ -13,14 +13,16 @@ from storage.models import Case, CaseOffender, NotificationSent, Offender, Offen
 from tests.factories import make_case, make_unit, make_user, png_bytes
 from tests.fixtures_recheck.captures import finish, gone, manifest, sealed
 from tests.test_notify import Inbox, free_port  # the real aiosmtpd inbox of the notification tests
-from tracker import lifecycle, med, steps
-from tracker.cases import Report, open_case
-from tracker.deadlines import COPENHAGEN
+from tracker.cases import lifecycle
+from tracker.oversight import med
+from tracker.workflow import steps
+from tracker.cases.register import Report, open_case
+from tracker.workflow.deadlines import COPENHAGEN
 from tracker.errors import DomainError
-from tracker.evidence import store_bundle
-from tracker.recheck import start_recheck, verified_removal
-from tracker.rules import load_rules
-from tracker.statistics import Count, Period, default_period, make_period, med_statistics
+from tracker.cases.evidence import store_bundle
+from tracker.workflow.recheck import start_recheck, verified_removal
+from tracker.workflow.rules import load_rules
+from tracker.oversight.statistics import Count, Period, default_period, make_period, med_statistics
 
 RULES = load_rules()
 

@@ -15,7 +15,7 @@ from tests.browser import assert_fits_the_width, assert_no_serious_axe_findings,
     screenshot, served
 from tests.factories import csrf_login, make_settings
 from tests.test_statistics import NOW, build_dataset
-from tracker.runtime import Runtime
+from tracker.adapters.runtime import Runtime
 from webui.app import create_app
 from webui.stats import CHARTS
 
@@ -141,7 +141,7 @@ def test_the_csv_has_every_number_in_a_tidy_semicolon_format_and_the_export_is_l
 
 
 def test_a_unit_name_that_looks_like_a_formula_is_defused_in_the_csv(org, at_now):
-    from tracker.users import add_unit
+    from tracker.accounts.users import add_unit
 
     with org.rt.transaction() as s:
         add_unit(s, "=HYPERLINK(\"http://evil\")")

@@ -9,11 +9,11 @@ from sqlalchemy import select
 
 from storage.models import AuditEvent, Case, CaseStep, StepState, User
 from tests.factories import make_case, make_settings, make_unit, make_user
-from tracker import steps
-from tracker.deadlines import State
+from tracker.workflow import steps
+from tracker.workflow.deadlines import State
 from tracker.errors import DomainError, NotFound
-from tracker.rules import load_rules
-from tracker.runtime import Runtime
+from tracker.workflow.rules import load_rules
+from tracker.adapters.runtime import Runtime
 from webui.timefmt import CPH
 
 RULES = load_rules()

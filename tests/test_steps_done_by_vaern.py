@@ -11,11 +11,11 @@ from storage.models import AuditEvent, Case, CaseStep, Role, StepState, User
 from tests.factories import make_case, make_unit, make_user
 from tests.fixtures_recheck.captures import manifest, sealed
 from tests.test_notify import Inbox, free_port
-from tracker import notify
-from tracker.cases import view_case
+from tracker.adapters import notify
+from tracker.cases.register import view_case
 from tracker.errors import NotFound
-from tracker.evidence import store_bundle
-from tracker.steps import INFORM_LEADER, SECURE_EVIDENCE, set_state
+from tracker.cases.evidence import store_bundle
+from tracker.workflow.steps import INFORM_LEADER, SECURE_EVIDENCE, set_state
 
 POST_URL = "https://example.org/opslag/1"
 

@@ -19,7 +19,7 @@ from tests.capture.fixtures.fixture_site import FixtureSite
 from tests.factories import PASSWORD, evidence_row, make_case, make_unit, make_user, png_bytes, running_consumer, \
     wait_until
 from tests.tsa import LocalTSA
-from tracker.evidence import retry_timestamps, run_capture_job
+from tracker.cases.evidence import retry_timestamps, run_capture_job
 from webui.app import create_app
 
 FINGERPRINT = re.compile(r"[0-9a-f]{64}")

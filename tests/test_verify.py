@@ -19,12 +19,12 @@ from sqlalchemy import func, select, text
 
 from storage.models import Artifact, AuditEvent, Case, Role, User
 from tests.factories import make_bundle, make_case, make_done_evidence, make_unit, make_user, png_bytes
-from tracker import audit
-from tracker.cases import add_evidence, view_case
-from tracker.integrity import (ANCHOR_FILE, anchor_head, anchor_if_intact, read_anchors, run_verification,
+from tracker.oversight import audit
+from tracker.cases.register import add_evidence, view_case
+from tracker.oversight.integrity import (ANCHOR_FILE, anchor_head, anchor_if_intact, read_anchors, run_verification,
                                verify_everything)
-from tracker.rules import load_rules
-from tracker.steps import attach_upload
+from tracker.workflow.rules import load_rules
+from tracker.workflow.steps import attach_upload
 
 VAERN = shutil.which("vaern", path=str(Path(sys.executable).parent))
 RULES = load_rules()
@@ -415,8 +415,8 @@ def test_a_description_edited_with_sql_is_named_with_the_event_that_last_set_it(
 
 
 def test_changes_made_through_varn_are_recorded_and_a_later_sql_edit_names_the_last_event(runtime, world):
-    from tracker.lifecycle import close_case, set_category
-    from tracker.steps import set_clock, set_facts
+    from tracker.cases.lifecycle import close_case, set_category
+    from tracker.workflow.steps import set_clock, set_facts
 
     with runtime.transaction() as s:
         case = s.get(Case, world.case_id)

@@ -1,4 +1,4 @@
-"""The WACZ of a capture's WARC (tracker/wacz.py), built from a real capture of a fixture page by the real
+"""The WACZ of a capture's WARC (tracker/packaging/wacz.py), built from a real capture of a fixture page by the real
 capturer (Chromium behind the recording proxy), and the case package that carries it as capture.wacz.
 
 py-wacz's own validator (``wacz validate -f``) is run when a ``wacz`` command is on PATH; it is not a project
@@ -24,9 +24,9 @@ from warcio.archiveiterator import ArchiveIterator
 from storage.models import Case, Role
 from tests.factories import make_case, make_done_evidence, make_settings, make_unit, make_user
 from tests.test_cli import vaern
-from tracker.export import write_case_package
-from tracker.runtime import Runtime
-from tracker.wacz import build_wacz, surt
+from tracker.packaging.export import write_case_package
+from tracker.adapters.runtime import Runtime
+from tracker.packaging.wacz import build_wacz, surt
 
 sys.path.insert(0, str(Path(__file__).parent / "capture" / "fixtures"))
 from engine_helpers import options_for  # noqa: E402

@@ -11,8 +11,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from storage.models import ApiToken, OrgUnit, Role, User
-from tracker import admin as ops
-from tracker import tokens
+from tracker.accounts import admin as ops
+from tracker.accounts import tokens
 from tracker.errors import DomainError, NotFound
 from webui import password_text
 from webui.db import db, runtime

@@ -7,7 +7,7 @@ that does not exist.
 
 Routes: ``GET /cases`` (the cases you may see), ``POST /cases`` (open a case from
 ``{"url", "episode_at", "description"}``; 201 with ``{"ref", "url"}`` and ``Location``),
-``GET /cases/<ref>`` (the case file: evidence, steps, deadlines, built by ``tracker.casefile``;
+``GET /cases/<ref>`` (the case file: evidence, steps, deadlines, built by ``tracker.cases.casefile``;
 a deadline's ``state`` is met, open, at_risk, overdue, unknown_start (``due_at`` null) or closed),
 ``GET /cases/<ref>/evidence/<id>/<name>`` (one stored file, as a download).
 Packages and PDF reports are built by a job: ``POST /cases/<ref>/exports`` with ``{"kind": "package" |
@@ -57,10 +57,11 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from storage.blobs import BlobError
 from storage.types import utcnow
-from tracker import audit, recheck
-from tracker.cases import Report, get_case_for, list_cases_for, open_case
+from tracker.oversight import audit
+from tracker.workflow import recheck
+from tracker.cases.register import Report, get_case_for, list_cases_for, open_case
 from tracker.errors import DomainError, NotFound
-from tracker.tokens import authenticate_token
+from tracker.accounts.tokens import authenticate_token
 from webui.db import db, runtime
 from webui.labels import RULES_KEY
 
@@ -268,7 +269,7 @@ def _rules():
     """The checked rule files, which create_app loads at start (loaded here only if an app did not)."""
     rules = current_app.extensions.get(RULES_KEY)
     if rules is None:
-        from tracker.rules import load_rules
+        from tracker.workflow.rules import load_rules
 
         rules = current_app.extensions[RULES_KEY] = load_rules()
     return rules
@@ -276,7 +277,7 @@ def _rules():
 
 @bp.get("/cases/<ref>")
 def get_case(ref: str):
-    from tracker.casefile import case_overview
+    from tracker.cases.casefile import case_overview
 
     s = db()
     case = _case_or_404(ref)
@@ -327,7 +328,7 @@ def _export_json(case, job) -> dict[str, Any]:
 
 
 def _export_or_404(case, job_id: int):
-    from tracker.exports import get_job_for
+    from tracker.packaging.exports import get_job_for
 
     try:
         return get_job_for(db(), _user(), case, job_id)
@@ -337,7 +338,7 @@ def _export_or_404(case, job_id: int):
 
 @bp.post("/cases/<ref>/exports")
 def start_export(ref: str):
-    from tracker.exports import request_export
+    from tracker.packaging.exports import request_export
 
     case = _case_or_404(ref)
     body = json_body({"kind", "evidence_id"})

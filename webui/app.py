@@ -9,9 +9,9 @@ from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
 from tracker import __version__
-from tracker.admin import load_in_force, override_dir
-from tracker.rules import Rules
-from tracker.runtime import Runtime
+from tracker.accounts.admin import load_in_force, override_dir
+from tracker.workflow.rules import Rules
+from tracker.adapters.runtime import Runtime
 from tracker.settings import Settings, load_settings
 from webui import admin, api, auth, cases, exports, hr, letters, nav, oversight, rechecks, report, stats, workflow
 from webui.extensions import babel, csrf, limiter, login_manager
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     rules = rules or in_force.rules
     runtime = runtime or Runtime.from_settings(settings)
     runtime.use_in_force(in_force)  # tracker code (letters, reports, platform detection) reads them from here
-    from tracker.jobs import bind_enqueue_on_commit
+    from tracker.adapters.jobs import bind_enqueue_on_commit
 
     bind_enqueue_on_commit(runtime)
 

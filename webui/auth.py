@@ -1,12 +1,12 @@
 """Log in and out. Same message for an unknown e-mail and a wrong password.
 
 Sessions that end: the session cookie names the user *and* the user's session generation
-(``tracker.users.end_sessions``); logout, a password reset, deactivation or a change of role or unit
+(``tracker.accounts.users.end_sessions``); logout, a password reset, deactivation or a change of role or unit
 raises the generation, so every cookie issued before stops working at once. A session also ends after
 ``session_idle_hours`` without a request and ``session_max_days`` after the login.
 
 Throttling without lockout: wrong passwords are counted per (account, client address) and per client
-address with growing delays (``tracker.throttle``); the flood guard (flask-limiter) counts login POSTs
+address with growing delays (``tracker.accounts.throttle``); the flood guard (flask-limiter) counts login POSTs
 per client address only. Nothing is counted per account alone, so nobody can lock a user out.
 """
 from __future__ import annotations
@@ -24,9 +24,10 @@ from wtforms.validators import DataRequired, Length
 
 from storage.models import User
 from storage.types import utcnow
-from tracker import audit, throttle
+from tracker.oversight import audit
+from tracker.accounts import throttle
 from tracker.errors import DomainError
-from tracker.users import authenticate, end_sessions, record_failed_login, record_login, set_password
+from tracker.accounts.users import authenticate, end_sessions, record_failed_login, record_login, set_password
 from webui import password_text
 from webui.db import db, runtime
 from webui.extensions import limiter, login_manager

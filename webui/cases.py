@@ -12,12 +12,12 @@ from capture.judge import POST_NOT_SEEN
 from storage.blobs import BlobError
 from storage.models import Evidence, EvidenceState, Role
 from storage.types import utcnow
-from tracker import audit
-from tracker.cases import get_case_for, list_cases_for, view_case
+from tracker.oversight import audit
+from tracker.cases.register import get_case_for, list_cases_for, view_case
 from tracker.errors import NotFound
-from tracker.exports import jobs_for
-from tracker.permissions import can_report
-from tracker.steps import urgency_order
+from tracker.packaging.exports import jobs_for
+from tracker.accounts.permissions import can_report
+from tracker.workflow.steps import urgency_order
 from tracker.textcut import excerpt
 from webui import oversight, workflow
 from webui.db import db, runtime
@@ -88,7 +88,7 @@ CAPTURE_STATUS = {
     "failed": _l("The page could not be captured properly."),
 }
 
-#: the checklist step whose upload takes a photo of the screen (tracker/rules/response.toml)
+#: the checklist step whose upload takes a photo of the screen (tracker/workflow/rules/response.toml)
 PHOTO_STEP = "secure_evidence"
 
 

@@ -24,7 +24,7 @@ def _settings(**overrides) -> Settings:
 
 def _runtime(settings: Settings | None = None, migrate: bool | None = None):
     from storage.db import current_revision
-    from tracker.runtime import Runtime
+    from tracker.adapters.runtime import Runtime
 
     settings = settings or _settings()
     url = settings.resolved_database_url
@@ -60,7 +60,7 @@ def main() -> None:
 def _serve(rt, host: str, port: int) -> None:
     import waitress
 
-    from tracker.jobs import start_embedded_consumer
+    from tracker.adapters.jobs import start_embedded_consumer
     from webui.app import create_app
 
     from tracker.errors import DomainError
@@ -103,7 +103,7 @@ def worker(workers: int | None) -> None:
         click.echo("vaern: `vaern worker` needs VAERN_REDIS_URL; on the embedded default `vaern serve` runs the worker", err=True)
         sys.exit(2)
     rt = _runtime(settings)
-    from tracker.jobs import requeue_stalled
+    from tracker.adapters.jobs import requeue_stalled
 
     consumer = rt.huey.create_consumer(workers=workers or settings.workers, worker_type="thread",
                                        periodic=True, check_worker_health=True)
@@ -121,7 +121,7 @@ def worker(workers: int | None) -> None:
 def demo(host: str, port: int) -> None:
     """Create the demo organisation, serve a local demo post, and run Værn."""
     from storage.types import utcnow
-    from tracker.demo import DEMO_PASSWORD, ensure_demo_org, seed_demo_history, start_demo_site
+    from tracker.adapters.demo import DEMO_PASSWORD, ensure_demo_org, seed_demo_history, start_demo_site
 
     site = start_demo_site()
     base = _settings()
@@ -173,7 +173,7 @@ def unit() -> None:
 def unit_add(name: str) -> None:
     """Add a unit."""
     from tracker.errors import DomainError
-    from tracker.users import add_unit
+    from tracker.accounts.users import add_unit
 
     rt = _runtime()
     try:
@@ -199,7 +199,7 @@ def user() -> None:
 def user_add(email: str, name: str, role: str, unit_name: str | None, password_stdin: bool) -> None:
     """Add a user (the password is prompted, or read with --password-stdin)."""
     from tracker.errors import DomainError
-    from tracker.users import add_user, find_unit
+    from tracker.accounts.users import add_user, find_unit
 
     password = _read_password(password_stdin)
     rt = _runtime()
@@ -237,7 +237,7 @@ def _domain_message(exc) -> str:
 def user_password(email: str, password_stdin: bool) -> None:
     """Set a user's password (checked like on the admin pages); every session of the user ends."""
     from tracker.errors import DomainError
-    from tracker.users import find_user_by_email, set_password
+    from tracker.accounts.users import find_user_by_email, set_password
 
     password = _read_password(password_stdin)
     rt = _runtime()
@@ -296,7 +296,7 @@ def capture(url: str, out: Path, as_json: bool, operator: str) -> None:
     from capture.policy import check_url
 
     from capture.errors import CaptureRefused
-    from tracker.cases import validate_url
+    from tracker.cases.register import validate_url
     from tracker.errors import DomainError
 
     options = _settings().capture_options(__version__)
@@ -358,7 +358,7 @@ def token() -> None:
 def token_create(email: str, name: str, days: int | None) -> None:
     """Create a token; it is printed once, as the last word of the output."""
     from tracker.errors import DomainError
-    from tracker.tokens import create_token_for_email
+    from tracker.accounts.tokens import create_token_for_email
 
     rt = _runtime()
     try:
@@ -379,7 +379,7 @@ def token_create(email: str, name: str, days: int | None) -> None:
 def token_list(email: str) -> None:
     """The user's tokens: id, name, state, created, expires, last used (times in UTC)."""
     from tracker.errors import DomainError
-    from tracker.tokens import list_tokens_for_email, token_state
+    from tracker.accounts.tokens import list_tokens_for_email, token_state
 
     def when(dt) -> str:
         return f"{dt:%Y-%m-%d %H:%M}" if dt else "-"
@@ -405,7 +405,7 @@ def token_list(email: str) -> None:
 def token_revoke(email: str, name: str | None) -> None:
     """Revoke the user's tokens (all of them, or those called --name)."""
     from tracker.errors import DomainError
-    from tracker.tokens import revoke_tokens_for_email
+    from tracker.accounts.tokens import revoke_tokens_for_email
 
     rt = _runtime()
     try:

@@ -15,7 +15,7 @@ from webui.cli import _runtime, _settings, main
 @click.option("--json", "as_json", is_flag=True, help="print the report as one JSON object")
 def verify(no_blobs: bool, as_json: bool) -> None:
     """Re-hash every evidence blob, walk the audit chain, check its anchors (exit 0: all holds, 1: a problem)."""
-    from tracker.integrity import AnchorWriteError, anchor_path, run_verification
+    from tracker.oversight.integrity import AnchorWriteError, anchor_path, run_verification
 
     settings = _settings()
     url = settings.resolved_database_url
@@ -51,7 +51,7 @@ def verify(no_blobs: bool, as_json: bool) -> None:
 def reindex() -> None:
     """Rebuild HR's full-text search from every case's description and stored capture text."""
     from storage.blobs import BlobError
-    from tracker.search import reindex_case_texts
+    from tracker.oversight.search import reindex_case_texts
 
     rt = _runtime()
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import current_app, g
 from sqlalchemy.orm import Session
 
-from tracker.runtime import Runtime
+from tracker.adapters.runtime import Runtime
 
 
 def runtime() -> Runtime:

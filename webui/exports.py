@@ -1,6 +1,6 @@
 """Evidence reports (PDF) and case export packages (ZIP): asked for, built by a job, downloaded, audited.
 
-The request never builds the file (tracker.exports): the download URLs of before
+The request never builds the file (tracker.packaging.exports): the download URLs of before
 (``…/package.zip``, ``…/report.pdf``) start a job — or hand out the file once it is ready — and
 show a page that follows the job's progress (it reloads itself with JavaScript; without it the
 person presses "Update"). Every download is an audit event with the file's SHA-256, as before.
@@ -13,8 +13,8 @@ from flask import Blueprint, Response, abort, jsonify, redirect, render_template
 from flask_login import current_user, login_required
 
 from storage.types import utcnow
-from tracker import exports as export_jobs
-from tracker.cases import get_case_for
+from tracker.packaging import exports as export_jobs
+from tracker.cases.register import get_case_for
 from tracker.errors import NotFound
 from webui.db import db, runtime
 

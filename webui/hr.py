@@ -9,7 +9,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from storage.models import Case, OrgUnit, Role
-from tracker import audit, history, search
+from tracker.oversight import audit
+from tracker.oversight import history
+from tracker.oversight import search
 from tracker.errors import DomainError, NotFound
 from webui import labels
 from webui.db import db, runtime

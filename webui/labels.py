@@ -5,7 +5,7 @@ from flask_babel import lazy_gettext as _l
 
 from storage.models import OffenderKind, Role
 
-#: the guideline's three definitions (DOMAIN.md "Definitions"); tracker.lifecycle.CATEGORIES holds the codes
+#: the guideline's three definitions (DOMAIN.md "Definitions"); tracker.cases.lifecycle.CATEGORIES holds the codes
 CATEGORY_LABELS = {
     "digital_threat": _l("Digital threat"),
     "digital_bullying": _l("Digital bullying"),

@@ -1,6 +1,6 @@
 """Letters on a case: draft one from a template, edit it while unsent, mark it sent, download it as text.
 
-Who may do what is ``tracker.letters`` (leader of the unit and HR write; AMR reads; the case's
+Who may do what is ``tracker.workflow.letters`` (leader of the unit and HR write; AMR reads; the case's
 employee reads sent letters). A case or letter you may not read is a 404; a read-only reader who
 tries to write gets 403 (they can see the case, so nothing is revealed).
 """
@@ -11,8 +11,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from storage.models import Case, Letter, User
-from tracker import letters as ops
-from tracker.cases import get_case_for
+from tracker.workflow import letters as ops
+from tracker.cases.register import get_case_for
 from tracker.errors import DomainError, NotFound
 from webui.db import db, runtime
 from webui.labels import RULES_KEY

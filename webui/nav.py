@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from storage.models import Role
-from tracker.permissions import can_report
+from tracker.accounts.permissions import can_report
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from storage.models import Case, OffenderKind, Role, User
-from tracker import audit
-from tracker import offenders as ops
-from tracker import similar
+from tracker.oversight import audit
+from tracker.oversight import offenders as ops
+from tracker.oversight import similar
 from tracker.errors import NotFound
-from tracker.steps import can_manage_case
+from tracker.workflow.steps import can_manage_case
 from webui.db import db, runtime
 from webui.labels import OFFENDER_KIND_LABELS
 from webui.roles import me, role_required

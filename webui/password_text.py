@@ -9,7 +9,7 @@ from typing import Callable
 from babel.support import Translations
 
 from tracker.errors import DomainError
-from tracker.passwords import MAX_LENGTH, MIN_LENGTH, MIN_LENGTH_PRIVILEGED
+from tracker.accounts.passwords import MAX_LENGTH, MIN_LENGTH, MIN_LENGTH_PRIVILEGED
 
 TRANSLATIONS = Path(__file__).parent / "translations"
 CODES = frozenset({"password_short", "password_long", "password_personal", "password_common"})

@@ -1,7 +1,7 @@
 """Re-checks on the case page: each verdict's reason in the page's language, and the leader's decision
 on an ``uncertain`` re-check from the two screenshots side by side (images, never the captured HTML).
 
-The decision form posts here (CSRF, audited by tracker.recheck.decide_uncertain) and is redirected
+The decision form posts here (CSRF, audited by tracker.workflow.recheck.decide_uncertain) and is redirected
 back to the case. A case you cannot see is a 404; one you see but may not decide on is a 403.
 """
 from __future__ import annotations
@@ -12,12 +12,12 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from storage.models import Case, Evidence, Recheck, Role, User
-from tracker import recheck
-from tracker.steps import can_manage_case
+from tracker.workflow import recheck
+from tracker.workflow.steps import can_manage_case
 
 bp = Blueprint("rechecks", __name__)
 
-#: why a re-check reached its verdict (tracker.recheck_compare.REASONS), as the case page says it
+#: why a re-check reached its verdict (tracker.workflow.recheck_compare.REASONS), as the case page says it
 REASONS = {
     "capture_incomplete": _l("The new capture did not complete, so Værn could not look at the page."),
     "login_wall": _l("A login page stood in place of the post, so Værn could not see it."),

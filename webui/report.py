@@ -10,9 +10,9 @@ from flask_wtf.file import FileField
 from wtforms import StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from tracker.cases import MAX_DESCRIPTION_LENGTH, MAX_URL_LENGTH, Report, open_case
+from tracker.cases.register import MAX_DESCRIPTION_LENGTH, MAX_URL_LENGTH, Report, open_case
 from tracker.errors import DomainError
-from tracker.permissions import can_report
+from tracker.accounts.permissions import can_report
 from webui.db import db, runtime
 from webui.timefmt import parse_local
 

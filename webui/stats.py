@@ -1,7 +1,7 @@
 """Statistics for MED: the page (charts beside tables), the CSV download, the charts as SVG, and the
 next MED evaluation dates with their countdown.
 
-HR sees every unit; a leader or AMR their own unit (``tracker.permissions.visible_cases``); employees
+HR sees every unit; a leader or AMR their own unit (``tracker.accounts.permissions.visible_cases``); employees
 and admins get 404. Viewing the page (``stats.view``) and downloading the CSV (``stats.export``) are
 audit events whose object is the period (``2026-03-15_2026-09-14``). The charts show exactly the page's
 numbers and are not logged again.
@@ -26,9 +26,10 @@ from flask_babel import ngettext
 
 from storage.models import Role
 from storage.types import utcnow
-from tracker import audit, med
+from tracker.oversight import audit
+from tracker.oversight import med
 from tracker.errors import DomainError
-from tracker.statistics import (NO_PLATFORM, POLICE_BUCKETS, RUNG_BUCKETS, Count, MedStatistics, Period,
+from tracker.oversight.statistics import (NO_PLATFORM, POLICE_BUCKETS, RUNG_BUCKETS, Count, MedStatistics, Period,
                                 default_period, make_period, med_statistics)
 from webui import charts
 from webui.db import db, runtime

@@ -20,12 +20,15 @@ from capture.upload import EML, HEIC, JPEG, PDF, PNG, WEBP
 from storage.blobs import BlobError
 from storage.models import AuditEvent, Case, CaseStep, Recheck, Role, StepAttachment, StepState, User
 from storage.types import utcnow
-from tracker import audit, history, lifecycle, recheck
-from tracker import steps as ops
-from tracker.cases import get_case_for
+from tracker.oversight import audit
+from tracker.oversight import history
+from tracker.cases import lifecycle
+from tracker.workflow import recheck
+from tracker.workflow import steps as ops
+from tracker.cases.register import get_case_for
 from tracker.errors import DomainError, NotFound
-from tracker.event_text import sentence
-from tracker.rules import Rules
+from tracker.oversight.event_text import sentence
+from tracker.workflow.rules import Rules
 from webui.db import db, runtime
 from webui.labels import CATEGORY_LABELS, RULES_KEY
 from webui.timefmt import format_input, parse_local

@@ -5,8 +5,8 @@ from capture.bundle import Artifact as BundleArtifact
 from capture.bundle import EvidenceBundle
 from storage.models import Evidence, EvidenceState, Recheck
 from tests.factories import png_bytes
-from tracker import recheck
-from tracker.evidence import store_bundle
+from tracker.workflow import recheck
+from tracker.cases.evidence import store_bundle
 
 POST_URL = "https://example.org/opslag/1"
 

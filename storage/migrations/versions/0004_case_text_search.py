@@ -5,7 +5,7 @@ triggers; unicode61 without diacritic folding, so "år" and "ar" stay different 
 PostgreSQL: a stored generated column ``body_tsv`` = ``to_tsvector('danish', body)`` with a GIN
 index (stored, so checking one row is cheap and a common word can stop after one page).
 Both are invisible to the models on purpose (they are search indexes, not data): the drift check
-skips them by name (tracker.search.is_search_index_object).
+skips them by name (tracker.oversight.search.is_search_index_object).
 Existing cases get their description as searchable text.
 
 Revision ID: 0004

@@ -1,0 +1,382 @@
+"""Administration: users, units and the municipality's own copies of the rule files — never case content.
+
+Every change is an audit event naming the actor, the object and each changed field before and after
+(never a password or its hash). Operations only flush; the caller owns the transaction.
+
+Rule files: the shipped files (``tracker/workflow/rules/``) stay untouched; a municipality's replacement is
+saved in an override folder (``<data_dir>/rules/``, letters in ``letters/`` below it) after the real
+loaders have accepted it together with the other files in force. Removing the copy reverts to shipped.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from storage.models import OrgUnit, Role, User
+from tracker.oversight import audit
+from tracker.errors import DomainError, NotFound
+from tracker.workflow.letters import SUFFIX as LETTER_SUFFIX
+from tracker.workflow.letters import TEMPLATE_DIR, LetterTemplateError, check_templates
+from tracker.workflow.platforms import (DEFAULT_PATH, PlatformDirectory, PlatformDirectoryError, load_directory_with_override,
+                               load_platform_directory)
+from tracker.workflow.removal_signs import DEFAULT_PATH as SIGNS_PATH
+from tracker.workflow.removal_signs import RemovalSignsError, load_removal_signs, signs_in_force
+from tracker.workflow.rules import (DEADLINES_FILE, RESPONSE_FILE, RULES_DIR, Rules, RulesError, load_rule_files,
+                           load_rules_with_overrides, rule_file_in_force)
+from tracker.accounts.users import add_unit, add_user, end_sessions, find_user_by_email, generate_password_for, set_password
+
+PAGE_SIZE = 50
+NEEDS_UNIT = frozenset({Role.employee, Role.leader, Role.amr})
+OVERRIDE_SUBDIR = "rules"
+MAX_RULE_FILE_BYTES = 512 * 1024
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+# -- users ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class UserPage:
+    """One page of the user list."""
+
+    users: list[User]
+    total: int
+    page: int
+    pages: int
+
+
+def list_users(session: Session, *, unit_id: int | None = None, role: Role | None = None,
+               active: bool | None = None, page: int = 1, per_page: int = PAGE_SIZE) -> UserPage:
+    """Users by name, filtered by unit, role and active state; ``page`` is clamped to the pages there are."""
+    q = select(User)
+    if unit_id is not None:
+        q = q.where(User.unit_id == unit_id)
+    if role is not None:
+        q = q.where(User.role == role)
+    if active is not None:
+        q = q.where(User.active.is_(active))
+    total = session.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(1, page), pages)
+    rows = session.execute(q.order_by(func.lower(User.name), User.id).offset((page - 1) * per_page)
+                           .limit(per_page)).scalars()
+    return UserPage(list(rows), total, page, pages)
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id}")
+    return user
+
+
+def get_unit(session: Session, unit_id: int) -> OrgUnit:
+    unit = session.get(OrgUnit, unit_id)
+    if unit is None:
+        raise NotFound(f"unit {unit_id}")
+    return unit
+
+
+def _unit_or_none(session: Session, unit_id: int | None) -> OrgUnit | None:
+    if unit_id is None:
+        return None
+    unit = session.get(OrgUnit, unit_id)
+    if unit is None:
+        raise DomainError("unit_unknown", f"no unit with id {unit_id}", "unit")
+    return unit
+
+
+def create_user(session: Session, actor: User, *, email: str, name: str, role: Role | str,
+                unit_id: int | None, password: str | None = None) -> tuple[User, str | None]:
+    """A new active user; without ``password`` one is generated and returned (shown once, never stored)."""
+    try:
+        role = Role(role)
+    except ValueError:
+        raise DomainError("role", f"unknown role {role!r}", "role") from None
+    if not _EMAIL_RE.match(email.strip()):
+        raise DomainError("email", f"{email!r} is not an e-mail address", "email")
+    generated = None
+    if not password:
+        password = generated = generate_password_for(role, email, name)
+    user = add_user(session, email=email, name=name, role=role, password=password,
+                    unit=_unit_or_none(session, unit_id), actor=actor)
+    return user, generated
+
+
+def _active_admins(session: Session) -> int:
+    return session.execute(select(func.count()).select_from(User)
+                           .where(User.role == Role.admin, User.active.is_(True))).scalar_one()
+
+
+def update_user(session: Session, actor: User, user: User, *, name: str, role: Role | str,
+                unit_id: int | None, active: bool) -> dict[str, list]:
+    """Change name, role, unit and active state; returns {field: [before, after]} of what changed.
+
+    Refuses to leave Værn without an active administrator (``last_admin``) and a role that needs a unit
+    without one (``unit_required``). Users are never deleted: audit events refer to them.
+    """
+    try:
+        role = Role(role)
+    except ValueError:
+        raise DomainError("role", f"unknown role {role!r}", "role") from None
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise DomainError("name", "a user needs a name of 1 to 200 characters", "name")
+    unit = _unit_or_none(session, unit_id)
+    if role in NEEDS_UNIT and unit is None:
+        raise DomainError("unit_required", f"a user with role {role.value} must belong to a unit", "unit")
+    was_admin = user.role is Role.admin and user.active
+    stays_admin = role is Role.admin and active
+    if was_admin and not stays_admin and _active_admins(session) <= 1:
+        raise DomainError("last_admin", "Værn must keep at least one active administrator", "role")
+    before = {"name": user.name, "role": user.role.value, "unit": user.unit.name if user.unit else None,
+              "active": user.active}
+    after = {"name": name, "role": role.value, "unit": unit.name if unit else None, "active": active}
+    changes = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
+    if not changes:
+        return {}
+    user.name, user.role, user.unit, user.active = name, role, unit, active
+    if changes.keys() & {"role", "unit", "active"}:
+        end_sessions(user)  # what the user may see changed: they log in again under the new rights
+    session.flush()
+    audit.record(session, actor, "user.update", "user", user.id, email=user.email, changes=changes)
+    return changes
+
+
+def reset_password(session: Session, actor: User, user: User) -> str:
+    """Give ``user`` a new generated password and return it (to be shown once); the old one stops working
+    and every session of the user ends."""
+    password = generate_password_for(user.role, user.email, user.name)
+    set_password(session, user, password, actor, action="user.password_reset")
+    return password
+
+
+# -- units ----------------------------------------------------------------------------------------
+def list_units(session: Session) -> list[tuple[OrgUnit, int]]:
+    """Every unit by name with the number of its active users."""
+    counts = dict(session.execute(select(User.unit_id, func.count()).where(User.active.is_(True))
+                                  .group_by(User.unit_id)).all())
+    units = session.execute(select(OrgUnit).order_by(func.lower(OrgUnit.name))).scalars()
+    return [(u, counts.get(u.id, 0)) for u in units]
+
+
+def create_unit(session: Session, actor: User, name: str) -> OrgUnit:
+    return add_unit(session, name, actor=actor)
+
+
+def rename_unit(session: Session, actor: User, unit: OrgUnit, name: str) -> bool:
+    """Rename ``unit``; False if the name is unchanged. DomainError for an empty or taken name."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise DomainError("unit_name", "a unit needs a name of 1 to 200 characters", "name")
+    if name == unit.name:
+        return False
+    taken = session.execute(select(OrgUnit).where(func.lower(OrgUnit.name) == name.lower(),
+                                                  OrgUnit.id != unit.id)).scalar()
+    if taken is not None:
+        raise DomainError("unit_exists", f"unit {name!r} exists already", "name")
+    before = unit.name
+    unit.name = name
+    session.flush()
+    audit.record(session, actor, "unit.rename", "unit", unit.id, changes={"name": [before, name]})
+    return True
+
+
+def email_taken(session: Session, email: str) -> bool:
+    return find_user_by_email(session, email) is not None
+
+
+# -- rule files -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RuleFile:
+    """One editable file: ``id`` is URL-safe, ``name`` its path below the rules folder."""
+
+    id: str
+    name: str
+    kind: str  #: rules | platforms | letter
+    shipped: Path
+
+    def override(self, override_dir: Path) -> Path:
+        return override_dir / self.name
+
+
+@dataclass(frozen=True)
+class RuleFileView:
+    file: RuleFile
+    overridden: bool
+    text: str
+    modified_at: datetime | None  #: of the override file
+
+
+@dataclass(frozen=True)
+class InForce:
+    """What the running app uses after a change: the checked rules and platform directory."""
+
+    rules: Rules
+    directory: PlatformDirectory
+
+
+class RuleFileError(DomainError):
+    """A replacement file was refused; the message is the loader's one line (naming the file by its name)."""
+
+    def __init__(self, message: str):
+        super().__init__("rule_file_invalid", " ".join(message.split()), "content")
+
+
+def override_dir(data_dir: Path) -> Path:
+    """Where the municipality's copies live: ``<data_dir>/rules``."""
+    return Path(data_dir) / OVERRIDE_SUBDIR
+
+
+def rule_files() -> tuple[RuleFile, ...]:
+    """The editable files: response, deadlines, the platform directory, the removal signs, then each letter."""
+    files = [RuleFile("response", RESPONSE_FILE, "rules", RULES_DIR / RESPONSE_FILE),
+             RuleFile("deadlines", DEADLINES_FILE, "rules", RULES_DIR / DEADLINES_FILE),
+             RuleFile("platforms", DEFAULT_PATH.name, "platforms", DEFAULT_PATH),
+             RuleFile("removal-signs", SIGNS_PATH.name, "removal_signs", SIGNS_PATH)]
+    for path in sorted(TEMPLATE_DIR.glob(f"*{LETTER_SUFFIX}")):
+        stem = path.name.removesuffix(LETTER_SUFFIX)
+        files.append(RuleFile(f"letter-{stem}", f"letters/{path.name}", "letter", path))
+    return tuple(files)
+
+
+def rule_file(file_id: str) -> RuleFile:
+    """The editable file with this id; NotFound for any other (no path ever comes from the request)."""
+    for f in rule_files():
+        if f.id == file_id:
+            return f
+    raise NotFound(f"rule file {file_id}")
+
+
+def view_rule_file(override_dir: Path, file: RuleFile) -> RuleFileView:
+    """The text in force and where it comes from."""
+    path = file.override(override_dir)
+    if path.is_file():
+        modified = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
+        return RuleFileView(file, True, path.read_text(encoding="utf-8"), modified)
+    return RuleFileView(file, False, file.shipped.read_text(encoding="utf-8"), None)
+
+
+def load_in_force(override_dir: Path) -> InForce:
+    """Load and check every file in force (overrides, else shipped); the loaders' errors as they raise them."""
+    if (override_dir / "letters").is_dir():
+        with tempfile.TemporaryDirectory(prefix="vaern-letters-") as tmp:
+            check_templates(_merged_letters(override_dir, Path(tmp)))
+    signs_in_force(override_dir)  # checked at start too; re-checks read it when they decide
+    return InForce(load_rules_with_overrides(override_dir), load_directory_with_override(override_dir))
+
+
+def _merged_letters(override_dir: Path, target: Path) -> Path:
+    """Copy the shipped letters, then the overrides (if any) over them, into ``target``."""
+    for path in TEMPLATE_DIR.glob(f"*{LETTER_SUFFIX}"):
+        shutil.copyfile(path, target / path.name)
+    for path in (override_dir / "letters").glob(f"*{LETTER_SUFFIX}"):
+        shutil.copyfile(path, target / path.name)
+    return target
+
+
+def _decode(content: bytes | str) -> str:
+    if isinstance(content, bytes):
+        if len(content) > MAX_RULE_FILE_BYTES:
+            raise RuleFileError(f"the file is larger than {MAX_RULE_FILE_BYTES // 1024} KiB")
+        try:
+            content = content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise RuleFileError("the file is not UTF-8 text") from None
+    if len(content.encode("utf-8")) > MAX_RULE_FILE_BYTES:
+        raise RuleFileError(f"the file is larger than {MAX_RULE_FILE_BYTES // 1024} KiB")
+    if not content.strip():
+        raise RuleFileError("the file is empty")
+    return content.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def validate_rule_file(override_dir: Path, file: RuleFile, text: str) -> None:
+    """Check ``text`` as ``file`` together with the other files in force, with the real loaders.
+
+    Raises RuleFileError with the loader's one line, the file named by its name (not a temp path).
+    """
+    with tempfile.TemporaryDirectory(prefix="vaern-check-") as tmp:
+        tmp_dir = Path(tmp)
+        try:
+            if file.kind == "letter":
+                letters = _merged_letters(override_dir, tmp_dir)
+                (letters / file.shipped.name).write_text(text, encoding="utf-8")
+                check_templates(letters)
+                return
+            candidate = tmp_dir / file.shipped.name
+            candidate.write_text(text, encoding="utf-8")
+            if file.kind == "platforms":
+                load_platform_directory(candidate)
+            elif file.kind == "removal_signs":
+                load_removal_signs(candidate)
+            elif file.name == RESPONSE_FILE:
+                load_rule_files(rule_file_in_force(DEADLINES_FILE, override_dir), candidate)
+            else:
+                load_rule_files(candidate, rule_file_in_force(RESPONSE_FILE, override_dir))
+        except (RulesError, PlatformDirectoryError, LetterTemplateError, RemovalSignsError) as exc:
+            raise RuleFileError(str(exc).replace(str(tmp_dir) + os.sep, "").replace(str(tmp_dir), "")) from None
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Temp file in the same folder, fsync, rename over ``path``, fsync the folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def save_rule_file(session: Session, actor: User, override_dir: Path, file: RuleFile,
+                   content: bytes | str) -> InForce:
+    """Validate ``content`` as ``file``, save it as the municipality's copy and return what is now in force.
+
+    A refused file raises RuleFileError and nothing is written.
+    """
+    text = _decode(content)
+    validate_rule_file(override_dir, file, text)
+    before = view_rule_file(override_dir, file)
+    _write_atomically(file.override(override_dir), text)
+    audit.record(session, actor, "rules.save", "rule_file", file.name,
+                 before={"source": "override" if before.overridden else "shipped", "sha256": _sha256(before.text)},
+                 after={"source": "override", "sha256": _sha256(text)}, size=len(text.encode("utf-8")))
+    return load_in_force(override_dir)
+
+
+def revert_rule_file(session: Session, actor: User, override_dir: Path, file: RuleFile) -> InForce:
+    """Remove the municipality's copy of ``file`` so the shipped one is in force again.
+
+    Refused (RuleFileError, nothing removed) if the other copies in force do not fit the shipped file.
+    """
+    path = file.override(override_dir)
+    if not path.is_file():
+        return load_in_force(override_dir)
+    old = path.read_text(encoding="utf-8")
+    validate_rule_file(override_dir, file, file.shipped.read_text(encoding="utf-8"))
+    path.unlink()
+    audit.record(session, actor, "rules.revert", "rule_file", file.name,
+                 before={"source": "override", "sha256": _sha256(old)},
+                 after={"source": "shipped", "sha256": _sha256(file.shipped.read_text(encoding="utf-8"))})
+    return load_in_force(override_dir)

@@ -1,0 +1,245 @@
+"""The job queue (huey): captures run here, never in a web request thread.
+
+Embedded default: huey on SQLite in the data directory, consumed by threads inside `vaern serve`.
+Scale-out: huey on Redis (VAERN_REDIS_URL), consumed by any number of `vaern worker` processes.
+
+huey removes a message when a worker takes it, so a worker killed mid-capture would lose it.
+Værn does not rely on the queue for that: the evidence row is the source of truth. A worker
+claims a row with a lease; a periodic sweep re-enqueues rows still queued or whose lease ran out.
+Claiming is atomic, so a job enqueued twice runs once.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from huey import RedisHuey, SqliteHuey, crontab
+from sqlalchemy import event, or_, select
+from sqlalchemy.orm import Session
+
+from storage.models import Evidence, EvidenceState
+from storage.types import utcnow
+
+if TYPE_CHECKING:
+    from capture.engine import Capturer
+    from tracker.adapters.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+#: what the employee reads when every attempt was used up without an answer (e.g. a page that kills
+#: the worker each time); the code before the colon lets the case page show it in plain words
+EXHAUSTED = "attempts_exhausted: Værn kunne ikke sikre siden efter {n} forsøg — tag et billede af skærmen"
+#: a queued row not picked up within this time is enqueued again (lost message, crash before enqueue)
+REQUEUE_AFTER = timedelta(seconds=90)
+
+_PENDING_KEY = "vaern_pending_captures"
+_CONSUMER_SIGNALS = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+_runtimes: dict[int, "Runtime"] = {}
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def lease_length(rt: "Runtime") -> timedelta:
+    return timedelta(seconds=rt.capture_options.time_cap_seconds * 2 + 60)
+
+
+def make_huey(rt: "Runtime"):
+    s = rt.settings
+    if s.redis_url:
+        huey = RedisHuey(s.queue_name, url=s.redis_url)
+    else:
+        huey = SqliteHuey(s.queue_name, filename=str((s.data_dir / "queue.sqlite3").resolve()))
+
+    @huey.task(name="capture_evidence", retries=MAX_ATTEMPTS - 1, retry_delay=5)
+    def capture_evidence(evidence_id: int) -> str:
+        from tracker.cases.evidence import run_capture_job
+        from tracker.workflow.recheck import after_capture
+
+        state = run_capture_job(rt, evidence_id)
+        if state != "skipped":  # a re-capture's verdict is decided as soon as its job ends
+            after_capture(rt, evidence_id)
+        return state
+
+    @huey.task(name="build_export", retries=2, retry_delay=5)
+    def build_export(job_id: int) -> str:
+        from tracker.packaging.exports import run_export_job
+
+        return run_export_job(rt, job_id)
+
+    @huey.periodic_task(crontab(minute="*"), name="sweep_exports")
+    def sweep_exports_task() -> int:
+        from tracker.packaging.exports import sweep
+
+        return sweep(rt)
+
+    @huey.periodic_task(crontab(minute="*"), name="requeue_stalled")
+    def requeue_stalled_task() -> int:
+        return requeue_stalled(rt)
+
+    @huey.periodic_task(crontab(minute="*/10"), name="retry_timestamps")
+    def retry_timestamps_task() -> int:
+        from tracker.cases.evidence import retry_timestamps
+
+        return retry_timestamps(rt)
+
+    @huey.task(name="notify_case_opened")
+    def notify_case_opened(case_id: int) -> int:
+        from tracker.adapters.notify import case_opened
+
+        return case_opened(rt, case_id)
+
+    @huey.periodic_task(crontab(minute="*/15"), name="recheck_due")
+    def recheck_due_task() -> int:
+        from tracker.workflow.recheck import run_due
+
+        return run_due(rt)
+
+    @huey.periodic_task(crontab(minute="*/5"), name="send_notifications")
+    def send_notifications_task() -> int:
+        from tracker.adapters.notify import send_due
+
+        return send_due(rt)
+
+    @huey.periodic_task(crontab(minute="7"), name="med_reminders")
+    def med_reminders_task() -> int:
+        from tracker.oversight.med import send_reminders
+
+        return send_reminders(rt, utcnow())
+
+    @huey.periodic_task(crontab(minute="17", hour="3"), name="anchor_audit_chain")
+    def anchor_audit_chain_task() -> int | None:
+        from tracker.oversight.integrity import anchor_if_intact
+
+        return anchor_if_intact(rt)
+
+    huey.vaern_capture = capture_evidence  # type: ignore[attr-defined]
+    huey.vaern_export = build_export  # type: ignore[attr-defined]
+    huey.vaern_notify_case_opened = notify_case_opened  # type: ignore[attr-defined]
+    return huey
+
+
+def enqueue_capture(rt: "Runtime", evidence_id: int) -> None:
+    rt.huey.vaern_capture(evidence_id)  # type: ignore[attr-defined]
+
+
+def enqueue_capture_after_commit(session: Session, evidence_id: int) -> None:
+    """Enqueue the capture once the row is committed (a worker must be able to see it)."""
+    session.info.setdefault(_PENDING_KEY, []).append(evidence_id)
+
+
+def bind_enqueue_on_commit(rt: "Runtime") -> None:
+    """Make every session of ``rt`` enqueue the captures its transaction registered, after commit."""
+
+    @event.listens_for(rt.Session, "after_commit")
+    def _after_commit(session: Session) -> None:
+        for ev_id in session.info.pop(_PENDING_KEY, []):
+            try:
+                enqueue_capture(rt, ev_id)
+            except Exception:  # the periodic sweep enqueues it again
+                log.exception("could not enqueue capture %s; the sweep will retry", ev_id)
+
+    @event.listens_for(rt.Session, "after_rollback")
+    def _after_rollback(session: Session) -> None:
+        session.info.pop(_PENDING_KEY, None)
+
+    from tracker.adapters.notify import bind_notify_on_commit
+
+    bind_notify_on_commit(rt)  # new-case e-mails, enqueued after commit the same way
+
+    from tracker.packaging.exports import bind_enqueue_exports_on_commit
+
+    bind_enqueue_exports_on_commit(rt)  # packages and reports, built by a job
+
+
+def fail_exhausted(rt: "Runtime") -> list[int]:
+    """Mark failed every stalled capture that used all its attempts (its worker died each time)."""
+    from tracker.oversight import audit
+
+    now = utcnow()
+    reason = EXHAUSTED.format(n=MAX_ATTEMPTS)
+    with rt.transaction() as session:
+        rows = list(session.execute(select(Evidence).where(Evidence.attempts >= MAX_ATTEMPTS, or_(
+            Evidence.state == EvidenceState.queued,
+            (Evidence.state == EvidenceState.running) & (Evidence.lease_expires_at < now),
+        ))).scalars())
+        for row in rows:
+            row.state = EvidenceState.failed
+            row.error = reason
+            row.finished_at = now
+            row.lease_expires_at = None
+            audit.record(session, None, "evidence.failed", "evidence", row.id, row.case_id, reason=reason,
+                         attempts=row.attempts, worker=row.worker)
+        ids = [row.id for row in rows]
+    if ids:
+        log.warning("gave up %d capture(s) after %d attempts: %s", len(ids), MAX_ATTEMPTS, ids)
+    return ids
+
+
+def requeue_stalled(rt: "Runtime") -> int:
+    """Enqueue again every capture that is queued too long or whose worker's lease ran out.
+
+    One that used all its attempts is marked failed instead (it would never be claimed again).
+    """
+    fail_exhausted(rt)
+    now = utcnow()
+    with rt.Session() as session:
+        ids = list(session.execute(select(Evidence.id).where(Evidence.attempts < MAX_ATTEMPTS, or_(
+            (Evidence.state == EvidenceState.queued) & (Evidence.created_at < now - REQUEUE_AFTER),
+            (Evidence.state == EvidenceState.running) & (Evidence.lease_expires_at < now),
+        ))).scalars())
+    for ev_id in ids:
+        enqueue_capture(rt, ev_id)
+    if ids:
+        log.info("re-enqueued %d stalled capture(s): %s", len(ids), ids)
+    return len(ids)
+
+
+# -- one capturer (browser + egress proxy) per process ----------------------------------------
+_capturer: "Capturer | None" = None
+_capturer_lock = threading.Lock()
+
+
+def get_capturer(rt: "Runtime") -> "Capturer":
+    """The process's capturer; rebuilt when the options changed (e.g. another runtime in tests)."""
+    global _capturer
+    with _capturer_lock:
+        if _capturer is not None and _capturer.options != rt.capture_options:
+            _capturer.close()
+            _capturer = None
+        if _capturer is None:
+            from capture.engine import Capturer
+
+            _capturer = Capturer(rt.capture_options)
+        return _capturer
+
+
+def close_capturer() -> None:
+    global _capturer
+    with _capturer_lock:
+        if _capturer is not None:
+            _capturer.close()
+            _capturer = None
+
+
+def start_embedded_consumer(rt: "Runtime"):
+    """Start huey's consumer threads inside this process (embedded mode). Returns the consumer."""
+    # SQLite is polled: at most a second's wait between a report and the start of its capture
+    consumer = rt.huey.create_consumer(workers=rt.settings.workers, worker_type="thread",
+                                       periodic=True, check_worker_health=True, max_delay=1.0)
+    # consumer.start() installs huey's SIGINT/SIGTERM/SIGHUP handlers, which only its own run() loop
+    # acts on; embedded, they would swallow Ctrl-C and SIGTERM meant for the web server. Keep ours.
+    saved = {sig: signal.getsignal(sig) for sig in _CONSUMER_SIGNALS}
+    consumer.start()
+    for sig, handler in saved.items():
+        if handler is not None:
+            signal.signal(sig, handler)
+    requeue_stalled(rt)
+    return consumer

@@ -1,0 +1,105 @@
+"""The process-wide wiring: settings → database engine, sessions, blob store, job queue.
+
+Built once per process (web server, worker, CLI command) and passed down.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from capture.options import CaptureOptions
+from storage.blobs import BlobStore
+from storage.db import WRITE, make_engine, make_session_factory, upgrade
+from tracker import __version__
+from tracker.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    Session: sessionmaker[Session]
+    blobs: BlobStore
+    capture_options: CaptureOptions
+    _huey: object | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _in_force: object | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, migrate: bool = True) -> "Runtime":
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        url = settings.resolved_database_url
+        if migrate:
+            upgrade(url)
+        engine = make_engine(url)
+        return cls(settings=settings, engine=engine, Session=make_session_factory(engine),
+                   blobs=BlobStore(settings.resolved_blob_dir),
+                   capture_options=settings.capture_options(__version__))
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work that writes: commits on success, rolls back on any exception.
+
+        On SQLite it takes the write lock at its start (a plain ``Session()`` reads without it).
+        """
+        with self.Session(execution_options=WRITE) as session, session.begin():
+            yield session
+
+    @property
+    def rules_dir(self) -> Path:
+        """The municipality's own copies of the rule files, letters and platform directory (admin pages)."""
+        from tracker.accounts.admin import override_dir
+
+        return override_dir(self.settings.data_dir)
+
+    @property
+    def in_force(self):
+        """The checked rules, letters and platform directory in force (local copies over the shipped files).
+
+        Loaded on first use; RulesError / PlatformDirectoryError / LetterTemplateError (one line) if broken.
+        """
+        with self._lock:
+            if self._in_force is None:
+                from tracker.accounts.admin import load_in_force
+
+                self._in_force = load_in_force(self.rules_dir)
+            return self._in_force
+
+    def use_in_force(self, in_force) -> None:
+        """Switch this process to newly saved and checked files (other processes pick them up at restart)."""
+        with self._lock:
+            self._in_force = in_force
+
+    @property
+    def rules(self):
+        return self.in_force.rules
+
+    @property
+    def platforms(self):
+        return self.in_force.directory
+
+    @property
+    def letters_dir(self) -> Path:
+        return self.rules_dir / "letters"
+
+    @property
+    def huey(self):
+        """The job queue (huey on SQLite by default, on Redis when VAERN_REDIS_URL is set)."""
+        with self._lock:
+            if self._huey is None:
+                from tracker.adapters.jobs import make_huey
+
+                self._huey = make_huey(self)
+            return self._huey
+
+    def close(self) -> None:
+        from tracker.adapters.jobs import close_capturer
+
+        close_capturer()
+        self.engine.dispose()

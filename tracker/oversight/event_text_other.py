@@ -1,0 +1,189 @@
+"""The sentences of events around the cases: offenders, exports and reports, logins, users, rules, statistics,
+integrity checks and HR's own reading. Registered with ``tracker.oversight.event_text`` on import."""
+from __future__ import annotations
+
+from tracker.oversight.event_text import ROLES, VERDICTS, formats, quote, short_hash, size
+
+
+@formats("offender.create", "offender.suggested", "offender.linked")
+def _offender(d, e, n):
+    who = f"{d.get('handle') or '?'} ({d.get('platform') or '?'})"
+    if e.action == "offender.create":
+        return f"Mulig krænker {who} blev registreret.", f"Possible offender {who} was registered."
+    if e.action == "offender.suggested":
+        return (f"Værn foreslog {who} som mulig krænker ud fra bevis nr. {d.get('evidence_id')}.",
+                f"Værn suggested {who} as possible offender from evidence no. {d.get('evidence_id')}.")
+    return f"Mulig krænker {who} blev knyttet til sagen.", f"Possible offender {who} was linked to the case."
+
+
+@formats("offender.confirmed", "offender.dismissed")
+def _offender_decided(d, e, n):
+    if e.action == "offender.confirmed":
+        return (f"Forslaget om krænker nr. {e.object_id} blev bekræftet.",
+                f"The suggested offender no. {e.object_id} was confirmed.")
+    return (f"Forslaget om krænker nr. {e.object_id} blev afvist.",
+            f"The suggested offender no. {e.object_id} was dismissed.")
+
+
+@formats("offender.update")
+def _offender_update(d, e, n):
+    if d.get("kind"):
+        return (f"Krænker nr. {e.object_id} blev beskrevet som typen «{d['kind']}».",
+                f"Offender no. {e.object_id} was described as type “{d['kind']}”.")
+    return f"Oplysningerne om krænker nr. {e.object_id} blev opdateret.", f"Offender no. {e.object_id} was updated."
+
+
+@formats("offender.view", "offender.list")
+def _offender_view(d, e, n):
+    if e.action == "offender.view":
+        return (f"Krænker nr. {e.object_id} blev vist ({d.get('cases_shown', '?')} sager).",
+                f"Offender no. {e.object_id} was viewed ({d.get('cases_shown', '?')} cases).")
+    return "Listen over krænkere blev vist.", "The offender list was viewed."
+
+
+@formats("package.export")
+def _package(d, e, n):
+    via = {"web": ("i browseren", "in the browser"), "cli": ("på kommandolinjen", "on the command line")}.get(
+        d.get("via"), ("", ""))
+    return (f"Eksportpakken {d.get('filename') or ''} blev dannet {via[0]} ({d.get('files', '?')} filer, "
+            f"{size(d.get('size'))}; SHA-256 {short_hash(d.get('sha256'))}).",
+            f"The export package {d.get('filename') or ''} was made {via[1]} ({d.get('files', '?')} files, "
+            f"{size(d.get('size'))}; SHA-256 {short_hash(d.get('sha256'))}).")
+
+
+@formats("package.export_failed")
+def _package_failed(d, e, n):
+    return (f"Eksportpakken kunne ikke dannes: {quote(d.get('error', ''))}.",
+            f"The export package could not be made: {quote(d.get('error', ''))}.")
+
+
+@formats("report.download")
+def _report(d, e, n):
+    kind = {"case": ("Sagsrapporten", "The case report")}.get(d.get("report"), ("Bevisrapporten", "The evidence report"))
+    return (f"{kind[0]} (PDF) blev hentet ({size(d.get('size'))}; SHA-256 {short_hash(d.get('sha256'))}).",
+            f"{kind[1]} (PDF) was downloaded ({size(d.get('size'))}; SHA-256 {short_hash(d.get('sha256'))}).")
+
+
+@formats("auth.login", "auth.logout", "auth.login_failed")
+def _auth(d, e, n):
+    if e.action == "auth.login":
+        return "Logget ind.", "Logged in."
+    if e.action == "auth.logout":
+        return "Logget ud.", "Logged out."
+    return (f"Mislykket login med e-mailadressen {d.get('email') or '?'}.",
+            f"Failed login with the e-mail address {d.get('email') or '?'}.")
+
+
+@formats("token.create", "token.revoke")
+def _token(d, e, n):
+    name = f" «{d['name']}»" if d.get("name") else ""
+    verb = ("oprettet", "created") if e.action == "token.create" else ("tilbagekaldt", "revoked")
+    return (f"API-nøgle nr. {e.object_id}{name} til {n.person(d.get('user_id'))} blev {verb[0]}.",
+            f"API token no. {e.object_id}{name} for {n.person(d.get('user_id'))} was {verb[1]}.")
+
+
+@formats("unit.create", "unit.rename")
+def _unit(d, e, n):
+    if e.action == "unit.create":
+        return f"Enheden «{d.get('name')}» blev oprettet.", f"The unit “{d.get('name')}” was created."
+    before, after = ((d.get("changes") or {}).get("name") or [None, None])[:2]
+    return (f"Enheden «{before}» blev omdøbt til «{after}».", f"The unit “{before}” was renamed “{after}”.")
+
+
+@formats("user.create", "user.update", "user.password_reset")
+def _user(d, e, n):
+    email = d.get("email") or f"nr. {e.object_id}"
+    if e.action == "user.create":
+        role = n.pick(ROLES, d.get("role"))
+        unit = f", {d['unit']}" if d.get("unit") else ""
+        return f"Brugeren {email} blev oprettet ({role}{unit}).", f"The user {email} was created ({role}{unit})."
+    if e.action == "user.password_reset":
+        return f"Adgangskoden til {email} blev nulstillet.", f"The password of {email} was reset."
+    fields = ", ".join(sorted(d.get("changes") or {})) or "—"
+    return f"Brugeren {email} blev ændret ({fields}).", f"The user {email} was changed ({fields})."
+
+
+@formats("rules.save", "rules.revert")
+def _rules(d, e, n):
+    if e.action == "rules.save":
+        return (f"Regelfilen {e.object_id} blev gemt i en lokal udgave.",
+                f"The rules file {e.object_id} was saved as a local version.")
+    return (f"Regelfilen {e.object_id} blev sat tilbage til den udgave, Værn leveres med.",
+            f"The rules file {e.object_id} was reverted to the shipped version.")
+
+
+@formats("stats.view", "stats.export")
+def _stats(d, e, n):
+    scope = ("hele organisationen", "the whole organisation") if d.get("scope") == "all" else ("én enhed", "one unit")
+    if e.action == "stats.view":
+        return (f"Statistikken for {e.object_id} blev vist ({scope[0]}).",
+                f"The statistics for {e.object_id} were viewed ({scope[1]}).")
+    return (f"Statistikken for {e.object_id} blev hentet som CSV ({scope[0]}).",
+            f"The statistics for {e.object_id} were downloaded as CSV ({scope[1]}).")
+
+
+@formats("integrity.verify")
+def _verify(d, e, n):
+    blobs = d.get("blobs")
+    checked = f"{d.get('events', '?')} hændelser" + (f" og {blobs} filer" if blobs is not None else "")
+    checked_en = f"{d.get('events', '?')} events" + (f" and {blobs} files" if blobs is not None else "")
+    if d.get("ok"):
+        return f"Kontrol af {checked}: alt i orden.", f"Check of {checked_en}: all in order."
+    return (f"Kontrol af {checked}: {d.get('problems', '?')} problemer fundet.",
+            f"Check of {checked_en}: {d.get('problems', '?')} problems found.")
+
+
+@formats("audit.view")
+def _audit_view(d, e, n):
+    filters = [k.removeprefix("filter_") for k in d if k.startswith("filter_")]
+    return (f"Revisionsloggen blev vist ({len(filters)} filtre).",
+            f"The audit log was viewed ({len(filters)} filters).")
+
+
+@formats("recheck.leader_decided")
+def _recheck_leader(d, e, n):
+    verdict = n.pick(VERDICTS, d.get("verdict"))
+    return (f"Usikker genkontrol afgjort af lederen: {verdict} (bevis nr. {d.get('evidence_id')} sammenlignet med "
+            f"bevis nr. {d.get('baseline_evidence_id')}).",
+            f"Uncertain re-check decided by the leader: {verdict} (evidence no. {d.get('evidence_id')} compared "
+            f"with evidence no. {d.get('baseline_evidence_id')}).")
+
+
+@formats("recheck.request")
+def _recheck_request(d, e, n):
+    count = len(d.get("rechecks") or [])
+    return (f"Genkontrol bestilt gennem API'et ({count} adresse(r)).",
+            f"Re-check requested through the API ({count} address(es)).")
+
+
+@formats("case.baseline")
+def _case_baseline(d, e, n):
+    facts = ", ".join(sorted((d.get("facts_sha256") or {})))
+    return (f"Sagens oplysninger blev registreret i revisionsloggen som udgangspunkt ({facts}).",
+            f"The case's facts were recorded in the audit log as a baseline ({facts}).")
+
+
+@formats("export.requested", "export.failed")
+def _export_job(d, e, n):
+    kinds = {"package": ("eksportpakke", "export package"), "case_report": ("sagsrapport", "case report"),
+             "evidence_report": ("bevisrapport", "evidence report")}
+    what = kinds.get(d.get("kind"), (str(d.get("kind")), str(d.get("kind"))))
+    if e.action == "export.requested":
+        return (f"Der blev bestilt en {what[0]} (job nr. {d.get('job')}).",
+                f"A {what[1]} was requested (job no. {d.get('job')}).")
+    return (f"Job nr. {d.get('job')} ({what[0]}) kunne ikke fuldføres: {quote(d.get('error', ''))}.",
+            f"Job no. {d.get('job')} ({what[1]}) could not be completed: {quote(d.get('error', ''))}.")
+
+
+@formats("auth.password_change_refused")
+def _password_refused(d, e, n):
+    return ("Et forsøg på at skifte adgangskode blev afvist (forkert nuværende adgangskode).",
+            "An attempt to change the password was refused (wrong current password).")
+
+
+@formats("user.password_change", "user.password_set")
+def _password_changed(d, e, n):
+    if e.action == "user.password_change":
+        return ("Brugeren skiftede sin egen adgangskode; alle andre sessioner blev afsluttet.",
+                "The user changed their own password; every other session was ended.")
+    return f"Adgangskoden for bruger nr. {e.object_id} blev sat.", f"The password of user no. {e.object_id} was set."

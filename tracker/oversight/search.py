@@ -1,0 +1,271 @@
+"""Finding cases across the organisation (HR): filters, full-text search in captured text, keyset pages.
+
+The searchable text of a case (``case_texts``) is its description plus the visible text of every
+capture, bounded to ``MAX_BODY_CHARS``. It is indexed by FTS5 on SQLite and by a GIN index on
+``to_tsvector('danish', body)`` on PostgreSQL (migration 0004). A user's words are reduced to plain
+word tokens before they reach either query language, so no input can change the query's meaning.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Select, and_, column, func, literal_column, or_, select, table
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, selectinload
+
+from storage.models import Case, CaseOffender, CaseText, Offender, User
+from storage.types import utcnow
+from tracker.errors import DomainError
+from tracker.cases.lifecycle import CATEGORIES
+from tracker.accounts.permissions import visible_cases
+
+MAX_BODY_CHARS = 200_000  #: searchable text kept per case (description first, then captures in order)
+MAX_TERMS = 12
+MAX_TERM_CHARS = 60
+MAX_PER_PAGE = 200
+MAX_LISTED_IDS = 20_000
+COUNT_CAP = 1000  #: counting stops here ("more than 1,000"): a count over 50,000 matches costs more than the page
+NOT_ASSESSED = "none"  #: the category filter's value for cases not assessed yet
+STATUSES = ("open", "closed")
+FTS_TABLE = "case_text_fts"  #: SQLite (migration 0004)
+PG_COLUMN = "body_tsv"  #: PostgreSQL: stored to_tsvector('danish', body) (migration 0004)
+PG_INDEX = "ix_case_texts_body_tsv"  #: PostgreSQL: GIN over PG_COLUMN
+_WORD = re.compile(r"[^\W_]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean(value: str | None, limit: int = 200) -> str:
+    """A user's filter text without control characters (PostgreSQL refuses NUL), trimmed and bounded."""
+    return _CONTROL.sub("", value or "").strip()[:limit]
+
+
+def is_search_index_object(name: str | None, type_: str, parent_names: dict | None = None) -> bool:
+    """True for the full-text index objects migration 0004 creates outside the models (for the drift check)."""
+    return bool(name) and (name in (PG_INDEX, PG_COLUMN, FTS_TABLE) or name.startswith(FTS_TABLE + "_"))
+
+
+# -- indexing -------------------------------------------------------------------------------------
+def add_case_text(session: Session, case_id: int, body: str) -> None:
+    """Append ``body`` to the case's searchable text (race-free upsert; skipped if already contained)."""
+    body = clean(body, MAX_BODY_CHARS)
+    if not body:
+        return
+    postgres = session.get_bind().dialect.name == "postgresql"
+    stmt = (pg_insert if postgres else sqlite_insert)(CaseText).values(case_id=case_id, body=body, updated_at=utcnow())
+    contains = (func.strpos if postgres else func.instr)(CaseText.body, stmt.excluded.body) > 0
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[CaseText.case_id],
+        set_={"body": func.substr(CaseText.body + "\n\n" + stmt.excluded.body, 1, MAX_BODY_CHARS),
+              "updated_at": stmt.excluded.updated_at},
+        where=and_(~contains, func.length(CaseText.body) < MAX_BODY_CHARS))
+    session.execute(stmt)
+
+
+def index_case_description(session: Session, case: Case) -> None:
+    """Make a new case's description searchable."""
+    add_case_text(session, case.id, case.description)
+
+
+def add_bundle_text(session: Session, case_id: int, bundle) -> None:
+    """Make a sealed capture's visible text (its artifact of role "text", UTF-8) searchable on its case."""
+    for role in ("text", "ocr_text"):  # the page's text, or the text read in an uploaded picture
+        art = bundle.artifact(role)
+        if art is not None:
+            add_case_text(session, case_id, art.data[: MAX_BODY_CHARS * 4].decode("utf-8", errors="replace"))
+
+
+def reindex_case_texts(rt, *, batch: int = 200) -> int:
+    """Rebuild every case's searchable text from its description and its captures' stored text.
+
+    For an upgrade (captures stored before migration 0004 were never indexed) or after a restore; each batch
+    of cases is its own transaction, so the web app keeps working. Returns how many cases were indexed.
+    """
+    from storage.models import Artifact, Evidence, EvidenceState
+
+    done, after = 0, 0
+    while True:
+        with rt.transaction() as session:
+            cases = list(session.execute(select(Case).where(Case.id > after).order_by(Case.id).limit(batch)).scalars())
+            if not cases:
+                return done
+            ids = [c.id for c in cases]
+            texts = session.execute(
+                select(Evidence.case_id, Artifact.sha256).join(Artifact, Artifact.evidence_id == Evidence.id)
+                .where(Evidence.case_id.in_(ids), Evidence.state == EvidenceState.done, Artifact.role.in_(("text", "ocr_text")))
+                .order_by(Evidence.id)).all()
+            session.execute(CaseText.__table__.delete().where(CaseText.case_id.in_(ids)))
+            for case in cases:
+                add_case_text(session, case.id, case.description)
+            for case_id, sha in texts:
+                data = rt.blobs.read(sha)  # verified read: a damaged blob stops the rebuild with its name
+                add_case_text(session, case_id, data[: MAX_BODY_CHARS * 4].decode("utf-8", errors="replace"))
+            done, after = done + len(cases), ids[-1]
+
+
+# -- searching ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CaseFilters:
+    """What HR searches by; empty fields do not filter. ``created_from``/``created_to`` are aware, [from, to)."""
+
+    employee: str = ""  #: part of the employee's name or e-mail
+    employee_id: int | None = None
+    unit_id: int | None = None
+    offender: str = ""  #: part of a linked (not dismissed) offender's handle or display name
+    platform: str = ""
+    category: str = ""  #: one of CATEGORIES, NOT_ASSESSED, or "" for any
+    status: str = ""  #: open | closed | "" for any
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    text: str = ""  #: words that must all occur (as word beginnings) in the description or captured text
+
+    def __post_init__(self) -> None:
+        for name in ("employee", "offender", "platform", "category", "status"):
+            object.__setattr__(self, name, clean(getattr(self, name)))
+        object.__setattr__(self, "text", clean(self.text, 1000))
+        if self.category and self.category not in (*CATEGORIES, NOT_ASSESSED):
+            raise DomainError("bad_category", "unknown category", "category")
+        if self.status and self.status not in STATUSES:
+            raise DomainError("bad_status", "unknown status", "status")
+        for name in ("created_from", "created_to"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise DomainError("naive_time", "the time needs a time zone", name)
+
+    def is_empty(self) -> bool:
+        return self == CaseFilters()
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    cases: list[Case]
+    next_after: int | None  #: pass as ``after`` for the next page; None: this is the last page
+    total: int | None  #: matching cases, counted up to COUNT_CAP + 1; None: not counted (a later page)
+    terms: list[str] = field(default_factory=list)  #: the words actually searched for
+
+    @property
+    def total_capped(self) -> bool:
+        return self.total is not None and self.total > COUNT_CAP
+
+
+def text_terms(query: str) -> list[str]:
+    """The user's words as plain word tokens (letters and digits only), lower-cased, at most MAX_TERMS."""
+    terms: list[str] = []
+    for word in _WORD.findall(query or ""):
+        word = word.lower()[:MAX_TERM_CHARS]
+        if word not in terms:
+            terms.append(word)
+    return terms[:MAX_TERMS]
+
+
+def _fts_query(terms: list[str]) -> str:
+    """Each term as a quoted FTS5 string with prefix match; terms hold letters and digits only, so no quote
+    or operator (AND, NEAR, column filters) can appear."""
+    return " ".join(f'"{t}"*' for t in terms)
+
+
+#: a text query matching at least this many cases is "common": checked case by case, newest first
+PG_COMMON_MATCHES = 2 * (COUNT_CAP + 1)
+
+
+def _pg_text_condition(session: Session, terms: list[str]):
+    """The case's text has every term as a (stemmed) word beginning.
+
+    Two shapes, chosen by a bounded probe of the GIN index. A rare query: the matching ids from the
+    index (few). A common one (most cases match): PostgreSQL cannot know how many match a prefix
+    query, so it fetched every match (44,000 of 50,000 for "skændsel", 300 ms) and sorted them for
+    the newest 1,001; instead each case is checked against its stored tsvector while walking the
+    primary key newest first, which stops after about a page (~20 ms). The scalar subquery keeps
+    the planner from turning it back into a join.
+    """
+    query = " & ".join(f"{t}:*" for t in terms)  # letters/digits only: no tsquery operator can slip in
+    texts = table("case_texts", column("case_id"), column(PG_COLUMN))
+    matches = func.to_tsquery(literal_column("'danish'::regconfig"), query)
+    found = select(texts.c.case_id).where(texts.c[PG_COLUMN].bool_op("@@")(matches))
+    probe = session.execute(select(func.count()).select_from(found.limit(PG_COMMON_MATCHES).subquery())).scalar()
+    if probe >= PG_COMMON_MATCHES:
+        own = select(texts.c[PG_COLUMN]).where(texts.c.case_id == Case.id).scalar_subquery()
+        return own.bool_op("@@")(matches)
+    return Case.id.in_(found)
+
+
+def ids_containing(session: Session, id_column, columns: tuple, needle: str) -> list[int] | Select:
+    """Ids of rows where any of ``columns`` contains ``needle``, ignoring case also for æ, ø, å.
+
+    PostgreSQL's ILIKE folds every letter; SQLite's folds ASCII only, so there the (small) table of
+    people or offenders is compared in Python.
+    """
+    in_sql = select(id_column).where(or_(*(c.icontains(needle, autoescape=True) for c in columns)))
+    if session.get_bind().dialect.name == "postgresql":
+        return in_sql
+    folded = needle.casefold()
+    ids = [row[0] for row in session.execute(select(id_column, *columns))
+           if any(folded in (value or "").casefold() for value in row[1:])]
+    return ids if len(ids) <= MAX_LISTED_IDS else in_sql  # beyond SQLite's bound-parameter limit: ASCII folding
+
+
+def _conditions(session: Session, f: CaseFilters) -> list:
+    where = []
+    if f.employee_id is not None:
+        where.append(Case.employee_id == f.employee_id)
+    if f.employee.strip():
+        needle = f.employee.strip()
+        where.append(Case.employee_id.in_(ids_containing(session, User.id, (User.name, User.email), needle)))
+    if f.unit_id is not None:
+        where.append(Case.unit_id == f.unit_id)
+    if f.offender.strip():
+        needle = f.offender.strip().lstrip("@")
+        offenders = ids_containing(session, Offender.id, (Offender.handle, Offender.display_name), needle)
+        where.append(Case.id.in_(select(CaseOffender.case_id).where(
+            CaseOffender.state != "dismissed", CaseOffender.offender_id.in_(offenders))))
+    if f.platform:
+        where.append(Case.platform == f.platform)
+    if f.category == NOT_ASSESSED:
+        where.append(Case.category.is_(None))
+    elif f.category:
+        where.append(Case.category == f.category)
+    if f.status:
+        where.append(Case.status == f.status)
+    if f.created_from is not None:
+        where.append(Case.created_at >= f.created_from)
+    if f.created_to is not None:
+        where.append(Case.created_at < f.created_to)
+    return where
+
+
+def search_ids_query(session: Session, user: User, filters: CaseFilters, *, after: int | None = None) -> Select:
+    """The ids of the matching cases ``user`` may see, newest first (unlimited; callers add a limit).
+
+    On SQLite a text search is driven by the FTS5 index in descending rowid order, so a common word
+    stops after one page instead of collecting every match first.
+    """
+    query = visible_cases(user).where(*_conditions(session, filters)).with_only_columns(Case.id)
+    order_key = Case.id
+    terms = text_terms(filters.text)
+    if terms and session.get_bind().dialect.name == "postgresql":
+        query = query.where(_pg_text_condition(session, terms))
+    elif terms:
+        fts = table(FTS_TABLE, column("rowid"), column(FTS_TABLE))
+        query = query.join(fts, fts.c.rowid == Case.id).where(fts.c[FTS_TABLE].op("MATCH")(_fts_query(terms)))
+        order_key = fts.c.rowid
+    if after is not None:
+        query = query.where(order_key < after)
+    return query.order_by(order_key.desc())
+
+
+def search_cases(session: Session, user: User, filters: CaseFilters, *, after: int | None = None,
+                 per_page: int = 50) -> SearchResult:
+    """One page of matching cases, newest first (by id); ``after`` is the last case id shown.
+
+    The first page also counts the matches, up to COUNT_CAP + 1, in the same statement.
+    """
+    per_page = max(1, min(per_page, MAX_PER_PAGE))
+    limit = COUNT_CAP + 1 if after is None else per_page + 1
+    ids = list(session.execute(search_ids_query(session, user, filters, after=after).limit(limit)).scalars())
+    shown = ids[:per_page]
+    cases = {c.id: c for c in session.execute(select(Case).where(Case.id.in_(shown)).options(
+        selectinload(Case.employee), selectinload(Case.unit))).scalars()} if shown else {}
+    return SearchResult(cases=[cases[i] for i in shown], next_after=shown[-1] if len(ids) > per_page else None,
+                        total=len(ids) if after is None else None, terms=text_terms(filters.text))

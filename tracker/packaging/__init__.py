@@ -1,0 +1,1 @@
+"""What leaves Værn: PDF reports, export packages and their verification, WACZ."""
