@@ -17,7 +17,7 @@ from .events import QUIET_SECONDS
 from .judge import find_phrase
 from .page_js import COVER_JS, WALLS_JS
 from .run import CaptureRun, Limits, Stage, ms, page_starts, short_error
-from .wall_rules import consent_rules
+from .wall_rules import consent_rules, login_rules
 
 MAX_PAGE_MOVES = 5  #: navigations the page may make on its own before Værn stops waiting for it to land
 CLICK_ORDER = ("reject", "close", "accept")  #: accept only when rejecting and closing did not work
@@ -63,8 +63,11 @@ async def detect_walls(run: CaptureRun, after_consent: bool = False) -> dict[str
 
 async def _detect_walls(run: CaptureRun, after_consent: bool) -> dict[str, Any]:
     rules = consent_rules()
+    form = login_rules(run.adapter.name)
     found = await run.page.evaluate(WALLS_JS, {"cmp": [[c.name, c.container] for c in rules.cmps],
-                                               "generic": rules.generic_container, "words": rules.generic_words})
+                                               "generic": rules.generic_container, "words": rules.generic_words,
+                                               "buttons": rules.generic_buttons, "password": form.password_field,
+                                               "overlay": form.overlay})
     run.walls = found
     login = None
     login_hop = next((h["url"] for h in run.redirect_chain if run.adapter.is_login_url(h["url"])), None)
