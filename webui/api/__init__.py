@@ -18,7 +18,8 @@ state that does not allow the change (``core.CONFLICT_CODES``), 413 ``too_large`
 """
 from __future__ import annotations
 
-from webui.api import cases, exports, letters, offenders, openapi, rechecks, steps  # noqa: F401 - registers the routes
+# registers the routes, in the order the OpenAPI document and its page list them
+from webui.api import cases, steps, rechecks, letters, exports, offenders, openapi  # noqa: F401, I001
 from webui.api.core import bp, init_app
 
 __all__ = ["bp", "init_app"]

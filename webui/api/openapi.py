@@ -35,7 +35,8 @@ INTRO = (
     "Værn's JSON API. Every route but this description needs `Authorization: Bearer vaern_…` (a token from "
     "`vaern token create`). The API reads no cookie and sets none, so it needs no CSRF token. A case you may "
     "not see is a 404, exactly like one that does not exist. Permissions and audit events are the pages': "
-    "each route calls the same operation as the page it mirrors, and API events carry `via: api` and the token. "
+    "each route calls the same operation as the page it mirrors (so a change is the same event), and the reads and "
+    "downloads the API records carry `via: api` and the token. "
     "Times are ISO 8601 with the offset, written in Europe/Copenhagen local time; input times must carry an "
     "offset. Errors are JSON `{\"error\", \"code\", \"field\"}` with a stable `code`."
 )
@@ -185,7 +186,10 @@ def _operation_html(path: str, method: str, op: dict[str, Any]) -> Markup:
             out.append(Markup('<li>{} — see <a href="#errors">errors</a></li>').format(status))
             continue
         [(media_type, body)] = resp["content"].items()
-        out.append(Markup("<li>{} {}: {}</li>").format(status, media_type, _schema_text(body["schema"])))
+        schema = body["schema"]
+        shown = (Markup('<a href="#schema-{0}">{0}</a>').format(_schema_text(schema)) if "$ref" in schema
+                 else _schema_text(schema))
+        out.append(Markup("<li>{} {}: {}</li>").format(status, media_type, shown))
     out.append(Markup("</ul></section>"))
     return Markup("").join(out)
 
