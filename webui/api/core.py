@@ -63,7 +63,7 @@ def http_message(status: int) -> str:
     return {
         404: "there is no such resource, or you do not have access to it",
         405: "this method is not allowed on this resource",
-        413: f"the request body is larger than {MAX_BODY_BYTES} bytes",
+        413: "the request body is larger than this route accepts",
         415: "the request body must be JSON (Content-Type: application/json)",
         500: "Værn could not complete the request; try again in a moment",
     }.get(status, "the request could not be handled")
@@ -188,8 +188,7 @@ def _authenticate():
     if found is None:
         s.rollback()
         raise ApiError(401, "unauthorized", "the API token is not valid (unknown, revoked, or its user is inactive)")
-    # the use is recorded even if the request then fails
-    s.commit()
+    commit(s)  # the use is recorded even if the request then fails
     g.api_user, g.api_token = found
 
 
