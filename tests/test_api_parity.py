@@ -342,3 +342,34 @@ def test_offenders_are_added_confirmed_and_dismissed_by_the_leader(org):
     assert event.actor_id == org.ids["hr"] and event.details["link_id"] == link["link_id"]
     with org.rt.Session() as s:
         assert s.execute(select(CaseStep).where(CaseStep.case_id == case_id)).first() is None  # nothing else changed
+
+
+# -- the request's transaction ----------------------------------------------------------------------
+def test_a_refused_part_of_a_step_change_undoes_the_part_before_it(org):
+    """The rung's fields are recorded first, then the state is refused: nothing of the request stays."""
+    ref, case_id = org.new_case()
+    resp = org.post(f"/cases/{ref}/steps/request_to_author",
+                    json={"sent_at": "2026-11-22T09:00:00+01:00", "reference": "SAG-9", "state": "bogus"})
+    refused(resp, 400, "bad_state", "state")
+    assert org.events(case_id, "step.rung") == []
+    with org.rt.Session() as s:
+        assert s.execute(select(CaseStep).where(CaseStep.case_id == case_id)).first() is None
+
+
+def test_a_file_that_failed_its_check_is_a_500_whose_audit_event_is_kept(org):
+    ref, case_id = org.new_case(evidence=True)
+    case_file = org.get(f"/cases/{ref}").get_json()
+    [done] = [ev for ev in case_file["evidence"] if ev["id"] == org.evidence_id]
+    art = done["artifacts"][0]
+    path = org.rt.blobs.path_for(art["sha256"])
+    original = path.read_bytes()
+    path.chmod(0o644)
+    path.write_bytes(original + b" edited")
+    try:
+        refused(org.client.get(art["url"], headers={"Authorization": f"Bearer {org.tokens['leader-A']}"}), 500,
+                "integrity_error")
+    finally:
+        path.write_bytes(original)
+    [event] = org.events(case_id, "artifact.integrity_error")
+    assert event.actor_id == org.ids["leader-A"] and event.details["name"] == art["name"]
+    assert org.events(case_id, "artifact.download") == []

@@ -21,7 +21,7 @@ from tracker.cases.register import Report, list_cases_for, open_case
 from tracker.oversight import audit
 from tracker.workflow import recheck
 from tracker.workflow import steps as ops
-from webui.api.core import (CPH, ApiError, Field, answer, body, case_or_404, commit, iso, jsonable, not_found,
+from webui.api.core import (CPH, ApiError, Field, answer, body, case_or_404, iso, jsonable, keep_records, not_found,
                             operation, query, rules, run, user, via)
 from webui.db import db, runtime
 
@@ -87,7 +87,6 @@ def list_cases():
         rows = [c for c in rows if c.created_at <= end]
     audit.record(s, user(), "case.list", "case", "-", count=len(rows), status=q.get("status"),
                  filters={k: str(v) for k, v in q.items()} or None, **via())
-    commit(s)
     return answer({"cases": [case_summary(c) for c in rows]})
 
 
@@ -111,7 +110,6 @@ def get_case(ref: str):
         for art in ev["artifacts"]:
             art["url"] = url_for("api.artifact", ref=case.ref, evidence_id=ev["id"], name=art["name"])
     audit.record(s, user(), "case.view", "case", case.ref, case.id, **via())
-    commit(s)
     return answer(jsonable(data))
 
 
@@ -191,10 +189,9 @@ def artifact(ref: str, evidence_id: int, name: str):
     except BlobError as exc:
         audit.record(s, user(), "artifact.integrity_error", "artifact", art.sha256, case.id,
                      name=name, error=str(exc), via="api")
-        commit(s)
+        keep_records()
         raise ApiError(500, "integrity_error", "the stored file does not match its SHA-256") from None
     audit.record(s, user(), "artifact.download", "artifact", art.sha256, case.id, evidence=ev.id, name=name, **via())
-    commit(s)
     resp = Response(data, mimetype="application/octet-stream")
     resp.headers["Content-Disposition"] = f'attachment; filename="{case.ref}-{ev.id}-{art.name}"'
     resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"

@@ -3,8 +3,9 @@ registry (one ``Operation`` per route: its Flask rule, its documented input and 
 input through that registry, so the OpenAPI document (``webui.api.openapi``) is built from the very
 declarations the views parse with and cannot drift from them.
 
-The transaction: a view calls ``run(operation)``; the one ``commit()`` below ends it (rollback on an
-error). Permission checks and audit events are inside the tracker functions, as for the pages.
+The transaction is the request's (``webui.db``: committed after an answer below 500, also a refusal's,
+rolled back on a 5xx). A view runs a change with ``run(operation)``: the tracker function (permission
+check and audit inside, as for the pages) in a savepoint, so a refused change leaves nothing behind.
 """
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from storage.models import Case, User
 from tracker.accounts.tokens import authenticate_token
 from tracker.cases.register import get_case_for
-from tracker.errors import DomainError, NotFound
-from webui.db import db
+from tracker.errors import NotFound
+from webui.db import db, perform
 from webui.labels import RULES_KEY
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -183,12 +184,9 @@ def _authenticate():
         raise ApiError(401, "unauthorized", "an API token is required: send 'Authorization: Bearer <token>'")
     if scheme.lower() != "bearer" or not secret.strip():
         raise ApiError(401, "unauthorized", "the Authorization header must be 'Bearer <token>'")
-    s = db()
-    found = authenticate_token(s, secret.strip())
+    found = authenticate_token(db(), secret.strip())  # marks the token used (kept by any answer below 500)
     if found is None:
-        s.rollback()
         raise ApiError(401, "unauthorized", "the API token is not valid (unknown, revoked, or its user is inactive)")
-    commit(s)  # the use is recorded even if the request then fails
     g.api_user, g.api_token = found
 
 
@@ -202,34 +200,30 @@ def via() -> dict[str, Any]:
 
 
 # -- the transaction ----------------------------------------------------------------------------------
-def commit(s: Session) -> None:
-    """The request's one commit (until the request-owned transaction takes it over)."""
-    s.commit()
-
-
 def status_for(code: str) -> int:
     return 403 if code in FORBIDDEN_CODES else 409 if code in CONFLICT_CODES else 400
 
 
 def run(operation_: Callable[[Session], T]) -> T:
-    """Call one operation (tracker functions: permission check and audit inside), then commit.
+    """Run one operation in a savepoint of the request (``webui.db.perform``) and return its value.
 
-    NotFound is the 404 of a case you may not see; a DomainError keeps its code (403, 409 or 400).
+    NotFound is the 404 of a case you may not see; a DomainError keeps its code (403, 409 or 400). Either
+    way the operation's writes are undone.
     """
-    s = db()
     try:
-        result = operation_(s)
+        outcome = perform(operation_)
     except NotFound:
-        s.rollback()
         raise not_found() from None
-    except DomainError as exc:
-        s.rollback()
-        raise ApiError(status_for(exc.code), exc.code, exc.message, exc.field) from None
-    except ApiError:
-        s.rollback()
-        raise
-    commit(s)
-    return result
+    if not outcome:
+        exc = outcome.error
+        raise ApiError(status_for(exc.code), exc.code, exc.message, exc.field)
+    return outcome.value
+
+
+def keep_records() -> None:
+    """A 5xx answer that must keep what it recorded (the audit event of a file that failed its check);
+    the JSON twin of ``webui.db.abort_keeping``."""
+    g.db_keep = True
 
 
 def case_or_404(ref: str) -> Case:

@@ -11,7 +11,7 @@ from storage.models import Case, Letter
 from tracker.errors import NotFound
 from tracker.oversight import audit
 from tracker.workflow import letters as ops
-from webui.api.core import Field, answer, body, case_or_404, commit, not_found, operation, run, user, via
+from webui.api.core import Field, answer, body, case_or_404, not_found, operation, run, user, via
 from webui.db import db, runtime
 from webui.labels import RULES_KEY
 
@@ -44,7 +44,6 @@ def list_letters(ref: str):
     s = db()
     rows = ops.letters_for(s, user(), case)
     audit.record(s, user(), "case.view", "case", case.ref, case.id, part="letters", **via())
-    commit(s)
     return answer({"letters": [letter_data(case, x) for x in rows]})
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from storage.models import CaseOffender, Offender
 from tracker.oversight import audit
 from tracker.oversight import offenders as ops
-from webui.api.core import Field, answer, body, case_or_404, commit, operation, run, user, via
+from webui.api.core import Field, answer, body, case_or_404, operation, run, user, via
 from webui.db import db, runtime
 
 OFFENDERS = "Offenders"
@@ -30,7 +30,6 @@ def list_offenders(ref: str):
     s = db()
     views = ops.offenders_on_case(s, case, user())
     audit.record(s, user(), "case.view", "case", case.ref, case.id, part="offenders", **via())
-    commit(s)
     return answer({"offenders": [link_data(v.link, v.offender, v.other_cases) for v in views]})
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import url_for
 
+from tracker import uow
 from tracker.oversight import audit
 from tracker.workflow import recheck
-from webui.api.core import Field, answer, body, case_or_404, commit, operation, run, user, via
+from webui.api.core import Field, answer, body, case_or_404, operation, run, user, via
 from webui.db import db, runtime
 
 RECHECKS = "Re-checks"
@@ -38,7 +39,6 @@ def list_rechecks(ref: str):
     s = db()
     rows = recheck.rechecks_data(s, case)
     audit.record(s, user(), "case.view", "case", case.ref, case.id, part="rechecks", **via())
-    commit(s)
     return answer({"rechecks": rows})
 
 
@@ -52,14 +52,14 @@ def decide_recheck(ref: str, recheck_id: int):
     re-check; a removal confirmed by it tells the leaders, as on the page."""
     decision = body().get("decision") or ""
     case = case_or_404(ref)
-    seen: dict = {}
+    rt, case_id = runtime(), case.id
 
     def decide(s):
-        seen["was"] = recheck.verified_removal(s, case)
+        was = recheck.verified_removal(s, case)
         row = recheck.decide_uncertain(s, case, recheck_id, decision, user())
-        seen["now"] = recheck.verified_removal(s, case)
+        now = recheck.verified_removal(s, case)
+        if now is not None and now != was:  # the leaders hear of it once the decision is committed
+            uow.after_commit(s, lambda: recheck.tell_leaders_removed(rt, case_id))
         return row
     row = run(decide)
-    if seen["now"] is not None and seen["now"] != seen["was"]:
-        recheck.tell_leaders_removed(runtime(), case.id)
     return answer(recheck.recheck_data(row, user()))

@@ -19,8 +19,8 @@ from tracker.errors import DomainError
 from tracker.oversight import audit
 from tracker.workflow import steps as ops
 from webui.api.cases import attachment_data, attachments_of
-from webui.api.core import (ApiError, Field, answer, body, case_or_404, commit, not_found, operation, rules, run,
-                            user, via)
+from webui.api.core import (ApiError, Field, answer, body, case_or_404, keep_records, not_found, operation, rules,
+                            run, user, via)
 from webui.db import db, runtime
 
 STEPS = "Steps"
@@ -162,11 +162,10 @@ def attachment(ref: str, attachment_id: int):
     except BlobError as exc:
         audit.record(s, user(), "artifact.integrity_error", "step_attachment", att.id, case.id, error=str(exc),
                      **via())
-        commit(s)
+        keep_records()
         raise ApiError(500, "integrity_error", "the stored file does not match its SHA-256") from None
     audit.record(s, user(), "attachment.download", "step_attachment", att.id, case.id, step_id=att.step.step_id,
                  sha256=att.sha256, **via())
-    commit(s)
     stem = secure_filename((att.filename or "").rsplit(".", 1)[0]) or "bilag"
     resp = Response(data, mimetype="application/octet-stream")
     resp.headers["Content-Disposition"] = (f'attachment; filename="{case.ref}-{att.id}-{stem}.'
