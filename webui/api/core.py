@@ -25,7 +25,9 @@ from storage.models import Case, User
 from tracker.accounts.tokens import authenticate_token
 from tracker.cases.register import get_case_for
 from tracker.errors import NotFound
+from tracker.workflow.rules import load_rules
 from webui.db import db, perform
+from webui.extensions import csrf
 from webui.labels import RULES_KEY
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -76,8 +78,6 @@ def not_found() -> ApiError:
 
 def init_app(app: Flask) -> None:
     """Register the API: the blueprint, its CSRF exemption, JSON errors for any /api/ path."""
-    from webui.extensions import csrf
-
     app.register_blueprint(bp)
     csrf.exempt(bp)
 
@@ -237,8 +237,6 @@ def rules():
     """The checked rule files, which create_app loads at start (loaded here only if an app did not)."""
     loaded = current_app.extensions.get(RULES_KEY)
     if loaded is None:
-        from tracker.workflow.rules import load_rules
-
         loaded = current_app.extensions[RULES_KEY] = load_rules()
     return loaded
 
