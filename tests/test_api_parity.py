@@ -373,3 +373,14 @@ def test_a_file_that_failed_its_check_is_a_500_whose_audit_event_is_kept(org):
     [event] = org.events(case_id, "artifact.integrity_error")
     assert event.actor_id == org.ids["leader-A"] and event.details["name"] == art["name"]
     assert org.events(case_id, "artifact.download") == []
+
+
+def test_the_answers_of_the_older_routes_match_their_schemas_too(org):
+    resp = org.post("/cases", "employee-A", json={"url": "https://example.org/opslag/9", "description": "Trusler"})
+    created = conforms(resp, 201, "CaseCreated")
+    conforms(org.get("/cases", "employee-A"), 200, "CaseList")
+    case_file = conforms(org.get(created["url"].removeprefix("/api/v1"), "employee-A"), 200, "CaseFile")
+    assert case_file["ref"] == created["ref"] and case_file["category"] is None
+    ref, _case_id = org.new_case(evidence=True)
+    started = conforms(org.post(f"/cases/{ref}/rechecks", "employee-A"), 202, "RecheckStarted")
+    assert started["rechecks"][0]["state"] == "pending"
