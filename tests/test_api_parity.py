@@ -313,10 +313,11 @@ def test_only_the_leader_decides_an_uncertain_recheck_and_only_once(org):
 
 # -- exports and offenders ------------------------------------------------------------------------
 def test_the_export_list_shows_only_your_own_jobs(org):
-    ref, _case_id = org.new_case()
+    ref, case_id = org.new_case()
     job = conforms(org.post(f"/cases/{ref}/exports", json={"kind": "case_report"}), 202, "Export")
     assert [j["id"] for j in conforms(org.get(f"/cases/{ref}/exports"), 200, "ExportList")["exports"]] == [job["id"]]
     assert org.get(f"/cases/{ref}/exports", "hr").get_json() == {"exports": []}
+    assert [e.details["part"] for e in org.events(case_id, "case.view")] == ["exports", "exports"]
     refused(org.get(f"/cases/{ref}/exports", "leader-B"), 404, "not_found")
     conforms(org.get(job["url"].removeprefix("/api/v1")), 200, "Export")
 

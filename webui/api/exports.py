@@ -9,8 +9,9 @@ from flask import url_for
 
 from storage.models import Case, ExportJob
 from tracker.errors import NotFound
+from tracker.oversight import audit
 from tracker.packaging import exports as ops
-from webui.api.core import ApiError, Field, answer, body, case_or_404, not_found, operation, run, user
+from webui.api.core import ApiError, Field, answer, body, case_or_404, not_found, operation, run, user, via
 from webui.db import db
 from webui.exports import send_export  # the pages' download: audit first, then the file
 
@@ -51,9 +52,11 @@ def start_export(ref: str):
 @operation("GET", "/cases/<ref>/exports", tag=EXPORTS, summary="Your newest jobs for the case",
            response="ExportList", who=READERS, errors=(404,))
 def list_exports(ref: str):
-    """Newest first (the five the case page shows)."""
+    """Newest first (the five the case page shows); audited as a view of the case."""
     case = case_or_404(ref)
-    return answer({"exports": [export_data(case, job) for job in ops.jobs_for(db(), user(), case)]})
+    jobs = ops.jobs_for(db(), user(), case)
+    audit.record(db(), user(), "case.view", "case", case.ref, case.id, part="exports", **via())
+    return answer({"exports": [export_data(case, job) for job in jobs]})
 
 
 @operation("GET", "/cases/<ref>/exports/<int:job_id>", tag=EXPORTS, summary="A job's state", response="Export",
