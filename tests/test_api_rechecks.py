@@ -133,7 +133,7 @@ def test_who_may_start_one_and_the_errors_have_stable_codes(org):
     assert resp.status_code == 400 and resp.get_json()["code"] == "unknown_field"
     resp = org.call("POST", f"/api/v1/cases/{ref}/rechecks", "leader-A", data="now", content_type="text/plain")
     assert resp.status_code == 415 and resp.get_json()["code"] == "unsupported_media_type"
-    resp = org.call("GET", f"/api/v1/cases/{ref}/rechecks", "leader-A")
+    resp = org.call("DELETE", f"/api/v1/cases/{ref}/rechecks", "leader-A")
     assert resp.status_code == 405 and resp.get_json()["code"] == "method_not_allowed"
     assert org.rechecks(case_id) == []  # none of these started anything
     for key in ("employee-A", "amr-A"):  # the same people as on the case page
