@@ -20,7 +20,7 @@ from tracker.accounts.permissions import can_report
 from tracker.workflow.steps import urgency_order
 from tracker.textcut import excerpt
 from webui import oversight, workflow
-from webui.db import db, runtime
+from webui.db import abort_keeping, db, runtime
 
 bp = Blueprint("cases", __name__)
 
@@ -195,7 +195,6 @@ def index():
     if status:
         rows = [c for c in rows if c.status == status]
     audit.record(session, user, "case.list", "case", "-", count=len(rows), status=status or None)
-    session.commit()
     rows, next_due = urgency_order(session, rows, workflow.rules(), utcnow())
     return render_template("cases/list.html", cases=rows, next_due=next_due, can_report=can_report(user),
                            is_admin_only=user.role is Role.admin, status=status, status_filter=STATUS_FILTER,
@@ -225,7 +224,6 @@ def _evidence_or_404(case, evidence_id: int) -> Evidence:
 @login_required
 def detail(ref: str):
     case = _case_or_404(ref, log_view=True)
-    db().commit()
     return render_template("cases/detail.html", case=case, EvidenceState=EvidenceState,
                            email_texts=_email_texts(case), export_jobs=jobs_for(db(), current_user.user, case),
                            may_report=can_report(current_user.user),
@@ -275,13 +273,11 @@ def artifact(ref: str, evidence_id: int, name: str):
     except BlobError as exc:
         audit.record(db(), current_user.user, "artifact.integrity_error", "artifact", art.sha256, case.id,
                      name=name, error=str(exc))
-        db().commit()
-        abort(500)
+        abort_keeping(500)
     inline = art.media_type in INLINE_TYPES
     thumb = inline and request.args.get("thumb") == "1"
     audit.record(db(), current_user.user, "artifact.view" if inline else "artifact.download", "artifact",
                  art.sha256, case.id, evidence=ev.id, name=name, thumbnail=True if thumb else None)
-    db().commit()
     if thumb:  # a small copy for the case list; the stored file is untouched
         data = _thumbnail(data)
         resp = Response(data, mimetype="image/png")

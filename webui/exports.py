@@ -49,7 +49,8 @@ def _attachment(resp: Response, filename: str, sha256: str) -> Response:
 
 
 def send_export(case, job, user, via: str) -> Response:
-    """Audit the download (commit first: not in the log, not handed out), then stream the file."""
+    """Audit the download, then stream the file: the request commits before the body is sent (webui.db),
+    and a failed commit answers 500 instead, so a file is never handed out without its audit event."""
     try:
         ready = export_jobs.ready_file(runtime(), job, case)
     except NotFound:
@@ -57,7 +58,6 @@ def send_export(case, job, user, via: str) -> Response:
     fh = open(ready.path, "rb")
     try:
         export_jobs.record_download(db(), user, case, job, via)
-        db().commit()
     except BaseException:
         fh.close()
         raise
@@ -83,7 +83,6 @@ def _old_url(ref: str, kind: str, evidence_id: int | None = None):
         ready.served_at = utcnow()
         return send_export(case, ready, user, "web")
     job = export_jobs.request_export(db(), user, case, kind, evidence_id=evidence_id, via="web")
-    db().commit()
     return redirect(url_for("exports.status", ref=case.ref, job_id=job.id), code=303)
 
 

@@ -1,0 +1,24 @@
+"""The employee's report form (a new case): the post's address, when it happened, what happened, a file.
+
+Field names are the HTML ``name``s of report/new.html. The form coerces the Danish time and checks
+lengths; the address itself is tracker.cases.register's to judge (DomainError with the field).
+"""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import StringField, TextAreaField
+from wtforms.validators import Length, Optional
+
+from tracker.cases.register import MAX_DESCRIPTION_LENGTH, MAX_URL_LENGTH
+from webui.forms.workflow import TOO_LONG, LocalTimeField
+
+
+class ReportForm(FlaskForm):
+    url = StringField(_l("Address (URL) of the post"),
+                      validators=[Optional(), Length(max=MAX_URL_LENGTH + 1000, message=TOO_LONG)])
+    episode_at = LocalTimeField(_l("When was it posted or when did it happen?"), max_length=40)
+    description = TextAreaField(_l("What happened? (a few lines)"),
+                                validators=[Optional(), Length(max=MAX_DESCRIPTION_LENGTH + 1000, message=TOO_LONG)])
+    upload = FileField(_l("Or attach a screenshot, photo of the screen, PDF or e-mail (.eml)"))
