@@ -105,7 +105,7 @@ def decide(ref: str, recheck_id: int):
     def op(session, case, form: RecheckDecisionForm):  # the leaders' e-mail of a verified removal: after commit
         recheck.decide_uncertain(session, case, recheck_id, form.decision.data, current_user.user, rt=runtime())
 
-    return run_on_case(ref, "rechecks", RecheckDecisionForm, op, done=_("Your decision is saved and recorded in the log."),
-                       messages=MESSAGES,
+    return run_on_case(ref, "rechecks", op, form=RecheckDecisionForm,
+                       done=_("Your decision is saved and recorded in the log."), messages=MESSAGES,
                        forbidden=_("You can read this case, but only the unit's leader decides an uncertain "
                                    "re-check."))

@@ -60,7 +60,8 @@ def new():
             elif len(data) > runtime().settings.upload_max_bytes:
                 errors["upload"] = _("The file is larger than Værn accepts.")
             elif not _supported_upload(data):
-                errors["upload"] = _("Værn cannot read this kind of file. Attach a picture (PNG, JPEG, WebP, HEIC), a PDF or an e-mail saved as .eml.")
+                errors["upload"] = _("Værn cannot read this kind of file. Attach a picture (PNG, JPEG, WebP, HEIC), "
+                                     "a PDF or an e-mail saved as .eml.")
             elif not errors:
                 upload_sha = runtime().blobs.put(data)  # durable before any row points at it
                 upload_name = file.filename[:255]

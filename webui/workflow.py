@@ -18,12 +18,10 @@ from sqlalchemy import select
 from werkzeug.utils import secure_filename
 
 from capture.upload import EML, HEIC, JPEG, PDF, PNG, WEBP
-from storage.blobs import BlobError
-from storage.models import AuditEvent, Case, CaseStep, Recheck, Role, StepAttachment, StepState, User
+from storage.models import AuditEvent, Case, Recheck, Role, StepState, User
 from storage.types import utcnow
-from tracker.oversight import audit
 from tracker.oversight import history
-from tracker.cases import lifecycle
+from tracker.cases import files, lifecycle
 from tracker.workflow import recheck
 from tracker.workflow import steps as ops
 from tracker.cases.register import get_case_for
@@ -283,23 +281,27 @@ def _case_or_404(ref: str) -> Case:
         abort(404)
 
 
-def run_on_case(ref: str, anchor: str, form_class: type[FlaskForm], operation, done: str | None = None, *,
-                messages: dict | None = None, forbidden: str | None = None) -> object:
+def run_on_case(ref: str, anchor: str, operation, done: str | None = None, *,
+                form: type[FlaskForm] | None = None, messages: dict | None = None, forbidden: str | None = None) -> object:
     """Read the form, run one operation in a savepoint, redirect back; errors said in the page's language.
 
-    ``operation(session, case, form)`` is a tracker call (it checks the permission and audits); a form
-    that cannot be read or a DomainError leaves nothing written and is flashed. ``messages`` maps the
+    ``operation(session, case, form)`` (``operation(session, case)`` without a ``form`` class) is a tracker
+    call (it checks the permission and audits); a form that cannot be read or a DomainError leaves nothing
+    written and is flashed. ``messages`` maps the
     operation's DomainError codes to what the person reads; ``forbidden`` is the 403 page's text for
     someone who may read the case but not make this change. The request commits (webui.db).
     """
     case = _case_or_404(ref)
     back = redirect(url_for("cases.detail", ref=case.ref, _anchor=anchor))
-    form = form_class()
-    if not form.validate():
-        flash(first_error(form), "error")
-        return back
+    args = ()
+    if form is not None:
+        posted = form()
+        if not posted.validate():
+            flash(first_error(posted), "error")
+            return back
+        args = (posted,)
     try:
-        outcome = perform(operation, case, form)
+        outcome = perform(operation, case, *args)
     except NotFound:
         abort(404)
     if outcome.error is not None:
@@ -323,7 +325,7 @@ def step_state(ref: str, step_id: str):
     def op(session, case, form: StepStateForm):
         ops.set_state(session, case, step_id, form.state.data or "", current_user.user, reason=form.reason.data,
                       note=form.note.data, done_at=form.done_at.data, rules=rules())
-    return run_on_case(ref, f"step-{step_id}", StepStateForm, op)
+    return run_on_case(ref, f"step-{step_id}", op, form=StepStateForm)
 
 
 @bp.post("/cases/<ref>/steps/<step_id>/rung")
@@ -334,7 +336,7 @@ def rung(ref: str, step_id: str):
     def op(session, case, form: RungForm):
         ops.record_rung(session, case, step_id, current_user.user, form.sent_at.data, form.channel.data,
                         form.platform_ref.data, form.outcome.data, form.statement_of_reasons.data, rules=rules())
-    return run_on_case(ref, f"step-{step_id}", RungForm, op)
+    return run_on_case(ref, f"step-{step_id}", op, form=RungForm)
 
 
 @bp.post("/cases/<ref>/police-report/decline")
@@ -342,7 +344,7 @@ def rung(ref: str, step_id: str):
 def decline_police_report(ref: str):
     def op(session, case, form: NoteForm):
         ops.decline_police_report(session, case, current_user.user, form.note.data, rules=rules())
-    return run_on_case(ref, f"step-{ops.POLICE_REPORT}", NoteForm, op)
+    return run_on_case(ref, f"step-{ops.POLICE_REPORT}", op, form=NoteForm)
 
 
 @bp.post("/cases/<ref>/clocks")
@@ -350,7 +352,7 @@ def decline_police_report(ref: str):
 def clock(ref: str):
     def op(session, case, form: ClockForm):
         ops.set_clock(session, case, form.name.data, form.at.data, current_user.user, form.note.data)
-    return run_on_case(ref, "deadlines", ClockForm, op)
+    return run_on_case(ref, "deadlines", op, form=ClockForm)
 
 
 @bp.post("/cases/<ref>/facts")
@@ -360,7 +362,7 @@ def facts(ref: str):
         ops.set_facts(session, case, current_user.user, **form.facts())
         if form.category_sent():
             lifecycle.set_category(session, case, current_user.user, form.category.data)
-    return run_on_case(ref, "facts", FactsForm, op)
+    return run_on_case(ref, "facts", op, form=FactsForm)
 
 
 @bp.post("/cases/<ref>/close")
@@ -368,7 +370,7 @@ def facts(ref: str):
 def close(ref: str):
     def op(session, case, form: NoteForm):
         lifecycle.close_case(session, case, current_user.user, form.note.data)
-    return run_on_case(ref, "facts", NoteForm, op, done=_("The case is closed. Everything in it is kept."))
+    return run_on_case(ref, "facts", op, form=NoteForm, done=_("The case is closed. Everything in it is kept."))
 
 
 @bp.post("/cases/<ref>/reopen")
@@ -376,7 +378,7 @@ def close(ref: str):
 def reopen(ref: str):
     def op(session, case, form: NoteForm):
         lifecycle.reopen_case(session, case, current_user.user, form.note.data)
-    return run_on_case(ref, "facts", NoteForm, op, done=_("The case is open again."))
+    return run_on_case(ref, "facts", op, form=NoteForm, done=_("The case is open again."))
 
 
 def _rung_or_404(step_id: str) -> None:
@@ -396,7 +398,7 @@ def _step_or_404(step_id: str) -> None:
 def request_recheck(ref: str):
     def op(session, case, _form):
         recheck.request_recheck(session, case, current_user.user)
-    return run_on_case(ref, "rechecks", EmptyForm, op,
+    return run_on_case(ref, "rechecks", op, form=EmptyForm,
                        done=_("The re-check has started. The result appears here when the new capture is done."))
 
 
@@ -407,7 +409,7 @@ def removed_verified(ref: str, step_id: str):
 
     def op(session, case, form: EvidenceChoiceForm):
         ops.record_verified_removal(session, case, step_id, form.evidence_id.data, current_user.user, rules=rules())
-    return run_on_case(ref, f"step-{step_id}", EvidenceChoiceForm, op)
+    return run_on_case(ref, f"step-{step_id}", op, form=EvidenceChoiceForm)
 
 
 @bp.post("/cases/<ref>/steps/<step_id>/attachments/evidence")
@@ -417,7 +419,7 @@ def attach_evidence(ref: str, step_id: str):
 
     def op(session, case, form: EvidenceChoiceForm):
         ops.attach_evidence(session, case, step_id, form.evidence_id.data, current_user.user, rules=rules())
-    return run_on_case(ref, f"step-{step_id}", EvidenceChoiceForm, op)
+    return run_on_case(ref, f"step-{step_id}", op, form=EvidenceChoiceForm)
 
 
 @bp.post("/cases/<ref>/steps/<step_id>/attachments/upload")
@@ -429,7 +431,7 @@ def attach_upload(ref: str, step_id: str):
         file = form.file.data
         ops.attach_upload(session, runtime().blobs, case, step_id, current_user.user, file.read(), file.filename,
                           max_bytes=runtime().settings.upload_max_bytes, rules=rules())
-    return run_on_case(ref, f"step-{step_id}", AttachUploadForm, op)
+    return run_on_case(ref, f"step-{step_id}", op, form=AttachUploadForm)
 
 
 @bp.get("/cases/<ref>/attachments/<int:attachment_id>")
@@ -439,20 +441,14 @@ def attachment(ref: str, attachment_id: int):
     from webui.cases import INLINE_TYPES
 
     case = _case_or_404(ref)
-    session = db()
-    att = session.execute(select(StepAttachment).join(CaseStep, CaseStep.id == StepAttachment.case_step_id)
-                          .where(StepAttachment.id == attachment_id, CaseStep.case_id == case.id)).scalar()
-    if att is None or att.sha256 is None:
-        abort(404)
     try:
-        data = runtime().blobs.read(att.sha256)
-    except BlobError as exc:
-        audit.record(session, current_user.user, "artifact.integrity_error", "step_attachment", att.id, case.id,
-                     error=str(exc))
-        abort_keeping(500)
-    inline = att.media_type in INLINE_TYPES
-    audit.record(session, current_user.user, "attachment.view" if inline else "attachment.download",
-                 "step_attachment", att.id, case.id, step_id=att.step.step_id, sha256=att.sha256)
+        opened = files.open_step_attachment(db(), runtime().blobs, current_user.user, case, attachment_id,
+                                            inline_types=INLINE_TYPES)
+    except NotFound:
+        abort(404)
+    except files.BrokenFile:
+        abort_keeping(500)  # the integrity error is recorded
+    att, data, inline = opened.attachment, opened.data, opened.inline
     stem = secure_filename((att.filename or "").rsplit(".", 1)[0]) or "bilag"
     name = f"{case.ref}-{att.id}-{stem}.{EXTENSIONS.get(att.media_type, 'bin')}"
     resp = Response(data, mimetype=att.media_type if inline else "application/octet-stream")
