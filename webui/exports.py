@@ -12,7 +12,6 @@ import re
 from flask import Blueprint, Response, abort, jsonify, redirect, render_template, send_file, url_for
 from flask_login import current_user, login_required
 
-from storage.types import utcnow
 from tracker.packaging import exports as export_jobs
 from tracker.cases.register import get_case_for
 from tracker.errors import NotFound
@@ -73,14 +72,8 @@ def _old_url(ref: str, kind: str, evidence_id: int | None = None):
     if kind == "evidence_report" and not any(e.id == evidence_id for e in case.evidence):
         abort(404)
     user = current_user.user
-    ready = export_jobs.latest_ready(db(), user, case, kind, evidence_id)
+    ready = export_jobs.take_ready(runtime(), db(), user, case, kind, evidence_id)
     if ready is not None:
-        try:
-            export_jobs.ready_file(runtime(), ready, case)
-        except NotFound:
-            ready = None
-    if ready is not None:
-        ready.served_at = utcnow()
         return send_export(case, ready, user, "web")
     job = export_jobs.request_export(db(), user, case, kind, evidence_id=evidence_id, via="web")
     return redirect(url_for("exports.status", ref=case.ref, job_id=job.id), code=303)

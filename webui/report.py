@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, url_for
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
@@ -28,18 +27,6 @@ MESSAGES = {
 }
 
 
-def _supported_upload(data: bytes) -> bool:
-    """Quick type check from the bytes so the person hears at once; the job does the full check."""
-    from capture.errors import CaptureRefused
-    from capture.upload import sniff
-
-    try:
-        sniff(data)
-    except CaptureRefused:
-        return False
-    return True
-
-
 @bp.route("/report", methods=["GET", "POST"])
 @login_required
 def new():
@@ -49,28 +36,17 @@ def new():
     form = ReportForm()
     errors: dict[str, str] = {}
     if form.is_submitted():
-        if not form.validate():
-            errors = {name: str(msgs[0]) for name, msgs in form.errors.items() if msgs}
-        upload_sha = upload_name = None
-        file = form.upload.data
-        if file and getattr(file, "filename", ""):
-            data = file.read()
-            if not data:
-                errors["upload"] = _("The attached file is empty.")
-            elif len(data) > runtime().settings.upload_max_bytes:
-                errors["upload"] = _("The file is larger than Værn accepts.")
-            elif not _supported_upload(data):
-                errors["upload"] = _("Værn cannot read this kind of file. Attach a picture (PNG, JPEG, WebP, HEIC), "
-                                     "a PDF or an e-mail saved as .eml.")
-            elif not errors:
-                upload_sha = runtime().blobs.put(data)  # durable before any row points at it
-                upload_name = file.filename[:255]
-        if not errors:
+        if form.validate():
+            upload_sha = upload_name = None
+            if form.upload_bytes is not None:
+                upload_sha = runtime().blobs.put(form.upload_bytes)  # durable before any row points at it
+                upload_name = form.upload.data.filename[:255]
             outcome = perform(open_case, user, Report(
                 url=form.url.data, episode_at=form.episode_at.data, description=form.description.data or "",
                 upload_sha256=upload_sha, upload_filename=upload_name), directory=runtime().platforms)
             if outcome:
                 return redirect(url_for("cases.detail", ref=outcome.value.ref))
-            exc = outcome.error
-            errors[exc.field or "url"] = str(MESSAGES.get(exc.code, exc.message))
+            errors[outcome.error.field or "url"] = str(MESSAGES.get(outcome.error.code, outcome.error.message))
+        else:
+            errors = {name: str(msgs[0]) for name, msgs in form.errors.items() if msgs}
     return render_template("report/new.html", form=form, errors=errors), (400 if errors else 200)

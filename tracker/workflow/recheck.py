@@ -114,7 +114,7 @@ def start_recheck(rt: "Runtime", case: Case | int, baseline: Evidence | int) -> 
     """Start a system re-check of ``baseline``'s URL (its own transaction); returns the Recheck id."""
     case_id = case if isinstance(case, int) else case.id
     baseline_id = baseline if isinstance(baseline, int) else baseline.id
-    with rt.transaction() as session:
+    with uow.unit_of_work(rt) as session:
         row = _add_recheck(session, session.get(Case, case_id), session.get(Evidence, baseline_id), None)
         recheck_id, ev_id = row.id, row.evidence_id
     jobs.enqueue_capture(rt, ev_id)  # the row is committed; the sweep re-enqueues it if this fails
@@ -193,7 +193,7 @@ def decide(rt: "Runtime", recheck: Recheck | int) -> str | None:
     When the case thereby becomes verified removed, the unit's leaders are told (after commit).
     """
     recheck_id = recheck if isinstance(recheck, int) else recheck.id
-    with rt.transaction() as session:
+    with uow.unit_of_work(rt) as session:
         row = session.get(Recheck, recheck_id)
         if row is None or row.verdict is not None:
             return row.verdict if row is not None else None

@@ -5,6 +5,7 @@ lengths; the address itself is tracker.cases.register's to judge (DomainError wi
 """
 from __future__ import annotations
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -22,3 +23,33 @@ class ReportForm(FlaskForm):
     description = TextAreaField(_l("What happened? (a few lines)"),
                                 validators=[Optional(), Length(max=MAX_DESCRIPTION_LENGTH + 1000, message=TOO_LONG)])
     upload = FileField(_l("Or attach a screenshot, photo of the screen, PDF or e-mail (.eml)"))
+
+    #: the attached file's bytes once validated (None without a file)
+    upload_bytes: bytes | None = None
+
+    def validate_upload(self, field) -> None:
+        """Empty, too large or of a kind Værn cannot read: said at once (the capture job checks it fully)."""
+        file = field.data
+        if not (file and getattr(file, "filename", "")):
+            return
+        data = file.read()
+        if not data:
+            raise ValueError(_l("The attached file is empty."))
+        if len(data) > current_app.extensions["vaern"].settings.upload_max_bytes:
+            raise ValueError(_l("The file is larger than Værn accepts."))
+        if not _supported_upload(data):
+            raise ValueError(_l("Værn cannot read this kind of file. Attach a picture (PNG, JPEG, WebP, HEIC), "
+                                "a PDF or an e-mail saved as .eml."))
+        self.upload_bytes = data
+
+
+def _supported_upload(data: bytes) -> bool:
+    """Quick type check from the bytes so the person hears at once."""
+    from capture.errors import CaptureRefused
+    from capture.upload import sniff
+
+    try:
+        sniff(data)
+    except CaptureRefused:
+        return False
+    return True
