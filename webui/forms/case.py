@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import StringField, TextAreaField
-from wtforms.validators import Length, Optional
+from wtforms.validators import Length, Optional, ValidationError
 
 from tracker.cases.register import MAX_DESCRIPTION_LENGTH, MAX_URL_LENGTH
 from webui.forms.workflow import TOO_LONG, LocalTimeField
@@ -34,11 +34,11 @@ class ReportForm(FlaskForm):
             return
         data = file.read()
         if not data:
-            raise ValueError(_l("The attached file is empty."))
+            raise ValidationError(_l("The attached file is empty."))
         if len(data) > current_app.extensions["vaern"].settings.upload_max_bytes:
-            raise ValueError(_l("The file is larger than Værn accepts."))
+            raise ValidationError(_l("The file is larger than Værn accepts."))
         if not _supported_upload(data):
-            raise ValueError(_l("Værn cannot read this kind of file. Attach a picture (PNG, JPEG, WebP, HEIC), "
+            raise ValidationError(_l("Værn cannot read this kind of file. Attach a picture (PNG, JPEG, WebP, HEIC), "
                                 "a PDF or an e-mail saved as .eml."))
         self.upload_bytes = data
 
