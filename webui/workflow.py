@@ -281,8 +281,8 @@ def _case_or_404(ref: str) -> Case:
         abort(404)
 
 
-def run_on_case(ref: str, anchor: str, operation, done: str | None = None, *,
-                form: type[FlaskForm] | None = None, messages: dict | None = None, forbidden: str | None = None) -> object:
+def run_on_case(ref: str, anchor: str, operation, done: str | None = None, *, form: type[FlaskForm] | None = None,
+                messages: dict | None = None, forbidden: str | None = None) -> object:
     """Read the form, run one operation in a savepoint, redirect back; errors said in the page's language.
 
     ``operation(session, case, form)`` (``operation(session, case)`` without a ``form`` class) is a tracker
