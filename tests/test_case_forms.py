@@ -94,7 +94,7 @@ def test_a_danish_time_is_read_and_the_step_saved(org):
         assert row.state.value == "done" and row.done_at.isoformat().startswith("2026-12-01T08:30")
 
 
-@pytest.mark.parametrize("value", ["", "abc", "1e3"])
+@pytest.mark.parametrize("value", ["", "abc", "1e3", "-1", str(2**64)])
 def test_an_evidence_id_that_is_not_a_number_is_said_in_danish(org, value):
     rt, client, ref = org
     page = post(client, ref, "/steps/secure_evidence/attachments/evidence", {"evidence_id": value})

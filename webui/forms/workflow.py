@@ -99,7 +99,8 @@ class FactsForm(FlaskForm):
 
 
 class IdField(Field):
-    """A row id; missing or not a number is "choose one" (WTForms' own messages are not in our catalogue)."""
+    """A row id; missing, not a number or beyond a 64-bit database integer is "choose one" (WTForms' own
+    messages are not in our catalogue, and a larger number would be an OverflowError in the database)."""
 
     def __init__(self, message, **kwargs):
         super().__init__(**kwargs)
@@ -110,7 +111,9 @@ class IdField(Field):
             self.data = int(valuelist[0])
         except (IndexError, ValueError, TypeError):
             self.data = None
-            raise ValueError(self.message) from None
+        if self.data is None or not 0 < self.data < 2**63:
+            self.data = None
+            raise ValueError(self.message)
 
 
 class EvidenceChoiceForm(FlaskForm):
