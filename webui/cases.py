@@ -12,15 +12,15 @@ from capture.judge import POST_NOT_SEEN
 from storage.blobs import BlobError
 from storage.models import Evidence, EvidenceState, Role
 from storage.types import utcnow
-from tracker.oversight import audit
-from tracker.cases.register import get_case_for, list_cases_for, view_case
+from tracker.cases import files
+from tracker.cases.register import get_case_for, view_case
 from tracker.errors import NotFound
 from tracker.packaging.exports import jobs_for
 from tracker.accounts.permissions import can_report
 from tracker.workflow.steps import urgency_order
 from tracker.textcut import excerpt
 from webui import oversight, workflow
-from webui.db import db, runtime
+from webui.db import abort_keeping, db, runtime
 
 bp = Blueprint("cases", __name__)
 
@@ -191,11 +191,7 @@ def index():
     status = request.args.get("status", "")
     if status not in STATUS_FILTER:
         status = ""
-    rows = list_cases_for(session, user)
-    if status:
-        rows = [c for c in rows if c.status == status]
-    audit.record(session, user, "case.list", "case", "-", count=len(rows), status=status or None)
-    session.commit()
+    rows = files.list_cases(session, user, status or None)
     rows, next_due = urgency_order(session, rows, workflow.rules(), utcnow())
     return render_template("cases/list.html", cases=rows, next_due=next_due, can_report=can_report(user),
                            is_admin_only=user.role is Role.admin, status=status, status_filter=STATUS_FILTER,
@@ -225,7 +221,6 @@ def _evidence_or_404(case, evidence_id: int) -> Evidence:
 @login_required
 def detail(ref: str):
     case = _case_or_404(ref, log_view=True)
-    db().commit()
     return render_template("cases/detail.html", case=case, EvidenceState=EvidenceState,
                            email_texts=_email_texts(case), export_jobs=jobs_for(db(), current_user.user, case),
                            may_report=can_report(current_user.user),
@@ -266,22 +261,16 @@ def evidence_status(ref: str, evidence_id: int):
 @login_required
 def artifact(ref: str, evidence_id: int, name: str):
     case = _case_or_404(ref)
-    ev = _evidence_or_404(case, evidence_id)
-    art = next((a for a in ev.artifacts if a.name == name), None)
-    if art is None:
-        abort(404)
+    thumb = request.args.get("thumb") == "1"
     try:
-        data = runtime().blobs.read(art.sha256)
-    except BlobError as exc:
-        audit.record(db(), current_user.user, "artifact.integrity_error", "artifact", art.sha256, case.id,
-                     name=name, error=str(exc))
-        db().commit()
-        abort(500)
-    inline = art.media_type in INLINE_TYPES
-    thumb = inline and request.args.get("thumb") == "1"
-    audit.record(db(), current_user.user, "artifact.view" if inline else "artifact.download", "artifact",
-                 art.sha256, case.id, evidence=ev.id, name=name, thumbnail=True if thumb else None)
-    db().commit()
+        opened = files.open_artifact(db(), runtime().blobs, current_user.user, case, evidence_id, name,
+                                     inline_types=INLINE_TYPES, thumbnail=thumb)
+    except NotFound:
+        abort(404)
+    except files.BrokenFile:
+        abort_keeping(500)  # the integrity error is recorded
+    ev, art, data, inline = opened.evidence, opened.artifact, opened.data, opened.inline
+    thumb = thumb and inline
     if thumb:  # a small copy for the case list; the stored file is untouched
         data = _thumbnail(data)
         resp = Response(data, mimetype="image/png")

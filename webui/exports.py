@@ -12,7 +12,6 @@ import re
 from flask import Blueprint, Response, abort, jsonify, redirect, render_template, send_file, url_for
 from flask_login import current_user, login_required
 
-from storage.types import utcnow
 from tracker.packaging import exports as export_jobs
 from tracker.cases.register import get_case_for
 from tracker.errors import NotFound
@@ -49,7 +48,8 @@ def _attachment(resp: Response, filename: str, sha256: str) -> Response:
 
 
 def send_export(case, job, user, via: str) -> Response:
-    """Audit the download (commit first: not in the log, not handed out), then stream the file."""
+    """Audit the download, then stream the file: the request commits before the body is sent (webui.db),
+    and a failed commit answers 500 instead, so a file is never handed out without its audit event."""
     try:
         ready = export_jobs.ready_file(runtime(), job, case)
     except NotFound:
@@ -57,7 +57,6 @@ def send_export(case, job, user, via: str) -> Response:
     fh = open(ready.path, "rb")
     try:
         export_jobs.record_download(db(), user, case, job, via)
-        db().commit()
     except BaseException:
         fh.close()
         raise
@@ -73,17 +72,10 @@ def _old_url(ref: str, kind: str, evidence_id: int | None = None):
     if kind == "evidence_report" and not any(e.id == evidence_id for e in case.evidence):
         abort(404)
     user = current_user.user
-    ready = export_jobs.latest_ready(db(), user, case, kind, evidence_id)
+    ready = export_jobs.take_ready(runtime(), db(), user, case, kind, evidence_id)
     if ready is not None:
-        try:
-            export_jobs.ready_file(runtime(), ready, case)
-        except NotFound:
-            ready = None
-    if ready is not None:
-        ready.served_at = utcnow()
         return send_export(case, ready, user, "web")
     job = export_jobs.request_export(db(), user, case, kind, evidence_id=evidence_id, via="web")
-    db().commit()
     return redirect(url_for("exports.status", ref=case.ref, job_id=job.id), code=303)
 
 

@@ -14,7 +14,8 @@ from storage.models import Case, Letter, User
 from tracker.workflow import letters as ops
 from tracker.cases.register import get_case_for
 from tracker.errors import DomainError, NotFound
-from webui.db import db, runtime
+from webui.db import db, perform, runtime
+from webui.forms.letters import LetterForm, NewLetterForm
 from webui.labels import RULES_KEY
 
 bp = Blueprint("letters", __name__)
@@ -89,26 +90,25 @@ def _writer_or_403(case: Case) -> None:
 def new(ref: str):
     case = _case_or_404(ref)
     _writer_or_403(case)
-    source = request.form if request.method == "POST" else request.args
-    template_id = source.get("template", "")
-    step_id = source.get("step") or None
-    ticked = source.getlist("provisions")
+    posted = request.method == "POST"
+    form = NewLetterForm() if posted else NewLetterForm(formdata=request.args, meta={"csrf": False})
+    template_id, step_id, ticked = form.template.data, form.step.data, form.provisions.data or []
     error = None
-    if request.method == "POST":
-        session = db()
-        try:
-            letter = ops.create_letter(session, current_user.user, case, template_id, step_id=step_id,
-                                       provisions=ticked if template_id in USES_PROVISIONS else (),
-                                       rules=current_app.extensions.get(RULES_KEY),
-                                       platforms=runtime().platforms, local_dir=runtime().letters_dir)
-            session.commit()
-            return redirect(url_for("letters.edit", ref=case.ref, letter_id=letter.id))
-        except DomainError as exc:
-            session.rollback()
-            error = str(MESSAGES.get(exc.code, exc.message))
+    if posted:
+        outcome = perform(ops.create_letter, current_user.user, case, template_id, step_id=step_id,
+                          provisions=ticked if template_id in USES_PROVISIONS else (),
+                          rules=current_app.extensions.get(RULES_KEY), platforms=runtime().platforms,
+                          local_dir=runtime().letters_dir)
+        if outcome:
+            return redirect(url_for("letters.edit", ref=case.ref, letter_id=outcome.value.id))
+        error = _message(outcome.error)
     return render_template("letters/edit.html", case=case, letter=None, template_id=template_id, step_id=step_id,
                            ticked=set(ticked), provisions=ops.PROVISIONS, uses_provisions=USES_PROVISIONS,
                            templates=ops.LETTERS, error=error), (400 if error else 200)
+
+
+def _message(exc: DomainError) -> str:
+    return str(MESSAGES.get(exc.code, exc.message))
 
 
 @bp.route("/cases/<ref>/letters/<int:letter_id>", methods=["GET", "POST"])
@@ -116,23 +116,20 @@ def new(ref: str):
 def edit(ref: str, letter_id: int):
     case = _case_or_404(ref)
     letter = _letter_or_404(case, letter_id)
-    session = db()
     error, status, saved = None, 200, False
     if request.method == "POST":
         _writer_or_403(case)
-        try:
-            ops.update_letter(session, current_user.user, case, letter, subject=request.form.get("subject", ""),
-                              body=request.form.get("body", ""), expected_sha256=request.form.get("version"))
-            session.commit()
+        form = LetterForm()
+        outcome = perform(ops.update_letter, current_user.user, case, letter, subject=form.subject.data,
+                          body=form.body.data, expected_sha256=form.version.data)
+        if outcome:
             saved = True
-        except DomainError as exc:
-            session.rollback()
-            error = str(MESSAGES.get(exc.code, exc.message))
-            status = 409 if exc.code in ("letter_sent", "letter_changed") else 400
+        else:
+            error = _message(outcome.error)
+            status = 409 if outcome.error.code in ("letter_sent", "letter_changed") else 400
             letter = _letter_or_404(case, letter_id)
     else:
-        ops.record_view(session, current_user.user, case, letter)
-        session.commit()
+        ops.record_view(db(), current_user.user, case, letter)
     return _letter_page(case, letter, error=error, saved=saved), status
 
 
@@ -142,13 +139,9 @@ def send(ref: str, letter_id: int):
     case = _case_or_404(ref)
     letter = _letter_or_404(case, letter_id)
     _writer_or_403(case)
-    session = db()
-    try:
-        ops.mark_sent(session, current_user.user, case, letter)
-        session.commit()
-    except DomainError as exc:
-        session.rollback()
-        return _letter_page(case, _letter_or_404(case, letter_id), error=str(MESSAGES.get(exc.code, exc.message))), 409
+    outcome = perform(ops.mark_sent, current_user.user, case, letter)
+    if not outcome:
+        return _letter_page(case, _letter_or_404(case, letter_id), error=_message(outcome.error)), 409
     return redirect(url_for("letters.edit", ref=case.ref, letter_id=letter.id))
 
 
@@ -158,7 +151,6 @@ def download(ref: str, letter_id: int):
     case = _case_or_404(ref)
     letter = _letter_or_404(case, letter_id)
     ops.record_download(db(), current_user.user, case, letter)
-    db().commit()
     resp = Response(letter.body.encode("utf-8"), mimetype="text/plain")
     resp.headers["Content-Type"] = "text/plain; charset=utf-8"
     resp.headers["Content-Disposition"] = f'attachment; filename="{case.ref}-brev-{letter.id}-{letter.template_id}.txt"'

@@ -6,7 +6,7 @@ back to the case. A case you cannot see is a 404; one you see but may not decide
 """
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -14,6 +14,7 @@ from flask_login import current_user, login_required
 from storage.models import Case, Evidence, Recheck, Role, User
 from tracker.workflow import recheck
 from tracker.workflow.steps import can_manage_case
+from webui.forms.workflow import RecheckDecisionForm
 
 bp = Blueprint("rechecks", __name__)
 
@@ -101,18 +102,10 @@ def decide(ref: str, recheck_id: int):
     from webui.db import runtime
     from webui.workflow import run_on_case
 
-    decided: dict[str, object] = {}
+    def op(session, case, form: RecheckDecisionForm):  # the leaders' e-mail of a verified removal: after commit
+        recheck.decide_uncertain(session, case, recheck_id, form.decision.data, current_user.user, rt=runtime())
 
-    def op(session, case):
-        was = recheck.verified_removal(session, case)
-        row = recheck.decide_uncertain(session, case, recheck_id, request.form.get("decision", ""),
-                                       current_user.user)
-        decided.update(case_id=case.id, now=recheck.verified_removal(session, case), was=was, verdict=row.verdict)
-
-    resp = run_on_case(ref, "rechecks", op, done=_("Your decision is saved and recorded in the log."),
-                       messages=MESSAGES,
+    return run_on_case(ref, "rechecks", op, form=RecheckDecisionForm,
+                       done=_("Your decision is saved and recorded in the log."), messages=MESSAGES,
                        forbidden=_("You can read this case, but only the unit's leader decides an uncertain "
                                    "re-check."))
-    if decided.get("now") is not None and decided["now"] != decided.get("was"):
-        recheck.tell_leaders_removed(runtime(), decided["case_id"])  # type: ignore[arg-type]
-    return resp

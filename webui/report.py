@@ -2,19 +2,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, url_for
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
-from wtforms import StringField, TextAreaField
-from wtforms.validators import Length, Optional
 
-from tracker.cases.register import MAX_DESCRIPTION_LENGTH, MAX_URL_LENGTH, Report, open_case
-from tracker.errors import DomainError
+from tracker.cases.register import Report, open_case
 from tracker.accounts.permissions import can_report
-from webui.db import db, runtime
-from webui.timefmt import parse_local
+from webui.db import perform, runtime
+from webui.forms.case import ReportForm
 
 bp = Blueprint("report", __name__)
 
@@ -33,26 +27,6 @@ MESSAGES = {
 }
 
 
-class ReportForm(FlaskForm):
-    url = StringField(_l("Address (URL) of the post"), validators=[Optional(), Length(max=MAX_URL_LENGTH + 1000)])
-    episode_at = StringField(_l("When was it posted or when did it happen?"), validators=[Optional(), Length(max=40)])
-    description = TextAreaField(_l("What happened? (a few lines)"),
-                                validators=[Optional(), Length(max=MAX_DESCRIPTION_LENGTH + 1000)])
-    upload = FileField(_l("Or attach a screenshot, photo of the screen, PDF or e-mail (.eml)"))
-
-
-def _supported_upload(data: bytes) -> bool:
-    """Quick type check from the bytes so the person hears at once; the job does the full check."""
-    from capture.errors import CaptureRefused
-    from capture.upload import sniff
-
-    try:
-        sniff(data)
-    except CaptureRefused:
-        return False
-    return True
-
-
 @bp.route("/report", methods=["GET", "POST"])
 @login_required
 def new():
@@ -61,37 +35,18 @@ def new():
         abort(404)
     form = ReportForm()
     errors: dict[str, str] = {}
-    if form.validate_on_submit():
-        episode_at = None
-        try:
-            episode_at = parse_local(form.episode_at.data)
-        except ValueError:
-            errors["episode_at"] = _("The time could not be read. Write the date and the time, e.g. 26.11.2026 14.05.")
-        upload_sha = upload_name = None
-        file = form.upload.data
-        if file and getattr(file, "filename", ""):
-            data = file.read()
-            if not data:
-                errors["upload"] = _("The attached file is empty.")
-            elif len(data) > runtime().settings.upload_max_bytes:
-                errors["upload"] = _("The file is larger than Værn accepts.")
-            elif not _supported_upload(data):
-                errors["upload"] = _("Værn cannot read this kind of file. Attach a picture (PNG, JPEG, WebP, HEIC), a PDF or an e-mail saved as .eml.")
-            else:
-                upload_sha = runtime().blobs.put(data)  # durable before any row points at it
-                upload_name = file.filename[:255]
-        if not errors:
-            try:
-                session = db()
-                case = open_case(session, user, Report(
-                    url=form.url.data, episode_at=episode_at, description=form.description.data or "",
-                    upload_sha256=upload_sha, upload_filename=upload_name), directory=runtime().platforms)
-                session.commit()
-                return redirect(url_for("cases.detail", ref=case.ref))
-            except DomainError as exc:
-                db().rollback()
-                errors[exc.field or "url"] = str(MESSAGES.get(exc.code, exc.message))
-    elif form.errors:
-        for name, msgs in form.errors.items():
-            errors[name] = _("The text is too long.") if msgs else ""
+    if form.is_submitted():
+        if form.validate():
+            upload_sha = upload_name = None
+            if form.upload_bytes is not None:
+                upload_sha = runtime().blobs.put(form.upload_bytes)  # durable before any row points at it
+                upload_name = form.upload.data.filename[:255]
+            outcome = perform(open_case, user, Report(
+                url=form.url.data, episode_at=form.episode_at.data, description=form.description.data or "",
+                upload_sha256=upload_sha, upload_filename=upload_name), directory=runtime().platforms)
+            if outcome:
+                return redirect(url_for("cases.detail", ref=outcome.value.ref))
+            errors[outcome.error.field or "url"] = str(MESSAGES.get(outcome.error.code, outcome.error.message))
+        else:
+            errors = {name: str(msgs[0]) for name, msgs in form.errors.items() if msgs}
     return render_template("report/new.html", form=form, errors=errors), (400 if errors else 200)

@@ -8,30 +8,31 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.utils import secure_filename
 
 from capture.upload import EML, HEIC, JPEG, PDF, PNG, WEBP
-from storage.blobs import BlobError
-from storage.models import AuditEvent, Case, CaseStep, Recheck, Role, StepAttachment, StepState, User
+from storage.models import AuditEvent, Case, Recheck, Role, StepState, User
 from storage.types import utcnow
-from tracker.oversight import audit
 from tracker.oversight import history
-from tracker.cases import lifecycle
+from tracker.cases import files, lifecycle
 from tracker.workflow import recheck
 from tracker.workflow import steps as ops
 from tracker.cases.register import get_case_for
 from tracker.errors import DomainError, NotFound
 from tracker.oversight.event_text import sentence
 from tracker.workflow.rules import Rules
-from webui.db import db, runtime
+from webui.db import abort_keeping, db, perform, runtime
+from webui.forms.workflow import (AttachUploadForm, ClockForm, EmptyForm, EvidenceChoiceForm, FactsForm, NoteForm,
+                                  RungForm, StepStateForm, first_error)
 from webui.labels import CATEGORY_LABELS, RULES_KEY
-from webui.timefmt import format_input, parse_local
+from webui.timefmt import format_input
 
 bp = Blueprint("workflow", __name__)
 
@@ -280,114 +281,104 @@ def _case_or_404(ref: str) -> Case:
         abort(404)
 
 
-def _time(name: str) -> datetime | None:
-    try:
-        return parse_local(request.form.get(name, ""))
-    except ValueError:
-        raise DomainError("bad_time", "the time could not be read", name) from None
+def run_on_case(ref: str, anchor: str, operation, done: str | None = None, *, form: type[FlaskForm] | None = None,
+                messages: dict | None = None, forbidden: str | None = None) -> object:
+    """Read the form, run one operation in a savepoint, redirect back; errors said in the page's language.
 
-
-def run_on_case(ref: str, anchor: str, operation, done: str | None = None, *, messages: dict | None = None,
-         forbidden: str | None = None) -> object:
-    """Parse, check, call one operation, commit, redirect back; errors said in the page's language.
-
-    ``messages`` maps the operation's DomainError codes to what the person reads; ``forbidden`` is the 403
-    page's text for someone who may read the case but not make this change.
+    ``operation(session, case, form)`` (``operation(session, case)`` without a ``form`` class) is a tracker
+    call (it checks the permission and audits); a form that cannot be read or a DomainError leaves nothing
+    written and is flashed. ``messages`` maps the
+    operation's DomainError codes to what the person reads; ``forbidden`` is the 403 page's text for
+    someone who may read the case but not make this change. The request commits (webui.db).
     """
     case = _case_or_404(ref)
-    session = db()
+    back = redirect(url_for("cases.detail", ref=case.ref, _anchor=anchor))
+    args = ()
+    if form is not None:
+        posted = form()
+        if not posted.validate():
+            flash(first_error(posted), "error")
+            return back
+        args = (posted,)
     try:
-        operation(session, case)
+        outcome = perform(operation, case, *args)
     except NotFound:
-        session.rollback()
         abort(404)
-    except DomainError as exc:
-        session.rollback()
-        if exc.code == "not_allowed":
+    if outcome.error is not None:
+        if outcome.error.code == "not_allowed":
             return render_template("errors/error.html", code=403, title=_("You cannot change this case"),
                                    text=forbidden or _("You can read this case, but only the unit's leader (and for "
                                                        "some steps the work-environment representative or HR) can "
                                                        "change it.")), 403
-        text = (messages or MESSAGES).get(exc.code, _("The change could not be saved. Check the form."))
+        text = (messages or MESSAGES).get(outcome.error.code, _("The change could not be saved. Check the form."))
         flash(str(text), "error")
-        return redirect(url_for("cases.detail", ref=case.ref, _anchor=anchor))
-    session.commit()
+        return back
     flash(done or _("Saved."), "ok")
-    return redirect(url_for("cases.detail", ref=case.ref, _anchor=anchor))
+    return back
 
 
 @bp.post("/cases/<ref>/steps/<step_id>/state")
 @login_required
 def step_state(ref: str, step_id: str):
-    def op(session, case):
-        _step_or_404(step_id)
-        ops.set_state(session, case, step_id, request.form.get("state", ""), current_user.user,
-                      reason=request.form.get("reason"), note=request.form.get("note"),
-                      done_at=_time("done_at"), rules=rules())
-    return run_on_case(ref, f"step-{step_id}", op)
+    _step_or_404(step_id)
+
+    def op(session, case, form: StepStateForm):
+        ops.set_state(session, case, step_id, form.state.data or "", current_user.user, reason=form.reason.data,
+                      note=form.note.data, done_at=form.done_at.data, rules=rules())
+    return run_on_case(ref, f"step-{step_id}", op, form=StepStateForm)
 
 
 @bp.post("/cases/<ref>/steps/<step_id>/rung")
 @login_required
 def rung(ref: str, step_id: str):
-    def op(session, case):
-        _rung_or_404(step_id)
-        f = request.form
-        ops.record_rung(session, case, step_id, current_user.user, _time("sent_at"), f.get("channel"),
-                        f.get("platform_ref"), f.get("outcome") or None, f.get("statement_of_reasons"),
-                        rules=rules())
-    return run_on_case(ref, f"step-{step_id}", op)
+    _rung_or_404(step_id)
+
+    def op(session, case, form: RungForm):
+        ops.record_rung(session, case, step_id, current_user.user, form.sent_at.data, form.channel.data,
+                        form.platform_ref.data, form.outcome.data, form.statement_of_reasons.data, rules=rules())
+    return run_on_case(ref, f"step-{step_id}", op, form=RungForm)
 
 
 @bp.post("/cases/<ref>/police-report/decline")
 @login_required
 def decline_police_report(ref: str):
-    def op(session, case):
-        ops.decline_police_report(session, case, current_user.user, request.form.get("note", ""), rules=rules())
-    return run_on_case(ref, f"step-{ops.POLICE_REPORT}", op)
+    def op(session, case, form: NoteForm):
+        ops.decline_police_report(session, case, current_user.user, form.note.data, rules=rules())
+    return run_on_case(ref, f"step-{ops.POLICE_REPORT}", op, form=NoteForm)
 
 
 @bp.post("/cases/<ref>/clocks")
 @login_required
 def clock(ref: str):
-    def op(session, case):
-        ops.set_clock(session, case, request.form.get("name", ""), _time("at"), current_user.user,
-                      request.form.get("note"))
-    return run_on_case(ref, "deadlines", op)
+    def op(session, case, form: ClockForm):
+        ops.set_clock(session, case, form.name.data, form.at.data, current_user.user, form.note.data)
+    return run_on_case(ref, "deadlines", op, form=ClockForm)
 
 
 @bp.post("/cases/<ref>/facts")
 @login_required
 def facts(ref: str):
-    answers = {"yes": True, "no": False, "unknown": None}
-
-    def op(session, case):
-        values = {}
-        for name in FACTS:
-            raw = request.form.get(name, "unknown")
-            if raw not in answers:
-                raise DomainError("bad_fact", "unknown answer", name)
-            values[name] = answers[raw]
-        ops.set_facts(session, case, current_user.user, **values)
-        if "category" in request.form:
-            lifecycle.set_category(session, case, current_user.user, request.form["category"] or None)
-    return run_on_case(ref, "facts", op)
+    def op(session, case, form: FactsForm):
+        ops.set_facts(session, case, current_user.user, **form.facts())
+        if form.category_sent():
+            lifecycle.set_category(session, case, current_user.user, form.category.data)
+    return run_on_case(ref, "facts", op, form=FactsForm)
 
 
 @bp.post("/cases/<ref>/close")
 @login_required
 def close(ref: str):
-    def op(session, case):
-        lifecycle.close_case(session, case, current_user.user, request.form.get("note", ""))
-    return run_on_case(ref, "facts", op, done=_("The case is closed. Everything in it is kept."))
+    def op(session, case, form: NoteForm):
+        lifecycle.close_case(session, case, current_user.user, form.note.data)
+    return run_on_case(ref, "facts", op, form=NoteForm, done=_("The case is closed. Everything in it is kept."))
 
 
 @bp.post("/cases/<ref>/reopen")
 @login_required
 def reopen(ref: str):
-    def op(session, case):
-        lifecycle.reopen_case(session, case, current_user.user, request.form.get("note", ""))
-    return run_on_case(ref, "facts", op, done=_("The case is open again."))
+    def op(session, case, form: NoteForm):
+        lifecycle.reopen_case(session, case, current_user.user, form.note.data)
+    return run_on_case(ref, "facts", op, form=NoteForm, done=_("The case is open again."))
 
 
 def _rung_or_404(step_id: str) -> None:
@@ -402,51 +393,45 @@ def _step_or_404(step_id: str) -> None:
         abort(404)
 
 
-def _evidence_id() -> int:
-    try:
-        return int(request.form.get("evidence_id", ""))
-    except ValueError:
-        raise DomainError("unknown_evidence", "no evidence chosen", "evidence_id") from None
-
-
 @bp.post("/cases/<ref>/recheck")
 @login_required
 def request_recheck(ref: str):
-    def op(session, case):
+    def op(session, case, _form):
         recheck.request_recheck(session, case, current_user.user)
-    return run_on_case(ref, "rechecks", op,
-                done=_("The re-check has started. The result appears here when the new capture is done."))
+    return run_on_case(ref, "rechecks", op, form=EmptyForm,
+                       done=_("The re-check has started. The result appears here when the new capture is done."))
 
 
 @bp.post("/cases/<ref>/steps/<step_id>/removed-verified")
 @login_required
 def removed_verified(ref: str, step_id: str):
-    def op(session, case):
-        _rung_or_404(step_id)
-        ops.record_verified_removal(session, case, step_id, _evidence_id(), current_user.user, rules=rules())
-    return run_on_case(ref, f"step-{step_id}", op)
+    _rung_or_404(step_id)
+
+    def op(session, case, form: EvidenceChoiceForm):
+        ops.record_verified_removal(session, case, step_id, form.evidence_id.data, current_user.user, rules=rules())
+    return run_on_case(ref, f"step-{step_id}", op, form=EvidenceChoiceForm)
 
 
 @bp.post("/cases/<ref>/steps/<step_id>/attachments/evidence")
 @login_required
 def attach_evidence(ref: str, step_id: str):
-    def op(session, case):
-        _step_or_404(step_id)
-        ops.attach_evidence(session, case, step_id, _evidence_id(), current_user.user, rules=rules())
-    return run_on_case(ref, f"step-{step_id}", op)
+    _step_or_404(step_id)
+
+    def op(session, case, form: EvidenceChoiceForm):
+        ops.attach_evidence(session, case, step_id, form.evidence_id.data, current_user.user, rules=rules())
+    return run_on_case(ref, f"step-{step_id}", op, form=EvidenceChoiceForm)
 
 
 @bp.post("/cases/<ref>/steps/<step_id>/attachments/upload")
 @login_required
 def attach_upload(ref: str, step_id: str):
-    def op(session, case):
-        _step_or_404(step_id)
-        file = request.files.get("file")
-        if file is None or not file.filename:
-            raise DomainError("file_missing", "no file chosen", "file")
+    _step_or_404(step_id)
+
+    def op(session, case, form: AttachUploadForm):
+        file = form.file.data
         ops.attach_upload(session, runtime().blobs, case, step_id, current_user.user, file.read(), file.filename,
                           max_bytes=runtime().settings.upload_max_bytes, rules=rules())
-    return run_on_case(ref, f"step-{step_id}", op)
+    return run_on_case(ref, f"step-{step_id}", op, form=AttachUploadForm)
 
 
 @bp.get("/cases/<ref>/attachments/<int:attachment_id>")
@@ -456,22 +441,14 @@ def attachment(ref: str, attachment_id: int):
     from webui.cases import INLINE_TYPES
 
     case = _case_or_404(ref)
-    session = db()
-    att = session.execute(select(StepAttachment).join(CaseStep, CaseStep.id == StepAttachment.case_step_id)
-                          .where(StepAttachment.id == attachment_id, CaseStep.case_id == case.id)).scalar()
-    if att is None or att.sha256 is None:
-        abort(404)
     try:
-        data = runtime().blobs.read(att.sha256)
-    except BlobError as exc:
-        audit.record(session, current_user.user, "artifact.integrity_error", "step_attachment", att.id, case.id,
-                     error=str(exc))
-        session.commit()
-        abort(500)
-    inline = att.media_type in INLINE_TYPES
-    audit.record(session, current_user.user, "attachment.view" if inline else "attachment.download",
-                 "step_attachment", att.id, case.id, step_id=att.step.step_id, sha256=att.sha256)
-    session.commit()
+        opened = files.open_step_attachment(db(), runtime().blobs, current_user.user, case, attachment_id,
+                                            inline_types=INLINE_TYPES)
+    except NotFound:
+        abort(404)
+    except files.BrokenFile:
+        abort_keeping(500)  # the integrity error is recorded
+    att, data, inline = opened.attachment, opened.data, opened.inline
     stem = secure_filename((att.filename or "").rsplit(".", 1)[0]) or "bilag"
     name = f"{case.ref}-{att.id}-{stem}.{EXTENSIONS.get(att.media_type, 'bin')}"
     resp = Response(data, mimetype=att.media_type if inline else "application/octet-stream")

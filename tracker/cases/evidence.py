@@ -11,6 +11,7 @@ from capture.bundle import MANIFEST_NAME, TIMESTAMP_NAME, TSA_CHAIN_NAME, Eviden
 from capture.errors import CaptureFailed, CaptureRefused
 from storage.models import Artifact, Case, Evidence, EvidenceState
 from storage.types import utcnow
+from tracker import uow
 from tracker.oversight import audit
 from tracker.adapters import jobs
 from tracker.oversight import offenders
@@ -35,7 +36,7 @@ def claim(rt: "Runtime", evidence_id: int) -> Evidence | None:
     marks it failed). The returned row's ``attempts`` is this claim's fencing token.
     """
     now = utcnow()
-    with rt.transaction() as session:
+    with uow.unit_of_work(rt) as session:
         res = session.execute(
             update(Evidence)
             .where(Evidence.id == evidence_id)
@@ -136,7 +137,7 @@ def store_bundle(rt: "Runtime", evidence_id: int, bundle: EvidenceBundle, *,
         stored.append((TIMESTAMP_NAME, "timestamp", "application/timestamp-reply",
                        len(bundle.timestamp.tsr), tsr_sha))
         stored += _chain_rows(rt, bundle.timestamp)
-    with rt.transaction() as session:
+    with uow.unit_of_work(rt) as session:
         ev = _held(session, evidence_id, lease)
         for name, role, media_type, size, sha in stored:
             session.add(Artifact(evidence_id=ev.id, name=name, role=role, media_type=media_type,
@@ -186,13 +187,13 @@ def retry_timestamps(rt: "Runtime", limit: int = 50) -> int:
         try:
             token = request_timestamp(manifest, rt.capture_options)
         except TimestampError as exc:
-            with rt.transaction() as session:
+            with uow.unit_of_work(rt) as session:
                 row = session.get(Evidence, evidence_id)
                 row.timestamp_error = str(exc)
             break  # the TSA is still down: try the rest next time
         tsr_sha = rt.blobs.put(token.tsr)
         chain = _chain_rows(rt, token)
-        with rt.transaction() as session:
+        with uow.unit_of_work(rt) as session:
             row = session.get(Evidence, evidence_id)
             if row.timestamp_sha256 is not None:
                 continue
@@ -224,7 +225,7 @@ def _parse_iso(value: str) -> datetime:
 
 
 def _finish_without_bundle(rt: "Runtime", ev: Evidence, state: EvidenceState, reason: str) -> None:
-    with rt.transaction() as session:
+    with uow.unit_of_work(rt) as session:
         row = _held(session, ev.id, (ev.worker, ev.attempts))
         row.state = state
         row.error = reason
@@ -235,7 +236,7 @@ def _finish_without_bundle(rt: "Runtime", ev: Evidence, state: EvidenceState, re
 
 def _release(rt: "Runtime", ev: Evidence, reason: str) -> None:
     """Give the job back for huey's retry."""
-    with rt.transaction() as session:
+    with uow.unit_of_work(rt) as session:
         row = _held(session, ev.id, (ev.worker, ev.attempts))
         row.state = EvidenceState.queued
         row.error = reason

@@ -134,6 +134,21 @@ def ready_file(rt: "Runtime", job: ExportJob, case: Case) -> ExportFile:
     return ExportFile(path, filename_for(job, case), media_type_for(job))
 
 
+def take_ready(rt: "Runtime", session: Session, user: User, case: Case, kind: str,
+               evidence_id: int | None) -> ExportJob | None:
+    """The user's ready file of this kind that the old download URL has not handed out yet, now marked
+    handed out (the caller sends it with ``record_download``); None if there is none or it expired."""
+    job = latest_ready(session, user, case, kind, evidence_id)
+    if job is None:
+        return None
+    try:
+        ready_file(rt, job, case)
+    except NotFound:
+        return None
+    job.served_at = utcnow()
+    return job
+
+
 def record_download(session: Session, user: User, case: Case, job: ExportJob, via: str) -> None:
     """The audit event of a download, as before the jobs: the file's SHA-256 and size."""
     filename = filename_for(job, case)
@@ -166,7 +181,7 @@ def bind_enqueue_exports_on_commit(rt: "Runtime") -> None:
 def _claim(rt: "Runtime", job_id: int) -> tuple[str, int] | None:
     now = utcnow()
     worker = jobs.worker_name()
-    with rt.transaction() as session:
+    with uow.unit_of_work(rt) as session:
         res = session.execute(update(ExportJob).where(
             ExportJob.id == job_id, ExportJob.attempts < MAX_ATTEMPTS,
             or_(ExportJob.state == "queued", (ExportJob.state == "running") & (ExportJob.lease_expires_at < now)),
@@ -180,7 +195,7 @@ def _claim(rt: "Runtime", job_id: int) -> tuple[str, int] | None:
 def _finish(rt: "Runtime", job_id: int, lease: tuple[str, int], **values) -> bool:
     """Write the outcome only if this worker still holds the job (fencing); False otherwise."""
     worker, attempt = lease
-    with rt.transaction() as session:
+    with uow.unit_of_work(rt) as session:
         res = session.execute(update(ExportJob).where(
             ExportJob.id == job_id, ExportJob.state == "running", ExportJob.worker == worker,
             ExportJob.attempts == attempt).values(lease_expires_at=None, **values))
@@ -189,7 +204,7 @@ def _finish(rt: "Runtime", job_id: int, lease: tuple[str, int], **values) -> boo
 
 def _step(rt: "Runtime", job_id: int, lease: tuple[str, int], step: str) -> None:
     worker, attempt = lease
-    with rt.transaction() as session:
+    with uow.unit_of_work(rt) as session:
         session.execute(update(ExportJob).where(ExportJob.id == job_id, ExportJob.worker == worker,
                                                 ExportJob.attempts == attempt).values(step=step))
 
@@ -239,7 +254,7 @@ def run_export_job(rt: "Runtime", job_id: int) -> str:
         reason = f"{code}: {exc}"[:2000]
         if lease[1] >= MAX_ATTEMPTS or isinstance(exc, DomainError):
             _finish(rt, job_id, lease, state="failed", step="failed", error=reason, finished_at=utcnow())
-            with rt.transaction() as session:
+            with uow.unit_of_work(rt) as session:
                 job = session.get(ExportJob, job_id)
                 audit.record(session, None, "export.failed", "case", job.case_id, job.case_id, job=job_id,
                              kind=job.kind, error=reason)
@@ -256,7 +271,7 @@ def run_export_job(rt: "Runtime", job_id: int) -> str:
 def sweep(rt: "Runtime") -> int:
     """Re-enqueue lost jobs, fail exhausted ones, remove expired files; returns how many were re-enqueued."""
     now = utcnow()
-    with rt.transaction() as session:
+    with uow.unit_of_work(rt) as session:
         stalled = or_((ExportJob.state == "queued") & (ExportJob.created_at < now - REQUEUE_AFTER),
                       (ExportJob.state == "running") & (ExportJob.lease_expires_at < now))
         session.execute(update(ExportJob).where(stalled, ExportJob.attempts >= MAX_ATTEMPTS).values(

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, aliased
 
 from storage.models import Case, CaseStep, Evidence, EvidenceState, Recheck, Role, User
 from storage.types import utcnow
+from tracker import uow
 from tracker.oversight import audit
 from tracker.adapters import jobs
 from tracker.errors import DomainError, NotFound
@@ -113,7 +114,7 @@ def start_recheck(rt: "Runtime", case: Case | int, baseline: Evidence | int) -> 
     """Start a system re-check of ``baseline``'s URL (its own transaction); returns the Recheck id."""
     case_id = case if isinstance(case, int) else case.id
     baseline_id = baseline if isinstance(baseline, int) else baseline.id
-    with rt.transaction() as session:
+    with uow.unit_of_work(rt) as session:
         row = _add_recheck(session, session.get(Case, case_id), session.get(Evidence, baseline_id), None)
         recheck_id, ev_id = row.id, row.evidence_id
     jobs.enqueue_capture(rt, ev_id)  # the row is committed; the sweep re-enqueues it if this fails
@@ -192,7 +193,7 @@ def decide(rt: "Runtime", recheck: Recheck | int) -> str | None:
     When the case thereby becomes verified removed, the unit's leaders are told (after commit).
     """
     recheck_id = recheck if isinstance(recheck, int) else recheck.id
-    with rt.transaction() as session:
+    with uow.unit_of_work(rt) as session:
         row = session.get(Recheck, recheck_id)
         if row is None or row.verdict is not None:
             return row.verdict if row is not None else None
@@ -251,8 +252,12 @@ def _answered_later(session: Session, row: Recheck) -> bool:
         Recheck.verdict.is_not(None), Recheck.verdict.not_in(NO_INFORMATION)).limit(1)).scalar() is not None
 
 
-def decide_uncertain(session: Session, case: Case, recheck_id: int, decision: str, actor: User) -> Recheck:
+def decide_uncertain(session: Session, case: Case, recheck_id: int, decision: str, actor: User,
+                     rt: "Runtime | None" = None) -> Recheck:
     """The case's leader decides an ``uncertain`` re-check from its screenshots (flush only; audited).
+
+    With ``rt`` (page, API, CLI), the unit's leaders are told once the transaction commits if this
+    decision newly verifies the removal.
 
     ``decision`` is ``removed`` (counts as a removal verdict, with the decider recorded; two agreeing
     removals still verify) or ``still_online``. Raises NotFound if ``actor`` may not see the case or
@@ -270,6 +275,7 @@ def decide_uncertain(session: Session, case: Case, recheck_id: int, decision: st
         raise DomainError("bad_decision", "decide 'removed' or 'still_online'", "decision")
     if row.verdict != UNCERTAIN or _answered_later(session, row):
         raise DomainError("not_uncertain", "this re-check is not open to a decision (decided, or a later one answered)")
+    was = verified_removal(session, case) if rt is not None else None
     code = LEADER_DECISIONS[decision]
     details = {**(row.details or {}), "finding": {"verdict": row.verdict, "reason_code": row.reason_code,
                                                   "reason": row.reason}}
@@ -282,6 +288,11 @@ def decide_uncertain(session: Session, case: Case, recheck_id: int, decision: st
     audit.record(session, actor, "recheck.leader_decided", "recheck", row.id, case.id, before=before,
                  verdict=verdict, decision=decision, evidence_id=row.evidence_id,
                  baseline_evidence_id=row.baseline_evidence_id)
+    if rt is not None:
+        now = verified_removal(session, case)
+        if now is not None and now != was:
+            case_id = case.id
+            uow.after_commit(session, lambda: tell_leaders_removed(rt, case_id))
     return row
 
 
