@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, g, request, session
+from flask import Flask, request, session
 from flask_babel import get_locale
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
@@ -13,7 +13,7 @@ from tracker.accounts.admin import load_in_force, override_dir
 from tracker.workflow.rules import Rules
 from tracker.adapters.runtime import Runtime
 from tracker.settings import Settings, load_settings
-from webui import admin, api, auth, cases, exports, hr, letters, nav, oversight, rechecks, report, stats, workflow
+from webui import admin, api, auth, cases, db, exports, hr, letters, nav, oversight, rechecks, report, stats, workflow
 from webui.extensions import babel, csrf, limiter, login_manager
 from webui.labels import PLATFORMS_KEY, RULES_KEY
 from webui.timefmt import DATE_PATTERN, DATETIME_PATTERN, format_date_input, format_local
@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     app.extensions[PLATFORMS_KEY] = in_force.directory
     logging.getLogger("webui").setLevel(logging.INFO)
 
+    db.init_app(app)  # the request owns its transaction: commit after the view, or roll back (first: runs last)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
@@ -108,12 +109,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["nav_menu"] = nav.menu
     app.jinja_env.globals["login_notice"] = auth.pop_login_notice
-
-    @app.teardown_appcontext
-    def _close_db(_exc):
-        db = g.pop("db", None)
-        if db is not None:
-            db.close()
 
     @app.after_request
     def _security_headers(resp):

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import Evidence, EvidenceState
 from storage.types import utcnow
+from tracker import uow
 
 if TYPE_CHECKING:
     from capture.engine import Capturer
@@ -132,7 +133,7 @@ def enqueue_capture(rt: "Runtime", evidence_id: int) -> None:
 
 def enqueue_capture_after_commit(session: Session, evidence_id: int) -> None:
     """Enqueue the capture once the row is committed (a worker must be able to see it)."""
-    session.info.setdefault(_PENDING_KEY, []).append(evidence_id)
+    uow.defer(session, _PENDING_KEY, evidence_id)
 
 
 def bind_enqueue_on_commit(rt: "Runtime") -> None:
@@ -140,15 +141,14 @@ def bind_enqueue_on_commit(rt: "Runtime") -> None:
 
     @event.listens_for(rt.Session, "after_commit")
     def _after_commit(session: Session) -> None:
+        if not uow.outer_commit(session):  # a savepoint's release: wait for the real commit
+            return
         for ev_id in session.info.pop(_PENDING_KEY, []):
             try:
                 enqueue_capture(rt, ev_id)
             except Exception:  # the periodic sweep enqueues it again
                 log.exception("could not enqueue capture %s; the sweep will retry", ev_id)
 
-    @event.listens_for(rt.Session, "after_rollback")
-    def _after_rollback(session: Session) -> None:
-        session.info.pop(_PENDING_KEY, None)
 
     from tracker.adapters.notify import bind_notify_on_commit
 

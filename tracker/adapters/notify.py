@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import Case, CaseClock, CaseStep, NotificationSent, Recheck, Role, User
 from storage.types import utcnow
+from tracker import uow
 from tracker.workflow.deadlines import COPENHAGEN
 
 if TYPE_CHECKING:
@@ -240,7 +241,7 @@ def send_due(rt: "Runtime", now: datetime | None = None) -> int:
 # -- "a case was opened", sent after commit --------------------------------------------------------
 def case_opened_after_commit(session: Session, case_id: int) -> None:
     """Have the unit's leaders told about the case once the transaction commits (never for a rollback)."""
-    session.info.setdefault(_PENDING_KEY, []).append(case_id)
+    uow.defer(session, _PENDING_KEY, case_id)
 
 
 def bind_notify_on_commit(rt: "Runtime") -> None:
@@ -248,6 +249,8 @@ def bind_notify_on_commit(rt: "Runtime") -> None:
 
     @event.listens_for(rt.Session, "after_commit")
     def _after_commit(session: Session) -> None:
+        if not uow.outer_commit(session):  # a savepoint's release: wait for the real commit
+            return
         pending = session.info.pop(_PENDING_KEY, [])
         if not pending or not mail_configured(rt):
             return
@@ -256,7 +259,3 @@ def bind_notify_on_commit(rt: "Runtime") -> None:
                 rt.huey.vaern_notify_case_opened(case_id)  # type: ignore[attr-defined]
             except Exception:  # the periodic sweep sends it
                 log.exception("could not enqueue the new-case notification for case %s", case_id)
-
-    @event.listens_for(rt.Session, "after_rollback")
-    def _after_rollback(session: Session) -> None:
-        session.info.pop(_PENDING_KEY, None)

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from storage.models import Case, Evidence, ExportJob, User
 from storage.types import utcnow
 from tracker.oversight import audit
+from tracker import uow
 from tracker.adapters import jobs
 from tracker.errors import DomainError, NotFound
 
@@ -96,7 +97,7 @@ def request_export(session: Session, user: User, case: Case, kind: str, *, evide
     session.flush()
     audit.record(session, user, "export.requested", "case", case.ref, case.id, job=job.id, kind=kind,
                  evidence=evidence_id, via=via)
-    session.info.setdefault(_PENDING_KEY, []).append(job.id)
+    uow.defer(session, _PENDING_KEY, job.id)
     return job
 
 
@@ -151,15 +152,14 @@ def bind_enqueue_exports_on_commit(rt: "Runtime") -> None:
 
     @event.listens_for(rt.Session, "after_commit")
     def _after_commit(session: Session) -> None:
+        if not uow.outer_commit(session):  # a savepoint's release: wait for the real commit
+            return
         for job_id in session.info.pop(_PENDING_KEY, []):
             try:
                 rt.huey.vaern_export(job_id)  # type: ignore[attr-defined]
             except Exception:  # the periodic sweep enqueues it again
                 log.exception("could not enqueue export %s; the sweep will retry", job_id)
 
-    @event.listens_for(rt.Session, "after_rollback")
-    def _after_rollback(session: Session) -> None:
-        session.info.pop(_PENDING_KEY, None)
 
 
 # -- building one (the huey task) -------------------------------------------------------------------------
