@@ -14,7 +14,7 @@ from tracker.accounts import admin as ops
 from tracker.accounts import tokens
 from tracker.errors import DomainError, NotFound
 from webui import password_text
-from webui.db import db, runtime
+from webui.db import db, perform, runtime
 from webui.forms.admin import (MESSAGES, ActionForm, UnitForm, UserEditForm, UserFilterForm, UserNewForm,
                                first_error)
 from webui.labels import PERSON_ROLE_LABELS, PLATFORMS_KEY, RULES_KEY
@@ -57,9 +57,7 @@ def index():
 @role_required(Role.admin)
 def users():
     session = db()
-    form = UserFilterForm(request.args)
-    form.validate()
-    f = form.values()
+    f = UserFilterForm().values()
     page = ops.list_users(session, unit_id=f["unit_id"], role=f["role"], active=f["active"], page=f["page"],
                           viewer=me())
     filters = {"unit": f["unit_id"] or "", "role": f["role"].value if f["role"] else "",
@@ -86,15 +84,12 @@ def user_new():
         if not form.validate():
             error, field = _refusal(form)
         else:
-            try:
-                user, generated = ops.create_user(session, me(), email=form.email.data, name=form.name.data,
-                                                  role=form.role.data, unit_id=form.unit.data,
-                                                  password=form.password.data or None)
-                session.commit()
-            except DomainError as exc:
-                session.rollback()
-                error, field = _refusal(form, exc)
+            done = perform(ops.create_user, me(), email=form.email.data, name=form.name.data, role=form.role.data,
+                           unit_id=form.unit.data, password=form.password.data or None)
+            if not done:
+                error, field = _refusal(form, done.error)
             else:
+                user, generated = done.value
                 if generated:
                     return render_template("admin/password.html", user=user, password=generated, created=True)
                 flash(_("The user %(name)s is created.", name=user.name), "ok")
@@ -122,16 +117,12 @@ def user_edit(user_id: int):
         if not form.validate():
             error, field = _refusal(form)
         else:
-            try:
-                changes = ops.update_user(session, me(), user, name=form.name.data, role=form.role.data,
-                                          unit_id=form.unit.data, active=form.active.data)
-                session.commit()
-            except DomainError as exc:
-                session.rollback()
-                error, field = _refusal(form, exc)
-                user = _user_or_404(user_id)
+            done = perform(ops.update_user, me(), user, name=form.name.data, role=form.role.data,
+                           unit_id=form.unit.data, active=form.active.data)
+            if not done:
+                error, field = _refusal(form, done.error)
             else:
-                flash(_("The changes are saved.") if changes else _("Nothing was changed."), "ok")
+                flash(_("The changes are saved.") if done.value else _("Nothing was changed."), "ok")
                 return redirect(url_for("admin.user_edit", user_id=user.id))
     return render_template("admin/user_edit.html", user=user, form=form, error=error, field=field, roles=ROLES,
                            units=ops.list_units(session, me()), tokens=tokens.list_tokens(session, user, me()),
@@ -143,10 +134,8 @@ def user_edit(user_id: int):
 def user_password(user_id: int):
     if not ActionForm().validate_on_submit():  # its CSRF token (CSRFProtect has checked it before, too)
         abort(400)
-    session = db()
     user = _user_or_404(user_id)
-    password = ops.reset_password(session, me(), user)
-    session.commit()
+    password = ops.reset_password(db(), me(), user)
     return render_template("admin/password.html", user=user, password=password, created=False)
 
 
@@ -155,14 +144,12 @@ def user_password(user_id: int):
 def token_revoke(user_id: int, token_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
-    session = db()
     user = _user_or_404(user_id)
     try:
-        row, revoked = tokens.revoke_user_token(session, me(), user.id, token_id)
+        row, revoked = tokens.revoke_user_token(db(), me(), user.id, token_id)
     except NotFound:
         abort(404)
     if revoked:
-        session.commit()
         flash(_("The API token %(name)s is revoked. It stops working at once.", name=row.name or "#" + str(row.id)),
               "ok")
     else:
@@ -181,14 +168,11 @@ def units():
         if not form.validate():
             error = _refusal(form)[0]
         else:
-            try:
-                unit = ops.create_unit(session, me(), form.name.data)
-                session.commit()
-            except DomainError as exc:
-                session.rollback()
-                error = _message(exc)
+            done = perform(ops.create_unit, me(), form.name.data)
+            if not done:
+                error = _message(done.error)
             else:
-                flash(_("The unit %(name)s is created.", name=unit.name), "ok")
+                flash(_("The unit %(name)s is created.", name=done.value.name), "ok")
                 return redirect(url_for("admin.units"))
     return render_template("admin/units.html", units=ops.list_units(session, me()), error=error,
                            name=form.name.data or ""), (400 if error else 200)
@@ -208,13 +192,9 @@ def unit_edit(unit_id: int):
         if not form.validate():
             error = _refusal(form)[0]
         else:
-            try:
-                ops.rename_unit(session, me(), unit, form.name.data)
-                session.commit()
-            except DomainError as exc:
-                session.rollback()
-                error = _message(exc)
-                unit = ops.get_unit(session, unit_id, me())
+            done = perform(ops.rename_unit, me(), unit, form.name.data)
+            if not done:
+                error = _message(done.error)
             else:
                 flash(_("The unit is renamed."), "ok")
                 return redirect(url_for("admin.units"))

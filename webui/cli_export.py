@@ -25,6 +25,7 @@ def export(ref: str, out: Path, as_email: str | None) -> None:
     from tracker.cases.register import get_case_for
     from tracker.errors import DomainError, NotFound
     from tracker.packaging.export import write_case_package
+    from tracker.uow import unit_of_work
 
     if out.exists():
         click.echo(f"vaern: {out} exists: an export package is never overwritten", err=True)
@@ -32,7 +33,7 @@ def export(ref: str, out: Path, as_email: str | None) -> None:
     rt = _runtime()
     package = None
     try:
-        with rt.transaction() as session:
+        with unit_of_work(rt) as session:
             actor = None
             if as_email:
                 actor = session.execute(select(User).where(User.email == as_email.strip().lower())).scalar()

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, Form, IntegerField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from storage.models import Role
+from webui.forms.hr import GetForm, Number, Text
 
 #: what the person reads for each refusal (form checks and tracker.accounts.admin's DomainError codes)
 MESSAGES = {
@@ -74,21 +75,17 @@ class ActionForm(FlaskForm):
     """A form that is only a button (reset a password, revoke a token): its CSRF token is all it carries."""
 
 
-class UserFilterForm(Form):
-    """The user list's filters (GET, no CSRF: it changes nothing); a value that cannot be read is ignored."""
+class UserFilterForm(GetForm):
+    """The user list's filters; a value that cannot be read is ignored (the list shows more, not an error)."""
 
-    unit = IntegerField(validators=[Optional()])
-    role = SelectField(choices=["", *(r.value for r in Role)], validators=[Optional()])
-    active = SelectField(choices=["1", "0", "all"], default="1", validators=[Optional()])
-    page = IntegerField(validators=[Optional()])
+    unit = Number()
+    role = Text()
+    active = Text()
+    page = Number()
 
     def values(self) -> dict:
-        """The filters that could be read: unit id, Role, active (None: all) and page."""
-        def ok(field):
-            return field.data if not field.errors else None
-
-        role = ok(self.role)
-        return {"unit_id": ok(self.unit) if (ok(self.unit) or 0) >= 0 else None,
-                "role": Role(role) if role else None,
-                "active": {"1": True, "0": False}.get(ok(self.active) if self.active.raw_data else "1"),
-                "page": ok(self.page) or 1}
+        """unit id, Role, active (True/False, None: all; not given: active) and page."""
+        active = self.active.data if self.active.raw_data else "1"
+        return {"unit_id": self.unit.number,
+                "role": Role(self.role.data) if self.role.data in Role.__members__ else None,
+                "active": {"1": True, "0": False}.get(active), "page": self.page.number or 1}
