@@ -1,5 +1,8 @@
 """Log in and out. Same message for an unknown e-mail and a wrong password.
 
+The checks, counters and audit events are ``tracker.accounts.login``'s; this module keeps the cookie
+session. A refused login (401) or password change (400) is committed by the request with its records.
+
 Sessions that end: the session cookie names the user *and* the user's session generation
 (``tracker.accounts.users.end_sessions``); logout, a password reset, deactivation or a change of role or unit
 raises the generation, so every cookie issued before stops working at once. A session also ends after
