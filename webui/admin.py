@@ -187,19 +187,15 @@ def unit_edit(unit_id: int):
     except NotFound:
         abort(404)
     form = UnitForm() if request.method == "POST" else UnitForm(data={"name": unit.name})
-    error = None
+    error, name = None, form.name.data or ""
     if form.is_submitted():
-        if not form.validate():
-            error = _refusal(form)[0]
+        done = perform(ops.rename_unit, me(), unit, form.name.data) if form.validate() else None
+        if not done:
+            error = _refusal(form)[0] if done is None else _message(done.error)
         else:
-            done = perform(ops.rename_unit, me(), unit, form.name.data)
-            if not done:
-                error = _message(done.error)
-            else:
-                flash(_("The unit is renamed."), "ok")
-                return redirect(url_for("admin.units"))
-    return render_template("admin/unit_edit.html", unit=unit, name=form.name.data or "", error=error), \
-        (400 if error else 200)
+            flash(_("The unit is renamed."), "ok")
+            return redirect(url_for("admin.units"))
+    return render_template("admin/unit_edit.html", unit=unit, name=name, error=error), (400 if error else 200)
 
 
 # -- rule files and the platform directory -------------------------------------------------------

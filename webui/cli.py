@@ -127,14 +127,13 @@ def demo(host: str, port: int) -> None:
     """Create the demo organisation, serve a local demo post, and run Værn."""
     from storage.types import utcnow
     from tracker.adapters.demo import DEMO_PASSWORD, ensure_demo_org, seed_demo_history, start_demo_site
-    from tracker.uow import unit_of_work
 
     site = start_demo_site()
     base = _settings()
     hosts = ",".join(filter(None, [base.capture_allowed_hosts, f"127.0.0.1:{site.port}"]))
     settings = base.model_copy(update={"capture_allowed_hosts": hosts})
     rt = _runtime(settings)
-    with unit_of_work(rt) as session:
+    with rt.transaction() as session:
         users = ensure_demo_org(session)
         seeded = seed_demo_history(session, rt.rules, utcnow())
     click.echo("")

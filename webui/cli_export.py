@@ -25,7 +25,6 @@ def export(ref: str, out: Path, as_email: str | None) -> None:
     from tracker.cases.register import get_case_for
     from tracker.errors import DomainError, NotFound
     from tracker.packaging.export import write_case_package
-    from tracker.uow import unit_of_work
 
     if out.exists():
         click.echo(f"vaern: {out} exists: an export package is never overwritten", err=True)
@@ -33,7 +32,7 @@ def export(ref: str, out: Path, as_email: str | None) -> None:
     rt = _runtime()
     package = None
     try:
-        with unit_of_work(rt) as session:
+        with rt.transaction() as session:
             actor = None
             if as_email:
                 actor = session.execute(select(User).where(User.email == as_email.strip().lower())).scalar()
