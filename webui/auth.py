@@ -1,5 +1,8 @@
 """Log in and out. Same message for an unknown e-mail and a wrong password.
 
+The checks, counters and audit events are ``tracker.accounts.login``'s; this module keeps the cookie
+session. A refused login (401) or password change (400) is committed by the request with its records.
+
 Sessions that end: the session cookie names the user *and* the user's session generation
 (``tracker.accounts.users.end_sessions``); logout, a password reset, deactivation or a change of role or unit
 raises the generation, so every cookie issued before stops working at once. A session also ends after
@@ -13,24 +16,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
-from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Length
 
 from storage.models import User
 from storage.types import utcnow
-from tracker.oversight import audit
-from tracker.accounts import throttle
-from tracker.errors import DomainError
-from tracker.accounts.users import authenticate, end_sessions, record_failed_login, record_login, set_password
+from tracker.accounts import login as ops
 from webui import password_text
-from webui.db import db, runtime
+from webui.db import db, perform, runtime
 from webui.extensions import limiter, login_manager
+from webui.forms.auth import LoginForm, LogoutForm, PasswordForm
 from webui.redirects import safe_target
 from webui.timefmt import format_local
 
@@ -81,17 +78,22 @@ def load_user(session_id: str) -> SessionUser | None:
     return SessionUser(user)
 
 
-class LoginForm(FlaskForm):
-    email = EmailField(_l("E-mail"), validators=[DataRequired(_l("Enter your e-mail address.")), Length(max=320)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password.")), Length(max=1000)])
-
-
 def _login_limit() -> str:
     return runtime().settings.login_rate_limit
 
 
 def _address() -> str:
     return (request.remote_addr or "-")[:100]
+
+
+def _limits() -> ops.Limits:
+    settings = runtime().settings
+    return ops.Limits(settings.login_free_attempts, settings.login_free_attempts_per_address)
+
+
+def _wait_text(wait: int) -> str:
+    return ngettext("Too many wrong attempts. Wait %(num)d second and try again.",
+                    "Too many wrong attempts. Wait %(num)d seconds and try again.", wait)
 
 
 def _failed_logins_notice(count: int, last: datetime | None) -> str:
@@ -110,40 +112,20 @@ def login():
     form = LoginForm()
     error, status = None, 200
     if form.validate_on_submit():
-        dbs = db()
-        settings = runtime().settings
-        email = form.email.data.strip().lower()[:320]
-        wait = throttle.wait_seconds(dbs, email, _address(), free_per_account=settings.login_free_attempts,
-                                     free_per_address=settings.login_free_attempts_per_address)
-        if wait:
-            error = ngettext("Too many wrong attempts. Wait %(num)d second and try again.",
-                             "Too many wrong attempts. Wait %(num)d seconds and try again.", wait)
-            return render_template("auth/login.html", form=form, error=error), 429, {"Retry-After": str(wait)}
-        user = authenticate(dbs, email, form.password.data)
-        if user is None:
+        # a refusal's records (the count, the audit event) are committed with the 401 like a success
+        done = ops.log_in(db(), form.email.data, form.password.data, _address(), _limits())
+        if done.wait:
+            return render_template("auth/login.html", form=form, error=_wait_text(done.wait)), 429, \
+                {"Retry-After": str(done.wait)}
+        if done.user is None:
             error, status = _("The e-mail or the password is wrong."), 401
-            throttle.record_failure(dbs, email, _address())
-            record_failed_login(dbs, email)
-            audit.record(dbs, None, "auth.login_failed", "user", "-", email=email)
-            dbs.commit()
         else:
-            failed, last_failed = record_login(user)
-            throttle.record_success(dbs, email, _address())
-            audit.record(dbs, user, "auth.login", "user", user.id, **({"failed_since_last": failed} if failed else {}))
-            dbs.commit()
             target = safe_target(request.args.get("next"), url_for("cases.index"))
-            _start_session(user)  # a fresh session for the new login (no fixation)
-            if failed:
-                session[NOTICE] = _failed_logins_notice(failed, last_failed)
+            _start_session(done.user)  # a fresh session for the new login (no fixation)
+            if done.failed_since_last:
+                session[NOTICE] = _failed_logins_notice(done.failed_since_last, done.last_failed_at)
             return redirect(target)
     return render_template("auth/login.html", form=form, error=error), status
-
-
-class PasswordForm(FlaskForm):
-    current = PasswordField(_l("Current password"), validators=[DataRequired(_l("Enter your current password.")),
-                                                                 Length(max=1000)])
-    new = PasswordField(_l("New password"), validators=[DataRequired(_l("Enter a new password.")), Length(max=1000)])
-    repeat = PasswordField(_l("New password again"), validators=[DataRequired(_l("Enter the new password again."))])
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -154,31 +136,21 @@ def password():
     user = current_user.user
     error, status = None, 200
     if form.validate_on_submit():
-        dbs = db()
-        settings = runtime().settings
-        wait = throttle.wait_seconds(dbs, user.email, _address(), free_per_account=settings.login_free_attempts,
-                                     free_per_address=settings.login_free_attempts_per_address)
-        if wait:
-            error, status = ngettext("Too many wrong attempts. Wait %(num)d second and try again.",
-                                     "Too many wrong attempts. Wait %(num)d seconds and try again.", wait), 429
-        elif authenticate(dbs, user.email, form.current.data) is None:
-            throttle.record_failure(dbs, user.email, _address())
-            audit.record(dbs, user, "auth.password_change_refused", "user", user.id, reason="current_password")
-            dbs.commit()
+        done = perform(ops.change_password, user, current=form.current.data, new=form.new.data,
+                       repeat=form.repeat.data, address=_address(), limits=_limits())
+        refused = done.value.refused if done else None
+        if not done:  # the policy refused the new password (nothing was written)
+            error, status = password_text.for_page(done.error), 400
+        elif refused == "throttled":
+            error, status = _wait_text(done.value.wait), 429
+        elif refused == "wrong_current":  # counted and audited: the 400 commits that
             error, status = _("The current password is wrong."), 400
-        elif form.new.data != form.repeat.data:
+        elif refused == "mismatch":
             error, status = _("The two new passwords are not the same."), 400
         else:
-            try:
-                set_password(dbs, user, form.new.data, actor=user, action="user.password_change")
-            except DomainError as exc:
-                dbs.rollback()
-                error, status = password_text.for_page(exc), 400
-            else:
-                dbs.commit()
-                _start_session(user)  # this browser goes on; every other session has ended
-                session[NOTICE] = _("Your password is changed. You are logged out everywhere else.")
-                return redirect(url_for("cases.index"))
+            _start_session(user)  # this browser goes on; every other session has ended
+            session[NOTICE] = _("Your password is changed. You are logged out everywhere else.")
+            return redirect(url_for("cases.index"))
     return render_template("auth/password.html", form=form, error=error), status
 
 
@@ -200,11 +172,9 @@ def pop_login_notice() -> str | None:
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    dbs = db()
-    user = current_user.user
-    end_sessions(user)  # every session of this user ends, on every device
-    audit.record(dbs, user, "auth.logout", "user", user.id)
-    dbs.commit()
+    if not LogoutForm().validate_on_submit():  # its CSRF token (CSRFProtect has checked it before, too)
+        abort(400)
+    ops.log_out(db(), current_user.user)  # every session of this user ends, on every device
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))

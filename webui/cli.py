@@ -1,6 +1,11 @@
-"""The `vaern` command: serve, worker, demo, db upgrade, unit/user admin, capture from the shell."""
+"""The `vaern` command: serve, worker, demo, db upgrade, unit/user admin, capture from the shell.
+
+Unit, user and token commands call the same ``tracker.accounts`` functions as the admin pages, as the
+operator at the shell (actor ``None``), inside one ``tracker.uow.unit_of_work``.
+"""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -163,6 +168,24 @@ def db_upgrade() -> None:
     click.echo("vaern: database schema is up to date")
 
 
+@contextlib.contextmanager
+def _work():
+    """One administrative command: a unit of work (committed when the block ends); a refusal is one line
+    on standard error and exit 2, with nothing saved."""
+    from tracker.errors import DomainError
+    from tracker.uow import unit_of_work
+
+    rt = _runtime()
+    try:
+        with unit_of_work(rt) as session:
+            yield rt, session
+    except DomainError as exc:
+        click.echo(f"vaern: {_domain_message(exc)}", err=True)
+        sys.exit(2)
+    finally:
+        rt.close()
+
+
 @main.group()
 def unit() -> None:
     """Organisational units."""
@@ -172,16 +195,10 @@ def unit() -> None:
 @click.argument("name")
 def unit_add(name: str) -> None:
     """Add a unit."""
-    from tracker.errors import DomainError
-    from tracker.accounts.users import add_unit
+    from tracker.accounts import admin
 
-    rt = _runtime()
-    try:
-        with rt.transaction() as session:
-            add_unit(session, name)
-    except DomainError as exc:
-        click.echo(f"vaern: {exc.message}", err=True)
-        sys.exit(2)
+    with _work() as (_rt, session):
+        admin.create_unit(session, None, name)
     click.echo(f"vaern: unit {name!r} added")
 
 
@@ -198,22 +215,12 @@ def user() -> None:
 @click.option("--password-stdin", is_flag=True, help="read the password from standard input")
 def user_add(email: str, name: str, role: str, unit_name: str | None, password_stdin: bool) -> None:
     """Add a user (the password is prompted, or read with --password-stdin)."""
-    from tracker.errors import DomainError
-    from tracker.accounts.users import add_user, find_unit
+    from tracker.accounts import admin
 
     password = _read_password(password_stdin)
-    rt = _runtime()
-    try:
-        with rt.transaction() as session:
-            unit_row = None
-            if unit_name:
-                unit_row = find_unit(session, unit_name)
-                if unit_row is None:
-                    raise DomainError("unit_unknown", f"no unit named {unit_name!r} (add it with `vaern unit add`)")
-            add_user(session, email=email, name=name, role=role, password=password, unit=unit_row)
-    except DomainError as exc:
-        click.echo(f"vaern: {_domain_message(exc)}", err=True)
-        sys.exit(2)
+    with _work() as (_rt, session):
+        unit_id = admin.unit_id_named(session, unit_name) if unit_name else None
+        admin.create_user(session, None, email=email, name=name, role=role, unit_id=unit_id, password=password)
     click.echo(f"vaern: user {email.lower()} ({role}) added")
 
 
@@ -236,22 +243,11 @@ def _domain_message(exc) -> str:
 @click.option("--password-stdin", is_flag=True, help="read the new password from standard input")
 def user_password(email: str, password_stdin: bool) -> None:
     """Set a user's password (checked like on the admin pages); every session of the user ends."""
-    from tracker.errors import DomainError
-    from tracker.accounts.users import find_user_by_email, set_password
+    from tracker.accounts import admin
 
     password = _read_password(password_stdin)
-    rt = _runtime()
-    try:
-        with rt.transaction() as session:
-            user = find_user_by_email(session, email)
-            if user is None:
-                raise DomainError("user_unknown", f"no user with e-mail {email.strip().lower()!r}")
-            set_password(session, user, password, action="user.password_set")
-    except DomainError as exc:
-        click.echo(f"vaern: {_domain_message(exc)}", err=True)
-        sys.exit(2)
-    finally:
-        rt.close()
+    with _work() as (_rt, session):
+        admin.set_password_of(session, None, email, password)
     click.echo(f"vaern: password of {email.strip().lower()} set; their sessions have ended")
 
 
@@ -357,19 +353,12 @@ def token() -> None:
 @click.option("--days", default=None, type=int, help="days the token is valid (default: VAERN_API_TOKEN_DAYS, 90)")
 def token_create(email: str, name: str, days: int | None) -> None:
     """Create a token; it is printed once, as the last word of the output."""
-    from tracker.errors import DomainError
     from tracker.accounts.tokens import create_token_for_email
 
-    rt = _runtime()
-    try:
-        with rt.transaction() as session:
-            row, secret = create_token_for_email(session, email, name, days=rt.settings.api_token_days if days is None else days)
-            expires = row.expires_at
-    except DomainError as exc:
-        click.echo(f"vaern: {exc.message}", err=True)
-        sys.exit(2)
-    finally:
-        rt.close()
+    with _work() as (rt, session):
+        row, secret = create_token_for_email(session, email, name, None,
+                                             days=rt.settings.api_token_days if days is None else days)
+        expires = row.expires_at
     click.echo(f"vaern: token for {email.strip().lower()}, valid until {expires:%Y-%m-%d %H:%M} UTC "
                f"(shown only now; store it safely): {secret}")
 
@@ -378,22 +367,14 @@ def token_create(email: str, name: str, days: int | None) -> None:
 @click.option("--email", required=True)
 def token_list(email: str) -> None:
     """The user's tokens: id, name, state, created, expires, last used (times in UTC)."""
-    from tracker.errors import DomainError
     from tracker.accounts.tokens import list_tokens_for_email, token_state
 
     def when(dt) -> str:
         return f"{dt:%Y-%m-%d %H:%M}" if dt else "-"
 
-    rt = _runtime()
-    try:
-        with rt.transaction() as session:
-            rows = [(r.id, r.name or "-", token_state(r), when(r.created_at), when(r.expires_at),
-                     when(r.last_used_at)) for r in list_tokens_for_email(session, email)]
-    except DomainError as exc:
-        click.echo(f"vaern: {exc.message}", err=True)
-        sys.exit(2)
-    finally:
-        rt.close()
+    with _work() as (_rt, session):
+        rows = [(r.id, r.name or "-", token_state(r), when(r.created_at), when(r.expires_at),
+                 when(r.last_used_at)) for r in list_tokens_for_email(session, email)]
     click.echo("id\tname\tstate\tcreated\texpires\tlast used")
     for row in rows:
         click.echo("\t".join(str(v) for v in row))
@@ -404,18 +385,10 @@ def token_list(email: str) -> None:
 @click.option("--name", default=None, help="revoke only the tokens with this name")
 def token_revoke(email: str, name: str | None) -> None:
     """Revoke the user's tokens (all of them, or those called --name)."""
-    from tracker.errors import DomainError
     from tracker.accounts.tokens import revoke_tokens_for_email
 
-    rt = _runtime()
-    try:
-        with rt.transaction() as session:
-            count = revoke_tokens_for_email(session, email, name)
-    except DomainError as exc:
-        click.echo(f"vaern: {exc.message}", err=True)
-        sys.exit(2)
-    finally:
-        rt.close()
+    with _work() as (_rt, session):
+        count = revoke_tokens_for_email(session, email, name)
     click.echo(f"vaern: {count} token(s) of {email.strip().lower()} revoked")
 
 

@@ -1,22 +1,23 @@
-"""HR's read-only pages: case search, a case's full history, the audit log."""
+"""HR's read-only pages: case search, a case's full history, the audit log (each reading audited by the
+tracker function behind it; the filters are GET forms in ``webui.forms.hr``)."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, render_template, url_for
 from flask_babel import format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from storage.models import Case, OrgUnit, Role
-from tracker.oversight import audit
 from tracker.oversight import history
 from tracker.oversight import search
 from tracker.errors import DomainError, NotFound
 from webui import labels
 from webui.db import db, runtime
 from webui.roles import me, role_required
-from webui.timefmt import CPH, parse_date
+from webui.forms.hr import MESSAGES, AuditLogForm, CaseSearchForm, HistoryForm
+from webui.timefmt import CPH
 from webui.workflow import ACTIONS, rules
 
 bp = Blueprint("hr", __name__)
@@ -34,14 +35,6 @@ OBJECT_TYPE_LABELS = {
     "api_token": _l("API token"), "rule_file": _l("Rules file"), "audit_log": _l("Audit log"),
     "offender": _l("Offender"),
 }
-MESSAGES = {
-    "bad_date": _l("The date could not be read. Write it as day.month.year, e.g. 26.11.2026."),
-    "bad_category": _l("Choose a category from the list."),
-    "bad_status": _l("Choose a status from the list."),
-    "bad_number": _l("Choose a value from the list."),
-}
-
-
 @bp.app_template_filter("action_text")
 def action_text(action: str) -> str:
     return str(ACTION_LABELS.get(action, action))
@@ -63,110 +56,79 @@ def role_text(role: Role) -> str:
     return str(ROLE_LABELS.get(role, role))
 
 
-# -- parsing the GET forms ----------------------------------------------------------------------
-def _date(name: str, errors: dict, *, end: bool = False) -> datetime | None:
-    """A typed date (26.11.2026, or ISO) as the start of that Danish day (``end``: of the day after)."""
-    value = request.args.get(name, "").strip()
-    if not value:
-        return None
-    try:
-        day = parse_date(value)
-    except ValueError:
-        errors[name] = MESSAGES["bad_date"]
-        return None
-    if end:
-        day += timedelta(days=1)
-    return datetime.combine(day, time(), CPH)
-
-
-def _int(name: str, errors: dict) -> int | None:
-    value = request.args.get(name, "").strip()
-    if not value:
-        return None
-    if not value.isdigit() or len(value) > 12:
-        errors[name] = MESSAGES["bad_number"]
-        return None
-    return int(value)
-
-
-def _text(name: str, limit: int = 200) -> str:
-    return request.args.get(name, "").strip()[:limit]
-
-
-def _page_args(drop: str) -> dict:
-    """The current query string without the cursor, for page links."""
-    return {k: v for k, v in request.args.items() if k not in (drop, "lang") and v}
-
-
 # -- the pages ----------------------------------------------------------------------------------
+def _start(field) -> datetime | None:
+    """The start of that Danish day."""
+    return datetime.combine(field.day, time(), CPH) if field.day else None
+
+
+def _end(field) -> datetime | None:
+    """The start of the Danish day after (the filter includes the whole day typed)."""
+    return datetime.combine(field.day + timedelta(days=1), time(), CPH) if field.day else None
+
+
 @bp.get("/hr/cases", endpoint="search")
 @role_required(Role.hr)
 def search_page():
-    session, user, errors = db(), me(), {}
-    values = {k: _text(k, 500 if k == "q" else 200) for k in
-              ("employee", "unit", "offender", "platform", "category", "status", "from", "to", "q")}
+    session, user, form = db(), me(), CaseSearchForm()
+    values, errors = form.texts(), form.problems()
+    values.pop("after")
     filters = None
-    unit_id = _int("unit", errors)
-    created_from, created_to = _date("from", errors), _date("to", errors, end=True)
     if not errors:
         try:
             filters = search.CaseFilters(
-                employee=values["employee"], unit_id=unit_id, offender=values["offender"],
+                employee=values["employee"], unit_id=form.unit.number, offender=values["offender"],
                 platform=values["platform"], category=values["category"], status=values["status"],
-                created_from=created_from, created_to=created_to, text=values["q"])
+                created_from=_start(form.start), created_to=_end(form.end), text=values["q"])
         except DomainError as exc:
             errors[exc.field or "form"] = MESSAGES.get(exc.code, MESSAGES["bad_number"])
     result = None
     if filters is not None:
-        after = _int("after", {})
-        result = search.search_cases(session, user, filters, after=after, per_page=PER_PAGE)
-        audit.record(session, user, "case.search", "case", "-", None, found=result.total,
-                     after=after, **{k: v for k, v in values.items() if v})
-        session.commit()
+        result = search.find_cases(session, user, filters, after=form.after.number, per_page=PER_PAGE, asked=values)
     units = list(session.execute(select(OrgUnit).order_by(OrgUnit.name)).scalars())
     platforms = sorted(runtime().platforms.platforms, key=lambda p: str(p.name).casefold())
     return render_template(
         "hr/search.html", values=values, errors=errors, result=result,
         unit_options=[(u.id, u.name) for u in units], platform_options=[(p.id, p.name) for p in platforms],
         platform_names={p.id: p.name for p in platforms}, categories=CATEGORY_LABELS, statuses=STATUS_LABELS,
-        count_cap=search.COUNT_CAP, page_args=_page_args("after"), first_page=request.args.get("after"))
+        count_cap=search.COUNT_CAP, page_args=form.link_args("after"), first_page=form.after.data)
 
 
 @bp.get("/hr/cases/<ref>/history", endpoint="case_history")
 @role_required(Role.hr)
 def case_history(ref: str):
-    session = db()
-    after = _int("after", {})
+    form = HistoryForm()
     try:
-        case, page = history.case_history(session, me(), ref, after=after, rules=rules(), lang=str(get_locale()))
+        case, page = history.case_history(db(), me(), ref, after=form.after.number, rules=rules(),
+                                          lang=str(get_locale()))
     except NotFound:
         abort(404)
-    session.commit()
-    return render_template("hr/history.html", case=case, page=page, page_args=_page_args("after"),
-                           first_page=after is not None)
+    return render_template("hr/history.html", case=case, page=page, page_args=form.link_args("after"),
+                           first_page=form.after.number is not None)
 
 
 @bp.get("/hr/audit", endpoint="audit")
 @role_required(Role.hr)
 def audit_page():
-    session, user, errors = db(), me(), {}
-    values = {k: _text(k) for k in ("actor", "action", "case", "object_type", "from", "to", "system")}
-    at_from, at_to = _date("from", errors), _date("to", errors, end=True)
-    before = _int("before", {})
+    session, user, form = db(), me(), AuditLogForm()
+    values, errors = form.texts(), form.problems()
+    values.pop("before")
+    before = form.before.number
     page = None
     if not errors:
         filters = history.AuditFilters(actor=values["actor"], system_only=bool(values["system"]),
                                        action=values["action"], case_ref=values["case"],
-                                       object_type=values["object_type"], at_from=at_from, at_to=at_to)
+                                       object_type=values["object_type"], at_from=_start(form.start),
+                                       at_to=_end(form.end))
         page = history.audit_log(session, user, filters, before=before, rules=rules(), lang=str(get_locale()))
-        session.commit()
     actions = sorted(set(history.audit_actions(session)) | set(ACTION_LABELS) | ({values["action"]} - {""}),
                      key=lambda a: action_text(a).casefold())
     return render_template(
         "hr/audit.html", values=values, errors=errors, page=page,
         action_options=[(a, action_text(a)) for a in actions], case_refs=_case_refs(page),
         object_types={**OBJECT_TYPE_LABELS, **({values["object_type"]: values["object_type"]}
-                                               if values["object_type"] not in OBJECT_TYPE_LABELS | {"": ""} else {})}, page_args=_page_args("before"), first_page=before is not None)
+                                               if values["object_type"] not in OBJECT_TYPE_LABELS | {"": ""} else {})},
+        page_args=form.link_args("before"), first_page=before is not None)
 
 
 def _case_refs(page: history.Page | None) -> dict[int, str]:

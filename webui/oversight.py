@@ -6,17 +6,18 @@ AMR, admin) and a calm 403 to a leader who may read but not change the case.
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from storage.models import Case, OffenderKind, Role, User
-from tracker.oversight import audit
 from tracker.oversight import offenders as ops
 from tracker.oversight import similar
 from tracker.errors import NotFound
 from tracker.workflow.steps import can_manage_case
 from webui.db import db, runtime
+from webui.forms.oversight import (OffenderAddForm, OffenderDecisionForm, OffenderPageForm, OffenderProfileForm,
+                                   checked)
 from webui.labels import OFFENDER_KIND_LABELS
 from webui.roles import me, role_required
 from webui.workflow import run_on_case
@@ -56,12 +57,11 @@ def platform_name(platform_id: str) -> str:
 
 # -- on the case page -----------------------------------------------------------------------------
 def case_context(case: Case, user: User) -> dict:
-    """The offenders of the case and, per evidence, look-alikes in other cases (committed: the index's
-    first load may backfill columns of older evidence)."""
+    """The offenders of the case and, per evidence, look-alikes in other cases (the index's first load may
+    backfill columns of older evidence: the request commits that with the page)."""
     session = db()
     views = ops.offenders_on_case(session, case, user)
     near = similar.similar_for_case(session, case, user, runtime().blobs)
-    session.commit()
     return dict(
         offender_views=views, near_duplicates=near, can_edit_offenders=can_manage_case(user, case),
         can_open_offenders=user.role in ops.OVERSIGHT_ROLES, offender_kinds=KINDS, offender_kind_hints=KIND_HINTS,
@@ -71,7 +71,7 @@ def case_context(case: Case, user: User) -> dict:
 
 
 def _run(ref: str, operation, done: str):
-    """Call one operation on the case, commit, and go back to the offender section."""
+    """Call one operation on the case (``run_on_case``: in a savepoint) and go back to the offender section."""
     return run_on_case(ref, "offenders", operation, done, messages=MESSAGES,
                        forbidden=_("You can read this case, but only the unit's leader and HR can "
                                    "change who is behind it."))
@@ -80,11 +80,10 @@ def _run(ref: str, operation, done: str):
 @bp.post("/cases/<ref>/offenders")
 @role_required(Role.leader, Role.hr)
 def add(ref: str):
-    f = request.form
-
     def op(session, case):
-        ops.add_by_hand(session, case, me(), platform=f.get("platform", ""), handle=f.get("handle", ""),
-                        profile_url=f.get("profile_url"), display_name=f.get("display_name"),
+        f = checked(OffenderAddForm())
+        ops.add_by_hand(session, case, me(), platform=f.platform.data, handle=f.handle.data,
+                        profile_url=f.profile_url.data or None, display_name=f.display_name.data or None,
                         known_platforms=tuple(p for p, _name in platform_choices()))
     return _run(ref, op, _("The profile is added to the case."))
 
@@ -92,10 +91,11 @@ def add(ref: str):
 @bp.post("/cases/<ref>/offenders/<int:link_id>/decision")
 @role_required(Role.leader, Role.hr)
 def decide(ref: str, link_id: int):
-    state = request.form.get("state", "")
+    form = OffenderDecisionForm()
+    state = form.state.data or ""
 
     def op(session, case):
-        ops.decide(session, case, link_id, state, me())
+        ops.decide(session, case, link_id, checked(form).state.data or "", me())
     return _run(ref, op, _("The profile is confirmed.") if state == ops.CONFIRMED
                 else _("The suggestion is dismissed."))
 
@@ -103,11 +103,10 @@ def decide(ref: str, link_id: int):
 @bp.post("/cases/<ref>/offenders/<int:link_id>/profile")
 @role_required(Role.leader, Role.hr)
 def profile(ref: str, link_id: int):
-    f = request.form
-
     def op(session, case):
-        ops.update_profile(session, case, link_id, me(), kind=f.get("kind", ""), note=f.get("note"),
-                           display_name=f.get("display_name"))
+        f = checked(OffenderProfileForm())
+        ops.update_profile(session, case, link_id, me(), kind=f.kind.data or "", note=f.note.data,
+                           display_name=f.display_name.data)
     return _run(ref, op, _("Saved."))
 
 
@@ -115,26 +114,20 @@ def profile(ref: str, link_id: int):
 @bp.get("/offenders")
 @role_required(*ops.OVERSIGHT_ROLES)
 def offenders():
-    page = request.args.get("page", 1, type=int) or 1
-    session = db()
-    rows, total = ops.offenders_for(session, me(), page=page, per_page=PER_PAGE)
-    pages = max(1, -(-total // PER_PAGE))
-    if page < 1 or page > pages:
+    try:
+        listed = ops.list_offenders(db(), me(), page=OffenderPageForm().page.number or 1, per_page=PER_PAGE)
+    except NotFound:
         abort(404)
-    audit.record(session, me(), "offender.list", "offender", "-", page=page, count=len(rows))
-    session.commit()
-    return render_template("oversight/offenders.html", rows=rows, total=total, page=page, pages=pages,
-                           offender_kinds=KINDS, is_hr=me().role is Role.hr)
+    return render_template("oversight/offenders.html", rows=listed.rows, total=listed.total, page=listed.page,
+                           pages=listed.pages, offender_kinds=KINDS, is_hr=me().role is Role.hr)
 
 
 @bp.get("/offenders/<int:offender_id>")
 @role_required(*ops.OVERSIGHT_ROLES)
 def offender(offender_id: int):
-    session = db()
     try:
-        detail = ops.offender_for(session, me(), offender_id)
+        detail = ops.offender_for(db(), me(), offender_id)
     except NotFound:
         abort(404)
-    session.commit()
     return render_template("oversight/offender.html", d=detail, offender_kinds=KINDS,
                            offender_kind_hints=KIND_HINTS, link_states=LINK_STATES)

@@ -18,7 +18,7 @@ import csv
 import io
 from datetime import date
 
-from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask import Blueprint, Response, abort, render_template, url_for
 from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -26,21 +26,18 @@ from flask_babel import ngettext
 
 from storage.models import Role
 from storage.types import utcnow
-from tracker.oversight import audit
 from tracker.oversight import med
 from tracker.errors import DomainError
-from tracker.oversight.statistics import (NO_PLATFORM, POLICE_BUCKETS, RUNG_BUCKETS, Count, MedStatistics, Period,
-                                default_period, make_period, med_statistics)
+from tracker.oversight.statistics import (NO_PLATFORM, POLICE_BUCKETS, READERS, RUNG_BUCKETS, Count, MedStatistics,
+                                         Period, default_period, make_period, read_statistics)
 from webui import charts
 from webui.db import db, runtime
+from webui.forms.oversight import PeriodForm
 from webui.labels import CATEGORY_LABELS, NOT_ASSESSED, OFFENDER_KIND_LABELS
 from webui.roles import me, role_required
-from webui.timefmt import parse_date
 from webui.workflow import OUTCOMES, label, rules
 
 bp = Blueprint("stats", __name__)
-
-READERS = (Role.hr, Role.leader, Role.amr)
 
 CATEGORIES = {**CATEGORY_LABELS, "not_assessed": NOT_ASSESSED}
 OFFENDER_KINDS = {
@@ -69,28 +66,22 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # -- reading the request --------------------------------------------------------------------------
-def _date_arg(name: str) -> date | None:
-    value = (request.args.get(name) or "").strip()
-    if not value:
-        return None
-    try:
-        return parse_date(value)
-    except ValueError:
-        raise DomainError("bad_date", f"{name} is not a date", name) from None
-
-
-def _period() -> Period:
+def _period(form: PeriodForm) -> Period:
     """The period asked for; a missing end is taken from the default (since the last MED meeting)."""
+    for field in (form.start, form.end):
+        if field.errors:
+            raise DomainError("bad_date", f"{field.name} is not a date", field.name)
     default = default_period(runtime().settings.med_evaluation_dates, med.local_today(utcnow()))
-    return make_period(_date_arg("from") or default.start, _date_arg("to") or default.end)
+    return make_period(form.start.day or default.start, form.end.day or default.end)
 
 
 def _period_args(period: Period) -> dict[str, str]:
     return {"from": period.start.isoformat(), "to": period.end.isoformat()}
 
 
-def _statistics(period: Period) -> MedStatistics:
-    return med_statistics(db(), me(), period, rules(), utcnow())
+def _statistics(period: Period, purpose: str) -> MedStatistics:
+    """Read (and, for the page and the CSV, audit) the statistics through the one tracker function."""
+    return read_statistics(db(), me(), period, rules(), utcnow(), purpose=purpose)
 
 
 # -- labels ---------------------------------------------------------------------------------------
@@ -172,17 +163,14 @@ def med_box(today: date) -> dict:
 @role_required(*READERS)
 def index():
     today = med.local_today(utcnow())
+    form = PeriodForm()
     try:
-        period = _period()
+        period = _period(form)
     except DomainError as exc:
-        form = {"from": request.args.get("from", ""), "to": request.args.get("to", "")}
-        return render_template("stats/index.html", st=None, error=_period_error(exc.code), form=form,
+        return render_template("stats/index.html", st=None, error=_period_error(exc.code), form=form.texts(),
                                med=med_box(today)), 400
-    st = _statistics(period)
+    st = _statistics(period, "view")
     args = _period_args(period)
-    audit.record(db(), me(), "stats.view", "statistics", period.label,
-                 scope="all" if me().role is Role.hr else me().unit_id)
-    db().commit()
     return render_template(
         "stats/index.html", st=st, error=None, form=args, med=med_box(today), tables=tables(st),
         rungs=rung_rows(st), RUNG=RUNG, RUNG_BUCKETS=RUNG_BUCKETS, CHARTS=CHARTS,
@@ -203,7 +191,7 @@ def _period_error(code: str) -> str:
 
 def _period_or_400() -> Period:
     try:
-        return _period()
+        return _period(PeriodForm())
     except DomainError:
         abort(400)
 
@@ -213,7 +201,7 @@ def _period_or_400() -> Period:
 def chart(name: str):
     if name not in CHARTS:
         abort(404)
-    st = _statistics(_period_or_400())
+    st = _statistics(_period_or_400(), "chart")
     axis = _("Cases")
     if name == "takedown":
         rows = rung_rows(st)
@@ -273,14 +261,11 @@ def csv_rows(st: MedStatistics) -> list[tuple[str, str, str, str]]:
 @role_required(*READERS)
 def csv_download():
     period = _period_or_400()
-    st = _statistics(period)
+    st = _statistics(period, "export")
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=";", lineterminator="\r\n")
     writer.writerow([_("statistic"), _("key"), _("label"), _("value")])
     writer.writerows([_cell(v) for v in row] for row in csv_rows(st))
-    audit.record(db(), me(), "stats.export", "statistics", period.label, format="csv",
-                 scope="all" if me().role is Role.hr else me().unit_id)
-    db().commit()
     resp = Response(("\ufeff" + buf.getvalue()).encode("utf-8"), mimetype="text/csv")
     resp.headers["Content-Disposition"] = f'attachment; filename="vaern-statistik_{period.label}.csv"'
     return resp

@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import Select, or_, select
 
 from storage.models import Case, Role, User
+from tracker.errors import NotFound
 
 
 def can_view_case(user: User, case: Case) -> bool:
@@ -34,3 +35,18 @@ def visible_cases(user: User) -> Select[tuple[Case]]:
     if user.role is Role.employee:
         return q.where(or_(Case.employee_id == user.id, Case.reported_by_id == user.id))
     return q.where(Case.id == -1)
+
+
+def require_admin(actor: User | None) -> None:
+    """Administration is for administrators; to anyone else it does not exist (NotFound).
+
+    ``None`` is the operator at the shell (the ``vaern`` command): whoever runs it administers the installation.
+    """
+    if actor is not None and actor.role is not Role.admin:
+        raise NotFound("administration")
+
+
+def require_role(actor: User, *roles: Role) -> None:
+    """A page or export only these roles have: NotFound for anyone else (its existence is not confirmed)."""
+    if actor is None or actor.role not in roles:
+        raise NotFound("page")

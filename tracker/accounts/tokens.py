@@ -3,7 +3,8 @@
 A token reads ``vaern_`` followed by 43 URL-safe characters (256 random bits). It acts as its user,
 with the same permissions as the pages; it stops working when revoked, when it expires (``expires_at``,
 set at creation: ``api_token_days`` by default) or when the user is deactivated. ``last_used_at`` shows
-administrators which tokens are still in use.
+administrators which tokens are still in use. Issuing, listing and revoking are administration
+(``require_admin``: an administrator, or ``None`` for the operator at the shell).
 """
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from storage.models import ApiToken, User
 from storage.types import utcnow
+from tracker.accounts.permissions import require_admin
 from tracker.oversight import audit
-from tracker.errors import DomainError
+from tracker.errors import DomainError, NotFound
 
 PREFIX = "vaern_"
 TOKEN_PATTERN = re.compile(r"^vaern_[A-Za-z0-9_-]{43}$")
@@ -63,6 +65,7 @@ def create_token(session: Session, user: User, name: str = "", actor: User | Non
 def create_token_for_email(session: Session, email: str, name: str = "",
                            actor: User | None = None, *, days: int = 90) -> tuple[ApiToken, str]:
     """``create_token`` for the user with this e-mail; DomainError ``user_unknown`` if there is none."""
+    require_admin(actor)
     return create_token(session, _user_by_email(session, email), name, actor, days=days)
 
 
@@ -75,14 +78,15 @@ def token_state(row: ApiToken, now: datetime | None = None) -> str:
     return "live"
 
 
-def list_tokens(session: Session, user: User) -> list[ApiToken]:
+def list_tokens(session: Session, user: User, viewer: User | None = None) -> list[ApiToken]:
     """The user's tokens, newest first (revoked and expired ones too: they are part of the record)."""
+    require_admin(viewer)
     return list(session.execute(select(ApiToken).where(ApiToken.user_id == user.id)
                                 .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())).scalars())
 
 
-def list_tokens_for_email(session: Session, email: str) -> list[ApiToken]:
-    return list_tokens(session, _user_by_email(session, email))
+def list_tokens_for_email(session: Session, email: str, viewer: User | None = None) -> list[ApiToken]:
+    return list_tokens(session, _user_by_email(session, email), viewer)
 
 
 def revoke_token(session: Session, row: ApiToken, actor: User | None = None) -> bool:
@@ -95,9 +99,19 @@ def revoke_token(session: Session, row: ApiToken, actor: User | None = None) -> 
     return True
 
 
+def revoke_user_token(session: Session, actor: User | None, user_id: int, token_id: int) -> tuple[ApiToken, bool]:
+    """Revoke token ``token_id`` of user ``user_id`` (NotFound if it is not theirs); the bool: revoked now."""
+    require_admin(actor)
+    row = session.get(ApiToken, token_id)
+    if row is None or row.user_id != user_id:
+        raise NotFound(f"token {token_id}")
+    return row, revoke_token(session, row, actor)
+
+
 def revoke_tokens_for_email(session: Session, email: str, name: str | None = None,
                             actor: User | None = None) -> int:
     """Revoke the user's live tokens (only those called ``name`` if given); returns how many."""
+    require_admin(actor)
     user = _user_by_email(session, email)
     q = select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
     if name is not None:

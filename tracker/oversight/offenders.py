@@ -300,3 +300,21 @@ def offender_for(session: Session, viewer: User, offender_id: int) -> OffenderDe
         CaseOffender.offender_id == offender.id, CaseOffender.state.in_(ACTIVE))).scalar_one()
     audit.record(session, viewer, "offender.view", "offender", offender.id, None, cases_shown=len(shown))
     return OffenderDetail(offender, cases, [(c, link) for c, link in shown])
+
+
+@dataclass(frozen=True)
+class OffenderList:
+    rows: list[OffenderRow]
+    total: int
+    page: int
+    pages: int
+
+
+def list_offenders(session: Session, viewer: User, page: int = 1, per_page: int = 50) -> OffenderList:
+    """One page of the offender list (``offenders_for``), logged as ``offender.list``; NotFound past the end."""
+    rows, total = offenders_for(session, viewer, page=page, per_page=per_page)
+    pages = max(1, -(-total // per_page))
+    if page < 1 or page > pages:
+        raise NotFound(f"offender page {page}")
+    audit.record(session, viewer, "offender.list", "offender", "-", page=page, count=len(rows))
+    return OffenderList(rows, total, page, pages)

@@ -16,9 +16,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
-from storage.models import Case, CaseOffender, CaseText, Offender, User
+from storage.models import Case, CaseOffender, CaseText, Offender, Role, User
 from storage.types import utcnow
-from tracker.errors import DomainError
+from tracker.errors import DomainError, NotFound
+from tracker.oversight import audit
 from tracker.cases.lifecycle import CATEGORIES
 from tracker.accounts.permissions import visible_cases
 
@@ -269,3 +270,15 @@ def search_cases(session: Session, user: User, filters: CaseFilters, *, after: i
         selectinload(Case.employee), selectinload(Case.unit))).scalars()} if shown else {}
     return SearchResult(cases=[cases[i] for i in shown], next_after=shown[-1] if len(ids) > per_page else None,
                         total=len(ids) if after is None else None, terms=text_terms(filters.text))
+
+
+def find_cases(session: Session, user: User, filters: CaseFilters, *, after: int | None = None,
+               per_page: int = 50, asked: dict | None = None) -> SearchResult:
+    """HR's case search (NotFound for anyone else), logged as ``case.search`` with what was asked for
+    (``asked``: the filled-in fields as typed) and how many cases were found."""
+    if user.role is not Role.hr:
+        raise NotFound("search")
+    result = search_cases(session, user, filters, after=after, per_page=per_page)
+    audit.record(session, user, "case.search", "case", "-", None, found=result.total, after=after,
+                 **{k: v for k, v in (asked or {}).items() if v})
+    return result

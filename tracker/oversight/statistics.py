@@ -37,11 +37,11 @@ from sqlalchemy.orm import Session
 
 from storage.models import (Case, CaseClock, CaseOffender, CaseStep, Evidence, Offender, OffenderKind, OrgUnit,
                             Role, User)
-from tracker.oversight import med
+from tracker.oversight import audit, med
 from tracker.workflow.deadlines import COPENHAGEN, at_wall_time
 from tracker.errors import DomainError
 from tracker.cases.lifecycle import CATEGORIES
-from tracker.accounts.permissions import visible_cases
+from tracker.accounts.permissions import require_role, visible_cases
 from tracker.workflow.rules import Rules
 from tracker.workflow.steps import NEEDS_REASON, POLICE_REPORT, case_deadlines, steps_and_clocks
 
@@ -53,6 +53,7 @@ COUNTED_LINKS = ("suggested", "confirmed")
 POLICE_BUCKETS = ("in_time", "late", "declined", "overdue", "running", "closed", "unknown_episode")
 RUNG_BUCKETS = ("removed", "partly_removed", "refused", "no_answer", "waiting", "skipped")
 MAX_PERIOD_DAYS = 10 * 366
+READERS = (Role.hr, Role.leader, Role.amr)  #: who reads the statistics (each their own scope)
 
 
 # -- the period -------------------------------------------------------------------------------------
@@ -336,3 +337,18 @@ def med_statistics(session: Session, viewer: User, period: Period, rules: Rules,
         per_offender_kind=per_offender_kind(session, scope), police=police_report_compliance(scope, rules, now),
         takedown=takedown_outcomes(scope, rules), removal=time_to_verified_removal(session, scope, rules),
         overdue=overdue_steps(session, viewer, rules, now))
+
+
+def read_statistics(session: Session, viewer: User, period: Period, rules: Rules, now: datetime, *,
+                    purpose: str = "view") -> MedStatistics:
+    """The statistics for a reader (NotFound for anyone else), logged as ``stats.view`` or ``stats.export``.
+
+    ``purpose`` "chart" is not logged again: a chart shows exactly the numbers of the page it belongs to.
+    """
+    require_role(viewer, *READERS)
+    st = med_statistics(session, viewer, period, rules, now)
+    if purpose in ("view", "export"):
+        extra = {"format": "csv"} if purpose == "export" else {}
+        audit.record(session, viewer, f"stats.{purpose}", "statistics", period.label, **extra,
+                     scope="all" if viewer.role is Role.hr else viewer.unit_id)
+    return st
