@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from capture.bundle import canonical_json
+from canon import canonical_json
 from storage.models import AuditEvent, Case
 
 #: the case columns whose every change is audited, with the words `vaern verify` uses for them
