@@ -42,6 +42,7 @@ from storage.models import Artifact, AuditEvent, Case, CaseStep, Evidence, StepA
 from storage.types import utcnow
 from tracker.oversight import audit
 from tracker.cases import casefacts
+from capture.bundle import MANIFEST_NAME, TIMESTAMP_NAME, TSA_CHAIN_NAME
 
 if TYPE_CHECKING:
     from tracker.adapters.runtime import Runtime
@@ -358,8 +359,6 @@ def check_manifests(store: BlobStore, sealed: list[SealedEvidence], bad_blobs: s
 
     ``bad_blobs`` and ``edited_events`` are reported already: they are not read again.
     """
-    from capture.bundle import MANIFEST_NAME, TIMESTAMP_NAME, TSA_CHAIN_NAME
-
     problems = []
     for ev in sealed:
         where = f"evidence {ev.id} (case {ev.ref})"

@@ -21,6 +21,7 @@ from storage.types import utcnow
 from tracker.errors import DomainError
 from tracker.cases.lifecycle import CATEGORIES
 from tracker.accounts.permissions import visible_cases
+from storage.models import Artifact, Evidence, EvidenceState
 
 MAX_BODY_CHARS = 200_000  #: searchable text kept per case (description first, then captures in order)
 MAX_TERMS = 12
@@ -83,8 +84,6 @@ def reindex_case_texts(rt, *, batch: int = 200) -> int:
     For an upgrade (captures stored before migration 0004 were never indexed) or after a restore; each batch
     of cases is its own transaction, so the web app keeps working. Returns how many cases were indexed.
     """
-    from storage.models import Artifact, Evidence, EvidenceState
-
     done, after = 0, 0
     while True:
         with rt.transaction() as session:

@@ -3,7 +3,7 @@
 The report says what each capture shows and, just as plainly, what it does not; it lists every file's
 SHA-256, the trusted timestamp, the method and the chain of custody, and how to check all of it with
 standard tools. Everything captured is shown as escaped text or as an image, never as live HTML, and
-the PDF is printed by a Chromium that cannot reach the network (capture/pdf.py).
+the PDF is printed by a Chromium that cannot reach the network (capture/pdf.py, through ``rt.print_pdf``).
 These functions read; recording the download as an audit event is the caller's business.
 """
 from __future__ import annotations
@@ -25,8 +25,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from capture.errors import TimestampError
+from capture.timestamp import verify_timestamp
 from capture.judge import COVER_UNMEASURED, POST_NOT_SEEN
-from capture.pdf import PageFrame, html_to_pdf
 from capture.steps import POST_EXCERPT_CHARS
 from storage.blobs import BlobError
 from storage.models import AuditEvent, Case, Evidence, User
@@ -51,17 +51,17 @@ EXCERPT_CHARS = 4000  #: captured text shown in the report at most
 def evidence_report_pdf(rt, session: Session, evidence: Evidence, *, now: datetime | None = None) -> bytes:
     """The PDF report of one evidence (capture or upload); raises capture.pdf.PdfRenderFailed."""
     html = evidence_report_html(rt, session, evidence, now=now)
-    frame = PageFrame(header=f"Værn · Bevisrapport · Sag {evidence.case.ref} · Bevis nr. {evidence.id}",
-                      footer=_footer_fingerprint(evidence), page_label="Side {page} af {pages}")
-    return html_to_pdf(html, rt.capture_options, frame, timeout_seconds=_timeout(1))
+    return rt.print_pdf(html, header=f"Værn · Bevisrapport · Sag {evidence.case.ref} · Bevis nr. {evidence.id}",
+                        footer=_footer_fingerprint(evidence), page_label="Side {page} af {pages}",
+                        timeout_seconds=_timeout(1))
 
 
 def case_report_pdf(rt, session: Session, case: Case, *, now: datetime | None = None) -> bytes:
     """The PDF report of a case with every capture; raises capture.pdf.PdfRenderFailed."""
     html = case_report_html(rt, session, case, now=now)
-    frame = PageFrame(header=f"Værn · Sagsrapport · Sag {case.ref} · {case.unit.name}",
-                      footer=f"Sag {case.ref} · {len(case.evidence)} bevis(er)", page_label="Side {page} af {pages}")
-    return html_to_pdf(html, rt.capture_options, frame, timeout_seconds=_timeout(len(case.evidence)))
+    return rt.print_pdf(html, header=f"Værn · Sagsrapport · Sag {case.ref} · {case.unit.name}",
+                        footer=f"Sag {case.ref} · {len(case.evidence)} bevis(er)", page_label="Side {page} af {pages}",
+                        timeout_seconds=_timeout(len(case.evidence)))
 
 
 def evidence_report_html(rt, session: Session, evidence: Evidence, *, now: datetime | None = None) -> str:
@@ -316,8 +316,6 @@ def _timestamp(rt, ev: Evidence, manifest_bytes: bytes | None, events: list[Audi
         return None
     from cryptography import x509
     from rfc3161_client import decode_timestamp_response
-
-    from capture.timestamp import verify_timestamp
 
     out: dict[str, Any] = {"gen_time": _both(ev.timestamp_gen_time), "tsa_url": None, "late": False}
     for e in events:
