@@ -64,6 +64,11 @@ from tracker.errors import DomainError, NotFound
 from tracker.accounts.tokens import authenticate_token
 from webui.db import db, runtime
 from webui.labels import RULES_KEY
+from tracker.cases.casefile import case_overview
+from tracker.packaging.exports import get_job_for, request_export
+from tracker.workflow.rules import load_rules
+from webui.exports import send_export
+from webui.extensions import csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -96,8 +101,6 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
 
 def init_app(app: Flask) -> None:
     """Register the API: the blueprint, its CSRF exemption, JSON errors for any /api/ path."""
-    from webui.extensions import csrf
-
     app.register_blueprint(bp)
     csrf.exempt(bp)
 
@@ -269,16 +272,12 @@ def _rules():
     """The checked rule files, which create_app loads at start (loaded here only if an app did not)."""
     rules = current_app.extensions.get(RULES_KEY)
     if rules is None:
-        from tracker.workflow.rules import load_rules
-
         rules = current_app.extensions[RULES_KEY] = load_rules()
     return rules
 
 
 @bp.get("/cases/<ref>")
 def get_case(ref: str):
-    from tracker.cases.casefile import case_overview
-
     s = db()
     case = _case_or_404(ref)
     data = case_overview(s, case, _rules(), utcnow())
@@ -328,8 +327,6 @@ def _export_json(case, job) -> dict[str, Any]:
 
 
 def _export_or_404(case, job_id: int):
-    from tracker.packaging.exports import get_job_for
-
     try:
         return get_job_for(db(), _user(), case, job_id)
     except NotFound:
@@ -338,8 +335,6 @@ def _export_or_404(case, job_id: int):
 
 @bp.post("/cases/<ref>/exports")
 def start_export(ref: str):
-    from tracker.packaging.exports import request_export
-
     case = _case_or_404(ref)
     body = json_body({"kind", "evidence_id"})
     kind, evidence_id = body.get("kind"), body.get("evidence_id")
@@ -368,8 +363,6 @@ def export_status(ref: str, job_id: int):
 
 @bp.get("/cases/<ref>/exports/<int:job_id>/download")
 def export_download(ref: str, job_id: int):
-    from webui.exports import send_export
-
     case = _case_or_404(ref)
     job = _export_or_404(case, job_id)
     if job.state != "done":

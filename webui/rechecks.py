@@ -14,6 +14,7 @@ from flask_login import current_user, login_required
 from storage.models import Case, Evidence, Recheck, Role, User
 from tracker.workflow import recheck
 from tracker.workflow.steps import can_manage_case
+from webui.db import runtime
 
 bp = Blueprint("rechecks", __name__)
 
@@ -98,8 +99,7 @@ def init_app(app) -> None:
 @bp.post("/cases/<ref>/rechecks/<int:recheck_id>/decision")
 @login_required
 def decide(ref: str, recheck_id: int):
-    from webui.db import runtime
-    from webui.workflow import run_on_case
+    from webui.workflow import run_on_case  # reason: cycle — webui.workflow → webui.cases → webui.oversight → webui.workflow
 
     decided: dict[str, object] = {}
 

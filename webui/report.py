@@ -15,6 +15,8 @@ from tracker.errors import DomainError
 from tracker.accounts.permissions import can_report
 from webui.db import db, runtime
 from webui.timefmt import parse_local
+from capture.errors import CaptureRefused
+from capture.upload import sniff
 
 bp = Blueprint("report", __name__)
 
@@ -43,9 +45,6 @@ class ReportForm(FlaskForm):
 
 def _supported_upload(data: bytes) -> bool:
     """Quick type check from the bytes so the person hears at once; the job does the full check."""
-    from capture.errors import CaptureRefused
-    from capture.upload import sniff
-
     try:
         sniff(data)
     except CaptureRefused:
