@@ -25,7 +25,8 @@ from storage.models import Evidence, EvidenceState
 from storage.types import utcnow
 from tracker import after_commit
 from tracker.adapters import notify
-from tracker.cases.evidence import MAX_ATTEMPTS, lease_length, retry_timestamps, run_capture_job, worker_name
+from tracker.cases.evidence import (  # noqa: F401 - the lease rules stay readable as jobs.MAX_ATTEMPTS etc.
+    MAX_ATTEMPTS, lease_length, retry_timestamps, run_capture_job, worker_name)
 from tracker.oversight import audit
 from tracker.oversight.integrity import anchor_if_intact
 from tracker.oversight.med import send_reminders

@@ -5,6 +5,9 @@ SHA-256, the trusted timestamp, the method and the chain of custody, and how to 
 standard tools. Everything captured is shown as escaped text or as an image, never as live HTML, and
 the PDF is printed by a Chromium that cannot reach the network (capture/pdf.py, through ``rt.print_pdf``).
 These functions read; recording the download as an audit event is the caller's business.
+
+Long because a report is one document: what it gathers for each capture (files, timestamp, custody,
+limits) and how it phrases and lays that out are read side by side with report_templates/.
 """
 from __future__ import annotations
 
