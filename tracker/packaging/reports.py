@@ -38,6 +38,7 @@ from tracker.oversight import audit
 from tracker.cases.casefile import case_overview
 from tracker.oversight.event_text import sentence
 from tracker.oversight.history import CUSTODY_ACTIONS, names_for
+from tracker.packaging import vocabulary
 from tracker.textcut import excerpt
 
 TEMPLATES = Path(__file__).resolve().parent / "report_templates"
@@ -411,7 +412,7 @@ def _case_head(rt, case: Case) -> dict[str, Any]:
     return {"ref": case.ref, "unit": case.unit.name, "employee": _person(case.employee),
             "reporter": _person(case.reported_by), "same_person": case.employee_id == case.reported_by_id,
             "opened": _both(case.created_at), "episode": _both(case.episode_at), "status": case.status,
-            "closed": _both(case.closed_at), "category": CATEGORY_LABELS.get(case.category or "", None),
+            "closed": _both(case.closed_at), "category": vocabulary.danish(vocabulary.CATEGORIES, case.category),
             "platform": _platform_name(rt, case.platform), "description": case.description}
 
 
@@ -419,12 +420,12 @@ def _overview(rt, session: Session, case: Case, now: datetime) -> dict[str, Any]
     overview = case_overview(session, case, rt.rules, now)
     steps = [{"label": s["label_da"], "kind": s["kind"],
               "state": "Gælder ikke efter sagens oplysninger" if s["applies"] is False and s["state"] == "todo"
-              else STEP_STATES.get(s["state"], s["state"]),
+              else vocabulary.danish(vocabulary.STEP_STATES, s["state"], s["state"]),
               "reason": s["reason"], "done": _both(s["done_at"] or s["sent_at"]), "applies": s["applies"],
               "untouched": s["state"] == "todo" and s["applies"] is not False and not s["reason"]}
              for s in overview["steps"]]
     deadlines = [{"label": d["label"], "start": _both(d["start"]), "due": _both(d["due_at"]),
-                  "state": DEADLINE_STATES.get(d["state"], d["state"]), "source": d["legal_source"]}
+                  "state": vocabulary.danish(vocabulary.DEADLINE_STATES, d["state"], d["state"]), "source": d["legal_source"]}
                  for d in overview["deadlines"]]
     return {"steps": steps, "deadlines": deadlines}
 
@@ -448,7 +449,7 @@ def _person(user: User | None) -> dict[str, str]:
     """A person as the report names them: name, role in Danish, e-mail (to tell namesakes apart)."""
     if user is None:
         return {"name": "ukendt", "role": "", "email": ""}
-    return {"name": user.name, "role": ROLE_LABELS.get(user.role.value, user.role.value), "email": user.email}
+    return {"name": user.name, "role": vocabulary.danish(vocabulary.PERSON_ROLES, user.role.value, user.role.value), "email": user.email}
 
 
 def _page_time(value: str | None) -> str | None:
@@ -628,12 +629,3 @@ ACTION_LABELS = {
     "offender.dismissed": "Forslag om krænker afvist", "offender.update": "Krænker opdateret",
     "offender.view": "Krænker vist",
 }
-
-ROLE_LABELS = {"employee": "medarbejder", "leader": "leder", "hr": "HR", "amr": "arbejdsmiljørepræsentant",
-               "admin": "administrator"}
-CATEGORY_LABELS = {"digital_threat": "Digital trussel", "digital_bullying": "Digital mobning",
-                   "digital_harassment": "Digital chikane"}
-STEP_STATES = {"todo": "Ikke gjort", "in_progress": "I gang", "done": "Udført", "skipped": "Sprunget over",
-               "not_applicable": "Ikke relevant"}
-DEADLINE_STATES = {"met": "Overholdt", "open": "Løber", "at_risk": "Udløber snart", "overdue": "Overskredet",
-                   "unknown_start": "Starttidspunkt ukendt", "closed": "Ikke relevant længere"}
