@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from capture.errors import TimestampError
 from capture.timestamp import verify_timestamp
 from capture.judge import COVER_UNMEASURED, POST_NOT_SEEN
-from capture.steps import POST_EXCERPT_CHARS
+from capture.manifest import POST_EXCERPT_CHARS
 from storage.blobs import BlobError
 from storage.models import AuditEvent, Case, Evidence, User
 from tracker import __version__
