@@ -10,9 +10,8 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from storage.models import Role
+from storage.models import Case, CaseText, Role, User
 from tracker.accounts.users import add_unit, add_user, find_unit
-from storage.models import Case, CaseText, User
 from tracker.cases import lifecycle
 from tracker.cases.register import next_ref
 from tracker.oversight import offenders

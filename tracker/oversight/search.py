@@ -16,12 +16,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
-from storage.models import Case, CaseOffender, CaseText, Offender, User
+from storage.models import Artifact, Case, CaseOffender, CaseText, Evidence, EvidenceState, Offender, User
 from storage.types import utcnow
 from tracker.errors import DomainError
 from tracker.cases.lifecycle import CATEGORIES
 from tracker.accounts.permissions import visible_cases
-from storage.models import Artifact, Evidence, EvidenceState
 
 MAX_BODY_CHARS = 200_000  #: searchable text kept per case (description first, then captures in order)
 MAX_TERMS = 12
