@@ -4,7 +4,8 @@ Each test is marked with its layer (``-m unit``, ``-m integration``, ``-m e2e``)
 what belongs where. SQLite runs everywhere. PostgreSQL and Redis run against real servers when
 VAERN_TEST_DATABASE_URL / VAERN_TEST_REDIS_URL are set (CI sets both); without them those
 tests skip with a reason. Each PostgreSQL test gets its own schema, dropped afterwards; each
-Redis test gets its own queue name, whose keys alone are deleted afterwards.
+Redis test gets its own queue name, whose keys alone are deleted afterwards. A new SQLite database
+is a copy of one migrated by Alembic once per run (tests/support/database.py).
 Test data comes from the factories in tests/support/factories.py.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ import secrets
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.support.database import new_runtime
 from tests.support.factories import make_settings
 from tracker.adapters.runtime import Runtime
 
@@ -74,7 +76,7 @@ def make_runtime(tmp_path):
 
     def make(**overrides) -> Runtime:
         data_dir = overrides.pop("data_dir", tmp_path / f"data{len(made)}")
-        rt = Runtime.from_settings(make_settings(data_dir, **overrides))
+        rt = new_runtime(make_settings(data_dir, **overrides))
         made.append(rt)
         return rt
 

@@ -16,10 +16,10 @@ from tests.support.browser import assert_fits_the_width, assert_no_serious_axe_f
     screenshot, served
 from tests.support.factories import csrf_login, make_case, make_done_evidence, make_settings, make_unit, \
     make_user, png_bytes
+from tests.support.database import new_runtime
 from capture.bundle import Artifact as BundleArtifact
 from capture.bundle import EvidenceBundle
 from tracker.cases import lifecycle
-from tracker.adapters.runtime import Runtime
 from webui.app import create_app
 
 DESCRIPTION = ("Borgeren skriver på Facebook, at han ved hvor jeg bor, og han har lagt et billede af min "
@@ -35,7 +35,7 @@ def wide_post_bundle() -> EvidenceBundle:
 
 @pytest.fixture(scope="module")
 def org(tmp_path_factory):
-    rt = Runtime.from_settings(make_settings(tmp_path_factory.mktemp("case-list")))
+    rt = new_runtime(make_settings(tmp_path_factory.mktemp("case-list")))
     now = datetime.now(timezone.utc)
     with rt.transaction() as s:
         unit, other = make_unit(s, "Jobcenter"), make_unit(s, "Borgerservice")

@@ -238,9 +238,9 @@ def test_help_lists_every_command(tmp_path):
 
 def test_reindex_rebuilds_the_search_text_and_says_how_many_cases(tmp_path):
     from tests.support.factories import make_case, make_settings, make_unit, make_user
-    from tracker.adapters.runtime import Runtime
+    from tests.support.database import new_runtime
 
-    rt = Runtime.from_settings(make_settings(tmp_path))
+    rt = new_runtime(make_settings(tmp_path))
     with rt.transaction() as s:
         make_case(s, make_user(s, "employee", make_unit(s)), description="Trusler i kommentarfeltet")
     rt.close()

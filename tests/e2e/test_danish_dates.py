@@ -11,7 +11,7 @@ from storage.models import Case, CaseStep, StepState
 from tests.support.browser import assert_fits_the_width, assert_no_serious_axe_findings, log_in, open_browser, \
     screenshot, served, DESKTOP, PHONE
 from tests.support.factories import make_case, make_settings, make_unit, make_user
-from tracker.adapters.runtime import Runtime
+from tests.support.database import new_runtime
 from webui.app import create_app
 from webui.timefmt import CPH, format_input, parse_date, parse_local
 
@@ -40,7 +40,7 @@ def test_dates_and_the_fields_value():
 def test_an_english_browser_shows_and_takes_danish_dates_on_the_case_page(tmp_path):
     from playwright.sync_api import expect
 
-    rt = Runtime.from_settings(make_settings(tmp_path))
+    rt = new_runtime(make_settings(tmp_path))
     with rt.transaction() as s:
         unit = make_unit(s, "Jobcenter")
         employee = make_user(s, "employee", unit, name="Mette Jensen")
@@ -85,7 +85,7 @@ def test_an_english_browser_shows_and_takes_danish_dates_on_the_case_page(tmp_pa
 def test_the_report_form_and_hr_filters_take_danish_dates(tmp_path):
     from tests.support.factories import csrf_login
 
-    rt = Runtime.from_settings(make_settings(tmp_path))
+    rt = new_runtime(make_settings(tmp_path))
     with rt.transaction() as s:
         make_user(s, "hr", make_unit(s), email="hr@kommune.dk")
     app = create_app(runtime=rt)

@@ -18,9 +18,9 @@ from tests.support import browser as shared
 from tests.support.browser import PHONE, assert_fits_the_width, assert_no_serious_axe_findings, new_page, open_browser, \
     screenshot, served
 from tests.support.factories import make_settings
+from tests.support.database import new_runtime
 from tracker.adapters.demo import DEMO_PASSWORD, ensure_demo_org, start_demo_site
 from tracker.adapters.jobs import start_embedded_consumer
-from tracker.adapters.runtime import Runtime
 from webui.app import create_app
 from webui.timefmt import CPH
 
@@ -35,7 +35,7 @@ class Vaern:
 
     def __init__(self, data_dir: Path):
         self.site = start_demo_site()
-        self.rt = Runtime.from_settings(make_settings(data_dir, capture_allowed_hosts=f"127.0.0.1:{self.site.port}",
+        self.rt = new_runtime(make_settings(data_dir, capture_allowed_hosts=f"127.0.0.1:{self.site.port}",
                                                       workers=1))
         with self.rt.transaction() as s:
             ensure_demo_org(s)

@@ -26,6 +26,7 @@ from storage.models import AuditEvent, Case, Role
 from tests.support.factories import make_bundle, make_case, make_done_evidence, make_settings, make_unit, make_user, png_bytes
 from tests.support.cli import said, vaern
 from tests.support.tsa import LocalTSA
+from tests.support.database import new_runtime
 from tracker.errors import DomainError
 from tracker.packaging.export import write_case_package
 from tracker.packaging.package import verify_package
@@ -80,7 +81,7 @@ def exported(tmp_path_factory):
     """One case exported once by the leader through `vaern export` (a subprocess on the same SQLite)."""
     tmp = tmp_path_factory.mktemp("export")
     with LocalTSA(tmp) as tsa:
-        rt = Runtime.from_settings(make_settings(tmp / "data", tsa_url=tsa.url, tsa_ca_file=tsa.ca_file))
+        rt = new_runtime(make_settings(tmp / "data", tsa_url=tsa.url, tsa_ca_file=tsa.ca_file))
         ref, case_id, leader_id, leader_email, outsider_email, stamped, upload = build_case(rt)
         package = tmp / "out" / "pakke.zip"
         result = vaern("export", ref, "--out", str(package), "--as", leader_email, data_dir=rt.settings.data_dir,

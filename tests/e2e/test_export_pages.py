@@ -16,6 +16,7 @@ from tests.support.browser import DESKTOP, assert_no_serious_axe_findings, log_i
 from tests.support.factories import csrf_login, make_bundle, make_case, make_done_evidence, \
     make_settings, make_unit, make_user, running_consumer, wait_until
 from tests.support.tsa import LocalTSA
+from tests.support.database import new_runtime
 from tracker.packaging.package import verify_package
 from tracker.adapters.runtime import Runtime
 from webui.app import create_app
@@ -62,7 +63,7 @@ class Org:
 def org(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("export-pages")
     with LocalTSA(tmp) as tsa:
-        rt = Runtime.from_settings(make_settings(tmp / "data", tsa_url=tsa.url, tsa_ca_file=tsa.ca_file))
+        rt = new_runtime(make_settings(tmp / "data", tsa_url=tsa.url, tsa_ca_file=tsa.ca_file))
         o = Org(rt)
         with running_consumer(rt.huey):  # the job queue builds the files, as in `vaern serve`
             yield o

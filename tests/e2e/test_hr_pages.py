@@ -15,6 +15,7 @@ from tests.support.browser import assert_fits_the_width, assert_no_serious_axe_f
     screenshot, served
 from tests.support.factories import csrf_login, make_case, make_done_evidence, make_settings, make_unit, make_user
 from tests.support.hr_data import audit_queries, case_queries, fill
+from tests.support.database import new_runtime
 from tracker.oversight import history
 from tracker.oversight import search
 from tracker.errors import NotFound
@@ -73,7 +74,7 @@ class Org:
 
 @pytest.fixture(scope="module")
 def org(tmp_path_factory):
-    rt = Runtime.from_settings(make_settings(tmp_path_factory.mktemp("hr-pages")))
+    rt = new_runtime(make_settings(tmp_path_factory.mktemp("hr-pages")))
     yield Org(rt)
     rt.close()
 
@@ -325,7 +326,7 @@ def test_every_search_uses_its_index_and_pages_with_fifty_thousand_cases(tmp_pat
 
     How fast they answer is benchmarks/hr_search.py's business (no wall-clock asserts in the tests).
     """
-    rt = Runtime.from_settings(make_settings(tmp_path))
+    rt = new_runtime(make_settings(tmp_path))
     try:
         with rt.Session() as s:
             keys = fill(s, 50_000)

@@ -13,6 +13,7 @@ from storage.models import AuditEvent, Case, CaseStep, StepState, User
 from tests.support.browser import assert_fits_the_width, assert_no_serious_axe_findings, each_viewport, log_in, open_browser, \
     screenshot, served
 from tests.support.factories import make_case, make_settings, make_unit, make_user, csrf_login
+from tests.support.database import new_runtime
 from tracker.workflow import steps
 from tracker.workflow.rules import RulesError, load_rules
 from tracker.adapters.runtime import Runtime
@@ -56,7 +57,7 @@ class Org:
 
 @pytest.fixture(scope="module")
 def org(tmp_path_factory):
-    rt = Runtime.from_settings(make_settings(tmp_path_factory.mktemp("leader-pages")))
+    rt = new_runtime(make_settings(tmp_path_factory.mktemp("leader-pages")))
     yield Org(rt)
     rt.close()
 
@@ -232,7 +233,7 @@ def test_a_broken_rules_file_stops_the_app_with_one_line(tmp_path, monkeypatch, 
 def test_the_leaders_case_page_in_a_browser_passes_axe_and_fits_a_phone(tmp_path):
     from playwright.sync_api import expect
 
-    rt = Runtime.from_settings(make_settings(tmp_path))
+    rt = new_runtime(make_settings(tmp_path))
     now = datetime.now(timezone.utc)
     with rt.transaction() as s:
         unit = make_unit(s, "Jobcenter")

@@ -13,6 +13,7 @@ from tests.support.browser import assert_fits_the_width, assert_no_serious_axe_f
     open_browser, screenshot, served
 from tests.support.factories import (csrf_login, make_case, make_done_evidence, make_post_bundle,
                              make_settings, make_unit, make_user)
+from tests.support.database import new_runtime
 from tracker.oversight import offenders
 from tracker.adapters.runtime import Runtime
 from webui.app import create_app
@@ -130,7 +131,7 @@ class Org:
 
 @pytest.fixture(scope="module")
 def org(tmp_path_factory):
-    rt = Runtime.from_settings(make_settings(tmp_path_factory.mktemp("offenders")))
+    rt = new_runtime(make_settings(tmp_path_factory.mktemp("offenders")))
     yield Org(rt)
     rt.close()
 
@@ -246,7 +247,7 @@ def test_the_offender_pages_show_each_role_what_it_may_see_and_log_the_view(org)
 
 
 def test_the_offender_list_is_paginated(tmp_path):
-    rt = Runtime.from_settings(make_settings(tmp_path))
+    rt = new_runtime(make_settings(tmp_path))
     try:
         with rt.transaction() as s:
             unit = make_unit(s)

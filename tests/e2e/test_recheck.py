@@ -12,6 +12,7 @@ from storage.types import utcnow
 from tests.support.factories import make_case, make_settings, make_unit, make_user
 from tests.support.recheck_captures import POST_TEXT, POST_URL, finish, gone, manifest, sealed
 from tests.support.switch_site import SwitchSite
+from tests.support.database import new_runtime
 from tracker.adapters import jobs
 from tracker.workflow import recheck
 from tracker.errors import DomainError, NotFound
@@ -331,7 +332,7 @@ def sites():
 def capture_rt(sites, tmp_path_factory):
     """One runtime (one Chromium) for all real captures of this module; both sites allow-listed."""
     up, down = sites
-    rt = Runtime.from_settings(make_settings(tmp_path_factory.mktemp("recheck-capture"),
+    rt = new_runtime(make_settings(tmp_path_factory.mktemp("recheck-capture"),
                                              capture_allowed_hosts=f"{up.host},{down.host}", capture_time_cap=20))
     # the fixture site's removal wording, as a municipality's own copy of the removal signs would list it
     rt.rules_dir.mkdir(parents=True, exist_ok=True)

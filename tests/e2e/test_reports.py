@@ -13,7 +13,6 @@ import re
 import shlex
 import subprocess
 import threading
-import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -192,12 +191,11 @@ def test_the_printer_fetches_nothing_and_runs_no_script_even_for_hostile_html(co
 
 
 @pytest.mark.browser
+@pytest.mark.timeout(60)  # a watchdog against a print that does not give up, not a measurement
 @pytest.mark.parametrize("timeout", [0.05, 0.8])  # before the driver is up; while Chromium starts
 def test_printing_that_cannot_finish_in_time_fails_at_once_with_a_clear_error(timeout):
-    started = time.monotonic()
     with pytest.raises(PdfRenderFailed, match="longer than"):
         html_to_pdf("<p>x</p>", CaptureOptions(chromium_path=CHROMIUM), timeout_seconds=timeout)
-    assert time.monotonic() - started < timeout + 5
 
 
 def test_printing_with_a_chromium_that_does_not_exist_fails_with_one_clear_line(tmp_path):

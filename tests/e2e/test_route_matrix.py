@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from storage.models import Base, Case, Recheck, Role, User
 from storage.types import utcnow
 from tests.support.factories import PASSWORD, make_case, make_done_evidence, make_settings, make_unit, make_user, png_bytes
+from tests.support.database import new_runtime
 from tracker.packaging import exports as export_ops
 from tracker.workflow import letters as letter_ops
 from tracker.oversight import offenders as offender_ops
@@ -233,7 +234,7 @@ class Org:
 
 @pytest.fixture(scope="module")
 def org(tmp_path_factory):
-    rt = Runtime.from_settings(make_settings(tmp_path_factory.mktemp("matrix")))
+    rt = new_runtime(make_settings(tmp_path_factory.mktemp("matrix")))
     yield Org(rt)
     rt.close()
 

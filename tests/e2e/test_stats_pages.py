@@ -15,6 +15,7 @@ from tests.support.browser import assert_fits_the_width, assert_no_serious_axe_f
     screenshot, served
 from tests.support.factories import csrf_login, make_settings
 from tests.support.statistics_data import NOW, build_dataset
+from tests.support.database import new_runtime
 from tracker.adapters.runtime import Runtime
 from webui.app import create_app
 from webui.stats import CHARTS
@@ -38,7 +39,7 @@ class Org:
 
 @pytest.fixture(scope="module")
 def org(tmp_path_factory):
-    rt = Runtime.from_settings(make_settings(tmp_path_factory.mktemp("stats-pages")))
+    rt = new_runtime(make_settings(tmp_path_factory.mktemp("stats-pages")))
     yield Org(rt)
     rt.close()
 

@@ -25,8 +25,8 @@ from tests.support.engine_helpers import options_for
 from tests.support.fixture_site import FixtureSite
 from tests.support.factories import make_case, make_done_evidence, make_settings, make_unit, make_user
 from tests.support.cli import vaern
+from tests.support.database import new_runtime
 from tracker.packaging.export import write_case_package
-from tracker.adapters.runtime import Runtime
 from tracker.packaging.wacz import build_wacz, surt
 
 
@@ -164,7 +164,7 @@ def test_py_wacz_validates_the_wacz(captured, tmp_path):
 
 
 def test_an_exported_package_holds_capture_wacz_covered_by_sha256sums_and_still_verifies(captured, tmp_path):
-    rt = Runtime.from_settings(make_settings(tmp_path / "data"))
+    rt = new_runtime(make_settings(tmp_path / "data"))
     try:
         with rt.transaction() as s:
             employee = make_user(s, Role.employee, make_unit(s, "Jobcenter"))

@@ -16,6 +16,7 @@ from storage.models import (ApiToken, AuditEvent, Base, Case, CaseClock, CaseSte
                             User)
 from tests.support.factories import PASSWORD, make_case, make_done_evidence, make_settings, make_unit, make_user
 from tests.support.cli import said, vaern
+from tests.support.database import new_runtime
 from tracker.errors import DomainError
 from tracker.adapters.runtime import Runtime
 from tracker.accounts.tokens import TOKEN_PATTERN, create_token, create_token_for_email, revoke_tokens_for_email
@@ -78,7 +79,7 @@ def org(runtime) -> Org:
 @pytest.fixture(scope="module")
 def sqlite_org(tmp_path_factory):
     """The same organisation on SQLite, shared by the read-only and input-checking tests."""
-    rt = Runtime.from_settings(make_settings(tmp_path_factory.mktemp("api")))
+    rt = new_runtime(make_settings(tmp_path_factory.mktemp("api")))
     yield Org(rt)
     rt.close()
 
@@ -95,7 +96,7 @@ def assert_error(resp, status: int, code: str, field: str | None = None) -> dict
 # -- tokens ---------------------------------------------------------------------------------------
 def test_token_create_on_the_command_line_prints_a_token_that_works_and_revoke_stops_it(tmp_path):
     data_dir = tmp_path / "data"
-    rt = Runtime.from_settings(make_settings(data_dir))
+    rt = new_runtime(make_settings(data_dir))
     with rt.transaction() as s:
         make_user(s, "leader", make_unit(s, "Jobcenter"), email="leder@kommune.dk")
     rt.close()
@@ -109,7 +110,7 @@ def test_token_create_on_the_command_line_prints_a_token_that_works_and_revoke_s
     assert unknown.returncode == 2 and unknown.stdout == ""
     assert said(unknown.stderr) == ["vaern: no user with e-mail 'ingen@kommune.dk'"]
 
-    rt = Runtime.from_settings(make_settings(data_dir))
+    rt = new_runtime(make_settings(data_dir))
     try:
         client = create_app(runtime=rt).test_client()
         auth = {"Authorization": f"Bearer {token}"}

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from storage.models import AuditEvent, Case, Evidence, EvidenceState, Recheck, User
 from tests.support.factories import make_case, make_settings, make_unit, make_user
 from tests.support.recheck_captures import finish, gone, manifest, sealed
+from tests.support.database import new_runtime
 from tracker.workflow import recheck
 from tracker.cases.evidence import store_bundle
 from tracker.adapters.runtime import Runtime
@@ -58,7 +59,7 @@ class Org:
 
 @pytest.fixture(scope="module")
 def org(tmp_path_factory):
-    rt = Runtime.from_settings(make_settings(tmp_path_factory.mktemp("api-rechecks")))
+    rt = new_runtime(make_settings(tmp_path_factory.mktemp("api-rechecks")))
     yield Org(rt)
     rt.close()
 

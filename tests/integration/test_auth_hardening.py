@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from storage.models import ApiToken, AuditEvent, Role, User
 from tests.support.factories import PASSWORD, make_settings, make_unit, make_user
+from tests.support.database import new_runtime
 from tracker.accounts import throttle
 from tracker.errors import DomainError
 from tracker.accounts.passwords import check_password
@@ -58,14 +59,14 @@ class Site:
 
 @pytest.fixture
 def site(tmp_path):
-    rt = Runtime.from_settings(make_settings(tmp_path))
+    rt = new_runtime(make_settings(tmp_path))
     yield Site(rt)
     rt.close()
 
 
 @pytest.fixture(scope="module")
 def shared_site(tmp_path_factory):
-    rt = Runtime.from_settings(make_settings(tmp_path_factory.mktemp("auth")))
+    rt = new_runtime(make_settings(tmp_path_factory.mktemp("auth")))
     yield Site(rt)
     rt.close()
 
@@ -177,7 +178,7 @@ def test_a_session_ends_after_the_idle_time_and_after_the_absolute_time(site):
 
 
 def test_the_session_times_are_settings(tmp_path):
-    rt = Runtime.from_settings(make_settings(tmp_path, session_idle_hours=1, session_max_days=1))
+    rt = new_runtime(make_settings(tmp_path, session_idle_hours=1, session_max_days=1))
     try:
         with rt.transaction() as s:
             make_user(s, Role.hr, None, email="hr@kommune.dk")

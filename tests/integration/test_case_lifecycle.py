@@ -6,9 +6,9 @@ from sqlalchemy import select
 
 from storage.models import AuditEvent, Case
 from tests.support.factories import CSRF_TOKEN, csrf_login, make_case, make_settings, make_unit, make_user
+from tests.support.database import new_runtime
 from tracker.cases import lifecycle
 from tracker.errors import DomainError, NotFound
-from tracker.adapters.runtime import Runtime
 from webui.app import create_app
 
 
@@ -62,7 +62,7 @@ def test_bad_input_and_the_wrong_people_change_nothing(runtime):
 
 
 def test_closing_through_the_case_page_needs_csrf_and_a_reason(tmp_path):
-    rt = Runtime.from_settings(make_settings(tmp_path))
+    rt = new_runtime(make_settings(tmp_path))
     try:
         with rt.transaction() as s:
             p = _people(s)

@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from storage.models import AuditEvent
 from tests.support.factories import csrf_login, make_case, make_done_evidence, make_settings, make_unit, make_user
+from tests.support.database import new_runtime
 from tracker.oversight.event_text import Names, has_sentence, sentence
 from tracker.oversight.history import VIEW_ACTIONS, in_timeline
 from tracker.workflow.rules import load_rules
-from tracker.adapters.runtime import Runtime
 from webui.app import create_app
 
 RULES = load_rules()
@@ -101,7 +101,7 @@ def test_views_and_downloads_are_not_in_the_timeline():
 
 
 def test_the_case_page_timeline_and_hrs_audit_log_speak_in_sentences(tmp_path):
-    rt = Runtime.from_settings(make_settings(tmp_path))
+    rt = new_runtime(make_settings(tmp_path))
     with rt.transaction() as s:
         unit = make_unit(s, "Jobcenter")
         employee = make_user(s, "employee", unit, name="Mette Jensen")

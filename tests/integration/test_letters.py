@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from storage.models import AuditEvent, Case, Evidence, Letter, User
 from tests.support.factories import PASSWORD, make_case, make_done_evidence, make_settings, make_unit, make_user
+from tests.support.database import new_runtime
 from tracker.workflow import letters as ops
 from tracker.workflow.checklist import LETTERS
 from tracker.errors import DomainError
@@ -84,7 +85,7 @@ class Org:
 
 @pytest.fixture(scope="module")
 def org(tmp_path_factory):
-    rt = Runtime.from_settings(make_settings(tmp_path_factory.mktemp("letters")))
+    rt = new_runtime(make_settings(tmp_path_factory.mktemp("letters")))
     yield Org(rt)
     rt.close()
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from storage.models import Role
 from tests.support.factories import PASSWORD, make_case, make_settings, make_unit, make_user
+from tests.support.database import new_runtime
 from tracker.cases.register import validate_url
 from tracker.errors import DomainError
 from tracker.adapters.runtime import Runtime
@@ -57,7 +58,7 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    rt = Runtime.from_settings(make_settings(tmp_path_factory.mktemp("malformed")))
+    rt = new_runtime(make_settings(tmp_path_factory.mktemp("malformed")))
     yield Site(rt)
     rt.close()
 
@@ -206,7 +207,7 @@ def check_headers(resp, *, hsts: bool) -> list[str]:
 def test_every_route_answers_with_the_security_headers(tmp_path, site, secure):
     app = site.app
     if secure:
-        rt = Runtime.from_settings(make_settings(tmp_path, secure_cookies=True))
+        rt = new_runtime(make_settings(tmp_path, secure_cookies=True))
         app = create_app(runtime=rt)
         app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
     clients = {"anonymous": app.test_client()}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 
 import pytest
 from sqlalchemy import insert, select, update
@@ -154,7 +153,8 @@ def far_from_base(rt) -> None:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_a_query_over_100000_evidence_items_finds_exactly_the_planted_ones_well_under_a_second(runtime):
+def test_a_query_over_100000_evidence_items_finds_exactly_the_planted_ones(runtime):
+    """The answer at scale, first (loading) and repeated (cached); benchmarks/near_duplicates.py times it."""
     actor, case_ids = org(runtime, cases=20)
     with runtime.transaction() as s:  # the cases' own first captures: finished long ago
         s.execute(update(Evidence).values(state=EvidenceState.failed))
@@ -164,17 +164,9 @@ def test_a_query_over_100000_evidence_items_finds_exactly_the_planted_ones_well_
     planted = {post(runtime, case_ids[k], actor, flip(BASE_P, k % 9), flip(BASE_D, k % 11)) for k in range(1, 6)}
     with runtime.Session() as s:
         ev = s.get(Evidence, base)
-        t0 = time.perf_counter()
         first = similar.near_duplicates(s, ev, runtime.blobs)
-        cold = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        for _ in range(20):
-            warm_result = similar.near_duplicates(s, ev, runtime.blobs)
-        warm = (time.perf_counter() - t0) / 20
+        warm_result = similar.near_duplicates(s, ev, runtime.blobs)
     assert {m.evidence_id for m in first} == planted == {m.evidence_id for m in warm_result}
-    print(f"cold load {cold * 1000:.0f} ms, warm query {warm * 1000:.2f} ms over 100,006 rows")
-    assert cold < 10.0, f"the first load took {cold:.2f} s"
-    assert warm < 0.25, f"a warm query took {warm * 1000:.0f} ms"
 
 
 def test_the_popcount_fallback_counts_like_numpy():

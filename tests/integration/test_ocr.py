@@ -14,10 +14,10 @@ from capture.options import CaptureOptions
 from capture.upload import capture_upload
 from storage.models import Evidence
 from tests.support.factories import csrf_login, make_settings, make_unit, make_user
+from tests.support.database import new_runtime
 from tracker.cases.register import Report, open_case
 from tracker.cases.evidence import run_capture_job
 from tracker.packaging.reports import evidence_report_html
-from tracker.adapters.runtime import Runtime
 from webui.app import create_app
 
 pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract-ocr is not installed")
@@ -62,7 +62,7 @@ def test_reading_is_bounded_in_pixels_and_time_and_a_failure_never_fails_the_upl
 
 
 def test_hr_finds_the_case_by_words_in_the_picture_and_the_case_shows_an_excerpt(tmp_path):
-    rt = Runtime.from_settings(make_settings(tmp_path))
+    rt = new_runtime(make_settings(tmp_path))
     data = screenshot_with_text(("Borgeren skriver: du skal passe på", "Kontaktcenteret er elendigt"))
     with rt.transaction() as s:
         unit = make_unit(s, "Jobcenter")

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from storage.models import AuditEvent, Case, Evidence
 from tests.support.factories import PASSWORD, make_bundle, make_case, make_done_evidence, make_settings, make_unit, make_user
+from tests.support.database import new_runtime
 from tracker.adapters.runtime import Runtime
 from webui.app import create_app
 from webui.timefmt import CPH
@@ -67,7 +68,7 @@ def login(client, email: str, password: str = PASSWORD, **kw):
 
 @pytest.fixture(scope="module")
 def org(tmp_path_factory):
-    rt = Runtime.from_settings(make_settings(tmp_path_factory.mktemp("permissions")))
+    rt = new_runtime(make_settings(tmp_path_factory.mktemp("permissions")))
     yield Org(rt)
     rt.close()
 
@@ -234,7 +235,7 @@ def test_login_only_redirects_within_vaern(org):
 def test_login_posts_are_limited_per_client_address_but_never_per_account(tmp_path):
     """The flood guard counts login POSTs per client address; wrong passwords for one e-mail from many
     addresses do not lock the real user out (growing delays: tests/test_auth_hardening.py)."""
-    rt = Runtime.from_settings(make_settings(tmp_path, login_rate_limit="3 per minute"))
+    rt = new_runtime(make_settings(tmp_path, login_rate_limit="3 per minute"))
     try:
         with rt.transaction() as s:
             email = make_user(s, "hr", email="hanne@kommune.dk").email

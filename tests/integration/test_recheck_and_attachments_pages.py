@@ -14,6 +14,7 @@ from storage.models import AuditEvent, Case, CaseStep, Evidence, EvidenceState, 
 from storage.types import utcnow
 from tests.support.factories import make_case, make_settings, make_unit, make_user, png_bytes, csrf_login
 from tests.support.recheck_captures import finish, gone, manifest, sealed
+from tests.support.database import new_runtime
 from tracker.workflow import steps
 from tracker.cases.evidence import store_bundle
 from tracker.workflow.recheck import start_recheck
@@ -61,7 +62,7 @@ class Org:
 
 @pytest.fixture(scope="module")
 def org(tmp_path_factory):
-    rt = Runtime.from_settings(make_settings(tmp_path_factory.mktemp("recheck-pages")))
+    rt = new_runtime(make_settings(tmp_path_factory.mktemp("recheck-pages")))
     yield Org(rt)
     rt.close()
 

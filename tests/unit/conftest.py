@@ -28,6 +28,7 @@ def _refuse(what: str):
 
 class _GatedPopen(subprocess.Popen):
     def __init__(self, args, *a, **kw):  # noqa: D107 - refuses before anything starts
+        self._child_created = False  # what Popen.__del__ looks at
         _refuse(f"start a process ({args!r})")
 
 

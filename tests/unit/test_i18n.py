@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 from babel.messages.pofile import read_po
+from tests.support.database import new_runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -28,7 +29,7 @@ def test_pages_are_danish_by_default_and_english_on_request(tmp_path):
     from tracker.settings import Settings
     from webui.app import create_app
 
-    rt = Runtime.from_settings(Settings(_env_file=None, data_dir=tmp_path))
+    rt = new_runtime(Settings(_env_file=None, data_dir=tmp_path))
     try:
         client = create_app(runtime=rt).test_client()
         page = client.get("/login").get_data(as_text=True)

@@ -8,6 +8,7 @@ import pytest
 from capture.adapters import GENERIC, PLATFORMS
 from tracker.workflow.platforms import (DEFAULT_PATH, PlatformDirectoryError, load_platform_directory,
                                platform_for_url)
+from tests.support.database import new_runtime
 
 
 @pytest.fixture(scope="module")
@@ -309,7 +310,7 @@ def test_a_case_opened_from_a_facebook_url_knows_its_platform_and_shows_its_repo
     from tracker.accounts.users import add_unit, add_user
     from webui.app import create_app
 
-    rt = Runtime.from_settings(Settings(_env_file=None, data_dir=tmp_path))
+    rt = new_runtime(Settings(_env_file=None, data_dir=tmp_path))
     try:
         with rt.transaction() as s:
             unit = add_unit(s, "Jobcenter")

@@ -9,11 +9,11 @@ from sqlalchemy import select
 
 from storage.models import AuditEvent, Case, CaseStep, StepState, User
 from tests.support.factories import make_case, make_settings, make_unit, make_user
+from tests.support.database import new_runtime
 from tracker.workflow import steps
 from tracker.workflow.deadlines import State
 from tracker.errors import DomainError, NotFound
 from tracker.workflow.rules import load_rules
-from tracker.adapters.runtime import Runtime
 from webui.timefmt import CPH
 
 RULES = load_rules()
@@ -22,7 +22,7 @@ NOW = datetime(2026, 11, 26, 14, 5, tzinfo=CPH)
 
 @pytest.fixture(scope="module")
 def rt(tmp_path_factory):
-    runtime = Runtime.from_settings(make_settings(tmp_path_factory.mktemp("steps")))
+    runtime = new_runtime(make_settings(tmp_path_factory.mktemp("steps")))
     yield runtime
     runtime.close()
 
