@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import time_machine
+from sqlalchemy import select
 
 from storage.models import Case, CaseOffender, Offender, OffenderKind, Role, User
 from tests.support.factories import make_case, make_unit, make_user, png_bytes

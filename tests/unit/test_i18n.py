@@ -25,7 +25,6 @@ def test_the_committed_mo_file_is_compiled_from_the_committed_po_file():
 
 
 def test_pages_are_danish_by_default_and_english_on_request(tmp_path):
-    from tracker.adapters.runtime import Runtime
     from tracker.settings import Settings
     from webui.app import create_app
 

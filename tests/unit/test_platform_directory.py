@@ -305,7 +305,6 @@ def test_a_missing_file_is_one_line_too(tmp_path):
 def test_a_case_opened_from_a_facebook_url_knows_its_platform_and_shows_its_reporting_channels(tmp_path):
     from storage.models import Role
     from tracker.cases.register import Report, open_case
-    from tracker.adapters.runtime import Runtime
     from tracker.settings import Settings
     from tracker.accounts.users import add_unit, add_user
     from webui.app import create_app
