@@ -15,19 +15,19 @@ from capture.upload import capture_upload
 from storage.models import Evidence
 from tests.support.factories import csrf_login, make_settings, make_unit, make_user
 from tests.support.database import new_runtime
+from tests.support.environment import sans_font
 from tracker.cases.register import Report, open_case
 from tracker.cases.evidence import run_capture_job
 from tracker.packaging.reports import evidence_report_html
 from webui.app import create_app
 
 pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract-ocr is not installed")
-FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 
 def screenshot_with_text(lines=("Jeg ved hvor du bor, Søren", "Vi ses på Ærøskøbing havn"), size=(1000, 260)) -> bytes:
     img = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(img)
-    font = ImageFont.truetype(FONT, 38)
+    font = ImageFont.truetype(sans_font(), 38)
     for i, line in enumerate(lines):
         draw.text((24, 30 + 80 * i), line, font=font, fill="black")
     out = io.BytesIO()

@@ -1,7 +1,7 @@
-"""Facts about the machine the tests run on, read from it rather than written into the tests.
+"""Facts about the machine the tests run on (which Chromium, its version, a font), read, not written into tests.
 
 ``CHROMIUM`` is found without starting anything (unit tests may import it); the version is asked of
-the browser itself, so only tests that run Chromium anyway call ``chromium_version()``.
+the browser itself and the font of fontconfig, so only tests that may start programs call those.
 """
 from __future__ import annotations
 
@@ -49,3 +49,12 @@ def chromium_version() -> str:
 def chromium_major() -> str:
     """The major version of ``CHROMIUM``, e.g. "156"."""
     return major(chromium_version())
+
+
+@functools.cache
+def sans_font() -> str:
+    """A sans-serif TrueType font file with Danish letters, as fontconfig finds it (DejaVu Sans if present)."""
+    out = subprocess.run(["fc-match", "-f", "%{file}", "DejaVu Sans:style=Book"], capture_output=True, text=True,
+                         timeout=60, check=True).stdout.strip()
+    assert out, "fontconfig found no sans-serif font (install fonts-dejavu-core; ./manage.sh test does)"
+    return out
