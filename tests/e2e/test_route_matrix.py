@@ -284,7 +284,7 @@ def test_every_route_of_the_app_has_a_permission_decision_in_the_table(org):
             methods.append(f"{endpoint}: the app offers {sorted(offered)}, the table decides {sorted(decided)}")
     stale = sorted(set(ROUTES) - set(endpoints))
     assert not missing, ("routes without a permission decision — add a line for each to ROUTES in "
-                         f"tests/test_route_matrix.py: {'; '.join(missing)}")
+                         f"tests/e2e/test_route_matrix.py: {'; '.join(missing)}")
     assert not methods, "; ".join(methods)
     assert not stale, f"the table names endpoints the app does not have: {', '.join(stale)}"
 

@@ -234,7 +234,7 @@ def test_login_only_redirects_within_vaern(org):
 
 def test_login_posts_are_limited_per_client_address_but_never_per_account(tmp_path):
     """The flood guard counts login POSTs per client address; wrong passwords for one e-mail from many
-    addresses do not lock the real user out (growing delays: tests/test_auth_hardening.py)."""
+    addresses do not lock the real user out (growing delays: tests/integration/test_auth_hardening.py)."""
     rt = new_runtime(make_settings(tmp_path, login_rate_limit="3 per minute"))
     try:
         with rt.transaction() as s:
