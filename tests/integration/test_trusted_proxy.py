@@ -9,8 +9,8 @@ import time_machine
 from pydantic import ValidationError
 
 from storage.models import Role
-from tests.factories import PASSWORD, make_settings, make_unit, make_user
-from tracker.adapters.runtime import Runtime
+from tests.support.database import new_runtime
+from tests.support.factories import PASSWORD, make_settings, make_unit, make_user
 from webui.app import create_app
 
 START = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
@@ -18,7 +18,7 @@ PROXY = "127.0.0.1"  #: nginx on the same host
 
 
 def _app(tmp_path, trusted: int):
-    rt = Runtime.from_settings(make_settings(tmp_path, trusted_proxies=trusted))
+    rt = new_runtime(make_settings(tmp_path, trusted_proxies=trusted))
     with rt.transaction() as s:
         make_user(s, Role.employee, make_unit(s, "Jobcenter"), email="eva@kommune.dk", name="Eva Ansat")
     app = create_app(runtime=rt)
