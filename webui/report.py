@@ -1,7 +1,7 @@
 """An employee reports harassment: the URL of the post (and/or an upload), when, what happened."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -87,6 +87,7 @@ def new():
                     url=form.url.data, episode_at=episode_at, description=form.description.data or "",
                     upload_sha256=upload_sha, upload_filename=upload_name), directory=runtime().platforms)
                 session.commit()
+                flash(_("Thank you. Your report has been received as case %(ref)s.", ref=case.ref), "ok")
                 return redirect(url_for("cases.detail", ref=case.ref))
             except DomainError as exc:
                 db().rollback()
