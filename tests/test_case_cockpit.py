@@ -20,6 +20,7 @@ from tracker.adapters.runtime import Runtime
 from tracker.workflow import steps
 from tracker.workflow.rules import load_rules
 from webui.app import create_app
+from webui.timefmt import CPH as RULES_TZ
 
 RULES = load_rules()
 TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
@@ -204,7 +205,7 @@ def test_the_cockpit_and_the_calm_page_in_a_browser_at_laptop_and_phone_size(sit
                         page.locator(f'a[href="#{anchor}"]')).click()
                     expect(page).to_have_url(re.compile(f"#{anchor}$"))
                     top = page.evaluate(f"document.getElementById('{anchor}').getBoundingClientRect().top")
-                    assert 0 <= top < 200, (anchor, top)
+                    assert 0 <= top < page.viewport_size["height"] - 60, (anchor, top)  # scrolled into view
                 page.context.close()
 
                 page = new_page(browser, **options)
@@ -221,3 +222,54 @@ def test_the_cockpit_and_the_calm_page_in_a_browser_at_laptop_and_phone_size(sit
                 assert_no_serious_axe_findings(page, f"employee {size}")
             finally:
                 page.context.close()
+
+
+# -- one form per ladder rung -----------------------------------------------------------------------
+def rung_item(page: str, step_id: str) -> str:
+    start = page.index(f'id="step-{step_id}"')
+    return page[start:page.index("</li>", start)]
+
+
+def rung_state(site, step_id: str):
+    from storage.models import CaseStep
+
+    with site.rt.Session() as s:
+        return s.execute(select(CaseStep).where(CaseStep.case_id == site.case_id,
+                                                CaseStep.step_id == step_id)).scalar_one_or_none()
+
+
+def test_each_ladder_rung_has_one_form_with_one_save_button(site):
+    page = site.client(site.leader).get(f"/cases/{site.ref}").get_data(as_text=True)
+    for step in RULES.ladder:
+        item = rung_item(page, step.id)
+        saves = re.findall(r'<button type="submit">(Gem trinnet|Gem trin)</button>', item)
+        assert saves == ["Gem trinnet"], (step.id, saves)
+        assert f"/steps/{step.id}/state" not in item and f"/steps/{step.id}/rung-and-state" in item
+
+
+def test_the_rung_form_records_the_request_and_skips_a_rung_with_its_reason(site):
+    client = site.client(site.leader)
+    page = client.get(f"/cases/{site.ref}").get_data(as_text=True)
+    token = TOKEN.search(page).group(1)
+    url = f"/cases/{site.ref}/steps/platform_notice/rung-and-state"
+    sent = (datetime.now(timezone.utc) - timedelta(hours=3)).astimezone(RULES_TZ).strftime("%d.%m.%Y %H.%M")
+    resp = client.post(url, data={"csrf_token": token, "sent_at": sent, "channel": "DSA-formular",
+                                  "platform_ref": "FB-77", "outcome": "", "statement_of_reasons": "", "state": "",
+                                  "reason": "", "note": "Sendt med skærmbilledet"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("#step-platform_notice")
+    row = rung_state(site, "platform_notice")
+    assert (row.state.value, row.channel, row.platform_ref, row.note) == ("in_progress", "DSA-formular", "FB-77",
+                                                                         "Sendt med skærmbilledet")
+    resp = client.post(f"/cases/{site.ref}/steps/injunction/rung-and-state",
+                       data={"csrf_token": token, "state": "not_applicable", "reason": "Ikke alvorligt nok"})
+    row = rung_state(site, "injunction")
+    assert (row.state.value, row.reason) == ("not_applicable", "Ikke alvorligt nok")
+    resp = client.post(f"/cases/{site.ref}/steps/datatilsynet_complaint/rung-and-state",
+                       data={"csrf_token": token, "state": "skipped", "reason": ""})
+    row = rung_state(site, "datatilsynet_complaint")
+    assert resp.status_code == 302 and (row is None or row.state.value != "skipped")  # a skip needs its reason
+    assert client.post(f"/cases/{site.ref}/steps/follow_up/rung-and-state",
+                       data={"csrf_token": token}).status_code == 404  # a checklist step is not a rung
+    amr = site.client(site.amr)
+    assert amr.post(url, data={"csrf_token": TOKEN.search(amr.get(f"/cases/{site.ref}").get_data(as_text=True))
+                               .group(1), "state": "done"}).status_code == 403

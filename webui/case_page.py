@@ -133,3 +133,25 @@ def employee_context(case: Case, user: User, now: datetime | None = None) -> dic
         removed=recheck.verified_removal(session, case) if has_url else None, watching=has_url,
         timeline=[(e, people.get(e.actor_id), sentence(e, names)) for e in events],
     )
+
+
+# -- one form per ladder rung -----------------------------------------------------------------------
+def save_rung(ref: str, step_id: str):
+    """The rung's one form (cases/_rung_form.html): its record, then — only when the leader chose one — its
+    state with reason; otherwise a changed note. One transaction, the usual audit events of both operations."""
+    from flask import request
+    from flask_login import current_user
+
+    def op(session, case):
+        workflow._rung_or_404(step_id)
+        f, user, rules = request.form, current_user.user, workflow.rules()
+        row = ops.record_rung(session, case, step_id, user, workflow._time("sent_at"), f.get("channel"),
+                              f.get("platform_ref"), f.get("outcome") or None, f.get("statement_of_reasons"),
+                              rules=rules)
+        state, note = f.get("state", ""), f.get("note")
+        if state:
+            ops.set_state(session, case, step_id, state, user, reason=f.get("reason"), note=note, rules=rules)
+        elif note is not None and note.strip() != (row.note or "").strip():
+            ops.set_state(session, case, step_id, row.state, user, reason=row.reason, note=note,
+                          done_at=row.done_at, rules=rules)
+    return workflow.run_on_case(ref, f"step-{step_id}", op)

@@ -25,6 +25,8 @@ from webui.db import db, runtime
 bp = Blueprint("cases", __name__)
 bp.add_app_template_filter(case_page.weekday_due, "weekday_due")
 bp.add_app_template_global(case_page.action_text, "action_text")
+bp.add_url_rule("/cases/<ref>/steps/<step_id>/rung-and-state", view_func=login_required(case_page.save_rung),
+                methods=["POST"])  # one form per ladder rung
 
 #: shown inline as images; everything else is a download, never rendered as live HTML
 INLINE_TYPES = {"image/png", "image/jpeg", "image/webp"}
