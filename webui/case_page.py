@@ -13,7 +13,7 @@ from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from storage.models import AuditEvent, Case, EvidenceState, NotificationSent, Role, StepState, User
+from storage.models import AuditEvent, Case, EvidenceState, NotificationSent, Recheck, Role, StepState, User
 from storage.types import utcnow
 from tracker.cases.casefile import case_overview
 from tracker.workflow import recheck
@@ -126,11 +126,18 @@ def employee_context(case: Case, user: User, now: datetime | None = None) -> dic
     actors = {e.actor_id for e in events if e.actor_id}
     people = {u.id: u for u in session.execute(select(User).where(User.id.in_(actors or [0]))).scalars()}
     has_url = bool(recheck.baselines_of(session, case))
+    rechecks = list(session.execute(select(Recheck).where(Recheck.case_id == case.id)
+                                    .order_by(Recheck.id.desc()).limit(workflow.RECHECKS_SHOWN)).scalars())
+    deciders = {r.decided_by_id for r in rechecks if r.decided_by_id} - set(people)
+    people.update({u.id: u for u in session.execute(select(User).where(User.id.in_(deciders or [0]))).scalars()})
     return dict(
+        rechecks=rechecks, has_captured_url=has_url, can_recheck=has_url and user.role in recheck.MAY_REQUEST,
+        verified_evidence=recheck.verified_removal(session, case) if has_url else None, people=people,
+        **workflow.recheck_page_context(session, case, user),
         rules=rules, can_change={}, near_duplicates={}, my_steps=steps, conversation_rule=conversation,
         police_deadline=police_deadline if police_deadline and police_deadline.pending else None,
         told=who_was_told(session, case), mail_off=not runtime().settings.smtp_host,
-        removed=recheck.verified_removal(session, case) if has_url else None, watching=has_url,
+        watching=has_url,
         timeline=[(e, people.get(e.actor_id), sentence(e, names)) for e in events],
     )
 
