@@ -55,7 +55,7 @@ def who_was_told(session, case: Case) -> list[dict]:
                              .order_by(NotificationSent.sent_at)).scalars():
         told.setdefault(n.recipient_id, {"mailed_at": None, "opened_at": None})
         told[n.recipient_id]["mailed_at"] = told[n.recipient_id]["mailed_at"] or n.sent_at
-    leaders = {u.id: u for u in ops_leaders(session, case)}
+    leaders = {u.id: u for u in _unit_leaders(session, case)}
     for e in session.execute(select(AuditEvent).where(AuditEvent.case_id == case.id, AuditEvent.action == "case.view",
                                                       AuditEvent.actor_id.in_(leaders or [0]))
                              .order_by(AuditEvent.id)).scalars():
@@ -66,7 +66,7 @@ def who_was_told(session, case: Case) -> list[dict]:
     return sorted(out, key=lambda t: min(x for x in (t["mailed_at"], t["opened_at"]) if x is not None))
 
 
-def ops_leaders(session, case: Case) -> list[User]:
+def _unit_leaders(session, case: Case) -> list[User]:
     return list(session.execute(select(User).where(User.unit_id == case.unit_id, User.role == Role.leader)).scalars())
 
 
