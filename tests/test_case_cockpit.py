@@ -107,6 +107,19 @@ def test_the_cockpit_names_the_police_report_with_its_weekday_deadline_and_count
     assert "ingen e-mails i denne installation" in top
 
 
+def test_a_case_without_episode_time_or_picture_says_so_instead_of_a_wrong_deadline(site):
+    with site.rt.transaction() as s:
+        employee = s.get(User, site.employee_id)
+        ref = make_case(s, employee, url="https://blog.example.dk/indlaeg", description="Trussel", episode_at=None).ref
+    client = site.client(site.leader)
+    top = cockpit_of(client.get(f"/cases/{ref}").get_data(as_text=True))
+    assert "Endnu intet billede af opslaget." in top
+    assert re.search(r"Anmeld til politiet</a> — starttidspunktet kendes ikke", top), top
+    assert "Anmeld til politiet senest" not in top
+    english = cockpit_of(client.get(f"/cases/{site.ref}?lang=en").get_data(as_text=True))
+    assert re.search(r"Report to the police by (Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday) ", english)
+
+
 def test_below_the_cockpit_evidence_comes_first_the_facts_before_the_ladder_and_closing_last(site):
     page = site.client(site.leader).get(f"/cases/{site.ref}").get_data(as_text=True)
     order = [page.index(marker) for marker in (
