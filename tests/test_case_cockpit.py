@@ -236,6 +236,15 @@ def test_the_cockpit_and_the_calm_page_in_a_browser_at_laptop_and_phone_size(sit
                     assert word not in content, word
                 assert fits(page), size
                 assert_no_serious_axe_findings(page, f"employee {size}")
+                page.goto(f"{base}/report")  # the confirmation after reporting, with the capture under way
+                page.get_by_label("Adresse (URL) på opslaget").fill("https://www.facebook.com/groups/x/posts/77")
+                page.get_by_role("button", name="Sikr beviset").click()
+                expect(page.locator(".confirmation")).to_contain_text("Tak. Din indberetning er modtaget som sag")
+                expect(page.locator(".confirmation")).to_contain_text("Værn sikrer beviserne nu")
+                expect(page.locator("section.evidence").first).to_contain_text("venter")
+                screenshot(page, f"cockpit-employee-confirmation-{size}", full_page=False)
+                assert fits(page), size
+                assert_no_serious_axe_findings(page, f"confirmation {size}")
             finally:
                 page.context.close()
 
