@@ -293,6 +293,9 @@ def test_the_rung_form_records_the_request_and_skips_a_rung_with_its_reason(site
                        data={"csrf_token": token, "state": "skipped", "reason": ""})
     row = rung_state(site, "datatilsynet_complaint")
     assert resp.status_code == 302 and (row is None or row.state.value != "skipped")  # a skip needs its reason
+    resp = client.post(url, data={"csrf_token": token, "sent_at": "31.02.2026 kl 25"}, follow_redirects=True)
+    assert "Tidspunktet kunne ikke læses" in resp.get_data(as_text=True)
+    assert rung_state(site, "platform_notice").channel == "DSA-formular"  # nothing changed
     assert client.post(f"/cases/{site.ref}/steps/follow_up/rung-and-state",
                        data={"csrf_token": token}).status_code == 404  # a checklist step is not a rung
     amr = site.client(site.amr)

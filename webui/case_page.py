@@ -16,12 +16,13 @@ from sqlalchemy import select
 from storage.models import AuditEvent, Case, EvidenceState, NotificationSent, Recheck, Role, StepState, User
 from storage.types import utcnow
 from tracker.cases.casefile import case_overview
+from tracker.errors import DomainError
 from tracker.workflow import recheck
 from tracker.workflow import steps as ops
 from tracker.workflow.next_action import next_actions
 from webui import workflow
 from webui.db import db, runtime
-from webui.timefmt import format_local
+from webui.timefmt import format_local, parse_local
 
 #: deadlines the cockpit names besides the next action (the 72-hour police clock is always among them)
 ALSO_SHOWN = 2
@@ -152,7 +153,11 @@ def save_rung(ref: str, step_id: str):
     def op(session, case):
         workflow._rung_or_404(step_id)
         f, user, rules = request.form, current_user.user, workflow.rules()
-        row = ops.record_rung(session, case, step_id, user, workflow._time("sent_at"), f.get("channel"),
+        try:
+            sent_at = parse_local(f.get("sent_at", ""))
+        except ValueError:
+            raise DomainError("bad_time", "the time could not be read", "sent_at") from None
+        row = ops.record_rung(session, case, step_id, user, sent_at, f.get("channel"),
                               f.get("platform_ref"), f.get("outcome") or None, f.get("statement_of_reasons"),
                               rules=rules)
         state, note = f.get("state", ""), f.get("note")
