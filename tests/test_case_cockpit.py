@@ -127,7 +127,8 @@ def test_below_the_cockpit_evidence_comes_first_the_facts_before_the_ladder_and_
         'id="ladder"', 'id="letters-title"', 'id="timeline"', 'id="close"')]
     assert order == sorted(order)
     nav = page[page.index('<nav class="case-nav"'):page.index("</nav>", page.index('<nav class="case-nav"'))]
-    for anchor in ("#evidence", "#deadlines", "#checklist", "#facts", "#ladder", "#letters-title", "#timeline", "#close"):
+    for anchor in ("#evidence", "#deadlines", "#checklist", "#facts", "#ladder", "#letters-title", "#timeline",
+                   "#close"):
         assert f'href="{anchor}"' in nav
     assert page.count('id="close-note"') == 1 and page.index('id="close-note"') > page.index('id="timeline"')
 
