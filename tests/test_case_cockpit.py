@@ -210,6 +210,8 @@ def test_the_cockpit_and_the_calm_page_in_a_browser_at_laptop_and_phone_size(sit
                 if size == "laptop":  # the police deadline and the picture without scrolling
                     assert above_the_fold(page, "#next-action") and above_the_fold(page, ".cockpit-shot")
                     assert above_the_fold(page, ".case-nav")
+                    police = page.locator("#next-action a", has_text="Anmeld til politiet senest").bounding_box()
+                    assert police["y"] + police["height"] <= 768  # the 72-hour clock itself, not only its box
                 else:
                     assert above_the_fold(page, "#next-action")
                 screenshot(page, f"cockpit-leader-{size}-fold", full_page=False)
