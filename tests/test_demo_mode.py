@@ -1,0 +1,94 @@
+"""`vaern demo`'s mode: the demo post counts as Facebook, notifications go through the real SMTP code to the
+demo's own aiosmtpd server and show on /demo/mail; a real install without mail settings says so."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from storage.models import Case
+from tests.factories import csrf_login
+from tracker.adapters import notify
+from tracker.adapters.demo import DEMO_PASSWORD, DemoMode, ensure_demo_org, start_demo_site
+from tracker.adapters.demo_mail import start_demo_mail
+from tracker.workflow.platforms import platform_for_url, shipped_directory
+from webui.app import create_app
+
+EMPLOYEE, LEADER, ADMIN = "medarbejder@demo.vaern.dk", "leder@demo.vaern.dk", "admin@demo.vaern.dk"
+TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
+
+
+@pytest.fixture
+def demo(make_runtime):
+    site, mail = start_demo_site(port=None), start_demo_mail(port=None)
+    mode = DemoMode(site, mail)
+    rt = make_runtime(capture_allowed_hosts=f"127.0.0.1:{site.port}", smtp_host=mail.host, smtp_port=mail.port,
+                      base_url="http://127.0.0.1:5000")
+    with rt.transaction() as s:
+        ensure_demo_org(s)
+    app = create_app(runtime=rt, demo=mode)
+    yield app, rt, mode
+    mode.stop()
+
+
+def _report(client, url: str) -> str:
+    token = TOKEN.search(client.get("/report").get_data(as_text=True)).group(1)
+    resp = client.post("/report", data={"csrf_token": token, "url": url, "description": "Trusler mod mig i gruppen"})
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    return resp.headers["Location"].rsplit("/", 1)[-1]
+
+
+def test_the_demo_post_is_classified_as_facebook_only_in_demo_mode(demo):
+    app, rt, mode = demo
+    assert platform_for_url(mode.site.post_url, shipped_directory()).fallback  # a real install: any other site
+    assert platform_for_url(mode.site.post_url, rt.platforms).id == "facebook"
+    assert rt.settings.capture_options("x").allowed_hosts == ((("127.0.0.1", mode.site.port),))  # policy as before
+    ref = _report(csrf_login(app, EMPLOYEE, DEMO_PASSWORD), mode.site.post_url)
+    with rt.Session() as s:
+        assert s.execute(select(Case.platform).where(Case.ref == ref)).scalar_one() == "facebook"
+    page = csrf_login(app, LEADER, DEMO_PASSWORD).get(f"/cases/{ref}").get_data(as_text=True)
+    shown = re.sub(r"<option[^>]*>[^<]*</option>", "", page)  # the pick-lists name every platform
+    assert "Facebook" in shown and "Anden hjemmeside eller hostingfirma" not in shown
+
+
+def test_a_new_case_mail_goes_through_the_demo_smtp_server_and_shows_on_the_mail_page(demo):
+    app, rt, mode = demo
+    leader = csrf_login(app, LEADER, DEMO_PASSWORD)
+    empty = leader.get("/demo/mail").get_data(as_text=True)
+    assert "Ingen e-mails endnu" in empty
+    ref = _report(csrf_login(app, EMPLOYEE, DEMO_PASSWORD), mode.site.post_url)
+    with rt.Session() as s:
+        case_id = s.execute(select(Case.id).where(Case.ref == ref)).scalar_one()
+    assert notify.case_opened(rt, case_id) == 1  # the real send: smtplib → aiosmtpd in this process
+    (mail,) = mode.mail.mailbox.mails()
+    assert mail.recipients == (LEADER,) and ref in mail.subject
+    page = leader.get("/demo/mail")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert f"Værn: Ny sag {ref}" in html and LEADER in html and f"/cases/{ref}" in html
+    assert 'id="demo-mail-notice"' in html and 'id="mail-off-notice"' not in html
+    assert csrf_login(app, EMPLOYEE, DEMO_PASSWORD).get("/demo/mail").status_code == 200  # a demo: everyone may look
+    assert app.test_client().get("/demo/mail").status_code == 302  # signed in first
+
+
+def test_a_real_install_without_mail_shows_leaders_and_admins_a_banner_and_has_no_mail_page(make_runtime):
+    rt = make_runtime()  # no smtp_host
+    with rt.transaction() as s:
+        ensure_demo_org(s)
+    app = create_app(runtime=rt)
+    for email in (LEADER, ADMIN):
+        client = csrf_login(app, email, DEMO_PASSWORD)
+        html = client.get("/").get_data(as_text=True)
+        assert 'id="mail-off-notice"' in html and "E-mail-beskeder er slået fra" in html, email
+        assert client.get("/demo/mail").status_code == 404
+    employee = csrf_login(app, EMPLOYEE, DEMO_PASSWORD).get("/").get_data(as_text=True)
+    assert 'id="mail-off-notice"' not in employee
+
+
+def test_a_real_install_with_mail_shows_no_banner(make_runtime):
+    rt = make_runtime(smtp_host="127.0.0.1", smtp_port=2525)
+    with rt.transaction() as s:
+        ensure_demo_org(s)
+    html = csrf_login(create_app(runtime=rt), LEADER, DEMO_PASSWORD).get("/").get_data(as_text=True)
+    assert 'id="mail-off-notice"' not in html and 'id="demo-mail-notice"' not in html
