@@ -13,6 +13,7 @@ from tracker.accounts.admin import load_in_force, override_dir
 from tracker.workflow.rules import Rules
 from tracker.adapters.runtime import Runtime
 from tracker.settings import Settings, load_settings
+from webui import rules_admin  # noqa: F401 - adds the rule-file pages to admin.bp before it is registered
 from webui import admin, api, auth, cases, demo_mail, exports, hr, letters, nav, oversight, rechecks, report, stats, workflow
 from webui.extensions import babel, csrf, limiter, login_manager
 from webui.labels import PLATFORMS_KEY, RULES_KEY
