@@ -39,7 +39,14 @@ CHANNEL_LABELS = {"dsa_notice_url": _l("Notice form for illegal content (DSA art
 
 
 class _Number(IntegerField):
-    """An IntegerField whose "not a number" message is Danish (WTForms ships no Danish catalogue)."""
+    """An IntegerField whose "not a number" message is Danish (WTForms ships no Danish catalogue), shown as a
+    text field with a numeric keyboard (styled like the other fields; no spinner)."""
+
+    widget = TextInput()
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("render_kw", {"inputmode": "numeric"})
+        super().__init__(*args, **kwargs)
 
     def process_formdata(self, valuelist):
         try:
@@ -146,14 +153,14 @@ class DeadlineForm(_EntryForm):
 
     label_da = StringField(_l("Name in Danish"), [DataRequired(REQUIRED), Length(max=300)])
     label_en = StringField(_l("Name in English"), [DataRequired(REQUIRED), Length(max=300)])
-    length_amount, length_unit = _length_fields(_l("Length"))
+    length_amount, length_unit = _length_fields(_l("Number"))
     counting = _Select(_l("How the time is counted"), choices=_choices(COUNTINGS.items()))
     starts_at = _Select(_l("The clock starts at"), choices=_choices(CLOCKS.items()))
     legal_source = StringField(_l("Legal source (exact citation)"), [DataRequired(REQUIRED), Length(max=500)])
     consequence_da = TextAreaField(_l("What happens if it is missed (Danish)"), [DataRequired(REQUIRED),
                                                                                 Length(max=2000)])
-    at_risk_amount, at_risk_unit = _length_fields(_l("Warn this long before it is due"))
-    extension_amount, extension_unit = _length_fields(_l("Extension (empty: none)"), optional=True)
+    at_risk_amount, at_risk_unit = _length_fields(_l("Number"))
+    extension_amount, extension_unit = _length_fields(_l("Number (empty: no extension)"), optional=True)
     closable_by_note = BooleanField(_l("A leader's note may close it as met"))
     day_ends_at = StringField(_l("The working day ends at (working days only, e.g. 16:00)"),
                               [Optional(), Regexp(r"^([01]\d|2[0-3]):[0-5]\d$",
