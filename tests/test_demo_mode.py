@@ -81,6 +81,7 @@ def test_a_real_install_without_mail_shows_leaders_and_admins_a_banner_and_has_n
         client = csrf_login(app, email, DEMO_PASSWORD)
         html = client.get("/").get_data(as_text=True)
         assert 'id="mail-off-notice"' in html and "E-mail-beskeder er slået fra" in html, email
+        assert ("VAERN_SMTP_HOST" in html) == (email == ADMIN)  # the admin is told which setting turns them on
         assert client.get("/demo/mail").status_code == 404
     employee = csrf_login(app, EMPLOYEE, DEMO_PASSWORD).get("/").get_data(as_text=True)
     assert 'id="mail-off-notice"' not in employee
@@ -92,3 +93,33 @@ def test_a_real_install_with_mail_shows_no_banner(make_runtime):
         ensure_demo_org(s)
     html = csrf_login(create_app(runtime=rt), LEADER, DEMO_PASSWORD).get("/").get_data(as_text=True)
     assert 'id="mail-off-notice"' not in html and 'id="demo-mail-notice"' not in html
+
+
+@pytest.mark.browser
+def test_the_demo_mail_page_and_the_mail_off_banner_in_a_browser_pass_axe_and_fit_a_phone(demo, make_runtime):
+    from tests.browser import (assert_fits_the_width, assert_no_serious_axe_findings, each_viewport, log_in,
+                               open_browser, screenshot, served)
+
+    app, rt, mode = demo
+    ref = _report(csrf_login(app, EMPLOYEE, DEMO_PASSWORD), mode.site.post_url)
+    with rt.Session() as s:
+        notify.case_opened(rt, s.execute(select(Case.id).where(Case.ref == ref)).scalar_one())
+    real = create_app(runtime=make_runtime())  # a real install without mail settings
+    with served(app) as base, open_browser() as browser:
+        for name, page in each_viewport(browser):
+            log_in(page, base, LEADER, password=DEMO_PASSWORD)
+            page.goto(base + "/demo/mail")
+            assert f"Ny sag {ref}" in page.content()
+            screenshot(page, f"demo-mail-{name}")
+            assert_fits_the_width(page, ("demo mail", name))
+            assert_no_serious_axe_findings(page, f"demo mail {name}")
+    rt_real = real.extensions["vaern"]
+    with rt_real.transaction() as s:
+        ensure_demo_org(s)
+    with served(real) as base, open_browser() as browser:
+        for name, page in each_viewport(browser):
+            log_in(page, base, LEADER, password=DEMO_PASSWORD)
+            assert page.locator("#mail-off-notice").is_visible()
+            screenshot(page, f"mail-off-banner-{name}", full_page=False)
+            assert_fits_the_width(page, ("mail off", name))
+            assert_no_serious_axe_findings(page, f"mail off {name}")

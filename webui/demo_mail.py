@@ -35,13 +35,14 @@ def mail():
 
 
 def mail_notice() -> str | None:
-    """Which banner base.html shows: "demo" (mails go to the demo page), "off" (no SMTP: leaders, admins) or None."""
+    """Which banner base.html shows: "demo" (mails go to the demo page), "off" / "off-admin" (no SMTP: leaders,
+    and admins, who are told the setting) or None."""
     if not current_user.is_authenticated:
         return None
     if demo_mode() is not None:
         return "demo"
     if not current_app.extensions["vaern"].settings.smtp_host and current_user.user.role in BANNER_ROLES:
-        return "off"
+        return "off-admin" if current_user.user.role == Role.admin else "off"
     return None
 
 
