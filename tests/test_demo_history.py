@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 
 from storage.models import AuditEvent, Case, CaseOffender, Evidence, EvidenceState, Offender
 from storage.types import utcnow
-from tracker.adapters.demo import DEMO_HISTORY, ensure_demo_org, seed_demo_history, start_demo_site
+from tracker.adapters.demo import DEMO_HISTORY, ensure_demo_org, seed_demo_history, start_demo_site, with_demo_alias
 from tracker.adapters.jobs import close_capturer
+from tracker.workflow.platforms import platform_for_url
 
 pytestmark = pytest.mark.browser
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def demo_rt(make_runtime):
     site = start_demo_site(port=None)
-    rt = make_runtime(capture_allowed_hosts=f"127.0.0.1:{site.port}")
+    rt = make_runtime(capture_allowed_hosts=site.allowed_hosts)
     yield rt, site
     close_capturer()
     site.stop()
@@ -32,6 +33,7 @@ def test_the_demo_history_is_added_once_at_past_times_with_captured_evidence_ste
     now = utcnow()
     assert seed_demo_history(rt, site, now) == len(DEMO_HISTORY)
     assert seed_demo_history(rt, site, now) == 0  # never twice, never into real cases
+    demo_directory = with_demo_alias(rt.in_force, site.hosts).directory
     with rt.Session() as s:
         cases = s.execute(select(Case).order_by(Case.created_at)).scalars().all()
         assert len(cases) == len(DEMO_HISTORY)
@@ -50,7 +52,9 @@ def test_the_demo_history_is_added_once_at_past_times_with_captured_evidence_ste
             assert all(opened - timedelta(seconds=1) <= e.at <= opened + timedelta(days=31) for e in events), case.ref
             (ev,) = case.evidence
             assert ev.state == EvidenceState.done and ev.manifest_sha256
-            assert ev.source_url.startswith(site.url("/earlier/"))
+            assert ev.source_url.startswith(site.url("/earlier/", case.platform))
+            # in demo mode the evidence's address counts as the case's platform (127.0.0.2 is X, …)
+            assert platform_for_url(ev.source_url, demo_directory).id == case.platform
             captured = next(e.at for e in events if e.action == "evidence.captured")
             assert opened < captured < opened + timedelta(minutes=10)
             manifest = json.loads(rt.blobs.read(ev.manifest_sha256))  # the evidence itself says when, too

@@ -128,7 +128,7 @@ def demo(host: str, port: int) -> None:
     mail = start_demo_mail()
     mode = DemoMode(site, mail)
     base = _settings()
-    hosts = ",".join(filter(None, [base.capture_allowed_hosts, f"127.0.0.1:{site.port}"]))
+    hosts = ",".join(filter(None, [base.capture_allowed_hosts, site.allowed_hosts]))
     settings = base.model_copy(update={"capture_allowed_hosts": hosts, "smtp_host": mail.host, "smtp_port": mail.port,
                                        "smtp_starttls": False, "smtp_user": None, "base_url": f"http://{host}:{port}"})
     rt = _runtime(settings)

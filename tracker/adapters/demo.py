@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -61,42 +61,81 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
+#: the demo post is served on this host; in demo mode the platform directory maps it to Facebook
+DEMO_FACEBOOK_HOST = "127.0.0.1"
+#: the loopback address each demo platform is served on; in demo mode the directory maps it to that platform.
+#: Linux answers on all of 127.0.0.0/8; where only 127.0.0.1 exists (macOS), the others are left out
+#: and their demo pages are served on 127.0.0.1 (so they count as Facebook there).
+DEMO_PLATFORM_HOSTS = {"facebook": "127.0.0.1", "x": "127.0.0.2", "trustpilot": "127.0.0.3", "tiktok": "127.0.0.4"}
+
+
 @dataclass
 class DemoSite:
-    """The fixture post served on 127.0.0.1 in a background thread."""
+    """The demo pages served on loopback addresses in background threads (127.0.0.1: the Facebook-like post)."""
 
     server: ThreadingHTTPServer
     thread: threading.Thread
+    #: the other platforms' servers, by platform id
+    others: dict[str, ThreadingHTTPServer] = field(default_factory=dict)
 
     @property
     def port(self) -> int:
         return self.server.server_address[1]
 
-    def url(self, path: str) -> str:
-        return f"http://{DEMO_FACEBOOK_HOST}:{self.port}{path}"
+    @property
+    def hosts(self) -> dict[str, str]:
+        """platform id → the host its demo pages are served on."""
+        return {"facebook": DEMO_FACEBOOK_HOST, **{p: srv.server_address[0] for p, srv in self.others.items()}}
+
+    @property
+    def allowed_hosts(self) -> str:
+        """The exact host:port pairs the capture policy must let through (VAERN_CAPTURE_ALLOWED_HOSTS form)."""
+        servers = [self.server, *self.others.values()]
+        return ",".join(f"{srv.server_address[0]}:{srv.server_address[1]}" for srv in servers)
+
+    def url(self, path: str, platform: str = "facebook") -> str:
+        srv = self.others.get(platform, self.server)
+        return f"http://{srv.server_address[0]}:{srv.server_address[1]}{path}"
 
     @property
     def post_url(self) -> str:
         return self.url("/groups/borgere-i-kommunen/posts/1048576/")
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        for srv in (self.server, *self.others.values()):
+            srv.shutdown()
+            srv.server_close()
 
 
 #: a stable port keeps the demo post's address the same across restarts (fallback: any free port)
 DEMO_SITE_PORT = 5080
 
 
-def start_demo_site(port: int | None = DEMO_SITE_PORT) -> DemoSite:
+def _serve(host: str, port: int | None) -> tuple[ThreadingHTTPServer, threading.Thread] | None:
     handler = functools.partial(_QuietHandler, directory=str(SITE_DIR))
-    try:
-        server = ThreadingHTTPServer(("127.0.0.1", port or 0), handler)
-    except OSError:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="vaern-demo-site", daemon=True)
-    thread.start()
-    return DemoSite(server, thread)
+    for candidate in (port, 0) if port else (0,):
+        try:
+            server = ThreadingHTTPServer((host, candidate), handler)
+        except OSError:
+            continue
+        thread = threading.Thread(target=server.serve_forever, name=f"vaern-demo-site-{host}", daemon=True)
+        thread.start()
+        return server, thread
+    return None
+
+
+def start_demo_site(port: int | None = DEMO_SITE_PORT) -> DemoSite:
+    started = _serve(DEMO_FACEBOOK_HOST, port)
+    if started is None:
+        raise OSError("the demo site could not start on 127.0.0.1")
+    server, thread = started
+    others = {}
+    for platform, host in DEMO_PLATFORM_HOSTS.items():
+        if host != DEMO_FACEBOOK_HOST:
+            other = _serve(host, server.server_address[1])
+            if other is not None:
+                others[platform] = other[0]
+    return DemoSite(server, thread, others)
 
 
 #: earlier, made-up cases so the HR, offender and MED statistics pages have something to show in the demo:
@@ -141,12 +180,13 @@ def seed_demo_history(rt: "Runtime", site: DemoSite, now: datetime, history=DEMO
         if session.execute(select(func.count()).select_from(Case)).scalar():
             return 0
     rules = rt.rules
+    names = {p.id: p.name for p in rt.platforms.platforms}
     for number, (days, unit, platform, category, handle, kind, police_in_time, outcome) in enumerate(history, 1):
         opened = now - timedelta(days=days)
         with _at(opened), rt.transaction() as session:
             by_email = {u.email: u for u in session.execute(select(User)).scalars()}
             employee, leader = (by_email[DEMO_PEOPLE[unit][0]], by_email[DEMO_PEOPLE[unit][1]])
-            description = f"(Demo) Opslag på {platform} om medarbejderen i {unit}."
+            description = f"(Demo) Opslag på {names.get(platform, platform)} om medarbejderen i {unit}."
             case = Case(ref=next_ref(session, opened), unit_id=employee.unit_id, employee_id=employee.id,
                         reported_by_id=employee.id, episode_at=opened - timedelta(hours=5), description=description,
                         created_at=opened, platform=platform)
@@ -155,7 +195,7 @@ def seed_demo_history(rt: "Runtime", site: DemoSite, now: datetime, history=DEMO
             session.add(CaseText(case_id=case.id, body=description, updated_at=opened))
             audit.record(session, employee, "case.create", "case", case.ref, case.id,
                          episode_at=case.episode_at.isoformat(), facts_sha256=casefacts.created(case))
-            ev = Evidence(case=case, kind="url", source_url=site.url(f"/earlier/{number}/"),
+            ev = Evidence(case=case, kind="url", source_url=site.url(f"/earlier/{number}/", platform),
                           state=EvidenceState.queued, created_by_id=employee.id)
             session.add(ev)
             session.flush()
@@ -204,22 +244,21 @@ def _user(session: Session, email: str):
 
 
 # -- demo mode: what `vaern demo` adds to the running app -------------------------------------------
-#: the demo post is served on this host; in demo mode the platform directory maps it to Facebook
-DEMO_FACEBOOK_HOST = "127.0.0.1"
 
 
-def with_demo_alias(in_force: "InForce") -> "InForce":
-    """``in_force`` with the demo site's host added to the Facebook entry, so the demo post counts as Facebook.
+def with_demo_alias(in_force: "InForce", hosts: dict[str, str] | None = None) -> "InForce":
+    """``in_force`` with each demo host added to its platform's entry (127.0.0.1: Facebook, 127.0.0.2: X …).
 
-    Only the demo process uses this (real installs never map a local address to a platform), and the
-    capture policy is untouched: the demo site is reachable because `vaern demo` allow-lists its exact
-    host:port, as before.
+    Only the demo process uses this (a real install never maps a local address to a platform), and the
+    capture policy is untouched: the demo pages are reachable because `vaern demo` allow-lists their exact
+    host:port pairs, as before.
     """
     from tracker.accounts.admin import InForce
     from tracker.workflow.platforms import PlatformDirectory
 
+    hosts = hosts or {"facebook": DEMO_FACEBOOK_HOST}
     directory = in_force.directory
-    platforms = tuple(p.model_copy(update={"hosts": (*p.hosts, DEMO_FACEBOOK_HOST)}) if p.id == "facebook" else p
+    platforms = tuple(p.model_copy(update={"hosts": (*p.hosts, hosts[p.id])}) if p.id in hosts else p
                       for p in directory.platforms)
     return InForce(in_force.rules, PlatformDirectory(platforms, directory.path))
 
@@ -232,7 +271,7 @@ class DemoMode:
     mail: "DemoMailServer"
 
     def in_force(self, in_force: "InForce") -> "InForce":
-        return with_demo_alias(in_force)
+        return with_demo_alias(in_force, self.site.hosts)
 
     def stop(self) -> None:
         self.mail.stop()

@@ -6,6 +6,7 @@ the machine and nothing is stored on disk: the mails are gone when the demo stop
 """
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -80,6 +81,7 @@ DEMO_SMTP_PORT = 5025
 
 def start_demo_mail(port: int | None = DEMO_SMTP_PORT) -> DemoMailServer:
     """Start the SMTP server on 127.0.0.1 in a background thread (aiosmtpd's own event loop)."""
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every connection at INFO
     mailbox = Mailbox()
     for candidate in (port, 0) if port else (0,):
         controller = Controller(mailbox, hostname="127.0.0.1", port=candidate or _free_port())
