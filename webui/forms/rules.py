@@ -31,6 +31,7 @@ COUNTINGS = {"elapsed": _l("Exact elapsed time (hours)"), "calendar": _l("Calend
              "working_days": _l("Working days (Monday–Friday)")}
 GRADES = {"": _l("No grade"), "H": _l("H: the platform's own page"),
           "M": _l("M: platform code or several other sources"), "L": _l("L: a single other source")}
+ADDRESS = _l("Address (https://…)")
 CHANNEL_LABELS = {"dsa_notice_url": _l("Notice form for illegal content (DSA art. 16)"),
                   "general_report_url": _l("General report page"),
                   "privacy_report_url": _l("Privacy report (doxxing)"),
@@ -204,12 +205,11 @@ class PlatformForm(_EntryForm):
 
     name = StringField(_l("Name"), [DataRequired(REQUIRED), Length(max=200)])
     hosts = TextAreaField(_l("Host names, one per line (subdomains count too)"), [Length(max=4000)])
-    dsa_notice_url = StringField(CHANNEL_LABELS["dsa_notice_url"], [Optional(), Length(max=2000), _https])
-    general_report_url = StringField(CHANNEL_LABELS["general_report_url"], [Optional(), Length(max=2000), _https])
-    privacy_report_url = StringField(CHANNEL_LABELS["privacy_report_url"], [Optional(), Length(max=2000), _https])
-    defamation_report_url = StringField(CHANNEL_LABELS["defamation_report_url"],
-                                        [Optional(), Length(max=2000), _https])
-    email = StringField(CHANNEL_LABELS["email"], [Optional(), Length(max=300),
+    dsa_notice_url = StringField(ADDRESS, [Optional(), Length(max=2000), _https])
+    general_report_url = StringField(ADDRESS, [Optional(), Length(max=2000), _https])
+    privacy_report_url = StringField(ADDRESS, [Optional(), Length(max=2000), _https])
+    defamation_report_url = StringField(ADDRESS, [Optional(), Length(max=2000), _https])
+    email = StringField(_l("E-mail address"), [Optional(), Length(max=300),
                                                   Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
                                                          message=_l("Write a valid e-mail address."))])
     grade_dsa_notice_url = _Select(_l("Grade"), choices=_choices(GRADES.items()))
@@ -252,8 +252,8 @@ class PlatformForm(_EntryForm):
         return ok
 
     def channel_rows(self):
-        """(channel field, grade field) per channel, for the template."""
-        return [(getattr(self, c), getattr(self, f"grade_{c}")) for c in CHANNELS]
+        """(what the channel is, its field, its grade field) per channel, for the template."""
+        return [(CHANNEL_LABELS[c], getattr(self, c), getattr(self, f"grade_{c}")) for c in CHANNELS]
 
     def fill(self, entry: dict[str, Any]) -> None:
         self.name.data = entry.get("name")
