@@ -123,3 +123,19 @@ def test_the_demo_mail_page_and_the_mail_off_banner_in_a_browser_pass_axe_and_fi
             screenshot(page, f"mail-off-banner-{name}", full_page=False)
             assert_fits_the_width(page, ("mail off", name))
             assert_no_serious_axe_findings(page, f"mail off {name}")
+
+
+def test_the_demo_org_has_two_units_one_user_per_role_and_is_created_once(make_runtime):
+    from tracker.adapters.demo import DEMO_USERS
+
+    rt = make_runtime()
+    with rt.transaction() as s:
+        first = ensure_demo_org(s)
+    with rt.transaction() as s:
+        assert ensure_demo_org(s) == first  # a restart adds nothing
+    assert {role for _email, role, _unit in first} == {"employee", "leader", "amr", "hr", "admin"}
+    assert {unit for *_rest, unit in first} == {"Jobcenter", "Borgerservice", "—"}
+    assert len(first) == len(DEMO_USERS)
+    app = create_app(runtime=rt)
+    for email, *_rest in DEMO_USERS:
+        csrf_login(app, email, DEMO_PASSWORD)  # every demo login works with the printed password
