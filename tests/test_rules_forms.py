@@ -184,3 +184,16 @@ def test_no_shipped_rule_file_or_letter_holds_a_machine_path_and_comments_are_da
     for path in RULES_DIR.glob("*.toml"):
         comments = " ".join(line for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("#"))
         assert not re.search(r"\b(the|which|where|when|every|must)\b", comments), path.name
+
+
+def test_a_ladder_rung_shows_and_saves_its_waiting_days_and_a_checklist_step_has_none(site):
+    client = csrf_login(site.app, ADMIN)
+    assert 'name="wait_days"' not in client.get("/admin/rules/response/entries/police_report").get_data(as_text=True)
+    url = "/admin/rules/response/entries/platform_notice"
+    data = form_fields(client.get(url).get_data(as_text=True))
+    data["wait_days"] = "abc"
+    html = client.post(url, data=data).get_data(as_text=True)
+    assert "Skriv et helt tal." in html  # WTForms' own message, in Danish
+    data["wait_days"] = "10"
+    assert client.post(url, data=data).status_code == 302
+    assert load_rules_with_overrides(site.rules_dir).step("platform_notice").wait_days == 10
