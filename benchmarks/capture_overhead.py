@@ -139,9 +139,9 @@ def settle(capturer: Any, spare: bool, timeout: float = 15.0) -> None:
     benchmark times a capture until that close is done, as it does on the bare side.
     """
     async def idle() -> None:
-        pending = list(capturer._closing)  # noqa: SLF001
-        if spare and capturer._spare_task is not None:  # noqa: SLF001
-            pending.append(capturer._spare_task)  # noqa: SLF001
+        pending = list(capturer._pool.closing)  # noqa: SLF001
+        if spare and capturer._pool.spare_task is not None:  # noqa: SLF001
+            pending.append(capturer._pool.spare_task)  # noqa: SLF001
         if pending:
             await asyncio.wait(pending, timeout=timeout)
 
@@ -309,7 +309,7 @@ def latency(url: str, port: int, n: int, gap: float, text: str | None) -> dict[s
     out: dict[str, list[float]] = {"bare": [], "vaern": [], "vaern_returned": [], "spare": [], "spare_returned": []}
     cold = Capturer(options(port), prewarm=False)
     spare = Capturer(options(port), prewarm=True)
-    bare = Bare(cold._executable, text)  # noqa: SLF001 - the same executable as the Capturer's
+    bare = Bare(cold._pool.executable, text)  # noqa: SLF001 - the same executable as the Capturer's
     try:
         bare.capture(url), vaern_capture(cold, url, text), vaern_capture(spare, url, text)  # warm up
         for _ in range(n):

@@ -189,7 +189,7 @@ GENERIC = Adapter(
                     "article", "[itemtype*='SocialMediaPosting']", "[itemtype*='Comment']"),
     author_selectors=("a[rel='author']", "[itemprop='author'] a[href]", "[data-testid='User-Name'] a[href]",
                       "h2 a[href]", "h3 a[href]", "header a[href]"),
-    # Unknown sites: every platform's wording, trusted only on short pages or with a 404 (see steps.py).
+    # Unknown sites: every platform's wording, trusted only on short pages or with a 404 (see manifest.py).
     tombstone_texts=tuple(dict.fromkeys(t for a in PLATFORMS for t in a.tombstone_texts)),
     **_login("generic"),
 )

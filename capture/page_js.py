@@ -22,15 +22,15 @@ WALLS_JS = "(args) => {" + VISIBLE_JS + """
     const words = new RegExp(args.words, 'i');
     for (const el of document.querySelectorAll(args.generic)) {
       if (visible(el) && words.test(el.innerText || '')
-          && el.querySelector('button,[role=button],input[type=button],input[type=submit]')) { consent = 'generic'; break; }
+          && el.querySelector(args.buttons)) { consent = 'generic'; break; }
     }
   }
-  const pw = [...document.querySelectorAll('input[type=password]')].find(visible);
+  const pw = [...document.querySelectorAll(args.password)].find(visible);
   let overlay = false;
   if (pw) {
     for (let el = pw; el && el !== document.body; el = el.parentElement) {
       const s = getComputedStyle(el);
-      if (el.matches('[role=dialog],[aria-modal=true],dialog') || s.position === 'fixed') { overlay = true; break; }
+      if (el.matches(args.overlay) || s.position === 'fixed') { overlay = true; break; }
     }
   }
   return {consent, password: !!pw, overlay};

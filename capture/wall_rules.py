@@ -30,6 +30,7 @@ class ConsentRules:
     cmps: tuple[Cmp, ...]
     generic_container: str
     generic_words: str  #: regex: a dialog mentioning these is about consent
+    generic_buttons: str  #: CSS: a generic dialog must hold one of these to count
     frame_hint: re.Pattern[str]
     generic_reject: tuple[str, ...]
     generic_close: tuple[str, ...]
@@ -48,6 +49,8 @@ class LoginRules:
     paths: tuple[str, ...]
     phrases: tuple[str, ...]  #: Danish and English, matched case-insensitively as plain text
     max_text_chars: int
+    password_field: str  #: CSS of a password field
+    overlay: str  #: CSS of a dialog-like ancestor that makes the form cover the page
 
 
 class RulesError(ValueError):
@@ -75,7 +78,7 @@ def consent_rules() -> ConsentRules:
                      for c in data["cmp"])
         gen, labels = data["generic"], data["labels"]
         rules = ConsentRules(
-            cmps=cmps, generic_container=gen["container"], generic_words=gen["words"],
+            cmps=cmps, generic_container=gen["container"], generic_words=gen["words"], generic_buttons=gen["buttons"],
             frame_hint=re.compile(gen["frame_hint"], re.I), generic_reject=_strings(gen, "reject", "generic"),
             generic_close=_strings(gen, "close", "generic"), reject_labels=_strings(labels, "reject", "labels"),
             reject_links=int(labels["reject_links"]), close_labels=_strings(labels, "close", "labels"),
@@ -110,4 +113,9 @@ def login_rules(platform: str) -> LoginRules:
             raise RulesError(f"login_walls.toml: no [platform.{platform}]")
         paths = _strings(table, "paths", platform)
         phrases = _strings(table, "phrases_da", platform) + _strings(table, "phrases_en", platform) + generic_phrases
-    return LoginRules(paths=paths, phrases=tuple(dict.fromkeys(phrases)), max_text_chars=int(gen["max_text_chars"]))
+    try:
+        form = {"password_field": str(gen["password_field"]), "overlay": str(gen["overlay"])}
+    except KeyError as exc:
+        raise RulesError(f"login_walls.toml: missing generic {exc}") from None
+    return LoginRules(paths=paths, phrases=tuple(dict.fromkeys(phrases)), max_text_chars=int(gen["max_text_chars"]),
+                      **form)

@@ -1,8 +1,9 @@
 """Walls and moves: consent dialogs, login walls, layers over the post, and pages that navigate on their own.
 
-These steps only gather facts (what was found, what was clicked, how much stayed covered, where the
-page went); ``decide_status`` hands them to capture/judge.py, which turns them into the status. Rules (selectors, button words, login
-wording) are data: capture/consent.toml and capture/login_walls.toml.
+These stages only gather facts on the run record (what was found, what was clicked, how much stayed
+covered, where the page went); capture/manifest.py hands them to capture/judge.py, which turns them into
+the status. Rules (selectors, button words, login wording) are data: capture/consent.toml and
+capture/login_walls.toml.
 """
 from __future__ import annotations
 
@@ -12,49 +13,39 @@ from typing import Any
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from .hashing import normalise_text
-from .judge import Consent, Cover, Facts, Login, find_phrase, judge
+from .events import QUIET_SECONDS
+from .judge import find_phrase
 from .page_js import COVER_JS, WALLS_JS
-from .steps import CLICK_TIMEOUT_MS, QUIET_SECONDS, CaptureRun, NetworkMonitor, ms, short_error
+from .run import CaptureRun, Limits, Stage, ms, page_starts, short_error
 from .wall_rules import consent_rules, login_rules
 
 MAX_PAGE_MOVES = 5  #: navigations the page may make on its own before Værn stops waiting for it to land
 CLICK_ORDER = ("reject", "close", "accept")  #: accept only when rejecting and closing did not work
+CLICK_TIMEOUT_MS = 3000
 
 
 # -- the page moving on by itself ----------------------------------------------------------------
-def _starts(run: CaptureRun) -> list[str]:
-    return [u for u, redirect in run.nav_requests if not redirect]
-
-
-def page_moves(run: CaptureRun) -> int:
-    """Times the page itself went to another address (meta refresh, script, location change); not redirects,
-    not a repeated request for the address it is on (a reload, Chromium retrying a refused connection)."""
-    starts = _starts(run)
-    return sum(1 for prev, cur in zip(starts, starts[1:]) if cur != prev)
-
-
-async def follow_navigations(run: CaptureRun, net: NetworkMonitor) -> None:
+async def follow_navigations(run: CaptureRun) -> None:
     """When the page navigated by itself, wait (bounded) for the page it lands on, and log each move."""
     for _ in range(MAX_PAGE_MOVES):
-        moves = len(_starts(run)) - 1
+        moves = len(page_starts(run)) - 1
         if moves <= run.moves_followed:
             return
         run.moves_followed = moves
         target = next(u for u, redirect in reversed(run.nav_requests) if not redirect)
         run.log("navigate", f"the page moved on by itself (meta refresh, script or location change) to {target}")
-        await net.quiet(QUIET_SECONDS, min(3.0, run.settle_left()))
+        await run.net.quiet(QUIET_SECONDS, min(3.0, run.settle_left()))
         try:
             await run.page.wait_for_load_state("load", timeout=ms(min(5.0, run.settle_left())))
         except PlaywrightTimeout:
             run.log("navigate", "the page it moved to did not finish loading in time; went on")
             return
-        await net.quiet(QUIET_SECONDS, min(1.0, run.settle_left()))
-    run.log("navigate", f"the page kept moving on ({len(_starts(run)) - 1} times); Værn stopped following")
+        await run.net.quiet(QUIET_SECONDS, min(1.0, run.settle_left()))
+    run.log("navigate", f"the page kept moving on ({len(page_starts(run)) - 1} times); Værn stopped following")
 
 
 # -- consent and login ---------------------------------------------------------------------------
-async def detect_walls(run: CaptureRun, net: NetworkMonitor, after_consent: bool = False) -> dict[str, Any]:
+async def detect_walls(run: CaptureRun, after_consent: bool = False) -> dict[str, Any]:
     """Look for a consent dialog or login form; screenshot the wall before anything is clicked.
 
     A page that moves on while it is being looked at (a meta refresh firing) is followed once, then checked.
@@ -65,15 +56,18 @@ async def detect_walls(run: CaptureRun, net: NetworkMonitor, after_consent: bool
         if "context was destroyed" not in str(exc):
             raise
     run.log("walls", "the page moved on while it was being checked; checking the page it moved to")
-    await net.quiet(QUIET_SECONDS, min(2.0, run.settle_left()))  # lets the move's request show up
-    await follow_navigations(run, net)
+    await run.net.quiet(QUIET_SECONDS, min(2.0, run.settle_left()))  # lets the move's request show up
+    await follow_navigations(run)
     return await _detect_walls(run, after_consent)
 
 
 async def _detect_walls(run: CaptureRun, after_consent: bool) -> dict[str, Any]:
     rules = consent_rules()
+    form = login_rules(run.adapter.name)
     found = await run.page.evaluate(WALLS_JS, {"cmp": [[c.name, c.container] for c in rules.cmps],
-                                               "generic": rules.generic_container, "words": rules.generic_words})
+                                               "generic": rules.generic_container, "words": rules.generic_words,
+                                               "buttons": rules.generic_buttons, "password": form.password_field,
+                                               "overlay": form.overlay})
     run.walls = found
     login = None
     login_hop = next((h["url"] for h in run.redirect_chain if run.adapter.is_login_url(h["url"])), None)
@@ -98,7 +92,7 @@ async def _detect_walls(run: CaptureRun, after_consent: bool) -> dict[str, Any]:
     return found
 
 
-async def dismiss_consent(run: CaptureRun, net: NetworkMonitor) -> None:
+async def dismiss_consent(run: CaptureRun) -> None:
     """Reject optional cookies; if the dialog stays, close it; only then accept. Each click is logged."""
     if not run.consent:
         return
@@ -112,9 +106,9 @@ async def dismiss_consent(run: CaptureRun, net: NetworkMonitor) -> None:
         desc, label = clicked
         run.consent_clicks.append(kind)
         run.log("consent", f"clicked {kind} button {label!r} ({desc}) in {run.consent} dialog")
-        await net.quiet(QUIET_SECONDS, min(3.0, run.settle_left()))
-        await follow_navigations(run, net)
-        found = await detect_walls(run, net, after_consent=True)
+        await run.net.quiet(QUIET_SECONDS, min(3.0, run.settle_left()))
+        await follow_navigations(run)
+        found = await detect_walls(run, after_consent=True)
         if not found["consent"]:
             run.consent_still = False
             return
@@ -178,68 +172,42 @@ async def measure_cover(run: CaptureRun) -> None:
                      + (f" ({run.cover['text'][:80]!r})" if run.cover.get("text") and share > 0 else ""))
 
 
-# -- the status --------------------------------------------------------------------------------------
-def decide_status(run: CaptureRun, record: Any, main: Any, http: dict[str, Any] | None, final_url: str,
-                  essential: tuple[str, ...]) -> str:
-    """The facts the capture gathered, judged by capture/judge.py; its reasons go into ``notes``."""
-    if page_moves(run) > run.moves_before_recording:
-        run.notes.append("the page moved on by itself while it was being recorded; the files may show "
-                         "different pages (see navigation_chain)")
-    verdict = judge(_facts(run, record, main, http, final_url, essential))
-    for reason in verdict.reasons:
-        if reason not in run.notes:
-            run.notes.append(reason)
-    return verdict.status
+# -- the stages ----------------------------------------------------------------------------------
+class FollowNavigations(Stage):
+    """Wait for the page a meta refresh or script moved to (at most ``MAX_PAGE_MOVES`` times)."""
+
+    name = "follow_navigations"
+    limits = Limits(phase="settle")  #: per move at most 3 s to go quiet, 5 s to load, 1 s quiet again
+
+    async def run(self, run: CaptureRun) -> None:
+        await follow_navigations(run)
 
 
-def _facts(run: CaptureRun, record: Any, main: Any, http: dict[str, Any] | None, final_url: str,
-           essential: tuple[str, ...]) -> Facts:
-    text = run.extracted.get("text") or ""
-    hops = [h["url"] for h in run.redirect_chain] + [u for u, _ in run.nav_requests] + [final_url]
-    final_blocked = None
-    moved_to = [u for u, redirect in run.nav_requests[1:] if not redirect]
-    if moved_to:
-        last = record.main_exchange(moved_to[-1])
-        if last is not None and last.blocked is not None:
-            final_blocked = last.blocked.describe().get("reason")
-    truncated = None
-    if run.over_limit:
-        truncated = run.over_limit
-    elif run.truncated:
-        truncated = (f"the page is {run.truncated['page_height']} px tall; the full-page screenshot is cut at "
-                     f"{run.truncated['captured_height']} px")
-    cover = run.cover or {}
-    return Facts(
-        submitted_url=run.url, final_url=final_url, chain=tuple(dict.fromkeys(u for u, _ in run.nav_requests)),
-        http_status=http["status"] if http else None,
-        main_blocked=(main.blocked.describe().get("reason") or "blocked") if main is not None and main.blocked else None,
-        final_blocked=final_blocked,
-        recorded=any(r in run.artifacts for r in ("screenshot_viewport", "screenshot_full", "html")),
-        failed=run.failed, missing=tuple(r for r in essential if r not in run.artifacts),
-        not_found=run.not_found, timed_out=run.timed_out, truncated=truncated,
-        post_found=bool(run.extracted.get("post")), text_chars=len(normalise_text(text)),
-        login=Login(login_url=next((u for u in hops if run.adapter.is_login_url(u)), None),
-                    password=bool(run.walls.get("password")), password_in_overlay=bool(run.walls.get("overlay")),
-                    phrase=find_phrase(text, run.adapter.login_texts)),
-        max_login_text_chars=login_rules(run.adapter.name).max_text_chars,
-        consent=Consent(found=run.consent, clicks=tuple(run.consent_clicks), still_visible=run.consent_still),
-        cover=Cover(viewport=cover.get("viewport"), post=cover.get("post"), text=cover.get("text") or ""),
-        same_site_hosts=run.adapter.hosts)
+class DetectWalls(Stage):
+    """Consent dialog or login form; the wall is photographed before anything is clicked."""
+
+    name = "detect_walls"
+    limits = Limits(phase="settle")
+
+    async def run(self, run: CaptureRun) -> None:
+        await detect_walls(run)
 
 
-def final_url_of(run: CaptureRun) -> str:
-    """Where the browser ended: its address, or (on an error page) the last document it asked for."""
-    if run.page.url.startswith(("http:", "https:")):
-        return run.page.url
-    return run.nav_requests[-1][0] if run.nav_requests else run.url
+class DismissConsent(Stage):
+    """Reject, else close, else accept the consent dialog (CLICK_ORDER), each click within CLICK_TIMEOUT_MS."""
+
+    name = "dismiss_consent"
+    limits = Limits(phase="settle")  #: and CLICK_TIMEOUT_MS per click
+
+    async def run(self, run: CaptureRun) -> None:
+        await dismiss_consent(run)
 
 
-def navigation_chain(run: CaptureRun, record: Any) -> list[dict[str, Any]]:
-    """Every main-document address in order, how the browser got there, and the server's answer."""
-    out = []
-    for i, (url, redirect) in enumerate(run.nav_requests):
-        via = "submitted" if i == 0 else ("redirect" if redirect else "page")
-        ex = record.main_exchange(url)
-        hop = ex.chain[0] if ex is not None and ex.chain else {}
-        out.append({"url": url, "via": via, "status": hop.get("status"), "blocked": hop.get("blocked")})
-    return out
+class MeasureCover(Stage):
+    """How much a layer still hides, measured right before recording (one page round trip)."""
+
+    name = "measure_cover"
+    limits = Limits(phase="settle")
+
+    async def run(self, run: CaptureRun) -> None:
+        await measure_cover(run)

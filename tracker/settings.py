@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     base_url: str = Field("http://127.0.0.1:5000", description="address used in links in e-mails")
     language: Literal["da", "en"] = "da"
     secure_cookies: bool = Field(False, description="set Secure on cookies (turn on behind HTTPS)")
+    trusted_proxies: int = Field(0, ge=0, le=5, description="reverse proxies in front of Værn whose X-Forwarded-For "
+                                 "and X-Forwarded-Proto are believed (0: the TCP peer is the client; 1: one nginx)")
     workers: int = Field(2, ge=1, le=16, description="in-process capture worker threads (embedded mode)")
     queue_name: str = Field("vaern", pattern=r"^[A-Za-z0-9_.-]{1,64}$",
                             description="job queue name (lets several Værn instances or test runs share one Redis)")

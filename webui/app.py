@@ -6,6 +6,7 @@ import logging
 from flask import Flask, g, request, session
 from flask_babel import get_locale
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from tracker import __version__
@@ -89,6 +90,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
         RATELIMIT_STRATEGY="fixed-window",
     )
+    if settings.trusted_proxies:
+        # behind nginx every request comes from 127.0.0.1: believe exactly that many X-Forwarded-* hops, so login
+        # throttling and the audit log see the real client; with 0 a forged header changes nothing
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     app.extensions["vaern"] = runtime
     app.extensions[RULES_KEY] = rules
     app.extensions[PLATFORMS_KEY] = in_force.directory

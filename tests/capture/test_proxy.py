@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from capture import proxy as proxy_mod
+from capture import proxy_addons
 from capture.errors import CaptureFailed
 from capture.proxy import BLOCK_HEADER, BROWSER_ARGS, EgressProxy
 
@@ -648,7 +648,7 @@ def test_the_connection_goes_to_the_address_validated_first(capture, servers, mo
         calls.append(host)
         return ["127.0.0.1"] if len(calls) == 1 else ["127.0.0.2"]
 
-    monkeypatch.setattr(proxy_mod, "resolve", fake_resolve)
+    monkeypatch.setattr(proxy_addons, "resolve", fake_resolve)
     port = servers["allowed"].port
     c = capture(allowed_hosts=(("evidence.test", port),))
     resp = c.page.goto(f"http://evidence.test:{port}/")
@@ -662,7 +662,7 @@ def test_the_connection_goes_to_the_address_validated_first(capture, servers, mo
 
 @pytest.mark.browser
 def test_a_tls_host_name_is_pinned_and_verified_by_name(capture, servers, monkeypatch):
-    monkeypatch.setattr(proxy_mod, "resolve", lambda host, port: ["127.0.0.1"] if host == "evidence.test" else [])
+    monkeypatch.setattr(proxy_addons, "resolve", lambda host, port: ["127.0.0.1"] if host == "evidence.test" else [])
     port = servers["tls"].port
     c = capture(allowed_hosts=(("evidence.test", port),))
     resp = c.page.goto(f"https://evidence.test:{port}/api")
