@@ -15,6 +15,7 @@ from tracker.errors import DomainError
 from tracker.accounts.permissions import can_report
 from webui.db import db, runtime
 from webui.timefmt import parse_local
+from webui.wacz_upload import wacz_problem
 
 bp = Blueprint("report", __name__)
 
@@ -75,6 +76,8 @@ def new():
                 errors["upload"] = _("The attached file is empty.")
             elif len(data) > runtime().settings.upload_max_bytes:
                 errors["upload"] = _("The file is larger than Værn accepts.")
+            elif problem := wacz_problem(data):  # a changed WACZ is refused here, naming the file
+                errors["upload"] = problem
             elif not _supported_upload(data):
                 errors["upload"] = _("Værn cannot read this kind of file. Attach a picture (PNG, JPEG, WebP, HEIC), a PDF or an e-mail saved as .eml.")
             else:
