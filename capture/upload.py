@@ -71,8 +71,12 @@ _KNOWN_UNSUPPORTED = [(b"PK\x03\x04", "ZIP archive (or Office document)"), (b"MZ
                       (b"II*\x00", "TIFF image"), (b"MM\x00*", "TIFF image"), (b"BM", "BMP image")]
 
 
-def sniff(data: bytes) -> Kind:
-    """The upload's type from its magic bytes (e-mail: a plausible RFC 822 header block); CaptureRefused otherwise."""
+def sniff(data: bytes, *, wacz: bool = False) -> Kind:
+    """The upload's type from its magic bytes (e-mail: a plausible RFC 822 header block); CaptureRefused otherwise.
+
+    ``wacz``: the caller secures a WACZ as evidence (capture_upload, the report form); elsewhere (a step's
+    attachment) a WACZ is refused, since it would be kept without its checks and replay.
+    """
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return PNG
     if data.startswith(b"\xff\xd8\xff"):
@@ -90,7 +94,10 @@ def sniff(data: bytes) -> Kind:
     if looks_like_email(data):
         return EML
     if looks_like_wacz(data):
-        return WACZ
+        if wacz:
+            return WACZ
+        raise CaptureRefused("unsupported_type", "a WACZ web archive is secured as evidence (report form or "
+                                                 "vaern capture-file), not attached as a plain file")
     if b"%PDF-" in data[:1024]:  # readers accept junk before the header (ISO 32000 tolerance)
         return PDF
     for magic, what in _KNOWN_UNSUPPORTED:
@@ -111,7 +118,7 @@ def capture_upload(data: bytes, filename: str, options: CaptureOptions, operator
     if len(data) > options.upload_max_bytes:
         raise CaptureRefused("too_large", f"the file is {len(data)} bytes; the limit is {options.upload_max_bytes}")
     run.act("receive", f"{len(data)} bytes, name {filename!r}")
-    kind = sniff(data)
+    kind = sniff(data, wacz=True)
     declared = _extension(filename)
     matches = declared in kind.names
     mismatch = "" if matches else f"; name says {declared or 'nothing'!r}: mismatch recorded"

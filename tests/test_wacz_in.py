@@ -142,12 +142,19 @@ def test_an_altered_or_unsafe_wacz_is_refused_naming_the_file(wacz, mangle, code
     assert refused.value.code == code and named in refused.value.reason
 
 
+def test_only_callers_that_secure_evidence_take_a_wacz(wacz):
+    assert sniff(wacz, wacz=True).name == "wacz"
+    with pytest.raises(CaptureRefused) as refused:  # e.g. a step's attachment: it would skip the checks
+        sniff(wacz)
+    assert refused.value.code == "unsupported_type" and "secured as evidence" in refused.value.reason
+
+
 def test_a_zip_bomb_is_refused_before_it_is_unpacked():
     bomb = io.BytesIO()
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("datapackage.json", b'{"resources": []}')
         zf.writestr("archive/data.warc", b"\0" * (64 * 1024 * 1024))
-    assert sniff(bomb.getvalue()).name == "wacz"
+    assert sniff(bomb.getvalue(), wacz=True).name == "wacz"
     with pytest.raises(CaptureRefused) as refused:
         check_wacz(bomb.getvalue())
     assert refused.value.code == "wacz_unsafe" and "archive/data.warc" in refused.value.reason

@@ -48,7 +48,7 @@ def _supported_upload(data: bytes) -> bool:
     from capture.upload import sniff
 
     try:
-        sniff(data)
+        sniff(data, wacz=True)
     except CaptureRefused:
         return False
     return True
