@@ -27,7 +27,7 @@ DATAPACKAGE = "datapackage.json"
 DIGEST = "datapackage-digest.json"
 PAGES = "pages/pages.jsonl"
 MAX_MEMBERS = 20_000
-MAX_TOTAL_BYTES = 2 * 1024**3  #: uncompressed, all members together
+MAX_TOTAL_BYTES = 512 * 1024**2  #: uncompressed, all members together (the WARCs are held in memory)
 MAX_JSON_BYTES = 32 * 1024 * 1024  #: datapackage.json, the digest and pages.jsonl are read whole
 MAX_RATIO = 200  #: uncompressed / compressed for members over 8 MiB (WARCs are gzipped: ~1)
 MAX_NAME = 1000
@@ -122,7 +122,7 @@ def _members(zf: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     if len(infos) > MAX_MEMBERS:
         raise _refuse("wacz_unsafe", f"the ZIP holds {len(infos)} entries (more than {MAX_MEMBERS})")
     if sum(i.file_size for i in infos) > MAX_TOTAL_BYTES:
-        raise _refuse("wacz_unsafe", f"the ZIP would unpack to more than {MAX_TOTAL_BYTES // 1024**3} GiB")
+        raise _refuse("wacz_unsafe", f"the ZIP would unpack to more than {MAX_TOTAL_BYTES // 1024**2} MiB")
     members: dict[str, zipfile.ZipInfo] = {}
     for info in infos:
         if info.is_dir():
@@ -318,9 +318,8 @@ def examine(data: bytes, options: Any, operator: str, log: Any) -> tuple[dict[st
     for a sniffed WACZ.
     """
     act = log.act
-    from .hashing import text_sha256
+    from .hashing import normalise_text, text_sha256
     from .manifest import POST_EXCERPT_CHARS
-    from .hashing import normalise_text
     from .replay import index_warc, main_page, replay, strip_secrets
 
     checked = check_wacz(data)
