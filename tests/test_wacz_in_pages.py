@@ -73,6 +73,15 @@ def test_a_signed_wacz_through_the_form_is_secured_with_its_replay_and_the_origi
     page = client.get(f"/cases/{ref}").get_data(as_text=True)
     assert f"/cases/{ref}/evidence/{ev_id}/screenshot_post.png" in page  # the replayed post is what is shown
 
+    from tracker.packaging.reports import evidence_report_html
+
+    with rt.Session() as session:
+        report = html_lib.unescape(evidence_report_html(rt, session, session.get(Evidence, ev_id)))
+    assert "Web-arkiv (WACZ)" in report
+    assert "Signaturen er gyldig (anonym nøgle" in report and "Hvem der har nøglen, er ikke fastslået." in report
+    assert "Ikke kontrolleret: at svarene i arkivet er dem, serverne sendte" in report
+    assert "screenshot_post.png" in report and POST_TEXT in report  # the replay's pictures and the post's text
+
 
 def test_a_login_wall_capture_tells_employee_and_leader_the_ways_forward(make_runtime):
     rt = make_runtime()
