@@ -184,3 +184,19 @@ def test_vaern_capture_file_secures_a_wacz_and_refuses_an_altered_one_with_exit_
     lines = [line for line in result.stderr.splitlines() if line.startswith("vaern:")]
     assert len(lines) == 1 and lines[0].startswith("vaern: refused: archive/data.warc.gz does not match")
     assert not (tmp_path / "bevis2").exists()
+
+
+def test_a_wacz_is_timestamped_on_receipt_over_its_manifest(tmp_path, wacz):
+    from dataclasses import replace
+
+    from tests.test_upload_and_timestamp_flow import openssl_verify
+    from tests.tsa import LocalTSA
+
+    with LocalTSA(tmp_path) as tsa:
+        bundle = capture_upload(sign_wacz(wacz)[0], "opslag.wacz",
+                                replace(OPTIONS, tsa_url=tsa.url, tsa_ca_file=tsa.ca_file), "user:7")
+        assert bundle.timestamp is not None, bundle.timestamp_error
+        check = openssl_verify(bundle.manifest_bytes, bundle.timestamp.tsr, tsa, tmp_path)
+    assert check.returncode == 0, check.stderr
+    # Værn's time (receipt) is the timestamp's; the WACZ's own recording time is only recorded as its claim
+    assert bundle.timestamp.gen_time >= bundle.manifest["wacz"]["main_page"]["recorded_at"]
