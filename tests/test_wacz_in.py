@@ -6,12 +6,12 @@ screenshot, and ``vaern capture-file`` runs as a subprocess.
 """
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import io
 import json
 import zipfile
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -56,7 +56,7 @@ def test_a_signed_wacz_is_verified_replayed_offline_and_sealed_without_its_cooki
     w = m["wacz"]
     sig = w["verification"]["digest"]["signature"]
     assert sig["status"] == "valid" and sig["kind"] == "anonymous" and sig["curve"] == "secp384r1"
-    assert sig["public_key_sha256"] == hashlib.sha256(__import__("base64").b64decode(public_key)).hexdigest()
+    assert sig["public_key_sha256"] == hashlib.sha256(base64.b64decode(public_key)).hexdigest()
     assert "signature valid, anonymous key — identity not established" in sig["summary"]
     assert w["verification"]["files_checked"] >= 3  # the WARC, the CDXJ index and pages.jsonl
     assert any(line.startswith("not verified: ") for line in w["summary"])
