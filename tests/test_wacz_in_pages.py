@@ -101,7 +101,7 @@ def test_a_login_wall_capture_tells_employee_and_leader_the_ways_forward(make_ru
         assert 'href="/help/archiveweb"' in page
 
 
-def test_the_archiveweb_how_to_renders_in_danish_and_is_axe_clean(make_runtime):
+def test_the_archiveweb_how_to_renders_in_danish_and_it_and_the_form_are_axe_clean(make_runtime):
     rt = make_runtime()
     email = employee(rt)
     app = create_app(runtime=rt)
@@ -114,5 +114,10 @@ def test_the_archiveweb_how_to_renders_in_danish_and_is_axe_clean(make_runtime):
             assert page.get_by_role("heading", level=1).inner_text() == "Optag et opslag med ArchiveWeb.page"
             assert page.get_by_role("listitem").filter(has_text="hent det som en WACZ-fil").count() == 1
             assert_no_serious_axe_findings(page, "/help/archiveweb")
+            page.goto(f"{base}/report")  # the form's new hint links here and stays accessible
+            page.get_by_role("link", name="Sådan optager du med ArchiveWeb.page").click()
+            assert page.url == f"{base}/help/archiveweb"
+            page.go_back()
+            assert_no_serious_axe_findings(page, "/report")
         finally:
             page.context.close()
