@@ -141,6 +141,7 @@ class Replay:
     post_text: str | None = None
     post_selector: str | None = None
     final_url: str | None = None
+    platform: str | None = None  #: the platform adapter of the replayed URL (capture/adapters.py)
     perceptual_hashes: dict[str, str] | None = None
     browser_version: str | None = None
     user_agent: str | None = None
@@ -209,6 +210,7 @@ async def _replay(index: dict[str, Recorded], url: str, options: CaptureOptions,
                 page = await context.new_page()
                 run = CaptureRun(url=url, requested_url=url, operator=operator, options=options,
                                  adapter=adapter_for(url), context=context, page=page)
+                out.platform = run.adapter.name
                 try:
                     await asyncio.wait_for(_record(run, out, steps), timeout=max(1.0, float(options.time_cap_seconds)))
                 except asyncio.TimeoutError:

@@ -377,7 +377,7 @@ def examine(data: bytes, options: Any, operator: str, log: Any) -> tuple[dict[st
                        "browser": result.browser_version, "user_agent": result.user_agent,
                        "notes": result.notes},
         },
-        "title": result.title, "meta": result.meta,
+        "title": result.title, "meta": result.meta, "platform": result.platform,
         "post": {"text_excerpt": text[:POST_EXCERPT_CHARS] if text else None, "selector": result.post_selector},
         "perceptual_hashes": result.perceptual_hashes, "text_sha256": text_sha256(result.post_text),
     }

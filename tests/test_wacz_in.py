@@ -200,3 +200,36 @@ def test_a_wacz_is_timestamped_on_receipt_over_its_manifest(tmp_path, wacz):
     assert check.returncode == 0, check.stderr
     # Værn's time (receipt) is the timestamp's; the WACZ's own recording time is only recorded as its claim
     assert bundle.timestamp.gen_time >= bundle.manifest["wacz"]["main_page"]["recorded_at"]
+
+
+def test_an_https_platform_page_replays_offline_and_a_missing_page_list_falls_back_to_the_first_html(tmp_path):
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    url = "https://www.facebook.com/groups/123/posts/456/"
+    body = f"<!doctype html><html lang='da'><title>Gruppe</title><body><div role='article'><p>{POST_TEXT}</p></div>" \
+           "<img src='https://scontent.xx.fbcdn.net/v/a.jpg'></body></html>".encode()
+    out = io.BytesIO()
+    writer = WARCWriter(out, gzip=True)
+    writer.write_record(writer.create_warc_record(
+        url, "response", payload=io.BytesIO(body), length=len(body),
+        http_headers=StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8"),
+                                                 ("Set-Cookie", f"c_user={SESSION}")], protocol="HTTP/1.1")))
+    built = build_wacz(tmp_path, out.getvalue(), url)
+    with zipfile.ZipFile(io.BytesIO(built)) as zf:  # as if the recorder wrote no page list
+        files = {i.filename: zf.read(i) for i in zf.infolist()}
+    package = json.loads(files["datapackage.json"])
+    package["resources"] = [r for r in package["resources"] if r["path"] != "pages/pages.jsonl"]
+    files.pop("pages/pages.jsonl", None)
+    files["datapackage.json"] = json.dumps(package).encode()
+    files.pop("datapackage-digest.json")
+    bundle = capture_upload(rezip(files), "fb.wacz", OPTIONS, "user:7")
+    w = bundle.manifest["wacz"]
+    assert w["main_page"]["url"] == url and w["main_page"]["chosen_from"] == "the first HTML page in the WARC"
+    assert w["verification"]["digest"]["signature"]["status"] == "absent"
+    assert any("not sealed" in line for line in w["summary"])
+    assert w["replay"]["http_status"] == 200 and w["replay"]["served"] == [url]
+    assert w["replay"]["blocked"] == ["GET https://scontent.xx.fbcdn.net/v/a.jpg"]
+    assert bundle.manifest["platform"] == "facebook"
+    assert POST_TEXT in bundle.artifact("text").data.decode()
+    assert SESSION.encode() not in bundle.artifact("html").data
