@@ -111,7 +111,8 @@ def index_warc(warc: bytes, into: dict[str, Recorded] | None = None) -> dict[str
     return index
 
 
-def main_page(pages: list[dict[str, Any]], datapackage: dict[str, Any], index: dict[str, Recorded]) -> tuple[str | None, str]:
+def main_page(pages: list[dict[str, Any]], datapackage: dict[str, Any],
+              index: dict[str, Recorded]) -> tuple[str | None, str]:
     """The page to replay and where that choice came from."""
     if pages:
         return pages[0]["url"], "pages/pages.jsonl (first page)"

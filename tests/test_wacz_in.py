@@ -105,7 +105,8 @@ def test_an_unsigned_wacz_says_so_and_a_forged_signature_is_refused(wacz):
     checked = check_wacz(wacz)  # py-wacz writes a digest without signedData
     assert checked.verification["digest"]["signature"]["status"] == "absent"
     signed, _ = sign_wacz(wacz)
-    files = {i.filename: zipfile.ZipFile(io.BytesIO(signed)).read(i) for i in zipfile.ZipFile(io.BytesIO(signed)).infolist()}
+    with zipfile.ZipFile(io.BytesIO(signed)) as zf:
+        files = {i.filename: zf.read(i) for i in zf.infolist()}
     other, _ = sign_wacz(wacz)  # another key's signature under this public key
     digest = json.loads(files["datapackage-digest.json"])
     digest["signedData"]["signature"] = json.loads(zipfile.ZipFile(io.BytesIO(other)).read(

@@ -34,8 +34,8 @@ def wacz(tmp_path_factory) -> bytes:
 
 
 def post_report(client, data: bytes, name: str):
-    return client.post("/report", data={"description": "Optaget i min egen browser", "upload": (io.BytesIO(data), name)},
-                       content_type="multipart/form-data")
+    return client.post("/report", data={"description": "Optaget i min egen browser",
+                                        "upload": (io.BytesIO(data), name)}, content_type="multipart/form-data")
 
 
 def test_a_changed_wacz_is_refused_on_the_form_in_danish_naming_the_file(make_runtime, wacz):
@@ -72,6 +72,7 @@ def test_a_signed_wacz_through_the_form_is_secured_with_its_replay_and_the_origi
     assert POST_TEXT in rt.blobs.read(arts["text.txt"].sha256).decode()
     page = client.get(f"/cases/{ref}").get_data(as_text=True)
     assert f"/cases/{ref}/evidence/{ev_id}/screenshot_post.png" in page  # the replayed post is what is shown
+    assert "E-mailens tekst" not in page  # its text.txt is the replayed page's, not an e-mail's
 
     from tracker.packaging.reports import evidence_report_html
 
