@@ -77,7 +77,8 @@ class Recorded:
 
 
 def index_warc(warc: bytes, into: dict[str, Recorded] | None = None) -> dict[str, Recorded]:
-    """URL -> the first archived answer (response, resource, or a revisit of another URL's payload)."""
+    """URL -> the first archived answer (response, resource, or a revisit of another URL's payload); a 304
+    ("not modified", body in the recording browser's cache) is no answer to replay."""
     index = {} if into is None else into
     revisits: list[tuple[str, str, int, tuple[tuple[str, str], ...], str | None]] = []
     for rec in ArchiveIterator(io.BytesIO(warc), arc2warc=True):
@@ -97,6 +98,8 @@ def index_warc(warc: bytes, into: dict[str, Recorded] | None = None) -> dict[str
         try:
             status = int(http.get_statuscode())
         except (TypeError, ValueError):
+            continue
+        if status == 304:  # the recording browser's cache answered; a later full response may follow
             continue
         headers = tuple((k, v) for k, v in http.headers if k.lower() not in HOP_HEADERS + SECRET_HEADERS)
         if rec.rec_type == "revisit":

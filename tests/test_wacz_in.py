@@ -234,3 +234,28 @@ def test_an_https_platform_page_replays_offline_and_a_missing_page_list_falls_ba
     assert bundle.manifest["platform"] == "facebook"
     assert POST_TEXT in bundle.artifact("text").data.decode()
     assert SESSION.encode() not in bundle.artifact("html").data
+
+
+def test_the_replay_index_skips_not_modified_answers_and_resolves_revisits():
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    from capture.replay import index_warc
+
+    out = io.BytesIO()
+    writer = WARCWriter(out, gzip=True)
+
+    def response(url, status, body, **extra):
+        rec = writer.create_warc_record(url, extra.pop("kind", "response"), payload=io.BytesIO(body), length=len(body),
+                                        http_headers=StatusAndHeaders(status, [("Content-Type", "image/png")],
+                                                                      protocol="HTTP/1.1"))
+        for k, v in extra.items():
+            rec.rec_headers.add_header(k.replace("_", "-"), v)
+        writer.write_record(rec)
+
+    response("https://ex.dk/a.png", "304 Not Modified", b"")
+    response("https://ex.dk/a.png", "200 OK", b"PNGDATA")
+    response("https://ex.dk/b.png", "200 OK", b"", kind="revisit", WARC_Refers_To_Target_URI="https://ex.dk/a.png")
+    index = index_warc(strip_secrets(out.getvalue())[0])
+    assert index["https://ex.dk/a.png"].status == 200 and index["https://ex.dk/a.png"].body == b"PNGDATA"
+    assert index["https://ex.dk/b.png"].body == b"PNGDATA"
