@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from capture.profiles import CaptureProfile as Loaded
 from capture.profiles import check_storage_state
-from storage.models import CaptureProfile, Case, Evidence, Role, User
+from storage.models import CaptureProfile, Evidence, Role, User
 from storage.types import utcnow
 from tracker import uow
 from tracker.accounts.permissions import require_admin
@@ -217,9 +217,8 @@ def tell_admins(rt: "Runtime", profile_id: int, evidence_id: int) -> int:
                               "profile_logged_out", subject, body) for uid in admins)
 
 
-def logged_out_for_case(session: Session, case: Case) -> list[CaptureProfile]:
-    """Profiles that a capture of this case found logged out (and that are not imported again since)."""
+def logged_out_by_capture(session: Session, evidence_id: int) -> list[CaptureProfile]:
+    """Profiles that this capture found logged out (and that are not imported again since)."""
     return list(session.execute(
-        select(CaptureProfile).join(Evidence, Evidence.id == CaptureProfile.logged_out_evidence_id)
-        .where(Evidence.case_id == case.id, CaptureProfile.status == LOGGED_OUT)
-        .order_by(CaptureProfile.name)).scalars())
+        select(CaptureProfile).where(CaptureProfile.logged_out_evidence_id == evidence_id,
+                                     CaptureProfile.status == LOGGED_OUT).order_by(CaptureProfile.name)).scalars())
