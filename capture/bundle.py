@@ -6,12 +6,13 @@ A bundle is complete or it does not exist: artifacts are added while the capture
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from canon import canonical_json  # noqa: F401 - re-exported: capture's callers import it from here
 
 MANIFEST_NAME = "manifest.json"
 TIMESTAMP_NAME = "manifest.tsr"
@@ -22,23 +23,6 @@ TSA_CHAIN_NAME = "manifest.tsa-chain.pem"
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def canonical_json(obj: Any) -> bytes:
-    """Sorted keys, UTF-8, no insignificant whitespace, no floats: the same object gives the same bytes."""
-    _reject_floats(obj)
-    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def _reject_floats(obj: Any, path: str = "$") -> None:
-    if isinstance(obj, float):
-        raise TypeError(f"float in manifest at {path}: store numbers as integers or strings")
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            _reject_floats(v, f"{path}.{k}")
-    elif isinstance(obj, (list, tuple)):
-        for i, v in enumerate(obj):
-            _reject_floats(v, f"{path}[{i}]")
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from webui import admin, api, auth, cases, db, exports, hr, letters, nav, oversi
 from webui.extensions import babel, csrf, limiter, login_manager
 from webui.labels import PLATFORMS_KEY, RULES_KEY
 from webui.timefmt import DATE_PATTERN, DATETIME_PATTERN, format_date_input, format_local
+from tracker.adapters.jobs import bind_enqueue_on_commit
+from webui.errors import register_error_pages
 
 LANGUAGES = ("da", "en")
 
@@ -64,8 +66,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     rules = rules or in_force.rules
     runtime = runtime or Runtime.from_settings(settings)
     runtime.use_in_force(in_force)  # tracker code (letters, reports, platform detection) reads them from here
-    from tracker.adapters.jobs import bind_enqueue_on_commit
-
     bind_enqueue_on_commit(runtime)
 
     app = Flask(__name__)
@@ -125,8 +125,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
         lang = request.args.get("lang")
         if lang in LANGUAGES:
             session["lang"] = lang
-
-    from webui.errors import register_error_pages
 
     register_error_pages(app)
     return app

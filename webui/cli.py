@@ -15,6 +15,22 @@ import click
 
 from tracker import __version__
 from tracker.settings import Settings, SettingsError, load_settings
+from capture.engine import Capturer
+from capture.errors import CaptureRefused
+from capture.policy import check_url
+from capture.upload import capture_upload
+from storage.db import alembic_config, current_revision, upgrade
+from storage.types import utcnow
+from tracker.accounts.tokens import create_token_for_email, list_tokens_for_email, revoke_tokens_for_email, token_state
+from tracker.accounts import admin
+from tracker.adapters.demo import DEMO_PASSWORD, ensure_demo_org, seed_demo_history, start_demo_site
+from tracker.adapters.jobs import requeue_stalled, start_embedded_consumer
+from tracker.adapters.runtime import Runtime
+from tracker.cases.register import validate_url
+from tracker.errors import DomainError
+from tracker.uow import unit_of_work
+from webui import password_text
+from webui.app import create_app
 
 log = logging.getLogger("vaern")
 
@@ -28,9 +44,6 @@ def _settings(**overrides) -> Settings:
 
 
 def _runtime(settings: Settings | None = None, migrate: bool | None = None):
-    from storage.db import current_revision
-    from tracker.adapters.runtime import Runtime
-
     settings = settings or _settings()
     url = settings.resolved_database_url
     if migrate is None:
@@ -42,8 +55,6 @@ def _runtime(settings: Settings | None = None, migrate: bool | None = None):
         sys.exit(2)
     if not migrate:
         from alembic.script import ScriptDirectory
-
-        from storage.db import alembic_config
 
         head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
         if current_revision(rt.engine) != head:
@@ -64,11 +75,6 @@ def main() -> None:
 # -- running ------------------------------------------------------------------------------
 def _serve(rt, host: str, port: int) -> None:
     import waitress
-
-    from tracker.adapters.jobs import start_embedded_consumer
-    from webui.app import create_app
-
-    from tracker.errors import DomainError
 
     try:
         app = create_app(runtime=rt)
@@ -108,8 +114,6 @@ def worker(workers: int | None) -> None:
         click.echo("vaern: `vaern worker` needs VAERN_REDIS_URL; on the embedded default `vaern serve` runs the worker", err=True)
         sys.exit(2)
     rt = _runtime(settings)
-    from tracker.adapters.jobs import requeue_stalled
-
     consumer = rt.huey.create_consumer(workers=workers or settings.workers, worker_type="thread",
                                        periodic=True, check_worker_health=True)
     requeue_stalled(rt)
@@ -125,9 +129,6 @@ def worker(workers: int | None) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 def demo(host: str, port: int) -> None:
     """Create the demo organisation, serve a local demo post, and run Værn."""
-    from storage.types import utcnow
-    from tracker.adapters.demo import DEMO_PASSWORD, ensure_demo_org, seed_demo_history, start_demo_site
-
     site = start_demo_site()
     base = _settings()
     hosts = ",".join(filter(None, [base.capture_allowed_hosts, f"127.0.0.1:{site.port}"]))
@@ -161,8 +162,6 @@ def db() -> None:
 def db_upgrade() -> None:
     """Run pending migrations."""
     settings = _settings()  # first: an invalid setting is one clear line, before alembic's import logging
-    from storage.db import upgrade
-
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
     click.echo("vaern: database schema is up to date")
@@ -172,9 +171,6 @@ def db_upgrade() -> None:
 def _work():
     """One administrative command: a unit of work (committed when the block ends); a refusal is one line
     on standard error and exit 2, with nothing saved."""
-    from tracker.errors import DomainError
-    from tracker.uow import unit_of_work
-
     rt = _runtime()
     try:
         with unit_of_work(rt) as session:
@@ -195,8 +191,6 @@ def unit() -> None:
 @click.argument("name")
 def unit_add(name: str) -> None:
     """Add a unit."""
-    from tracker.accounts import admin
-
     with _work() as (_rt, session):
         admin.create_unit(session, None, name)
     click.echo(f"vaern: unit {name!r} added")
@@ -215,8 +209,6 @@ def user() -> None:
 @click.option("--password-stdin", is_flag=True, help="read the password from standard input")
 def user_add(email: str, name: str, role: str, unit_name: str | None, password_stdin: bool) -> None:
     """Add a user (the password is prompted, or read with --password-stdin)."""
-    from tracker.accounts import admin
-
     password = _read_password(password_stdin)
     with _work() as (_rt, session):
         unit_id = admin.unit_id_named(session, unit_name) if unit_name else None
@@ -233,8 +225,6 @@ def _read_password(from_stdin: bool) -> str:
 
 def _domain_message(exc) -> str:
     """A refused password is told in Danish (as on the admin pages); other refusals as the domain says them."""
-    from webui import password_text
-
     return password_text.in_danish(exc) if exc.code in password_text.CODES else exc.message
 
 
@@ -243,8 +233,6 @@ def _domain_message(exc) -> str:
 @click.option("--password-stdin", is_flag=True, help="read the new password from standard input")
 def user_password(email: str, password_stdin: bool) -> None:
     """Set a user's password (checked like on the admin pages); every session of the user ends."""
-    from tracker.accounts import admin
-
     password = _read_password(password_stdin)
     with _work() as (_rt, session):
         admin.set_password_of(session, None, email, password)
@@ -269,8 +257,6 @@ def _write_bundle(bundle, out: Path, as_json: bool) -> None:
 
 def _produce_bundle(produce):
     """Run one capture; refused input exits 2 and a broken capture exits 1, each with one line."""
-    from capture.errors import CaptureRefused
-
     try:
         return produce()
     except CaptureRefused as exc:
@@ -288,13 +274,6 @@ def _produce_bundle(produce):
 @click.option("--operator", default="cli", show_default=True)
 def capture(url: str, out: Path, as_json: bool, operator: str) -> None:
     """Capture URL as evidence into OUT; prints the fingerprint (exit 2: refused, 1: failed)."""
-    from capture.engine import Capturer
-    from capture.policy import check_url
-
-    from capture.errors import CaptureRefused
-    from tracker.cases.register import validate_url
-    from tracker.errors import DomainError
-
     options = _settings().capture_options(__version__)
     try:  # refuse before starting a browser (capture's reasons first); bad input is exit 2, never a traceback
         check_url(url, options.allowed_hosts)
@@ -330,8 +309,6 @@ def capture(url: str, out: Path, as_json: bool, operator: str) -> None:
 @click.option("--operator", default="cli", show_default=True)
 def capture_file(file: Path, out: Path, as_json: bool, operator: str) -> None:
     """Secure an uploaded file (image, PDF, .eml) as evidence into OUT; prints the fingerprint."""
-    from capture.upload import capture_upload
-
     options = _settings().capture_options(__version__)
     try:
         data = file.read_bytes()
@@ -353,8 +330,6 @@ def token() -> None:
 @click.option("--days", default=None, type=int, help="days the token is valid (default: VAERN_API_TOKEN_DAYS, 90)")
 def token_create(email: str, name: str, days: int | None) -> None:
     """Create a token; it is printed once, as the last word of the output."""
-    from tracker.accounts.tokens import create_token_for_email
-
     with _work() as (rt, session):
         row, secret = create_token_for_email(session, email, name, None,
                                              days=rt.settings.api_token_days if days is None else days)
@@ -367,7 +342,6 @@ def token_create(email: str, name: str, days: int | None) -> None:
 @click.option("--email", required=True)
 def token_list(email: str) -> None:
     """The user's tokens: id, name, state, created, expires, last used (times in UTC)."""
-    from tracker.accounts.tokens import list_tokens_for_email, token_state
 
     def when(dt) -> str:
         return f"{dt:%Y-%m-%d %H:%M}" if dt else "-"
@@ -385,8 +359,6 @@ def token_list(email: str) -> None:
 @click.option("--name", default=None, help="revoke only the tokens with this name")
 def token_revoke(email: str, name: str | None) -> None:
     """Revoke the user's tokens (all of them, or those called --name)."""
-    from tracker.accounts.tokens import revoke_tokens_for_email
-
     with _work() as (_rt, session):
         count = revoke_tokens_for_email(session, email, name)
     click.echo(f"vaern: {count} token(s) of {email.strip().lower()} revoked")

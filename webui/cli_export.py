@@ -8,6 +8,12 @@ from pathlib import Path
 import click
 
 from webui.cli import _runtime, main
+from storage.models import Case, User
+from tracker.cases.register import get_case_for
+from tracker.errors import DomainError, NotFound
+from tracker.oversight import audit
+from tracker.packaging.export import write_case_package
+from tracker.packaging.package import PackageUnreadable, verify_package
 
 
 @main.command()
@@ -19,12 +25,6 @@ from webui.cli import _runtime, main
 def export(ref: str, out: Path, as_email: str | None) -> None:
     """Export case REF as a ZIP package verifiable with sha256sum and openssl; prints its SHA-256."""
     from sqlalchemy import select
-
-    from storage.models import Case, User
-    from tracker.oversight import audit
-    from tracker.cases.register import get_case_for
-    from tracker.errors import DomainError, NotFound
-    from tracker.packaging.export import write_case_package
 
     if out.exists():
         click.echo(f"vaern: {out} exists: an export package is never overwritten", err=True)
@@ -81,8 +81,6 @@ def _os_user() -> str:
               help="check timestamps against this CA certificate instead of the package's tsa/*.pem")
 def verify_package_cmd(file: Path, ca_file: Path | None) -> None:
     """Verify an export package: exit 0 when intact, 1 naming each failing file, 2 when unreadable."""
-    from tracker.packaging.package import PackageUnreadable, verify_package
-
     try:
         result = verify_package(file, ca_file=ca_file)
     except PackageUnreadable as exc:

@@ -8,6 +8,9 @@ from pathlib import Path
 import click
 
 from webui.cli import _runtime, _settings, main
+from storage.blobs import BlobError
+from tracker.oversight.integrity import AnchorWriteError, anchor_path, run_verification
+from tracker.oversight.search import reindex_case_texts
 
 
 @main.command()
@@ -15,8 +18,6 @@ from webui.cli import _runtime, _settings, main
 @click.option("--json", "as_json", is_flag=True, help="print the report as one JSON object")
 def verify(no_blobs: bool, as_json: bool) -> None:
     """Re-hash every evidence blob, walk the audit chain, check its anchors (exit 0: all holds, 1: a problem)."""
-    from tracker.oversight.integrity import AnchorWriteError, anchor_path, run_verification
-
     settings = _settings()
     url = settings.resolved_database_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
@@ -50,9 +51,6 @@ def verify(no_blobs: bool, as_json: bool) -> None:
 @main.command()
 def reindex() -> None:
     """Rebuild HR's full-text search from every case's description and stored capture text."""
-    from storage.blobs import BlobError
-    from tracker.oversight.search import reindex_case_texts
-
     rt = _runtime()
     try:
         count = reindex_case_texts(rt)

@@ -15,6 +15,7 @@ from storage.models import Case, Evidence, Recheck, Role, User
 from tracker.workflow import recheck
 from tracker.workflow.steps import can_manage_case
 from webui.forms.workflow import RecheckDecisionForm
+from webui.db import runtime
 
 bp = Blueprint("rechecks", __name__)
 
@@ -99,8 +100,7 @@ def init_app(app) -> None:
 @bp.post("/cases/<ref>/rechecks/<int:recheck_id>/decision")
 @login_required
 def decide(ref: str, recheck_id: int):
-    from webui.db import runtime
-    from webui.workflow import run_on_case
+    from webui.workflow import run_on_case  # reason: cycle — webui.workflow → webui.cases → webui.oversight → webui.workflow
 
     def op(session, case, form: RecheckDecisionForm):  # the leaders' e-mail of a verified removal: after commit
         recheck.decide_uncertain(session, case, recheck_id, form.decision.data, current_user.user, rt=runtime())

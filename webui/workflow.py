@@ -227,7 +227,7 @@ def action_label(action: str) -> str:
 
 
 def recheck_page_context(session, case: Case, user: User) -> dict:
-    from webui.rechecks import page_context as context
+    from webui.rechecks import page_context as context  # reason: cycle — webui.rechecks uses this module's run_on_case
 
     return context(session, case, user)
 
@@ -438,7 +438,7 @@ def attach_upload(ref: str, step_id: str):
 @login_required
 def attachment(ref: str, attachment_id: int):
     """An uploaded step attachment: pictures inline, everything else a download, never live content."""
-    from webui.cases import INLINE_TYPES
+    from webui.cases import INLINE_TYPES  # reason: cycle — webui.cases imports this module at module level
 
     case = _case_or_404(ref)
     try:

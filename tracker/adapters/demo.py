@@ -10,8 +10,12 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from storage.models import Role
+from storage.models import Case, CaseText, Role, User
 from tracker.accounts.users import add_unit, add_user, find_unit
+from tracker.cases import lifecycle
+from tracker.cases.register import next_ref
+from tracker.oversight import offenders
+from tracker.workflow import steps
 
 SITE_DIR = Path(__file__).with_name("demo_site")
 DEMO_PASSWORD = "demo-vaern-2026"
@@ -34,8 +38,6 @@ def ensure_demo_org(session: Session) -> list[tuple[str, str, str]]:
         if find_unit(session, name) is None:
             add_unit(session, name)
     from sqlalchemy import select
-
-    from storage.models import User
 
     rows = []
     for email, name, role, unit_name in DEMO_USERS:
@@ -104,12 +106,6 @@ def seed_demo_history(session: Session, rules, now) -> int:
     from datetime import timedelta
 
     from sqlalchemy import func, select
-
-    from storage.models import Case, CaseText, User
-    from tracker.cases import lifecycle
-    from tracker.oversight import offenders
-    from tracker.workflow import steps
-    from tracker.cases.register import next_ref
 
     if session.execute(select(func.count()).select_from(Case)).scalar():
         return 0

@@ -11,9 +11,7 @@ Claiming is atomic, so a job enqueued twice runs once.
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import socket
 import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -22,34 +20,33 @@ from huey import RedisHuey, SqliteHuey, crontab
 from sqlalchemy import event, or_, select
 from sqlalchemy.orm import Session
 
+from capture.engine import Capturer
 from storage.models import Evidence, EvidenceState
 from storage.types import utcnow
-from tracker import uow
+from tracker import after_commit, uow
+from tracker.adapters import notify
+from tracker.cases.evidence import (  # noqa: F401 - the lease rules stay readable as jobs.MAX_ATTEMPTS etc.
+    MAX_ATTEMPTS, lease_length, retry_timestamps, run_capture_job, worker_name)
+from tracker.oversight import audit
+from tracker.oversight.integrity import anchor_if_intact
+from tracker.oversight.med import send_reminders
+from tracker.packaging.exports import run_export_job, sweep
+from tracker.workflow.recheck import after_capture, run_due
 
 if TYPE_CHECKING:
-    from capture.engine import Capturer
     from tracker.adapters.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 3
+#: MAX_ATTEMPTS, lease_length and worker_name (the capture lease rules) live in tracker.cases.evidence
 #: what the employee reads when every attempt was used up without an answer (e.g. a page that kills
 #: the worker each time); the code before the colon lets the case page show it in plain words
 EXHAUSTED = "attempts_exhausted: Værn kunne ikke sikre siden efter {n} forsøg — tag et billede af skærmen"
 #: a queued row not picked up within this time is enqueued again (lost message, crash before enqueue)
 REQUEUE_AFTER = timedelta(seconds=90)
 
-_PENDING_KEY = "vaern_pending_captures"
 _CONSUMER_SIGNALS = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
 _runtimes: dict[int, "Runtime"] = {}
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-
-
-def lease_length(rt: "Runtime") -> timedelta:
-    return timedelta(seconds=rt.capture_options.time_cap_seconds * 2 + 60)
 
 
 def make_huey(rt: "Runtime"):
@@ -61,9 +58,6 @@ def make_huey(rt: "Runtime"):
 
     @huey.task(name="capture_evidence", retries=MAX_ATTEMPTS - 1, retry_delay=5)
     def capture_evidence(evidence_id: int) -> str:
-        from tracker.cases.evidence import run_capture_job
-        from tracker.workflow.recheck import after_capture
-
         state = run_capture_job(rt, evidence_id)
         if state != "skipped":  # a re-capture's verdict is decided as soon as its job ends
             after_capture(rt, evidence_id)
@@ -71,14 +65,10 @@ def make_huey(rt: "Runtime"):
 
     @huey.task(name="build_export", retries=2, retry_delay=5)
     def build_export(job_id: int) -> str:
-        from tracker.packaging.exports import run_export_job
-
         return run_export_job(rt, job_id)
 
     @huey.periodic_task(crontab(minute="*"), name="sweep_exports")
     def sweep_exports_task() -> int:
-        from tracker.packaging.exports import sweep
-
         return sweep(rt)
 
     @huey.periodic_task(crontab(minute="*"), name="requeue_stalled")
@@ -87,38 +77,26 @@ def make_huey(rt: "Runtime"):
 
     @huey.periodic_task(crontab(minute="*/10"), name="retry_timestamps")
     def retry_timestamps_task() -> int:
-        from tracker.cases.evidence import retry_timestamps
-
         return retry_timestamps(rt)
 
     @huey.task(name="notify_case_opened")
     def notify_case_opened(case_id: int) -> int:
-        from tracker.adapters.notify import case_opened
-
-        return case_opened(rt, case_id)
+        return notify.case_opened(rt, case_id)
 
     @huey.periodic_task(crontab(minute="*/15"), name="recheck_due")
     def recheck_due_task() -> int:
-        from tracker.workflow.recheck import run_due
-
         return run_due(rt)
 
     @huey.periodic_task(crontab(minute="*/5"), name="send_notifications")
     def send_notifications_task() -> int:
-        from tracker.adapters.notify import send_due
-
-        return send_due(rt)
+        return notify.send_due(rt)
 
     @huey.periodic_task(crontab(minute="7"), name="med_reminders")
     def med_reminders_task() -> int:
-        from tracker.oversight.med import send_reminders
-
         return send_reminders(rt, utcnow())
 
     @huey.periodic_task(crontab(minute="17", hour="3"), name="anchor_audit_chain")
     def anchor_audit_chain_task() -> int | None:
-        from tracker.oversight.integrity import anchor_if_intact
-
         return anchor_if_intact(rt)
 
     huey.vaern_capture = capture_evidence  # type: ignore[attr-defined]
@@ -131,38 +109,35 @@ def enqueue_capture(rt: "Runtime", evidence_id: int) -> None:
     rt.huey.vaern_capture(evidence_id)  # type: ignore[attr-defined]
 
 
-def enqueue_capture_after_commit(session: Session, evidence_id: int) -> None:
-    """Enqueue the capture once the row is committed (a worker must be able to see it)."""
-    uow.defer(session, _PENDING_KEY, evidence_id)
+#: the domain notes captures to enqueue in the session (tracker.after_commit); kept under its old name
+enqueue_capture_after_commit = after_commit.capture
 
 
 def bind_enqueue_on_commit(rt: "Runtime") -> None:
-    """Make every session of ``rt`` enqueue the captures its transaction registered, after commit."""
+    """Make every session of ``rt`` enqueue the captures and exports its transaction noted, after commit,
+    and send the new-case e-mails (tracker.adapters.notify). A rollback forgets them."""
 
     @event.listens_for(rt.Session, "after_commit")
     def _after_commit(session: Session) -> None:
         if not uow.outer_commit(session):  # a savepoint's release: wait for the real commit
             return
-        for ev_id in session.info.pop(_PENDING_KEY, []):
+        for ev_id in after_commit.take(session, after_commit.CAPTURES):
             try:
                 enqueue_capture(rt, ev_id)
             except Exception:  # the periodic sweep enqueues it again
                 log.exception("could not enqueue capture %s; the sweep will retry", ev_id)
+        for job_id in after_commit.take(session, after_commit.EXPORTS):
+            try:
+                rt.enqueue_export(job_id)
+            except Exception:  # the periodic sweep enqueues it again
+                log.exception("could not enqueue export %s; the sweep will retry", job_id)
 
 
-    from tracker.adapters.notify import bind_notify_on_commit
-
-    bind_notify_on_commit(rt)  # new-case e-mails, enqueued after commit the same way
-
-    from tracker.packaging.exports import bind_enqueue_exports_on_commit
-
-    bind_enqueue_exports_on_commit(rt)  # packages and reports, built by a job
+    notify.bind_notify_on_commit(rt)  # new-case e-mails, enqueued after commit the same way
 
 
 def fail_exhausted(rt: "Runtime") -> list[int]:
     """Mark failed every stalled capture that used all its attempts (its worker died each time)."""
-    from tracker.oversight import audit
-
     now = utcnow()
     reason = EXHAUSTED.format(n=MAX_ATTEMPTS)
     with rt.transaction() as session:
@@ -215,8 +190,6 @@ def get_capturer(rt: "Runtime") -> "Capturer":
             _capturer.close()
             _capturer = None
         if _capturer is None:
-            from capture.engine import Capturer
-
             _capturer = Capturer(rt.capture_options)
         return _capturer
 

@@ -22,13 +22,15 @@ from sqlalchemy.orm import Session
 
 from storage.models import Case, CaseClock, CaseStep, NotificationSent, Recheck, Role, User
 from storage.types import utcnow
-from tracker import uow
+from tracker import after_commit, uow
 from tracker.workflow.deadlines import COPENHAGEN
+from tracker.workflow.recheck import verified_removal
+from tracker.workflow.steps import INFORM_LEADER, case_deadlines, done_by_vaern
 
 if TYPE_CHECKING:
-    from tracker.workflow.rules import Rules
     from tracker.adapters.runtime import Runtime
     from tracker.settings import Settings
+    from tracker.workflow.rules import Rules
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,6 @@ SMTP_TIMEOUT = 10  #: seconds; a send holds its database transaction open
 NEW_CASE_WINDOW = timedelta(days=2)
 #: reminder stages before a deadline falls due, latest first
 REMINDER_STAGES = (("2h", timedelta(hours=2)), ("24h", timedelta(hours=24)))
-_PENDING_KEY = "vaern_pending_case_notifications"
 _skip_logged = False
 
 TEXTS: dict[str, tuple[str, str, str]] = {  # kind: (subject, Danish sentence, English sentence)
@@ -135,8 +136,6 @@ def _send_once(rt: "Runtime", key: str, recipient_id: int, case_id: int | None, 
             session.flush()
             subject, body = message(case)
             if kind == "case_opened" and case is not None:  # rolled back with the row if the send fails
-                from tracker.workflow.steps import INFORM_LEADER, done_by_vaern
-
                 done_by_vaern(session, case, INFORM_LEADER, "notification", rules=rt.rules, leader_id=user.id)
             _smtp_send(rt.settings, user.email, subject, body)
     except IntegrityError:  # another worker sent it at the same moment
@@ -171,8 +170,6 @@ def case_opened(rt: "Runtime", case_id: int) -> int:
 
 def removal_verified(rt: "Runtime", case_id: int) -> int:
     """Tell the unit's leaders that re-checks verified the removal (once per verifying capture)."""
-    from tracker.workflow.recheck import verified_removal
-
     with rt.Session() as session:
         case = session.get(Case, case_id)
         evidence_id = verified_removal(session, case) if case is not None else None
@@ -199,8 +196,6 @@ def deadline_reminders(rt: "Runtime", now: datetime, rules: "Rules | None" = Non
     """
     if not mail_configured(rt):
         return 0
-    from tracker.workflow.steps import case_deadlines
-
     if rules is None:
         rules = rt.rules
     todo: list[tuple[int, str, str, datetime]] = []
@@ -239,9 +234,8 @@ def send_due(rt: "Runtime", now: datetime | None = None) -> int:
 
 
 # -- "a case was opened", sent after commit --------------------------------------------------------
-def case_opened_after_commit(session: Session, case_id: int) -> None:
-    """Have the unit's leaders told about the case once the transaction commits (never for a rollback)."""
-    uow.defer(session, _PENDING_KEY, case_id)
+#: the domain notes new cases in the session (tracker.after_commit); kept under its old name
+case_opened_after_commit = after_commit.case_opened
 
 
 def bind_notify_on_commit(rt: "Runtime") -> None:
@@ -251,7 +245,7 @@ def bind_notify_on_commit(rt: "Runtime") -> None:
     def _after_commit(session: Session) -> None:
         if not uow.outer_commit(session):  # a savepoint's release: wait for the real commit
             return
-        pending = session.info.pop(_PENDING_KEY, [])
+        pending = after_commit.take(session, after_commit.CASES_OPENED)
         if not pending or not mail_configured(rt):
             return
         for case_id in pending:

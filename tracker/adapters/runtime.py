@@ -1,6 +1,8 @@
-"""The process-wide wiring: settings → database engine, sessions, blob store, job queue.
+"""The process-wide wiring: settings → database engine, sessions, blob store, job queue, mail, capturer.
 
-Built once per process (web server, worker, CLI command) and passed down.
+Built once per process (web server, worker, CLI command) and passed down. The domain packages reach the
+queue, the mail and the browser only through its methods (``enqueue_capture``, ``tell_removal_verified``,
+``capturer`` …), so they import no huey, SMTP or Chromium code themselves (docs/architecture.md).
 """
 from __future__ import annotations
 
@@ -14,9 +16,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from capture.options import CaptureOptions
+from capture.pdf import PageFrame, html_to_pdf
 from storage.blobs import BlobStore
 from storage.db import WRITE, make_engine, make_session_factory, upgrade
 from tracker import __version__
+from tracker.accounts.admin import load_in_force, override_dir
+from tracker.adapters import jobs, notify
 from tracker.settings import Settings
 
 
@@ -54,8 +59,6 @@ class Runtime:
     @property
     def rules_dir(self) -> Path:
         """The municipality's own copies of the rule files, letters and platform directory (admin pages)."""
-        from tracker.accounts.admin import override_dir
-
         return override_dir(self.settings.data_dir)
 
     @property
@@ -66,8 +69,6 @@ class Runtime:
         """
         with self._lock:
             if self._in_force is None:
-                from tracker.accounts.admin import load_in_force
-
                 self._in_force = load_in_force(self.rules_dir)
             return self._in_force
 
@@ -93,13 +94,41 @@ class Runtime:
         """The job queue (huey on SQLite by default, on Redis when VAERN_REDIS_URL is set)."""
         with self._lock:
             if self._huey is None:
-                from tracker.adapters.jobs import make_huey
-
-                self._huey = make_huey(self)
+                self._huey = jobs.make_huey(self)
             return self._huey
 
-    def close(self) -> None:
-        from tracker.adapters.jobs import close_capturer
+    # -- the ports the domain calls (queue, mail, browser) ------------------------------------------
+    def enqueue_capture(self, evidence_id: int) -> None:
+        """Enqueue a committed capture now (the sweep enqueues it again if this fails)."""
+        jobs.enqueue_capture(self, evidence_id)
 
-        close_capturer()
+    def enqueue_export(self, job_id: int) -> None:
+        self.huey.vaern_export(job_id)  # type: ignore[attr-defined]
+
+    def capturer(self):
+        """The process's capturer (browser + egress proxy), built on first use."""
+        return jobs.get_capturer(self)
+
+    def close_capturer(self) -> None:
+        """Drop the process's capturer (a broken browser or proxy is rebuilt for the next capture)."""
+        jobs.close_capturer()
+
+    def print_pdf(self, html: str, *, header: str, footer: str, page_label: str, timeout_seconds: float) -> bytes:
+        """Print self-contained HTML to an A4 PDF in a Chromium that cannot reach the network (capture.pdf)."""
+        return html_to_pdf(html, self.capture_options, PageFrame(header=header, footer=footer, page_label=page_label),
+                           timeout_seconds=timeout_seconds)
+
+    def mail_configured(self) -> bool:
+        return notify.mail_configured(self)
+
+    def send_text_once(self, key: str, recipient_id: int, kind: str, subject: str, body: str) -> bool:
+        """Send a mail about no single case once per ``key`` (tracker.adapters.notify.send_text_once)."""
+        return notify.send_text_once(self, key, recipient_id, kind, subject, body)
+
+    def tell_removal_verified(self, case_id: int) -> int:
+        """Tell the unit's leaders that re-checks verified the removal (once per verifying capture)."""
+        return notify.removal_verified(self, case_id)
+
+    def close(self) -> None:
+        jobs.close_capturer()
         self.engine.dispose()

@@ -21,8 +21,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from capture.bundle import canonical_json
+from canon import canonical_json
 from storage.models import AuditEvent, Case
+from tracker.oversight import audit
 
 #: the case columns whose every change is audited, with the words `vaern verify` uses for them
 FACTS = {
@@ -119,8 +120,6 @@ def check_case_facts(session: Session, skip_events: set[int] = frozenset()) -> t
 
 def record_baselines(session: Session, unrecorded: list[Unrecorded]) -> dict[str, int]:
     """Record ``case.baseline`` for facts the chain has no record of (in the caller's transaction): ref → event id."""
-    from tracker.oversight import audit
-
     done: dict[str, int] = {}
     for item in unrecorded:
         case = session.get(Case, item.case_id)

@@ -2,27 +2,39 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import os
+import socket
+import threading
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
 from capture.bundle import MANIFEST_NAME, TIMESTAMP_NAME, TSA_CHAIN_NAME, EvidenceBundle
-from capture.errors import CaptureFailed, CaptureRefused
-from storage.models import Artifact, Case, Evidence, EvidenceState
+from capture.errors import CaptureFailed, CaptureRefused, TimestampError
+from capture.timestamp import request_timestamp
+from capture.upload import capture_upload
+from storage.models import Artifact, Case, Evidence, EvidenceState, Recheck
 from storage.types import utcnow
 from tracker import uow
-from tracker.oversight import audit
-from tracker.adapters import jobs
-from tracker.oversight import offenders
-from tracker.oversight import search
-from tracker.oversight import similar
+from tracker.oversight import audit, offenders, search, similar
 from tracker.workflow import steps
 
 if TYPE_CHECKING:
     from tracker.adapters.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+#: a capture is claimed at most this often (huey retries MAX_ATTEMPTS - 1 times; the sweep then marks it failed)
+MAX_ATTEMPTS = 3
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def lease_length(rt: "Runtime") -> timedelta:
+    return timedelta(seconds=rt.capture_options.time_cap_seconds * 2 + 60)
 
 
 class LeaseLost(Exception):
@@ -40,11 +52,11 @@ def claim(rt: "Runtime", evidence_id: int) -> Evidence | None:
         res = session.execute(
             update(Evidence)
             .where(Evidence.id == evidence_id)
-            .where(Evidence.attempts < jobs.MAX_ATTEMPTS)
+            .where(Evidence.attempts < MAX_ATTEMPTS)
             .where((Evidence.state == EvidenceState.queued)
                    | ((Evidence.state == EvidenceState.running) & (Evidence.lease_expires_at < now)))
             .values(state=EvidenceState.running, attempts=Evidence.attempts + 1, started_at=now,
-                    lease_expires_at=now + jobs.lease_length(rt), worker=jobs.worker_name())
+                    lease_expires_at=now + lease_length(rt), worker=worker_name())
         )
         if res.rowcount != 1:
             return None
@@ -62,10 +74,8 @@ def run_capture_job(rt: "Runtime", evidence_id: int) -> str:
     operator = _operator(rt, ev)
     try:
         if ev.kind == "url":
-            bundle = jobs.get_capturer(rt).capture(ev.source_url, operator=operator)
+            bundle = rt.capturer().capture(ev.source_url, operator=operator)
         else:
-            from capture.upload import capture_upload
-
             data = rt.blobs.read(ev.upload_sha256)
             bundle = capture_upload(data, ev.original_filename or "upload", rt.capture_options, operator)
     except CaptureRefused as exc:
@@ -75,9 +85,9 @@ def run_capture_job(rt: "Runtime", evidence_id: int) -> str:
         reason = f"{type(exc).__name__}: {exc}"[:2000]
         log.exception("capture of evidence %s failed (attempt %s)", evidence_id, ev.attempts)
         if isinstance(exc, CaptureFailed):
-            jobs.close_capturer()  # a broken browser/proxy is rebuilt for the next attempt
+            rt.close_capturer()  # a broken browser/proxy is rebuilt for the next attempt
         try:
-            if ev.attempts >= jobs.MAX_ATTEMPTS:
+            if ev.attempts >= MAX_ATTEMPTS:
                 _finish_without_bundle(rt, ev, EvidenceState.failed, reason)
                 return EvidenceState.failed.value
             _release(rt, ev, reason)
@@ -95,8 +105,6 @@ def run_capture_job(rt: "Runtime", evidence_id: int) -> str:
 
 def _operator(rt: "Runtime", ev: Evidence) -> str:
     """Who the manifest names as collector: the requesting user, or the system for scheduled re-checks."""
-    from storage.models import Recheck
-
     with rt.Session() as session:
         is_recheck = session.execute(select(Recheck.id).where(Recheck.evidence_id == ev.id)).first()
     return "system:recheck" if is_recheck else f"user:{ev.created_by_id}"
@@ -170,9 +178,6 @@ def retry_timestamps(rt: "Runtime", limit: int = 50) -> int:
 
     The token is over the unchanged manifest.json, so the fingerprint stays the same.
     """
-    from capture.errors import TimestampError
-    from capture.timestamp import request_timestamp
-
     if not rt.capture_options.tsa_url:
         return 0
     with rt.Session() as session:

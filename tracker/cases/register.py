@@ -14,12 +14,12 @@ from storage.models import Case, CaseCounter, Evidence, EvidenceState, Role, Use
 from storage.types import utcnow
 from tracker.oversight import audit
 from tracker.cases import casefacts
-from tracker.adapters import jobs
-from tracker.adapters import notify
+from tracker import after_commit
 from tracker.errors import DomainError, NotFound
 from tracker.workflow.platforms import PlatformDirectory, platform_for_url, shipped_directory
 from tracker.accounts.permissions import can_report, can_view_case, visible_cases
 from tracker.oversight.search import index_case_description
+from tracker.workflow.steps import INFORM_LEADER, done_by_vaern
 
 MAX_URL_LENGTH = 2048
 MAX_DESCRIPTION_LENGTH = 5000
@@ -116,7 +116,7 @@ def open_case(session: Session, reporter: User, report: Report, directory: Platf
     if report.upload_sha256:
         add_evidence(session, reporter, case, upload_sha256=report.upload_sha256,
                      upload_filename=report.upload_filename)
-    notify.case_opened_after_commit(session, case.id)
+    after_commit.case_opened(session, case.id)
     return case
 
 
@@ -129,7 +129,7 @@ def add_evidence(session: Session, actor: User, case: Case, *, url: str | None =
     session.flush()
     audit.record(session, actor, "evidence.request", "evidence", ev.id, case.id,
                  url=url, upload_sha256=upload_sha256)
-    jobs.enqueue_capture_after_commit(session, ev.id)
+    after_commit.capture(session, ev.id)
     return ev
 
 
@@ -157,7 +157,5 @@ def view_case(session: Session, ref: str, user: User, rules=None) -> Case:
     case = get_case_for(session, ref, user)
     audit.record(session, user, "case.view", "case", case.ref, case.id)
     if rules is not None and user.role is Role.leader and user.unit_id == case.unit_id:
-        from tracker.workflow.steps import INFORM_LEADER, done_by_vaern
-
         done_by_vaern(session, case, INFORM_LEADER, "leader_opened", rules=rules, leader_id=user.id)
     return case

@@ -15,7 +15,7 @@ from typing import Any, Callable
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from capture.bundle import canonical_json
+from canon import canonical_json
 from storage.db import hold_write_lock
 from storage.models import AuditEvent, User
 from storage.types import utcnow

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from storage.models import AuditEvent
+from tracker.textcut import excerpt
 
 CPH = ZoneInfo("Europe/Copenhagen")
 Pair = tuple[str, str]
@@ -121,8 +122,6 @@ def short_hash(value: Any) -> str:
 
 
 def quote(value: Any, limit: int = 120) -> str:
-    from tracker.textcut import excerpt
-
     return f"«{excerpt(' '.join(str(value).split()), limit)}»"
 
 

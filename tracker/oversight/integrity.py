@@ -27,21 +27,22 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
-import threading
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.blobs import BlobStore, iter_store_files, sha256_of_file
-from storage.models import Artifact, AuditEvent, Case, CaseStep, Evidence, StepAttachment
+from storage.models import AuditEvent
 from storage.types import utcnow
 from tracker.oversight import audit
 from tracker.cases import casefacts
+from tracker.oversight.blob_check import (  # noqa: F401 - the file checks, readable from here as before
+    blob_references, check_blobs, check_manifests, rehash_paths, rehash_workers, sealed_evidence)
+from tracker.oversight.integrity_report import (  # noqa: F401 - the report types, readable from here as before
+    HEX64, AnchorWriteError, IntegrityReport, Problem, event_span, plural, utc_text)
 
 if TYPE_CHECKING:
     from tracker.adapters.runtime import Runtime
@@ -50,85 +51,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ANCHOR_FILE = "audit-anchors.jsonl"
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing that does not hold, as one English line for the operator."""
-
-    #: blob_missing | blob_altered | blob_unreadable | blob_name_invalid | evidence_mismatch | event_edited |
-    #: chain_broken | anchor_failed | anchor_unreadable | case_mismatch
-    kind: str
-    subject: str  #: the blob's SHA-256, ``event:<id>`` or ``anchor:<line>``
-    message: str
-
-
-class AnchorWriteError(Exception):
-    """The anchor file could not be appended to (a configuration problem, not tampering)."""
-
-
-@dataclass
-class IntegrityReport:
-    """The outcome of one verification; ``ok`` when there is no problem (notes do not count)."""
-
-    blobs_checked: int | None = None  #: None: blobs were not checked
-    blob_bytes: int = 0
-    events: int = 0
-    head_id: int | None = None
-    head_hash: str | None = None  #: the hash of ``head_id`` as the walk saw it: what an anchor records
-    anchors: int = 0
-    problems: list[Problem] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    #: cases whose facts the chain has no record of yet (opened before facts were audited): recorded by
-    #: ``run_verification`` as a baseline
-    unrecorded: list = field(default_factory=list, repr=False)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    @property
-    def chain_holds(self) -> bool:
-        return not any(p.kind.startswith(("event_", "chain_", "anchor_")) for p in self.problems)
-
-    def summary(self) -> str:
-        blobs = ("blobs not checked" if self.blobs_checked is None
-                 else f"{_count(self.blobs_checked, 'blob')} ({_size(self.blob_bytes)}) re-hashed")
-        anchors = "no anchors yet" if not self.anchors else _count(self.anchors, "anchor")
-        if self.ok:
-            hold = "" if not self.anchors else (" holds" if self.anchors == 1 else " hold")
-            return f"OK: {blobs}, {_count(self.events, 'audit event')} in an unbroken chain, {anchors}{hold}"
-        return (f"FAILED: {_count(len(self.problems), 'problem')} found — {blobs}, "
-                f"{_count(self.events, 'audit event')} walked, {anchors} checked")
-
-    def lines(self) -> list[str]:
-        """The problems, then the notes, then the summary: what `vaern verify` prints."""
-        return [p.message for p in self.problems] + [f"note: {n}" for n in self.notes] + [self.summary()]
-
-    def as_dict(self) -> dict:
-        return {"ok": self.ok, "summary": self.summary(), "blobs_checked": self.blobs_checked,
-                "blob_bytes": self.blob_bytes, "events": self.events, "head_id": self.head_id,
-                "anchors": self.anchors, "problems": [asdict(p) for p in self.problems], "notes": self.notes}
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" + ("" if n == 1 else "s")
-
-
-def _size(n: int) -> str:
-    for unit, factor in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
-        if n >= factor:
-            return f"{n / factor:.2f} {unit}"
-    return f"{n} bytes"
-
-
-def _when(at: datetime | None) -> str:
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if at else "an unknown time"
-
-
-def _span(lo: int, hi: int) -> str:
-    return f"event {lo}" if lo == hi else f"events {lo}–{hi}"
 
 
 # -- the whole check ------------------------------------------------------------------------------
@@ -190,212 +112,6 @@ def record_verification(rt: "Runtime", report: IntegrityReport, actor=None) -> N
                      subjects=[p.subject for p in report.problems[:20]] or None)
 
 
-# -- blobs ------------------------------------------------------------------------------------------
-def blob_references(session: Session) -> dict[str, list[tuple[tuple, str]]]:
-    """Every blob a row refers to: SHA-256 → [(sort key, "evidence 12 (case V-2026-00003), artifact x.png"), ...]."""
-    refs: dict[str, list[tuple[tuple, str]]] = {}
-
-    def add(sha: str, key: tuple, text: str) -> None:
-        refs.setdefault(sha, []).append((key, text))
-
-    artifact_shas: set[tuple[int, str]] = set()
-    for sha, name, ev_id, ref in session.execute(
-            select(Artifact.sha256, Artifact.name, Artifact.evidence_id, Case.ref)
-            .join(Evidence, Evidence.id == Artifact.evidence_id).join(Case, Case.id == Evidence.case_id)):
-        artifact_shas.add((ev_id, sha))
-        add(sha, (0, ev_id, name), f"evidence {ev_id} (case {ref}), artifact {name}")
-    for ev_id, ref, upload, filename, manifest, tsr in session.execute(
-            select(Evidence.id, Case.ref, Evidence.upload_sha256, Evidence.original_filename,
-                   Evidence.manifest_sha256, Evidence.timestamp_sha256).join(Case, Case.id == Evidence.case_id)
-            .where((Evidence.upload_sha256.is_not(None)) | (Evidence.manifest_sha256.is_not(None))
-                   | (Evidence.timestamp_sha256.is_not(None)))):
-        if upload:
-            add(upload, (0, ev_id, "\0upload"), f"evidence {ev_id} (case {ref}), uploaded original {filename or '(no name)'}")
-        for sha, what in ((manifest, "manifest"), (tsr, "timestamp token")):
-            if sha and (ev_id, sha) not in artifact_shas:  # normally an artifact row names it already
-                add(sha, (0, ev_id, "\0" + what), f"evidence {ev_id} (case {ref}), {what}")
-    for att_id, sha, filename, step_id, ref in session.execute(
-            select(StepAttachment.id, StepAttachment.sha256, StepAttachment.filename, CaseStep.step_id, Case.ref)
-            .join(CaseStep, CaseStep.id == StepAttachment.case_step_id).join(Case, Case.id == CaseStep.case_id)
-            .where(StepAttachment.sha256.is_not(None))):
-        add(sha, (1, att_id, ""), f"step attachment {att_id} (case {ref}, step {step_id}), file {filename or '(no name)'}")
-    return refs
-
-
-def rehash_workers() -> int:
-    """Threads for re-hashing: one per core, at least 2 (reads overlap hashing), at most 4."""
-    return max(2, min(4, os.cpu_count() or 1))
-
-
-def rehash_paths(paths: Iterable[Path], workers: int | None = None) -> dict[Path, tuple[str, int] | OSError]:
-    """Re-hash files on a few threads: path → (SHA-256, size), or the OSError met (e.g. FileNotFoundError)."""
-    return _parallel(list(paths), _hash_or_error, workers or rehash_workers())
-
-
-def _hash_or_error(path: Path) -> tuple[str, int] | OSError:
-    try:
-        return sha256_of_file(path)
-    except OSError as exc:
-        return exc
-
-
-def _parallel(items: list, fn: Callable, workers: int) -> dict:
-    """``{item: fn(item)}``, threads pulling from one shared iterator (no per-item future overhead)."""
-    results: dict = {}
-    errors: list[BaseException] = []
-    it, lock = iter(items), threading.Lock()
-
-    def run() -> None:
-        while True:
-            with lock:
-                item = next(it, _END)
-            if item is _END or errors:
-                return
-            try:
-                results[item] = fn(item)
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-                errors.append(exc)
-                return
-
-    threads = [threading.Thread(target=run, name=f"vaern-rehash-{i}") for i in range(min(workers, max(1, len(items))))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-    return results
-
-
-_END = object()
-
-
-def check_blobs(store: BlobStore, refs: dict[str, list[tuple[tuple, str]]],
-                workers: int | None = None) -> tuple[list[Problem], list[str], int, int]:
-    """Re-hash every referenced blob and every file in the store: (problems, notes, files hashed, bytes)."""
-    notes: list[str] = []
-    on_disk: set[str] = set()
-    for name, path in iter_store_files(store.root):
-        if _HEX64.match(name) and path == store.path_for(name):
-            on_disk.add(name)
-        else:
-            notes.append(f"{path} in the blob store is not a blob (unexpected name or folder)")
-    problems: list[tuple[tuple, Problem]] = []
-    paths: dict[str, Path] = {}
-    for sha in sorted(set(refs) | on_disk):
-        if _HEX64.match(sha):
-            paths[sha] = store.path_for(sha)
-        else:
-            key, who = _referrers(refs[sha])
-            problems.append((key, Problem("blob_name_invalid", sha, f"blob name {sha!r} is not a SHA-256 — {who}")))
-    results = rehash_paths(paths.values(), workers)
-    hashed = size = 0
-    for sha, path in paths.items():
-        res = results[path]
-        if not isinstance(res, OSError):
-            hashed += 1
-            size += res[1]
-        if sha not in refs:
-            if isinstance(res, OSError):
-                continue  # removed while we looked, and nothing needs it
-            altered = "" if res[0] == sha else f", and its content hashes to {res[0]}"
-            notes.append(f"blob {sha} at {path} is not referred to by any row{altered}")
-            continue
-        key, who = _referrers(refs[sha])
-        if isinstance(res, FileNotFoundError):
-            problems.append((key, Problem("blob_missing", sha, f"blob {sha} is missing (expected at {path}) — {who}")))
-        elif isinstance(res, OSError):
-            problems.append((key, Problem("blob_unreadable", sha,
-                                          f"blob {sha} at {path} cannot be read ({res.strerror or res}) — {who}")))
-        elif res[0] != sha:
-            problems.append((key, Problem("blob_altered", sha, f"blob {sha} at {path} was altered: its content "
-                                                               f"hashes to {res[0]} — {who}")))
-    return [p for _, p in sorted(problems, key=lambda kp: (kp[0], kp[1].subject))], notes, hashed, size
-
-
-def _referrers(entries: list[tuple[tuple, str]]) -> tuple[tuple, str]:
-    ordered = sorted(set(entries))
-    return ordered[0][0], "; ".join(text for _, text in ordered)
-
-
-# -- rows against their sealed manifests --------------------------------------------------------------
-@dataclass
-class SealedEvidence:
-    """A done capture's rows: what its sealed manifest must agree with."""
-
-    id: int
-    ref: str
-    fingerprint: str | None
-    manifest_sha256: str
-    timestamp_sha256: str | None
-    artifacts: dict[str, str] = field(default_factory=dict)  #: name → sha256, as the rows say
-    captured: tuple[int, str | None] | None = None  #: the ``evidence.captured`` event: (id, fingerprint recorded)
-
-
-def sealed_evidence(session: Session) -> list[SealedEvidence]:
-    """Every evidence with a stored manifest, with its artifact rows, in id order."""
-    found: dict[int, SealedEvidence] = {}
-    for ev_id, ref, fp, manifest, tsr in session.execute(
-            select(Evidence.id, Case.ref, Evidence.fingerprint, Evidence.manifest_sha256, Evidence.timestamp_sha256)
-            .join(Case, Case.id == Evidence.case_id).where(Evidence.manifest_sha256.is_not(None)).order_by(Evidence.id)):
-        found[ev_id] = SealedEvidence(ev_id, ref, fp, manifest, tsr)
-    for ev_id, name, sha in session.execute(select(Artifact.evidence_id, Artifact.name, Artifact.sha256)):
-        if ev_id in found:
-            found[ev_id].artifacts[name] = sha
-    for event_id, object_id, details in session.execute(
-            select(AuditEvent.id, AuditEvent.object_id, AuditEvent.details)
-            .where(AuditEvent.action == "evidence.captured").order_by(AuditEvent.id)):
-        ev = found.get(int(object_id)) if object_id.isdigit() else None
-        if ev is not None:
-            ev.captured = (event_id, (details or {}).get("fingerprint") if isinstance(details, dict) else None)
-    return list(found.values())
-
-
-def check_manifests(store: BlobStore, sealed: list[SealedEvidence], bad_blobs: set[str],
-                    edited_events: set[int]) -> list[Problem]:
-    """Each capture's rows must agree with its sealed manifest and with the fingerprint the chain recorded
-    at capture time: a row re-pointed at other (intact) bytes, or a capture replaced as a whole, shows here.
-
-    ``bad_blobs`` and ``edited_events`` are reported already: they are not read again.
-    """
-    from capture.bundle import MANIFEST_NAME, TIMESTAMP_NAME, TSA_CHAIN_NAME
-
-    problems = []
-    for ev in sealed:
-        where = f"evidence {ev.id} (case {ev.ref})"
-
-        def problem(text: str) -> None:
-            problems.append(Problem("evidence_mismatch", f"evidence:{ev.id}", f"{where}: {text}"))
-
-        if ev.fingerprint != ev.manifest_sha256:
-            problem(f"its fingerprint {ev.fingerprint} is not the SHA-256 of its manifest ({ev.manifest_sha256})")
-        if ev.captured is not None and ev.captured[0] not in edited_events and ev.captured[1] != ev.fingerprint:
-            problem(f"its fingerprint {ev.fingerprint} is not the one audit event {ev.captured[0]} recorded at capture "
-                    f"time ({ev.captured[1]}): the capture was replaced")
-        if ev.artifacts.get(MANIFEST_NAME) != ev.manifest_sha256:
-            problem(f"its {MANIFEST_NAME} row points at {ev.artifacts.get(MANIFEST_NAME)}, not at its manifest {ev.manifest_sha256}")
-        if ev.artifacts.get(TIMESTAMP_NAME) != ev.timestamp_sha256:
-            problem(f"its {TIMESTAMP_NAME} row points at {ev.artifacts.get(TIMESTAMP_NAME)}, "
-                    f"not at its timestamp token {ev.timestamp_sha256}")
-        if ev.manifest_sha256 in bad_blobs or not _HEX64.match(ev.manifest_sha256):
-            continue
-        try:
-            listed = {a["name"]: a["sha256"] for a in json.loads(store.read(ev.manifest_sha256))["artifacts"]}
-        except Exception as exc:  # noqa: BLE001 - a manifest that is not what Værn sealed is the finding
-            problem(f"its manifest {ev.manifest_sha256} cannot be read as a Værn manifest ({type(exc).__name__})")
-            continue
-        rows = {n: sha for n, sha in ev.artifacts.items() if n not in (MANIFEST_NAME, TIMESTAMP_NAME, TSA_CHAIN_NAME)}
-        for name in sorted(set(rows) | set(listed)):
-            if name not in listed:
-                problem(f"artifact {name} (blob {rows[name]}) is not in its sealed manifest (a row was added)")
-            elif name not in rows:
-                problem(f"artifact {name} (blob {listed[name]}) is in its sealed manifest but has no row (a row was removed)")
-            elif rows[name] != listed[name]:
-                problem(f"artifact {name} points at blob {rows[name]}, but its sealed manifest lists {listed[name]} "
-                        "(the row was altered)")
-    return problems
-
-
 # -- the audit chain ------------------------------------------------------------------------------
 def check_chain(session: Session, walk: audit.ChainWalk, anchors: list["Anchor"]) -> list[Problem]:
     """Check the anchors against the walked chain and explain each edited event and broken link.
@@ -406,7 +122,7 @@ def check_chain(session: Session, walk: audit.ChainWalk, anchors: list["Anchor"]
     held, anchor_problems = _check_anchors(session, anchors, walk)
     problems: list[tuple[int, int, Problem]] = []
     for e in walk.edited:
-        what = f"{e.action} on {e.object_type} {e.object_id}, {_when(e.at)}"
+        what = f"{e.action} on {e.object_type} {e.object_id}, {utc_text(e.at)}"
         problems.append((e.id, 1, Problem("event_edited", f"event:{e.id}",
                                           f"audit event {e.id} was edited: its content no longer matches its hash ({what})")))
     broken_ids = [b.event_id for b in walk.broken]
@@ -431,13 +147,13 @@ def _explain_break(session: Session, b: audit.BrokenLink, held: set[int], broken
         if before is None:
             return (f"audit chain broken before event {cur}: it follows an event that is no longer in the chain "
                     "(the start of the chain was removed)")
-        cause = (f"{_span(before + 1, cur - 1)} removed, or event {before} rewritten" if cur - before > 1
+        cause = (f"{event_span(before + 1, cur - 1)} removed, or event {before} rewritten" if cur - before > 1
                  else f"event {before} rewritten or replaced")
         return (f"audit chain broken between event {before} and event {cur}: event {cur} follows an event "
                 f"that is no longer in the chain ({cause})")
     if before is None or followed >= cur or first_other is None or first_other > before:
         return f"audit event {cur} {claim}, which does not come right before it: it was inserted out of order"
-    others, were = _span(first_other, before), ("was" if first_other == before else "were")
+    others, were = event_span(first_other, before), ("was" if first_other == before else "were")
     place = f"event {followed}" if followed else "the start of the chain"
     if any(first_other <= h <= before for h in held):
         return (f"audit event {cur} was inserted: it {claim}, but {others} already {'holds' if were == 'was' else 'hold'} "
@@ -480,7 +196,7 @@ def read_anchors(path: Path) -> tuple[list[Anchor], list[Problem]]:
             d = json.loads(line)
             anchor = Anchor(n, int(d["event_id"]), str(d["hash"]), int(d["count"]),
                             datetime.fromisoformat(d["anchored_at"]))
-            if not _HEX64.match(anchor.hash) or anchor.anchored_at.tzinfo is None:
+            if not HEX64.match(anchor.hash) or anchor.anchored_at.tzinfo is None:
                 raise ValueError("bad hash or time")
         except (ValueError, KeyError, TypeError):
             problems.append(Problem("anchor_unreadable", f"anchor:{n}",
@@ -509,13 +225,13 @@ def _check_anchors(session: Session, anchors: list[Anchor], walk: audit.ChainWal
             held.add(a.event_id)
             continue
         if current is None:
-            ends = (f"the chain now ends at event {walk.head_id}, {_count(walk.count, 'event')}"
+            ends = (f"the chain now ends at event {walk.head_id}, {plural(walk.count, 'event')}"
                     if walk.head_id is not None else "the chain is now empty")
-            what = f"is gone ({ends}; the anchor recorded {_count(a.count, 'event')})"
+            what = f"is gone ({ends}; the anchor recorded {plural(a.count, 'event')})"
         else:
             what = f"has changed: its hash is now {current}, the anchor recorded {a.hash}"
         problems.append(Problem("anchor_failed", f"event:{a.event_id}",
-                                f"audit chain rewritten or truncated after anchor of {_when(a.anchored_at)}: "
+                                f"audit chain rewritten or truncated after anchor of {utc_text(a.anchored_at)}: "
                                 f"event {a.event_id} {what}"))
     return held, problems
 

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from storage.models import Role, User
-from tracker.adapters import notify
 from tracker.workflow.deadlines import COPENHAGEN
 from tracker.errors import DomainError
 from tracker.settings import parse_month_days
@@ -97,7 +96,7 @@ def reminder_text(base_url: str, evaluation: date, today: date) -> tuple[str, st
 def send_reminders(rt: "Runtime", now: datetime) -> int:
     """Send the MED reminder to every active HR, leader and AMR user once per evaluation date, from
     ``med_reminder_days`` before it to the day itself. Returns how many mails were sent."""
-    if not notify.mail_configured(rt):
+    if not rt.mail_configured():
         return 0
     settings = rt.settings
     today = local_today(now)
@@ -108,7 +107,7 @@ def send_reminders(rt: "Runtime", now: datetime) -> int:
         recipients = list(session.execute(select(User.id).where(
             User.role.in_(REMINDED_ROLES), User.active.is_(True)).order_by(User.id)).scalars())
     subject, body = reminder_text(settings.base_url, evaluation, today)
-    sent = sum(notify.send_text_once(rt, f"med:{evaluation.isoformat()}:{uid}", uid, REMINDER_KIND, subject, body)
+    sent = sum(rt.send_text_once(f"med:{evaluation.isoformat()}:{uid}", uid, REMINDER_KIND, subject, body)
                for uid in recipients)
     if sent:
         log.info("MED reminder for %s sent to %d user(s)", evaluation.isoformat(), sent)

@@ -24,6 +24,7 @@ from storage.types import utcnow
 from tracker.oversight import audit
 from tracker.errors import DomainError, NotFound
 from tracker.accounts.permissions import can_view_case, visible_cases
+from tracker.workflow.steps import can_manage_case
 
 SUGGESTED, CONFIRMED, DISMISSED = "suggested", "confirmed", "dismissed"
 ACTIVE = (SUGGESTED, CONFIRMED)  #: links that count: a dismissed suggestion means "not this person"
@@ -133,8 +134,6 @@ def suggest_from_evidence(session: Session, ev: Evidence, manifest_platform: str
 
 # -- the leader's decisions ---------------------------------------------------------------------------
 def _require_manage(user: User, case: Case) -> None:
-    from tracker.workflow.steps import can_manage_case
-
     if not can_view_case(user, case):
         raise NotFound(case.ref)
     if not can_manage_case(user, case):

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
-from storage.models import Case, CaseOffender, CaseText, Offender, Role, User
+from storage.models import Artifact, Case, CaseOffender, CaseText, Evidence, EvidenceState, Offender, Role, User
 from storage.types import utcnow
 from tracker.errors import DomainError, NotFound
 from tracker.oversight import audit
@@ -84,8 +84,6 @@ def reindex_case_texts(rt, *, batch: int = 200) -> int:
     For an upgrade (captures stored before migration 0004 were never indexed) or after a restore; each batch
     of cases is its own transaction, so the web app keeps working. Returns how many cases were indexed.
     """
-    from storage.models import Artifact, Evidence, EvidenceState
-
     done, after = 0, 0
     while True:
         with rt.transaction() as session:

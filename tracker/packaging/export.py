@@ -55,6 +55,7 @@ from storage.types import utcnow
 from tracker import __version__
 from tracker.oversight import audit
 from tracker.errors import DomainError
+from tracker.packaging.reports import case_report_pdf, evidence_report_pdf
 from tracker.packaging.wacz import WaczError, build_wacz
 
 if TYPE_CHECKING:
@@ -119,8 +120,6 @@ def write_case_package(rt: "Runtime", session: Session, case: Case, out: str | o
 
     Raises DomainError("blob_corrupt") when an evidence file no longer matches its SHA-256.
     """
-    from tracker.packaging.reports import case_report_pdf, evidence_report_pdf
-
     out = Path(out)
     if out.exists():
         raise FileExistsError(f"{out} exists: an export package is never overwritten")

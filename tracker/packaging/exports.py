@@ -27,10 +27,12 @@ from sqlalchemy.orm import Session
 
 from storage.models import Case, Evidence, ExportJob, User
 from storage.types import utcnow
-from tracker.oversight import audit
-from tracker import uow
-from tracker.adapters import jobs
+from tracker import after_commit, uow
+from tracker.cases.evidence import worker_name
 from tracker.errors import DomainError, NotFound
+from tracker.oversight import audit
+from tracker.packaging.export import write_case_package
+from tracker.packaging.reports import case_report_pdf, evidence_report_pdf
 
 if TYPE_CHECKING:
     from tracker.adapters.runtime import Runtime
@@ -45,7 +47,6 @@ KEEP_FOR = timedelta(hours=24)
 REQUEUE_AFTER = timedelta(seconds=90)
 LEASE = timedelta(minutes=15)
 MAX_ATTEMPTS = 3
-_PENDING_KEY = "vaern_pending_exports"
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def request_export(session: Session, user: User, case: Case, kind: str, *, evide
     session.flush()
     audit.record(session, user, "export.requested", "case", case.ref, case.id, job=job.id, kind=kind,
                  evidence=evidence_id, via=via)
-    uow.defer(session, _PENDING_KEY, job.id)
+    after_commit.export(session, job.id)
     return job
 
 
@@ -162,25 +163,10 @@ def record_download(session: Session, user: User, case: Case, job: ExportJob, vi
                      sha256=job.sha256, size=job.size, via=via, job=job.id)
 
 
-def bind_enqueue_exports_on_commit(rt: "Runtime") -> None:
-    from sqlalchemy import event
-
-    @event.listens_for(rt.Session, "after_commit")
-    def _after_commit(session: Session) -> None:
-        if not uow.outer_commit(session):  # a savepoint's release: wait for the real commit
-            return
-        for job_id in session.info.pop(_PENDING_KEY, []):
-            try:
-                rt.huey.vaern_export(job_id)  # type: ignore[attr-defined]
-            except Exception:  # the periodic sweep enqueues it again
-                log.exception("could not enqueue export %s; the sweep will retry", job_id)
-
-
-
 # -- building one (the huey task) -------------------------------------------------------------------------
 def _claim(rt: "Runtime", job_id: int) -> tuple[str, int] | None:
     now = utcnow()
-    worker = jobs.worker_name()
+    worker = worker_name()
     with uow.unit_of_work(rt) as session:
         res = session.execute(update(ExportJob).where(
             ExportJob.id == job_id, ExportJob.attempts < MAX_ATTEMPTS,
@@ -227,13 +213,9 @@ def run_export_job(rt: "Runtime", job_id: int) -> str:
             out = work / name
             files = None
             if job.kind == "package":
-                from tracker.packaging.export import write_case_package
-
                 package = write_case_package(rt, session, case, out)
                 sha, size, files = package.sha256, package.size, package.files
             else:
-                from tracker.packaging.reports import case_report_pdf, evidence_report_pdf
-
                 if job.kind == "case_report":
                     data = case_report_pdf(rt, session, case)
                 else:
@@ -285,5 +267,5 @@ def sweep(rt: "Runtime") -> int:
     for job_id in expired:
         shutil.rmtree(job_dir(rt, job_id), ignore_errors=True)
     for job_id in ids:
-        rt.huey.vaern_export(job_id)  # type: ignore[attr-defined]
+        rt.enqueue_export(job_id)
     return len(ids)

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from capture.bundle import MANIFEST_NAME, TIMESTAMP_NAME, TSA_CHAIN_NAME
+from capture.errors import TimestampError
+from capture.timestamp import token_imprint, verify_timestamp
 
 SUMS = "SHA256SUMS"
 CASE_JSON = "case.json"
@@ -236,9 +238,6 @@ _IMPRINT_HASHES = {"2.16.840.1.101.3.4.2.1": "sha256", "2.16.840.1.101.3.4.2.2":
 
 def _check_imprints(zf, members, hashes: dict[str, str], result: Verification) -> None:
     """Each manifest.tsr must vouch for its manifest.json's bytes (read from the token; no certificate needed)."""
-    from capture.errors import TimestampError
-    from capture.timestamp import token_imprint
-
     for folder in _folders_with(members, TIMESTAMP_NAME):
         tsr, manifest = f"{folder}/{TIMESTAMP_NAME}", f"{folder}/{MANIFEST_NAME}"
         if tsr not in hashes or manifest not in hashes:
@@ -289,9 +288,6 @@ def _check_timestamps(zf, members, intact: set[str], result: Verification, ca_fi
 
 
 def _verify_token(zf, members, intact: set[str], result: Verification, folder: str, ca_file: str) -> None:
-    from capture.errors import TimestampError
-    from capture.timestamp import verify_timestamp
-
     tsr, manifest = f"{folder}/{TIMESTAMP_NAME}", f"{folder}/{MANIFEST_NAME}"
     if tsr not in intact or manifest not in intact or any(p.path == tsr for p in result.problems):
         return  # already reported by name; a token over an altered manifest says nothing new

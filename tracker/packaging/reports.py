@@ -3,8 +3,11 @@
 The report says what each capture shows and, just as plainly, what it does not; it lists every file's
 SHA-256, the trusted timestamp, the method and the chain of custody, and how to check all of it with
 standard tools. Everything captured is shown as escaped text or as an image, never as live HTML, and
-the PDF is printed by a Chromium that cannot reach the network (capture/pdf.py).
+the PDF is printed by a Chromium that cannot reach the network (capture/pdf.py, through ``rt.print_pdf``).
 These functions read; recording the download as an audit event is the caller's business.
+
+Long because a report is one document: what it gathers for each capture (files, timestamp, custody,
+limits) and how it phrases and lays that out are read side by side with report_templates/.
 """
 from __future__ import annotations
 
@@ -25,9 +28,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from capture.errors import TimestampError
+from capture.timestamp import verify_timestamp
 from capture.judge import COVER_UNMEASURED, POST_NOT_SEEN
-from capture.pdf import PageFrame, html_to_pdf
-from capture.steps import POST_EXCERPT_CHARS
+from capture.manifest import POST_EXCERPT_CHARS
 from storage.blobs import BlobError
 from storage.models import AuditEvent, Case, Evidence, User
 from tracker import __version__
@@ -35,6 +38,7 @@ from tracker.oversight import audit
 from tracker.cases.casefile import case_overview
 from tracker.oversight.event_text import sentence
 from tracker.oversight.history import CUSTODY_ACTIONS, names_for
+from tracker.packaging import vocabulary
 from tracker.textcut import excerpt
 
 TEMPLATES = Path(__file__).resolve().parent / "report_templates"
@@ -51,17 +55,17 @@ EXCERPT_CHARS = 4000  #: captured text shown in the report at most
 def evidence_report_pdf(rt, session: Session, evidence: Evidence, *, now: datetime | None = None) -> bytes:
     """The PDF report of one evidence (capture or upload); raises capture.pdf.PdfRenderFailed."""
     html = evidence_report_html(rt, session, evidence, now=now)
-    frame = PageFrame(header=f"Værn · Bevisrapport · Sag {evidence.case.ref} · Bevis nr. {evidence.id}",
-                      footer=_footer_fingerprint(evidence), page_label="Side {page} af {pages}")
-    return html_to_pdf(html, rt.capture_options, frame, timeout_seconds=_timeout(1))
+    return rt.print_pdf(html, header=f"Værn · Bevisrapport · Sag {evidence.case.ref} · Bevis nr. {evidence.id}",
+                        footer=_footer_fingerprint(evidence), page_label="Side {page} af {pages}",
+                        timeout_seconds=_timeout(1))
 
 
 def case_report_pdf(rt, session: Session, case: Case, *, now: datetime | None = None) -> bytes:
     """The PDF report of a case with every capture; raises capture.pdf.PdfRenderFailed."""
     html = case_report_html(rt, session, case, now=now)
-    frame = PageFrame(header=f"Værn · Sagsrapport · Sag {case.ref} · {case.unit.name}",
-                      footer=f"Sag {case.ref} · {len(case.evidence)} bevis(er)", page_label="Side {page} af {pages}")
-    return html_to_pdf(html, rt.capture_options, frame, timeout_seconds=_timeout(len(case.evidence)))
+    return rt.print_pdf(html, header=f"Værn · Sagsrapport · Sag {case.ref} · {case.unit.name}",
+                        footer=f"Sag {case.ref} · {len(case.evidence)} bevis(er)", page_label="Side {page} af {pages}",
+                        timeout_seconds=_timeout(len(case.evidence)))
 
 
 def evidence_report_html(rt, session: Session, evidence: Evidence, *, now: datetime | None = None) -> str:
@@ -317,8 +321,6 @@ def _timestamp(rt, ev: Evidence, manifest_bytes: bytes | None, events: list[Audi
     from cryptography import x509
     from rfc3161_client import decode_timestamp_response
 
-    from capture.timestamp import verify_timestamp
-
     out: dict[str, Any] = {"gen_time": _both(ev.timestamp_gen_time), "tsa_url": None, "late": False}
     for e in events:
         if e.object_id != str(ev.id):
@@ -410,7 +412,7 @@ def _case_head(rt, case: Case) -> dict[str, Any]:
     return {"ref": case.ref, "unit": case.unit.name, "employee": _person(case.employee),
             "reporter": _person(case.reported_by), "same_person": case.employee_id == case.reported_by_id,
             "opened": _both(case.created_at), "episode": _both(case.episode_at), "status": case.status,
-            "closed": _both(case.closed_at), "category": CATEGORY_LABELS.get(case.category or "", None),
+            "closed": _both(case.closed_at), "category": vocabulary.danish(vocabulary.CATEGORIES, case.category),
             "platform": _platform_name(rt, case.platform), "description": case.description}
 
 
@@ -418,12 +420,12 @@ def _overview(rt, session: Session, case: Case, now: datetime) -> dict[str, Any]
     overview = case_overview(session, case, rt.rules, now)
     steps = [{"label": s["label_da"], "kind": s["kind"],
               "state": "Gælder ikke efter sagens oplysninger" if s["applies"] is False and s["state"] == "todo"
-              else STEP_STATES.get(s["state"], s["state"]),
+              else vocabulary.danish(vocabulary.STEP_STATES, s["state"], s["state"]),
               "reason": s["reason"], "done": _both(s["done_at"] or s["sent_at"]), "applies": s["applies"],
               "untouched": s["state"] == "todo" and s["applies"] is not False and not s["reason"]}
              for s in overview["steps"]]
     deadlines = [{"label": d["label"], "start": _both(d["start"]), "due": _both(d["due_at"]),
-                  "state": DEADLINE_STATES.get(d["state"], d["state"]), "source": d["legal_source"]}
+                  "state": vocabulary.danish(vocabulary.DEADLINE_STATES, d["state"], d["state"]), "source": d["legal_source"]}
                  for d in overview["deadlines"]]
     return {"steps": steps, "deadlines": deadlines}
 
@@ -447,7 +449,7 @@ def _person(user: User | None) -> dict[str, str]:
     """A person as the report names them: name, role in Danish, e-mail (to tell namesakes apart)."""
     if user is None:
         return {"name": "ukendt", "role": "", "email": ""}
-    return {"name": user.name, "role": ROLE_LABELS.get(user.role.value, user.role.value), "email": user.email}
+    return {"name": user.name, "role": vocabulary.danish(vocabulary.PERSON_ROLES, user.role.value, user.role.value), "email": user.email}
 
 
 def _page_time(value: str | None) -> str | None:
@@ -627,12 +629,3 @@ ACTION_LABELS = {
     "offender.dismissed": "Forslag om krænker afvist", "offender.update": "Krænker opdateret",
     "offender.view": "Krænker vist",
 }
-
-ROLE_LABELS = {"employee": "medarbejder", "leader": "leder", "hr": "HR", "amr": "arbejdsmiljørepræsentant",
-               "admin": "administrator"}
-CATEGORY_LABELS = {"digital_threat": "Digital trussel", "digital_bullying": "Digital mobning",
-                   "digital_harassment": "Digital chikane"}
-STEP_STATES = {"todo": "Ikke gjort", "in_progress": "I gang", "done": "Udført", "skipped": "Sprunget over",
-               "not_applicable": "Ikke relevant"}
-DEADLINE_STATES = {"met": "Overholdt", "open": "Løber", "at_risk": "Udløber snart", "overdue": "Overskredet",
-                   "unknown_start": "Starttidspunkt ukendt", "closed": "Ikke relevant længere"}

@@ -23,7 +23,7 @@ import zipfile
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from capture.bundle import canonical_json
+from canon import canonical_json
 
 WACZ_VERSION = "1.1.1"
 WARC_PATH = "archive/data.warc.gz"

@@ -27,14 +27,15 @@ from storage.models import Case, CaseStep, Evidence, EvidenceState, Recheck, Rol
 from storage.types import utcnow
 from tracker import uow
 from tracker.oversight import audit
-from tracker.adapters import jobs
+from tracker import after_commit
 from tracker.errors import DomainError, NotFound
 from tracker.accounts.permissions import can_view_case
 from tracker.workflow.recheck_compare import (  # noqa: F401 - the comparison rules are part of this module's API
     BASELINE_STATUSES, CHANGED, HASH_THRESHOLD, NO_INFORMATION, REASONS, REMOVED, REMOVED_HTTP, REMOVED_PENDING,
     SEEN_STATUSES, STILL_ONLINE, UNCERTAIN, UNREACHABLE, UNSEEN_STATUSES, Finding, compare, has_post, hash_distance,
     reason_text)
-from tracker.workflow.removal_signs import RemovalSigns
+from tracker.workflow.platforms import platform_for_url
+from tracker.workflow.removal_signs import RemovalSigns, signs_in_force
 
 if TYPE_CHECKING:
     from tracker.adapters.runtime import Runtime
@@ -117,7 +118,7 @@ def start_recheck(rt: "Runtime", case: Case | int, baseline: Evidence | int) -> 
     with uow.unit_of_work(rt) as session:
         row = _add_recheck(session, session.get(Case, case_id), session.get(Evidence, baseline_id), None)
         recheck_id, ev_id = row.id, row.evidence_id
-    jobs.enqueue_capture(rt, ev_id)  # the row is committed; the sweep re-enqueues it if this fails
+    rt.enqueue_capture(ev_id)  # the row is committed; the sweep re-enqueues it if this fails
     return recheck_id
 
 
@@ -143,7 +144,7 @@ def request_recheck(session: Session, case: Case, actor: User) -> list[Recheck]:
                    Evidence.state.in_((EvidenceState.queued, EvidenceState.running)))).scalar()
         if pending is None:
             pending = _add_recheck(session, case, baseline, actor)
-            jobs.enqueue_capture_after_commit(session, pending.evidence_id)
+            after_commit.capture(session, pending.evidence_id)
         rows.append(pending)
     return rows
 
@@ -163,8 +164,6 @@ def load_page_text(rt: "Runtime", ev: Evidence) -> str | None:
 
 def removal_signs(rt: "Runtime") -> RemovalSigns:
     """The removal signs in force (the municipality's copy over the shipped file)."""
-    from tracker.workflow.removal_signs import signs_in_force
-
     return signs_in_force(rt.rules_dir)
 
 
@@ -202,8 +201,6 @@ def decide(rt: "Runtime", recheck: Recheck | int) -> str | None:
             return None
         baseline = session.get(Evidence, row.baseline_evidence_id)
         was_verified = verified_removal(session, session.get(Case, row.case_id))
-        from tracker.workflow.platforms import platform_for_url
-
         done = ev.state is EvidenceState.done
         found = compare(load_manifest(rt, baseline), load_manifest(rt, ev), state=ev.state.value,
                         status=ev.capture_status, error=ev.error,
@@ -227,10 +224,8 @@ def decide(rt: "Runtime", recheck: Recheck | int) -> str | None:
 
 def tell_leaders_removed(rt: "Runtime", case_id: int) -> None:
     """Tell the unit's leaders the removal is verified (after commit; the periodic sweep retries a failure)."""
-    from tracker.adapters import notify
-
     try:
-        notify.removal_verified(rt, case_id)
+        rt.tell_removal_verified(case_id)
     except Exception:
         log.exception("could not send the removal notification for case %s", case_id)
 

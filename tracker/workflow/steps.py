@@ -6,6 +6,10 @@ Who may change what (``can_change_step``, ``can_manage_case``): the unit's leade
 unit's AMR the steps whose actor is ``amr``, HR everything; employees and admins read only. A case
 the user may not see raises NotFound; a case they see but may not change raises
 DomainError("not_allowed").
+
+Long because the reading half (step rows, deadline views, the suggested rung) and the changing half check
+one set of rules, permissions and texts; a split waits until the operation layer (issue 12, point 3),
+which calls into both halves, has settled.
 """
 from __future__ import annotations
 

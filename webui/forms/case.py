@@ -12,6 +12,8 @@ from flask_wtf.file import FileField
 from wtforms import StringField, TextAreaField
 from wtforms.validators import Length, Optional, ValidationError
 
+from capture.errors import CaptureRefused
+from capture.upload import sniff
 from tracker.cases.register import MAX_DESCRIPTION_LENGTH, MAX_URL_LENGTH
 from webui.forms.workflow import TOO_LONG, LocalTimeField
 
@@ -45,9 +47,6 @@ class ReportForm(FlaskForm):
 
 def _supported_upload(data: bytes) -> bool:
     """Quick type check from the bytes so the person hears at once."""
-    from capture.errors import CaptureRefused
-    from capture.upload import sniff
-
     try:
         sniff(data)
     except CaptureRefused:
