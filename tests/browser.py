@@ -103,7 +103,8 @@ def assert_no_serious_axe_findings(page, what: str) -> None:
 
 def assert_fits_the_width(page, what: object = None) -> None:
     """Nothing on the page is wider than the window: no sideways scrolling."""
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), what
+    assert page.evaluate("document.documentElement.scrollWidth <= Math.min(window.innerWidth, "
+                         "document.documentElement.clientWidth)"), what
 
 
 def screenshot(target, name: str, *, full_page: bool = True) -> None:

@@ -315,6 +315,7 @@ def test_a_case_opened_from_a_facebook_url_knows_its_platform_and_shows_its_repo
             unit = add_unit(s, "Jobcenter")
             user = add_user(s, email="m@x.dk", name="M", role=Role.employee, password="a-long-password",
                             unit=unit)
+            add_user(s, email="l@x.dk", name="L", role=Role.leader, password="a-long-password", unit=unit)
             case = open_case(s, user, Report(url="https://www.facebook.com/groups/1/posts/2/",
                                              episode_at=None, description=""))
             other = open_case(s, user, Report(url="https://blog.example.dk/indlaeg", episode_at=None,
@@ -328,7 +329,7 @@ def test_a_case_opened_from_a_facebook_url_knows_its_platform_and_shows_its_repo
         app = create_app(runtime=rt)
         app.config["WTF_CSRF_ENABLED"] = False
         client = app.test_client()
-        client.post("/login", data={"email": "m@x.dk", "password": "a-long-password"})
+        client.post("/login", data={"email": "l@x.dk", "password": "a-long-password"})  # the leader reports it
         page = client.get(f"/cases/{refs[0]}").get_data(as_text=True)
         facebook = shipped_directory_entry("facebook")
         assert facebook.name in page and facebook.dsa_notice_url in page

@@ -99,6 +99,7 @@ ROUTES: dict[str, Route] = {
     "workflow.step_state": Route("/cases/{ref}/steps/leader_conversation/state", post=may(MANAGES, SEES - MANAGES),
                                  form={"state": "in_progress"}),
     "workflow.rung": Route("/cases/{ref}/steps/request_to_author/rung", post=may(MANAGES, SEES - MANAGES)),
+    "cases.save_rung": Route("/cases/{ref}/steps/request_to_author/rung-and-state", post=may(MANAGES, SEES - MANAGES)),
     "workflow.decline_police_report": Route("/cases/{ref}/police-report/decline", post=may(MANAGES, SEES - MANAGES)),
     "workflow.clock": Route("/cases/{ref}/clocks", post=may(MANAGES, SEES - MANAGES)),
     "workflow.facts": Route("/cases/{ref}/facts", post=may(MANAGES, SEES - MANAGES)),

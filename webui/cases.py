@@ -19,10 +19,14 @@ from tracker.packaging.exports import jobs_for
 from tracker.accounts.permissions import can_report
 from tracker.workflow.steps import urgency_order
 from tracker.textcut import excerpt
-from webui import oversight, workflow
+from webui import case_page, oversight, workflow
 from webui.db import abort_keeping, db, runtime
 
 bp = Blueprint("cases", __name__)
+bp.add_app_template_filter(case_page.weekday_due, "weekday_due")
+bp.add_app_template_global(case_page.action_text, "action_text")
+bp.add_url_rule("/cases/<ref>/steps/<step_id>/rung-and-state", view_func=login_required(case_page.save_rung),
+                methods=["POST"])  # one form per ladder rung
 
 #: shown inline as images; everything else is a download, never rendered as live HTML
 INLINE_TYPES = {"image/png", "image/jpeg", "image/webp"}
@@ -221,10 +225,14 @@ def _evidence_or_404(case, evidence_id: int) -> Evidence:
 @login_required
 def detail(ref: str):
     case = _case_or_404(ref, log_view=True)
+    if case_page.calm_view(current_user.user, case):  # the employee: evidence and next steps, no machinery
+        return render_template("cases/employee.html", case=case, email_texts=_email_texts(case),
+                               may_report=can_report(current_user.user),
+                               **case_page.employee_context(case, current_user.user))
+    page = workflow.page_context(case, current_user.user)
     return render_template("cases/detail.html", case=case, EvidenceState=EvidenceState,
                            email_texts=_email_texts(case), export_jobs=jobs_for(db(), current_user.user, case),
-                           may_report=can_report(current_user.user),
-                           **workflow.page_context(case, current_user.user),
+                           may_report=can_report(current_user.user), **page, **case_page.cockpit_context(case, page),
                            **oversight.case_context(case, current_user.user))
 
 

@@ -1,7 +1,8 @@
 """An employee reports harassment: the URL of the post (and/or an upload), when, what happened."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
@@ -45,6 +46,7 @@ def new():
                 url=form.url.data, episode_at=form.episode_at.data, description=form.description.data or "",
                 upload_sha256=upload_sha, upload_filename=upload_name), directory=runtime().platforms)
             if outcome:
+                flash(_("Thank you. Your report has been received as case %(ref)s.", ref=outcome.value.ref), "ok")
                 return redirect(url_for("cases.detail", ref=outcome.value.ref))
             errors[outcome.error.field or "url"] = str(MESSAGES.get(outcome.error.code, outcome.error.message))
         else:
