@@ -429,6 +429,9 @@ def test_the_admin_pages_in_a_browser_pass_axe_and_fit_a_phone(site):
             for shot, url in (("index", "/admin"), ("users", "/admin/users?active=all"),
                               ("user", f"/admin/users/{site.leader_id}"), ("units", "/admin/units"),
                               ("rules", "/admin/rules"), ("rule-file", "/admin/rules/deadlines"),
+                              ("rule-step", "/admin/rules/response/entries/police_report"),
+                              ("rule-deadline", "/admin/rules/deadlines/entries/police_report"),
+                              ("rule-platform", "/admin/rules/platforms/entries/facebook"),
                               ("own-password", "/account/password")):
                 page.goto(base + url)
                 check(shot)
@@ -443,7 +446,8 @@ def test_the_admin_pages_in_a_browser_pass_axe_and_fit_a_phone(site):
                 expect(page.locator("code.password")).to_have_text(re.compile(r"^[a-z2-9-]{19}$"))
                 check("password")
                 page.goto(f"{base}/admin/rules/response")
-                page.locator("#content").fill("[[step]]\nid = 1\n")
+                page.locator("#file").set_input_files(files=[{"name": "response.toml", "mimeType": "text/plain",
+                                                              "buffer": b"[[step]]\nid = 1\n"}])
                 page.locator("main form[enctype] button[type=submit]").click()
                 expect(page.locator(".alert")).to_contain_text("response.toml")
                 check("rule-refused")

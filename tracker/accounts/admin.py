@@ -17,14 +17,17 @@ import os
 import re
 import shutil
 import tempfile
+import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.models import OrgUnit, Role, User
+from tracker.datafile import write_entries
 from tracker.oversight import audit
 from tracker.errors import DomainError, NotFound
 from tracker.workflow.letters import SUFFIX as LETTER_SUFFIX
@@ -397,19 +400,27 @@ def _write_atomically(path: Path, text: str) -> None:
         os.close(dir_fd)
 
 
+def _require_admin(actor: User | None) -> None:
+    """Rule files steer every case: only an active administrator may change them (the pages check it too)."""
+    if actor is None or actor.role != Role.admin or not actor.active:
+        raise DomainError("not_allowed", "only an administrator may change the rule files")
+
+
 def save_rule_file(session: Session, actor: User, override_dir: Path, file: RuleFile,
-                   content: bytes | str) -> InForce:
+                   content: bytes | str, *, entry: str | None = None) -> InForce:
     """Validate ``content`` as ``file``, save it as the municipality's copy and return what is now in force.
 
-    A refused file raises RuleFileError and nothing is written.
+    A refused file raises RuleFileError and nothing is written. ``entry``: the id of the entry a form changed
+    (named in the audit event).
     """
+    _require_admin(actor)
     text = _decode(content)
     validate_rule_file(override_dir, file, text)
     before = view_rule_file(override_dir, file)
     _write_atomically(file.override(override_dir), text)
     audit.record(session, actor, "rules.save", "rule_file", file.name,
                  before={"source": "override" if before.overridden else "shipped", "sha256": _sha256(before.text)},
-                 after={"source": "override", "sha256": _sha256(text)}, size=len(text.encode("utf-8")))
+                 after={"source": "override", "sha256": _sha256(text)}, size=len(text.encode("utf-8")), entry=entry)
     return load_in_force(override_dir)
 
 
@@ -418,6 +429,7 @@ def revert_rule_file(session: Session, actor: User, override_dir: Path, file: Ru
 
     Refused (RuleFileError, nothing removed) if the other copies in force do not fit the shipped file.
     """
+    _require_admin(actor)
     path = file.override(override_dir)
     if not path.is_file():
         return load_in_force(override_dir)
@@ -428,3 +440,49 @@ def revert_rule_file(session: Session, actor: User, override_dir: Path, file: Ru
                  before={"source": "override", "sha256": _sha256(old)},
                  after={"source": "shipped", "sha256": _sha256(file.shipped.read_text(encoding="utf-8"))})
     return load_in_force(override_dir)
+
+
+# -- one entry at a time (the admin forms) -----------------------------------------------------------
+#: the [[table]] of each TOML file's entries; letters are Jinja templates and stay edited as text
+ENTRY_TABLES = {"response": "step", "deadlines": "deadline", "platforms": "platform", "removal-signs": "platform"}
+#: the comment on top of a file saved from a form (tomli-w writes no comments; the shipped file explains the fields)
+FORM_HEADER = ("Kommunens egen udgave af {name}, gemt fra Værns formular til regelfiler.\n"
+               "Felterne er forklaret i kommentarerne i den udgave af filen, der følger med Værn.\n"
+               "Værn kontrollerer filen ved hver gemning og ved start; en fejl nævner filen, posten og feltet.")
+
+
+def entries_of(override_dir: Path, file: RuleFile) -> list[dict[str, Any]]:
+    """The raw entries of ``file`` as in force (override, else shipped); NotFound for a letter."""
+    table = ENTRY_TABLES.get(file.id)
+    if table is None:
+        raise NotFound(f"entries of {file.id}")
+    return tomllib.loads(view_rule_file(override_dir, file).text).get(table, [])
+
+
+def rule_entry(override_dir: Path, file: RuleFile, entry_id: str) -> dict[str, Any]:
+    """One raw entry by its id; NotFound if the file in force has none with that id."""
+    for entry in entries_of(override_dir, file):
+        if entry.get("id") == entry_id:
+            return entry
+    raise NotFound(f"entry {entry_id} of {file.id}")
+
+
+def save_rule_entry(session: Session, actor: User, override_dir: Path, file: RuleFile, entry_id: str,
+                    changes: dict[str, Any]) -> InForce:
+    """Set fields of one entry (None removes an optional field) and save the whole file like an upload.
+
+    The file is written as TOML with tomli-w, then checked by the real loaders with the other files in force
+    and audited by ``save_rule_file``; a refused change raises RuleFileError and nothing is written.
+    """
+    _require_admin(actor)
+    entries = entries_of(override_dir, file)
+    entry = next((e for e in entries if e.get("id") == entry_id), None)
+    if entry is None:
+        raise NotFound(f"entry {entry_id} of {file.id}")
+    for key, value in changes.items():
+        if value is None:
+            entry.pop(key, None)
+        else:
+            entry[key] = value
+    text = write_entries(ENTRY_TABLES[file.id], entries, FORM_HEADER.format(name=file.name))
+    return save_rule_file(session, actor, override_dir, file, text, entry=entry_id)
