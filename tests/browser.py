@@ -103,8 +103,15 @@ def assert_no_serious_axe_findings(page, what: str) -> None:
 
 def assert_fits_the_width(page, what: object = None) -> None:
     """Nothing on the page is wider than the window: no sideways scrolling."""
-    assert page.evaluate("document.documentElement.scrollWidth <= Math.min(window.innerWidth, "
-                         "document.documentElement.clientWidth)"), what
+    wider = page.evaluate("""() => {
+        const room = Math.min(window.innerWidth, document.documentElement.clientWidth);
+        if (document.documentElement.scrollWidth <= room) return null;
+        const clipped = e => { for (let a = e.parentElement; a && a !== document.body; a = a.parentElement)
+            if (getComputedStyle(a).overflowX !== 'visible') return true; return false; };
+        return [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > room + 0.5 && (!clipped(e) || getComputedStyle(e).position === 'absolute')).slice(-3).map(e => `${e.tagName.toLowerCase()}.${e.className}: ${Math.round(e.getBoundingClientRect().right)} > ${room}`);
+    }""")
+    assert wider is None, (what, wider)
 
 
 def screenshot(target, name: str, *, full_page: bool = True) -> None:

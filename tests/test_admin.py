@@ -13,6 +13,7 @@ from tests.browser import assert_fits_the_width, assert_no_serious_axe_findings,
     screenshot, served
 from tests.factories import PASSWORD, csrf_login, make_case, make_done_evidence, make_unit, make_user
 from tracker.accounts import admin as ops
+from tracker.accounts import rule_files
 from tracker.oversight import offenders as offender_ops
 from tracker.errors import DomainError
 from tracker.workflow.platforms import DEFAULT_PATH
@@ -265,7 +266,7 @@ def test_admin_pages_show_no_case_content_and_case_pages_are_404_for_admins(site
     client = site.admin()
     pages = ["/admin", "/admin/users", "/admin/users?active=all", "/admin/users/new", f"/admin/users/{site.employee_id}",
              "/admin/units", f"/admin/units/{site.unit_a}", "/admin/rules",
-             *[f"/admin/rules/{f.id}" for f in ops.rule_files()], "/"]
+             *[f"/admin/rules/{f.id}" for f in rule_files.rule_files()], "/"]
     for url in pages:
         resp = client.get(url)
         body = resp.get_data(as_text=True)
@@ -429,6 +430,9 @@ def test_the_admin_pages_in_a_browser_pass_axe_and_fit_a_phone(site):
             for shot, url in (("index", "/admin"), ("users", "/admin/users?active=all"),
                               ("user", f"/admin/users/{site.leader_id}"), ("units", "/admin/units"),
                               ("rules", "/admin/rules"), ("rule-file", "/admin/rules/deadlines"),
+                              ("rule-step", "/admin/rules/response/entries/police_report"),
+                              ("rule-deadline", "/admin/rules/deadlines/entries/police_report"),
+                              ("rule-platform", "/admin/rules/platforms/entries/facebook"),
                               ("own-password", "/account/password")):
                 page.goto(base + url)
                 check(shot)
@@ -443,7 +447,8 @@ def test_the_admin_pages_in_a_browser_pass_axe_and_fit_a_phone(site):
                 expect(page.locator("code.password")).to_have_text(re.compile(r"^[a-z2-9-]{19}$"))
                 check("password")
                 page.goto(f"{base}/admin/rules/response")
-                page.locator("#content").fill("[[step]]\nid = 1\n")
+                page.locator("#file").set_input_files(files=[{"name": "response.toml", "mimeType": "text/plain",
+                                                              "buffer": b"[[step]]\nid = 1\n"}])
                 page.locator("main form[enctype] button[type=submit]").click()
                 expect(page.locator(".alert")).to_contain_text("response.toml")
                 check("rule-refused")

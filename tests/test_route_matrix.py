@@ -179,6 +179,9 @@ ROUTES: dict[str, Route] = {
     "admin.rules": Route("/admin/rules", get=may(ADMIN)),
     "admin.rule_file": Route("/admin/rules/deadlines", get=may(ADMIN), post=may(ADMIN)),
     "admin.rule_revert": Route("/admin/rules/deadlines/revert", post=may(ADMIN)),
+    "admin.rule_entry": Route("/admin/rules/deadlines/entries/police_report", get=may(ADMIN), post=may(ADMIN)),
+    "admin.rule_download": Route("/admin/rules/deadlines/download", get=may(ADMIN)),
+    "demo.mail": Route("/demo/mail", get=may(NOBODY)),  # only under `vaern demo` (tests/test_demo_mode.py)
 }
 #: run last for each person: it ends the session
 LAST = ("auth.logout",)

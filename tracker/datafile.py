@@ -31,3 +31,22 @@ def read_entries(file: Path, table: str, error: ErrorFactory) -> list[tuple[str,
         raw_id = raw.get("id")
         entries.append((f"{table} {raw_id!r}" if isinstance(raw_id, str) and raw_id else f"{table} #{number}", raw))
     return entries
+
+
+def write_entries(table: str, entries: list[dict[str, Any]], header: str) -> str:
+    """The TOML text of ``[[table]]`` entries (tomli-w), after ``header`` written as ``#`` comment lines.
+
+    The admin forms save through this, so the file stays TOML that ``read_entries`` and the loaders read.
+    Keys whose value is None are left out (TOML has no null: an absent optional field).
+    """
+    import tomli_w
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items() if v is not None}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        return value
+
+    comments = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
+    return comments + "\n" + tomli_w.dumps({table: [clean(e) for e in entries]}, multiline_strings=True)

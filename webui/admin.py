@@ -5,19 +5,19 @@ password is shown once, on the page that answers the POST, and is stored nowhere
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from storage.models import Role, User
 from tracker.accounts import admin as ops
-from tracker.accounts import tokens
+from tracker.accounts import rule_files, tokens
 from tracker.errors import DomainError, NotFound
 from webui import password_text
 from webui.db import db, perform, runtime
 from webui.forms.admin import (MESSAGES, ActionForm, UnitForm, UserEditForm, UserFilterForm, UserNewForm,
                                first_error)
-from webui.labels import PERSON_ROLE_LABELS, PLATFORMS_KEY, RULES_KEY
+from webui.labels import PERSON_ROLE_LABELS
 from webui.roles import me, role_required
 
 bp = Blueprint("admin", __name__)
@@ -36,7 +36,7 @@ def _message(exc: DomainError) -> str:
 
 
 def _override_dir():
-    return ops.override_dir(runtime().settings.data_dir)
+    return rule_files.override_dir(runtime().settings.data_dir)
 
 
 @bp.app_template_filter("role_name")
@@ -196,70 +196,3 @@ def unit_edit(unit_id: int):
             flash(_("The unit is renamed."), "ok")
             return redirect(url_for("admin.units"))
     return render_template("admin/unit_edit.html", unit=unit, name=name, error=error), (400 if error else 200)
-
-
-# -- rule files and the platform directory -------------------------------------------------------
-@bp.get("/admin/rules")
-@role_required(Role.admin)
-def rules():
-    odir = _override_dir()
-    files = [(f, f.override(odir).is_file()) for f in ops.rule_files()]
-    return render_template("admin/rules.html", files=files, kinds=KINDS)
-
-
-def _rule_file_or_404(file_id: str) -> ops.RuleFile:
-    try:
-        return ops.rule_file(file_id)
-    except NotFound:
-        abort(404)
-
-
-def _use(in_force: ops.InForce) -> None:
-    """The running app uses the new files from the next request on."""
-    current_app.extensions[RULES_KEY] = in_force.rules
-    current_app.extensions[PLATFORMS_KEY] = in_force.directory
-    runtime().use_in_force(in_force)
-
-
-@bp.route("/admin/rules/<file_id>", methods=["GET", "POST"])
-@role_required(Role.admin)
-def rule_file(file_id: str):
-    file = _rule_file_or_404(file_id)
-    odir = _override_dir()
-    error, pasted = None, None
-    if request.method == "POST":
-        upload = request.files.get("file")
-        content = upload.read() if upload is not None and upload.filename else request.form.get("content", "")
-        pasted = request.form.get("content") if not (upload is not None and upload.filename) else None
-        session = db()
-        try:
-            in_force = ops.save_rule_file(session, me(), odir, file, content)
-            session.commit()
-        except DomainError as exc:
-            session.rollback()
-            error = exc.message
-        else:
-            _use(in_force)
-            flash(_("The file is saved and in use now."), "ok")
-            return redirect(url_for("admin.rule_file", file_id=file.id))
-    view = ops.view_rule_file(odir, file)
-    return render_template("admin/rule_file.html", view=view, kinds=KINDS, error=error,
-                           pasted=view.text if pasted is None else pasted), (400 if error else 200)
-
-
-@bp.post("/admin/rules/<file_id>/revert")
-@role_required(Role.admin)
-def rule_revert(file_id: str):
-    file = _rule_file_or_404(file_id)
-    session = db()
-    try:
-        in_force = ops.revert_rule_file(session, me(), _override_dir(), file)
-        session.commit()
-    except DomainError as exc:
-        session.rollback()
-        flash(_("The shipped file does not fit the other files in use, so nothing was changed: %(error)s",
-                error=exc.message), "error")
-    else:
-        _use(in_force)
-        flash(_("The shipped file is in use again."), "ok")
-    return redirect(url_for("admin.rule_file", file_id=file.id))

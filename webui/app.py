@@ -10,11 +10,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from tracker import __version__
-from tracker.accounts.admin import load_in_force, override_dir
+from tracker.accounts.rule_files import load_in_force, override_dir
 from tracker.workflow.rules import Rules
 from tracker.adapters.runtime import Runtime
 from tracker.settings import Settings, load_settings
-from webui import admin, api, auth, cases, db, exports, hr, letters, nav, oversight, rechecks, report, stats, workflow
+from webui import rules_admin  # noqa: F401 - adds the rule-file pages to admin.bp before it is registered
+from webui import (admin, api, auth, cases, db, demo_mail, exports, hr, letters, nav, oversight, rechecks, report,
+                   stats, workflow)
 from webui.extensions import babel, csrf, limiter, login_manager
 from webui.labels import PLATFORMS_KEY, RULES_KEY
 from webui.timefmt import DATE_PATTERN, DATETIME_PATTERN, format_date_input, format_local
@@ -57,12 +59,17 @@ def security_headers(resp, secure: bool):
     return resp
 
 
-def create_app(settings: Settings | None = None, runtime: Runtime | None = None, rules: Rules | None = None) -> Flask:
-    """The app over one Runtime; the rule files are checked here (RulesError: one line, no start)."""
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None, rules: Rules | None = None,
+               demo=None) -> Flask:
+    """The app over one Runtime; the rule files are checked here (RulesError: one line, no start).
+
+    ``demo``: the DemoMode of `vaern demo` (its Facebook alias and mail page), None in a real install."""
     settings = settings or (runtime.settings if runtime else load_settings())
     # the rule files, letters and platform directory in force (the municipality's copies in <data_dir>/rules over
     # the shipped ones) are checked at start: RulesError / PlatformDirectoryError / LetterTemplateError, one line
     in_force = load_in_force(override_dir(settings.data_dir))
+    if demo is not None:
+        in_force = demo.in_force(in_force)
     rules = rules or in_force.rules
     runtime = runtime or Runtime.from_settings(settings)
     runtime.use_in_force(in_force)  # tracker code (letters, reports, platform detection) reads them from here
@@ -107,6 +114,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     api.init_app(app)  # the JSON API: bearer tokens, exempt from CSRF, no session cookie
     workflow.init_app(app)  # the leader's step, ladder, clock and fact forms on the case page
     rechecks.init_app(app)  # re-check reasons, and the leader's decision on an uncertain one
+    demo_mail.init_app(app, demo)  # the demo's mail page; the banner when notifications are off
 
     app.jinja_env.filters["localtime"] = format_local
     app.jinja_env.filters["dateinput"] = format_date_input

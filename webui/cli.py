@@ -23,7 +23,8 @@ from storage.db import alembic_config, current_revision, upgrade
 from storage.types import utcnow
 from tracker.accounts.tokens import create_token_for_email, list_tokens_for_email, revoke_tokens_for_email, token_state
 from tracker.accounts import admin
-from tracker.adapters.demo import DEMO_PASSWORD, ensure_demo_org, seed_demo_history, start_demo_site
+from tracker.adapters.demo import DEMO_PASSWORD, DemoMode, ensure_demo_org, seed_demo_history, start_demo_site
+from tracker.adapters.demo_mail import start_demo_mail
 from tracker.adapters.jobs import requeue_stalled, start_embedded_consumer
 from tracker.adapters.runtime import Runtime
 from tracker.cases.register import validate_url
@@ -73,11 +74,11 @@ def main() -> None:
 
 
 # -- running ------------------------------------------------------------------------------
-def _serve(rt, host: str, port: int) -> None:
+def _serve(rt, host: str, port: int, demo=None) -> None:
     import waitress
 
     try:
-        app = create_app(runtime=rt)
+        app = create_app(runtime=rt, demo=demo)
     except DomainError as exc:  # a broken rules, platform or letter file: one line, no traceback
         click.echo(f"vaern: {exc.message}", err=True)
         rt.close()
@@ -128,15 +129,20 @@ def worker(workers: int | None) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 def demo(host: str, port: int) -> None:
-    """Create the demo organisation, serve a local demo post, and run Værn."""
+    """Create the demo organisation, serve a local demo post, run a local mail server, and run Værn."""
     site = start_demo_site()
+    mail = start_demo_mail()
+    mode = DemoMode(site, mail)
     base = _settings()
-    hosts = ",".join(filter(None, [base.capture_allowed_hosts, f"127.0.0.1:{site.port}"]))
-    settings = base.model_copy(update={"capture_allowed_hosts": hosts})
+    hosts = ",".join(filter(None, [base.capture_allowed_hosts, site.allowed_hosts]))
+    settings = base.model_copy(update={"capture_allowed_hosts": hosts, "smtp_host": mail.host, "smtp_port": mail.port,
+                                       "smtp_starttls": False, "smtp_user": None, "base_url": f"http://{host}:{port}"})
     rt = _runtime(settings)
+    rt.use_in_force(mode.in_force(rt.in_force))  # the demo host counts as Facebook while seeding, too
     with rt.transaction() as session:
         users = ensure_demo_org(session)
-        seeded = seed_demo_history(session, rt.rules, utcnow())
+    click.echo("vaern demo: adding the made-up earlier cases (first start only; each is captured from a demo page) …")
+    seeded = seed_demo_history(rt, site, utcnow())
     click.echo("")
     click.echo("Værn demo — logins (password for all: %s)" % DEMO_PASSWORD)
     for email, role, unit in users:
@@ -144,12 +150,13 @@ def demo(host: str, port: int) -> None:
     click.echo(f"Demo post to capture: {site.post_url}")
     if seeded:
         click.echo(f"{seeded} made-up earlier cases were added, so HR's pages and the MED statistics have content")
+    click.echo(f"Mails Værn sends go to the demo's own mail server: http://{host}:{port}/demo/mail")
     click.echo(f"Open http://{host}:{port}/ and log in as medarbejder@demo.vaern.dk")
     click.echo("")
     try:
-        _serve(rt, host, port)
+        _serve(rt, host, port, demo=mode)
     finally:
-        site.stop()
+        mode.stop()
 
 
 # -- database and people --------------------------------------------------------------------

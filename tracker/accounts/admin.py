@@ -4,21 +4,13 @@ Every change is an audit event naming the actor, the object and each changed fie
 (never a password or its hash). Every function checks that its actor is an administrator (``None``: the
 operator at the shell, i.e. the ``vaern`` command); pages and CLI call the same functions. Operations only
 flush; the caller owns the transaction.
-
-Rule files: the shipped files (``tracker/workflow/rules/``) stay untouched; a municipality's replacement is
-saved in an override folder (``<data_dir>/rules/``, letters in ``letters/`` below it) after the real
-loaders have accepted it together with the other files in force. Removing the copy reverts to shipped.
+The rule files are ``tracker.accounts.rule_files``.
 """
 from __future__ import annotations
 
-import hashlib
 import math
-import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -27,22 +19,13 @@ from sqlalchemy.orm import Session
 from storage.models import OrgUnit, Role, User
 from tracker.oversight import audit
 from tracker.errors import DomainError, NotFound
-from tracker.workflow.letters import SUFFIX as LETTER_SUFFIX
-from tracker.workflow.letters import TEMPLATE_DIR, LetterTemplateError, check_templates
-from tracker.workflow.platforms import (DEFAULT_PATH, PlatformDirectory, PlatformDirectoryError, load_directory_with_override,
-                               load_platform_directory)
-from tracker.workflow.removal_signs import DEFAULT_PATH as SIGNS_PATH
-from tracker.workflow.removal_signs import RemovalSignsError, load_removal_signs, signs_in_force
-from tracker.workflow.rules import (DEADLINES_FILE, RESPONSE_FILE, RULES_DIR, Rules, RulesError, load_rule_files,
-                           load_rules_with_overrides, rule_file_in_force)
 from tracker.accounts.permissions import require_admin
+from tracker.accounts.rule_files import rule_files
 from tracker.accounts.users import (add_unit, add_user, end_sessions, find_unit, find_user_by_email, generate_password_for,
                                     set_password)
 
 PAGE_SIZE = 50
 NEEDS_UNIT = frozenset({Role.employee, Role.leader, Role.amr})
-OVERRIDE_SUBDIR = "rules"
-MAX_RULE_FILE_BYTES = 512 * 1024
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -240,191 +223,3 @@ def rename_unit(session: Session, actor: User | None, unit: OrgUnit, name: str) 
 
 def email_taken(session: Session, email: str) -> bool:
     return find_user_by_email(session, email) is not None
-
-
-# -- rule files -----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RuleFile:
-    """One editable file: ``id`` is URL-safe, ``name`` its path below the rules folder."""
-
-    id: str
-    name: str
-    kind: str  #: rules | platforms | letter
-    shipped: Path
-
-    def override(self, override_dir: Path) -> Path:
-        return override_dir / self.name
-
-
-@dataclass(frozen=True)
-class RuleFileView:
-    file: RuleFile
-    overridden: bool
-    text: str
-    modified_at: datetime | None  #: of the override file
-
-
-@dataclass(frozen=True)
-class InForce:
-    """What the running app uses after a change: the checked rules and platform directory."""
-
-    rules: Rules
-    directory: PlatformDirectory
-
-
-class RuleFileError(DomainError):
-    """A replacement file was refused; the message is the loader's one line (naming the file by its name)."""
-
-    def __init__(self, message: str):
-        super().__init__("rule_file_invalid", " ".join(message.split()), "content")
-
-
-def override_dir(data_dir: Path) -> Path:
-    """Where the municipality's copies live: ``<data_dir>/rules``."""
-    return Path(data_dir) / OVERRIDE_SUBDIR
-
-
-def rule_files() -> tuple[RuleFile, ...]:
-    """The editable files: response, deadlines, the platform directory, the removal signs, then each letter."""
-    files = [RuleFile("response", RESPONSE_FILE, "rules", RULES_DIR / RESPONSE_FILE),
-             RuleFile("deadlines", DEADLINES_FILE, "rules", RULES_DIR / DEADLINES_FILE),
-             RuleFile("platforms", DEFAULT_PATH.name, "platforms", DEFAULT_PATH),
-             RuleFile("removal-signs", SIGNS_PATH.name, "removal_signs", SIGNS_PATH)]
-    for path in sorted(TEMPLATE_DIR.glob(f"*{LETTER_SUFFIX}")):
-        stem = path.name.removesuffix(LETTER_SUFFIX)
-        files.append(RuleFile(f"letter-{stem}", f"letters/{path.name}", "letter", path))
-    return tuple(files)
-
-
-def rule_file(file_id: str) -> RuleFile:
-    """The editable file with this id; NotFound for any other (no path ever comes from the request)."""
-    for f in rule_files():
-        if f.id == file_id:
-            return f
-    raise NotFound(f"rule file {file_id}")
-
-
-def view_rule_file(override_dir: Path, file: RuleFile) -> RuleFileView:
-    """The text in force and where it comes from."""
-    path = file.override(override_dir)
-    if path.is_file():
-        modified = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
-        return RuleFileView(file, True, path.read_text(encoding="utf-8"), modified)
-    return RuleFileView(file, False, file.shipped.read_text(encoding="utf-8"), None)
-
-
-def load_in_force(override_dir: Path) -> InForce:
-    """Load and check every file in force (overrides, else shipped); the loaders' errors as they raise them."""
-    if (override_dir / "letters").is_dir():
-        with tempfile.TemporaryDirectory(prefix="vaern-letters-") as tmp:
-            check_templates(_merged_letters(override_dir, Path(tmp)))
-    signs_in_force(override_dir)  # checked at start too; re-checks read it when they decide
-    return InForce(load_rules_with_overrides(override_dir), load_directory_with_override(override_dir))
-
-
-def _merged_letters(override_dir: Path, target: Path) -> Path:
-    """Copy the shipped letters, then the overrides (if any) over them, into ``target``."""
-    for path in TEMPLATE_DIR.glob(f"*{LETTER_SUFFIX}"):
-        shutil.copyfile(path, target / path.name)
-    for path in (override_dir / "letters").glob(f"*{LETTER_SUFFIX}"):
-        shutil.copyfile(path, target / path.name)
-    return target
-
-
-def _decode(content: bytes | str) -> str:
-    if isinstance(content, bytes):
-        if len(content) > MAX_RULE_FILE_BYTES:
-            raise RuleFileError(f"the file is larger than {MAX_RULE_FILE_BYTES // 1024} KiB")
-        try:
-            content = content.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise RuleFileError("the file is not UTF-8 text") from None
-    if len(content.encode("utf-8")) > MAX_RULE_FILE_BYTES:
-        raise RuleFileError(f"the file is larger than {MAX_RULE_FILE_BYTES // 1024} KiB")
-    if not content.strip():
-        raise RuleFileError("the file is empty")
-    return content.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def validate_rule_file(override_dir: Path, file: RuleFile, text: str) -> None:
-    """Check ``text`` as ``file`` together with the other files in force, with the real loaders.
-
-    Raises RuleFileError with the loader's one line, the file named by its name (not a temp path).
-    """
-    with tempfile.TemporaryDirectory(prefix="vaern-check-") as tmp:
-        tmp_dir = Path(tmp)
-        try:
-            if file.kind == "letter":
-                letters = _merged_letters(override_dir, tmp_dir)
-                (letters / file.shipped.name).write_text(text, encoding="utf-8")
-                check_templates(letters)
-                return
-            candidate = tmp_dir / file.shipped.name
-            candidate.write_text(text, encoding="utf-8")
-            if file.kind == "platforms":
-                load_platform_directory(candidate)
-            elif file.kind == "removal_signs":
-                load_removal_signs(candidate)
-            elif file.name == RESPONSE_FILE:
-                load_rule_files(rule_file_in_force(DEADLINES_FILE, override_dir), candidate)
-            else:
-                load_rule_files(candidate, rule_file_in_force(RESPONSE_FILE, override_dir))
-        except (RulesError, PlatformDirectoryError, LetterTemplateError, RemovalSignsError) as exc:
-            raise RuleFileError(str(exc).replace(str(tmp_dir) + os.sep, "").replace(str(tmp_dir), "")) from None
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Temp file in the same folder, fsync, rename over ``path``, fsync the folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-def save_rule_file(session: Session, actor: User, override_dir: Path, file: RuleFile,
-                   content: bytes | str) -> InForce:
-    """Validate ``content`` as ``file``, save it as the municipality's copy and return what is now in force.
-
-    A refused file raises RuleFileError and nothing is written.
-    """
-    text = _decode(content)
-    validate_rule_file(override_dir, file, text)
-    before = view_rule_file(override_dir, file)
-    _write_atomically(file.override(override_dir), text)
-    audit.record(session, actor, "rules.save", "rule_file", file.name,
-                 before={"source": "override" if before.overridden else "shipped", "sha256": _sha256(before.text)},
-                 after={"source": "override", "sha256": _sha256(text)}, size=len(text.encode("utf-8")))
-    return load_in_force(override_dir)
-
-
-def revert_rule_file(session: Session, actor: User, override_dir: Path, file: RuleFile) -> InForce:
-    """Remove the municipality's copy of ``file`` so the shipped one is in force again.
-
-    Refused (RuleFileError, nothing removed) if the other copies in force do not fit the shipped file.
-    """
-    path = file.override(override_dir)
-    if not path.is_file():
-        return load_in_force(override_dir)
-    old = path.read_text(encoding="utf-8")
-    validate_rule_file(override_dir, file, file.shipped.read_text(encoding="utf-8"))
-    path.unlink()
-    audit.record(session, actor, "rules.revert", "rule_file", file.name,
-                 before={"source": "override", "sha256": _sha256(old)},
-                 after={"source": "shipped", "sha256": _sha256(file.shipped.read_text(encoding="utf-8"))})
-    return load_in_force(override_dir)

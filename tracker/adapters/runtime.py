@@ -20,7 +20,7 @@ from capture.pdf import PageFrame, html_to_pdf
 from storage.blobs import BlobStore
 from storage.db import WRITE, make_engine, make_session_factory, upgrade
 from tracker import __version__
-from tracker.accounts.admin import load_in_force, override_dir
+from tracker.accounts.rule_files import load_in_force, override_dir
 from tracker.adapters import jobs, notify
 from tracker.settings import Settings
 
