@@ -14,6 +14,7 @@ from wtforms.validators import Length, Optional, ValidationError
 
 from tracker.cases.register import MAX_DESCRIPTION_LENGTH, MAX_URL_LENGTH
 from webui.forms.workflow import TOO_LONG, LocalTimeField
+from webui.wacz_upload import wacz_problem
 
 
 class ReportForm(FlaskForm):
@@ -37,6 +38,8 @@ class ReportForm(FlaskForm):
             raise ValidationError(_l("The attached file is empty."))
         if len(data) > current_app.extensions["vaern"].settings.upload_max_bytes:
             raise ValidationError(_l("The file is larger than Værn accepts."))
+        if problem := wacz_problem(data):  # a changed WACZ is refused here, naming the file
+            raise ValidationError(problem)
         if not _supported_upload(data):
             raise ValidationError(_l("Værn cannot read this kind of file. Attach a picture (PNG, JPEG, WebP, HEIC), "
                                 "a PDF or an e-mail saved as .eml."))
@@ -49,7 +52,7 @@ def _supported_upload(data: bytes) -> bool:
     from capture.upload import sniff
 
     try:
-        sniff(data)
+        sniff(data, wacz=True)
     except CaptureRefused:
         return False
     return True
