@@ -1,4 +1,4 @@
-"""Uploaded evidence (phone photo, screenshot, PDF, .eml) as a sealed bundle.
+"""Uploaded evidence (phone photo, screenshot, PDF, .eml, WACZ web archive) as a sealed bundle.
 
 The type is sniffed from the bytes, never taken from the name; the original is kept byte for byte.
 """
@@ -26,6 +26,7 @@ from .exif import read_exif
 from .hashing import text_sha256
 from .mail import looks_like_email, parse_email
 from .ocr import read_text
+from .wacz_in import looks_like_wacz
 from .options import CaptureOptions
 from .timestamp import TimestampError, request_timestamp
 
@@ -60,6 +61,7 @@ WEBP = Kind("webp", "image/webp", "webp", ("webp",), "WEBP")
 HEIC = Kind("heic", "image/heic", "heic", ("heic", "heif", "hif"), "HEIF")
 PDF = Kind("pdf", "application/pdf", "pdf", ("pdf",))
 EML = Kind("eml", "message/rfc822", "eml", ("eml",))
+WACZ = Kind("wacz", "application/wacz", "wacz", ("wacz",))  #: checked and replayed by capture/wacz_in.py
 
 #: signatures of common types we refuse, for a clearer reason than "unknown"
 _KNOWN_UNSUPPORTED = [(b"PK\x03\x04", "ZIP archive (or Office document)"), (b"MZ", "Windows executable"),
@@ -69,8 +71,12 @@ _KNOWN_UNSUPPORTED = [(b"PK\x03\x04", "ZIP archive (or Office document)"), (b"MZ
                       (b"II*\x00", "TIFF image"), (b"MM\x00*", "TIFF image"), (b"BM", "BMP image")]
 
 
-def sniff(data: bytes) -> Kind:
-    """The upload's type from its magic bytes (e-mail: a plausible RFC 822 header block); CaptureRefused otherwise."""
+def sniff(data: bytes, *, wacz: bool = False) -> Kind:
+    """The upload's type from its magic bytes (e-mail: a plausible RFC 822 header block); CaptureRefused otherwise.
+
+    ``wacz``: the caller secures a WACZ as evidence (capture_upload, the report form); elsewhere (a step's
+    attachment) a WACZ is refused, since it would be kept without its checks and replay.
+    """
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return PNG
     if data.startswith(b"\xff\xd8\xff"):
@@ -87,6 +93,11 @@ def sniff(data: bytes) -> Kind:
         return PDF
     if looks_like_email(data):
         return EML
+    if looks_like_wacz(data):
+        if wacz:
+            return WACZ
+        raise CaptureRefused("unsupported_type", "a WACZ web archive is secured as evidence (report form or "
+                                                 "vaern capture-file), not attached as a plain file")
     if b"%PDF-" in data[:1024]:  # readers accept junk before the header (ISO 32000 tolerance)
         return PDF
     for magic, what in _KNOWN_UNSUPPORTED:
@@ -98,16 +109,16 @@ def sniff(data: bytes) -> Kind:
 def capture_upload(data: bytes, filename: str, options: CaptureOptions, operator: str) -> EvidenceBundle:
     """Seal ``data`` (an uploaded file) as evidence; raise CaptureRefused(code, reason) for refused input.
 
-    Codes: empty, too_large, unsupported_type, corrupt, too_many_pixels. The bundle is timestamped when
+    Codes: empty, too_large, unsupported_type, corrupt, too_many_pixels, and wacz_* (capture/wacz_in.py). The bundle is timestamped when
     ``options.tsa_url`` is set; a TSA failure leaves it valid with ``timestamp_error`` set.
     """
-    run = _Run()
+    run = _Run(operator)
     if not data:
         raise CaptureRefused("empty", "the uploaded file is empty")
     if len(data) > options.upload_max_bytes:
         raise CaptureRefused("too_large", f"the file is {len(data)} bytes; the limit is {options.upload_max_bytes}")
     run.act("receive", f"{len(data)} bytes, name {filename!r}")
-    kind = sniff(data)
+    kind = sniff(data, wacz=True)
     declared = _extension(filename)
     matches = declared in kind.names
     mismatch = "" if matches else f"; name says {declared or 'nothing'!r}: mismatch recorded"
@@ -120,7 +131,7 @@ def capture_upload(data: bytes, filename: str, options: CaptureOptions, operator
         "image": None, "exif": None, "email": None, "pdf": None, "perceptual_hashes": None, "text_sha256": None,
     }
     handler: Callable[[bytes, Kind, CaptureOptions, _Run], tuple[dict[str, Any], list[Artifact]]]
-    handler = _image if kind.is_image else _pdf if kind is PDF else _email
+    handler = _image if kind.is_image else _pdf if kind is PDF else _wacz if kind is WACZ else _email
     extra, derived = handler(data, kind, options, run)
     manifest.update(extra)
     artifacts += derived
@@ -252,12 +263,20 @@ def _email(data: bytes, kind: Kind, options: CaptureOptions, run: _Run) -> tuple
     return {"email": info, "text_sha256": text_sha256(text)}, artifacts
 
 
+def _wacz(data: bytes, kind: Kind, options: CaptureOptions, run: _Run) -> tuple[dict[str, Any], list[Artifact]]:
+    """Hashes and signature checked, then replayed offline in the browser (capture/wacz_in.py, capture/replay.py)."""
+    from .wacz_in import examine
+
+    return examine(data, options, run.operator, run)
+
+
 # -- common --------------------------------------------------------------------------------------
 
 class _Run:
     """Start time and the actions log of one upload capture."""
 
-    def __init__(self) -> None:
+    def __init__(self, operator: str = "") -> None:
+        self.operator = operator
         self.started = datetime.now(timezone.utc)
         self.actions: list[dict[str, str]] = []
 
@@ -277,7 +296,7 @@ def _common(run: _Run, operator: str, options: CaptureOptions) -> dict[str, Any]
 
 def _versions() -> dict[str, str]:
     found = {"python": platform.python_version()}
-    for dist in ("pillow", "pillow-heif", "imagehash", "pypdf"):
+    for dist in ("pillow", "pillow-heif", "imagehash", "pypdf", "warcio", "cryptography", "playwright"):
         try:
             found[dist.replace("-", "_")] = metadata.version(dist)
         except metadata.PackageNotFoundError:

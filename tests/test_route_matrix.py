@@ -91,6 +91,7 @@ ROUTES: dict[str, Route] = {
     "cases.evidence_status": Route("/cases/{ref}/evidence/{evidence_id}/status.json", get=may(SEES)),
     "cases.artifact": Route("/cases/{ref}/evidence/{evidence_id}/screenshot_viewport.png", get=may(SEES)),
     "report.new": Route("/report", get=may(REPORTERS), post=may(REPORTERS)),
+    "help.archiveweb": Route("/help/archiveweb", get=may(EVERYONE)),
     "letters.new": Route("/cases/{ref}/letters/new", get=may(MANAGES, SEES - MANAGES), post=may(MANAGES, SEES - MANAGES)),
     "letters.edit": Route("/cases/{ref}/letters/{letter_id}", get=may(READS_LETTERS),
                           post=may(MANAGES, READS_LETTERS - MANAGES)),

@@ -17,6 +17,7 @@ from tracker.settings import Settings, load_settings
 from webui import rules_admin  # noqa: F401 - adds the rule-file pages to admin.bp before it is registered
 from webui import (admin, api, auth, cases, db, demo_mail, exports, hr, letters, nav, oversight, rechecks, report,
                    stats, workflow)
+from webui.help import bp as help_bp
 from webui.extensions import babel, csrf, limiter, login_manager
 from webui.labels import PLATFORMS_KEY, RULES_KEY
 from webui.timefmt import DATE_PATTERN, DATETIME_PATTERN, format_date_input, format_local
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
 
     for bp in (auth.bp, report.bp, cases.bp, letters.bp, hr.bp, oversight.bp, stats.bp, admin.bp, exports.bp):
         app.register_blueprint(bp)
+    app.register_blueprint(help_bp)  # how-to pages (e.g. recording with ArchiveWeb.page)
     api.init_app(app)  # the JSON API: bearer tokens, exempt from CSRF, no session cookie
     workflow.init_app(app)  # the leader's step, ladder, clock and fact forms on the case page
     rechecks.init_app(app)  # re-check reasons, and the leader's decision on an uncertain one

@@ -315,7 +315,7 @@ def capture(url: str, out: Path, as_json: bool, operator: str) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--operator", default="cli", show_default=True)
 def capture_file(file: Path, out: Path, as_json: bool, operator: str) -> None:
-    """Secure an uploaded file (image, PDF, .eml) as evidence into OUT; prints the fingerprint."""
+    """Secure a file (image, PDF, .eml, WACZ) as evidence into OUT; prints the fingerprint (exit 2: refused)."""
     options = _settings().capture_options(__version__)
     try:
         data = file.read_bytes()

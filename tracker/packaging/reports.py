@@ -40,6 +40,7 @@ from tracker.oversight.event_text import sentence
 from tracker.oversight.history import CUSTODY_ACTIONS, names_for
 from tracker.packaging import vocabulary
 from tracker.textcut import excerpt
+from tracker.packaging.wacz_report import wacz_lines
 
 TEMPLATES = Path(__file__).resolve().parent / "report_templates"
 CPH = ZoneInfo("Europe/Copenhagen")
@@ -128,7 +129,9 @@ def evidence_view(rt, session: Session, ev: Evidence, *, number: int, events: li
         view["images"] = _url_images(rt, blobs)
     else:
         view["upload"] = _upload(rt, manifest, blobs)
-        view["images"] = _upload_images(rt, manifest, blobs)
+        view["upload"]["wacz"] = wacz_lines(manifest.get("wacz"))  # a WACZ: what was and was not checked
+        # a WACZ's pictures are the screenshots of its offline replay, named as a URL capture's
+        view["images"] = _url_images(rt, blobs) if manifest.get("wacz") else _upload_images(rt, manifest, blobs)
     view["text"] = _text_excerpt(rt, blobs, manifest)
     return view
 

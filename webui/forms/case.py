@@ -16,6 +16,7 @@ from capture.errors import CaptureRefused
 from capture.upload import sniff
 from tracker.cases.register import MAX_DESCRIPTION_LENGTH, MAX_URL_LENGTH
 from webui.forms.workflow import TOO_LONG, LocalTimeField
+from webui.wacz_upload import wacz_problem
 
 
 class ReportForm(FlaskForm):
@@ -39,6 +40,8 @@ class ReportForm(FlaskForm):
             raise ValidationError(_l("The attached file is empty."))
         if len(data) > current_app.extensions["vaern"].settings.upload_max_bytes:
             raise ValidationError(_l("The file is larger than Værn accepts."))
+        if problem := wacz_problem(data):  # a changed WACZ is refused here, naming the file
+            raise ValidationError(problem)
         if not _supported_upload(data):
             raise ValidationError(_l("Værn cannot read this kind of file. Attach a picture (PNG, JPEG, WebP, HEIC), "
                                 "a PDF or an e-mail saved as .eml."))
@@ -48,7 +51,7 @@ class ReportForm(FlaskForm):
 def _supported_upload(data: bytes) -> bool:
     """Quick type check from the bytes so the person hears at once."""
     try:
-        sniff(data)
+        sniff(data, wacz=True)
     except CaptureRefused:
         return False
     return True
