@@ -263,3 +263,6 @@ def rule_revert(file_id: str):
         _use(in_force)
         flash(_("The shipped file is in use again."), "ok")
     return redirect(url_for("admin.rule_file", file_id=file.id))
+
+
+from webui import profiles_admin  # noqa: E402,F401 - capture profiles' pages, on this blueprint

@@ -12,6 +12,7 @@ from capture.errors import CaptureFailed, CaptureRefused
 from storage.models import Artifact, Case, Evidence, EvidenceState
 from storage.types import utcnow
 from tracker import uow
+from tracker.accounts import profiles as capture_profiles
 from tracker.oversight import audit
 from tracker.adapters import jobs
 from tracker.oversight import offenders
@@ -62,7 +63,9 @@ def run_capture_job(rt: "Runtime", evidence_id: int) -> str:
     operator = _operator(rt, ev)
     try:
         if ev.kind == "url":
-            bundle = jobs.get_capturer(rt).capture(ev.source_url, operator=operator)
+            with rt.Session() as session:  # a logged-in platform account bound to the URL's host, if any
+                profile = capture_profiles.profile_for_url(session, rt.settings, ev.source_url)
+            bundle = jobs.get_capturer(rt).capture(ev.source_url, operator=operator, profile=profile)
         else:
             from capture.upload import capture_upload
 
@@ -156,6 +159,7 @@ def store_bundle(rt: "Runtime", evidence_id: int, bundle: EvidenceBundle, *,
         similar.apply_manifest_columns(ev, bundle.manifest)
         offenders.suggest_from_evidence(session, ev, bundle.manifest.get("platform"))
         search.add_bundle_text(session, ev.case_id, bundle)
+        capture_profiles.after_capture(session, rt, ev, bundle.manifest, bundle.status)  # a profile that met a login wall
         audit.record(session, None, "evidence.captured", "evidence", ev.id, ev.case_id,
                      fingerprint=bundle.fingerprint, status=bundle.status, worker=ev.worker,
                      tsa=bundle.timestamp.tsa_url if bundle.timestamp is not None else None)
