@@ -20,6 +20,7 @@ from typing import Any
 
 from . import browser as browser_mod
 from . import manifest as mf
+from . import profiles as secrets_mod
 from . import steps
 from .adapters import adapter_for
 from .bundle import EvidenceBundle
@@ -66,8 +67,10 @@ class Capturer:
             raise
 
     # --- public API -----------------------------------------------------------------------------
-    def capture(self, url: str, operator: str = "", *, options: CaptureOptions | None = None) -> EvidenceBundle:
-        """Capture ``url`` for ``operator``; ``options`` may override per-capture limits (time cap, PDF, ...).
+    def capture(self, url: str, operator: str = "", *, options: CaptureOptions | None = None,
+                profile: secrets_mod.CaptureProfile | None = None) -> EvidenceBundle:
+        """Capture ``url`` for ``operator``; ``options`` may override per-capture limits (time cap, PDF, ...);
+        ``profile``: a logged-in account's storage state for this one capture (its secrets kept out of the bundle).
 
         Raises CaptureRefused before any browser work; CaptureFailed only if the machinery is broken.
         """
@@ -76,13 +79,13 @@ class Capturer:
         if self._closed:
             raise CaptureFailed("the Capturer is closed")
         with self._slots:
-            fut = asyncio.run_coroutine_threadsafe(self._capture(target, url, operator, opts), self._loop)
+            fut = asyncio.run_coroutine_threadsafe(self._capture(target, url, operator, opts, profile), self._loop)
             try:
                 return fut.result(timeout=opts.time_cap_seconds + HARD_GRACE_SECONDS)
             except concurrent.futures.TimeoutError:
                 fut.cancel()
                 self._loop.call_soon_threadsafe(self._pool.retire_current, "a capture hung past its time cap")
-                return _hung_bundle(url, target, operator, opts)
+                return _hung_bundle(url, target, operator, opts, profile)
 
     def close(self) -> None:
         """Close the browser, Playwright, the proxy and the loop thread; idempotent."""
@@ -131,11 +134,15 @@ class Capturer:
                        concurrency=self.options.concurrency)
 
     # --- one capture ------------------------------------------------------------------------------
-    async def _capture(self, target: str, requested: str, operator: str, opts: CaptureOptions) -> EvidenceBundle:
+    async def _capture(self, target: str, requested: str, operator: str, opts: CaptureOptions,
+                       profile: secrets_mod.CaptureProfile | None) -> EvidenceBundle:
         started = utc_now()
-        lease = await self._pool.lease(opts)
+        lease = await self._pool.lease(opts, profile.storage_state if profile is not None else None)
         run = CaptureRun(url=target, requested_url=requested, operator=operator, options=opts,
-                         adapter=adapter_for(target), context=lease.context, page=lease.page, started=started)
+                         adapter=adapter_for(target), context=lease.context, page=lease.page, started=started,
+                         profile=profile)
+        if profile is not None:
+            run.log("profile", f"logged in with capture profile {profile.name!r} ({profile.account})")
         try:
             attach_handlers(run)
             cap = opts.time_cap_seconds - salvage_reserve(opts.time_cap_seconds)
@@ -170,11 +177,12 @@ class Capturer:
         page_url = run.page.url
         mf.detect_not_found(run)
         facts = record.manifest_fields(run.url)
+        warc_record, redaction = _redact(run, record, facts)
         capture_id = uuid.uuid4().hex
         base = mf.base_manifest(capture_id, run.operator, run.started, utc_now(), run.options,
                                 _versions(run.options, handle), handle.user_agent, handle.args)
         try:
-            warc = await asyncio.to_thread(record.warc_bytes, mf.warcinfo(capture_id, run, base))
+            warc = await asyncio.to_thread(warc_record.warc_bytes, mf.warcinfo(capture_id, run, base))
             run.add("warc", warc)
         except Exception as exc:  # noqa: BLE001
             run.notes.append(f"WARC could not be built: {short_error(exc)}")
@@ -185,10 +193,43 @@ class Capturer:
             except Exception as exc:  # noqa: BLE001
                 run.notes.append(f"perceptual hashing failed: {short_error(exc)}")
         manifest, status = mf.url_manifest(base, run, page_url, record, facts, hashes)
+        _redact_manifest(manifest, run, redaction)
         bundle = EvidenceBundle.seal(status, mf.artifacts_of(run), manifest)
         if run.options.tsa_url:
             await _timestamp(bundle, run.options)
         return bundle
+
+
+def _redact(run: CaptureRun, record: Any, facts: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """Secrets out before anything is sealed: the WARC's copy of the record, the main response's headers,
+    and the profile's values in the page files. Returns the record for the WARC and the manifest's entry."""
+    secrets = run.profile.secrets() if run.profile is not None else []
+    if facts.get("http"):
+        facts["http"] = {**facts["http"], "headers": secrets_mod.redact_headers(facts["http"]["headers"])}
+    if run.http:
+        run.http = {**run.http, "headers": secrets_mod.redact_headers(run.http["headers"])}
+    masked: dict[str, int] = {}
+    for role in ("html", "mhtml", "text", "pdf"):
+        art = run.artifacts.get(role)
+        if art is not None and secrets:
+            data, n = secrets_mod.mask(art.data, secrets)
+            if n:
+                run.artifacts[role] = replace(art, data=data)
+                masked[art.name] = n
+    warc_record, counts = secrets_mod.redact_record(record, secrets)
+    return warc_record, secrets_mod.describe(counts, run.profile, masked)
+
+
+def _redact_manifest(manifest: dict[str, Any], run: CaptureRun, redaction: dict[str, Any]) -> None:
+    """The profile used (name and account, never a value), what was redacted, and no token in an address."""
+    manifest["profile"] = run.profile.describe() if run.profile is not None else None
+    manifest["redaction"] = redaction
+    manifest["final_url"] = secrets_mod.redact_url(manifest["final_url"])
+    for key in ("redirect_chain", "navigation_chain"):
+        manifest[key] = [{**hop, "url": secrets_mod.redact_url(hop["url"])} if hop.get("url") else hop
+                         for hop in manifest.get(key) or []]
+    if manifest.get("http"):
+        manifest["http"] = {**manifest["http"], "headers": secrets_mod.redact_headers(manifest["http"]["headers"])}
 
 
 def _versions(opts: CaptureOptions, handle: BrowserHandle | None) -> dict[str, str]:
@@ -198,14 +239,16 @@ def _versions(opts: CaptureOptions, handle: BrowserHandle | None) -> dict[str, s
     return mf.versions(opts, installed, handle.version if handle is not None else None)
 
 
-def _hung_bundle(requested: str, target: str, operator: str, opts: CaptureOptions) -> EvidenceBundle:
+def _hung_bundle(requested: str, target: str, operator: str, opts: CaptureOptions,
+                 profile: secrets_mod.CaptureProfile | None = None) -> EvidenceBundle:
     """What the caller gets when even the salvage hung: an honest ``failed`` with no artifacts."""
     now = utc_now()
     base = mf.base_manifest(uuid.uuid4().hex, operator, now, now, opts, _versions(opts, None), None,
                             list(browser_mod.LAUNCH_ARGS))
     reason = f"the capture did not finish within {opts.time_cap_seconds + int(HARD_GRACE_SECONDS)} s; browser replaced"
-    return EvidenceBundle.seal("failed", [], mf.hung_manifest(base, requested, target, adapter_for(target).name,
-                                                              reason, now))
+    manifest = mf.hung_manifest(base, requested, target, adapter_for(target).name, reason, now)
+    manifest["profile"] = profile.describe() if profile is not None else None
+    return EvidenceBundle.seal("failed", [], manifest)
 
 
 async def _timestamp(bundle: EvidenceBundle, opts: CaptureOptions) -> None:

@@ -187,8 +187,13 @@ class BrowserPool:
             self.retire(handle, "a context would not close")
         await self._release(handle)
 
-    async def lease(self, opts: CaptureOptions) -> Lease:
-        """The spare context if it suits these options and its browser is alive, else a new one."""
+    async def lease(self, opts: CaptureOptions, storage_state: dict[str, Any] | None = None) -> Lease:
+        """The spare context if it suits these options and its browser is alive, else a new one.
+
+        With a profile's ``storage_state`` always a new context (the spare stays for the next capture).
+        """
+        if storage_state is not None:
+            return await self._new_lease(opts, storage_state)
         if self.spare is None and self.spare_task is not None:
             await asyncio.wait([self.spare_task], timeout=CLOSE_SECONDS)
         spare, self.spare = self.spare, None
@@ -196,9 +201,12 @@ class BrowserPool:
             if spare.key == context_key(opts) and not spare.handle.retired and await _alive(spare.page):
                 return spare
             await self._discard(spare)
+        return await self._new_lease(opts)
+
+    async def _new_lease(self, opts: CaptureOptions, storage_state: dict[str, Any] | None = None) -> Lease:
         session = await asyncio.to_thread(self.proxy.open_session, opts.max_bytes)
         try:
-            handle, context, page = await self._open_context(session, opts)
+            handle, context, page = await self._open_context(session, opts, storage_state)
         except BaseException:
             await asyncio.to_thread(session.close)
             raise
@@ -237,8 +245,10 @@ class BrowserPool:
         await self._release(lease.handle)
         await asyncio.to_thread(lease.session.close)
 
-    async def _open_context(self, session: Any, opts: CaptureOptions) -> tuple[BrowserHandle, Any, Any]:
+    async def _open_context(self, session: Any, opts: CaptureOptions,
+                            storage_state: dict[str, Any] | None = None) -> tuple[BrowserHandle, Any, Any]:
         """A fresh context + page; a browser found dead here (crash not yet reported) is replaced once."""
+        extra = {"storage_state": storage_state} if storage_state is not None else {}
         for attempt in (1, 2):
             handle = await self._acquire()
             try:
@@ -246,7 +256,7 @@ class BrowserPool:
                     proxy=session.playwright_proxy(), ignore_https_errors=True,
                     viewport={"width": opts.viewport_width, "height": opts.viewport_height},
                     device_scale_factor=1, locale=opts.locale, timezone_id=opts.timezone,
-                    user_agent=handle.user_agent, service_workers="block", accept_downloads=False)
+                    user_agent=handle.user_agent, service_workers="block", accept_downloads=False, **extra)
             except Exception as exc:  # noqa: BLE001
                 await self._release(handle)
                 self.retire(handle, f"new_context failed: {short_error(exc)}")

@@ -86,6 +86,7 @@ class CaptureRun:
     failed: str | None = None  #: reason, if nothing usable could be captured
     hash_task: asyncio.Task[Any] | None = None
     cdp: Any = None  #: CDPSession, opened on first use
+    profile: Any = None  #: the CaptureProfile (capture/profiles.py) whose storage state the context got
     #: the viewport PNG once taken (None if it failed): the post shot is cut from it when it fits
     viewport_shot: asyncio.Future[bytes | None] | None = None
 

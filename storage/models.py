@@ -395,3 +395,27 @@ class ExportJob(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     served_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  #: first handed out via the old download URL
+
+
+class CaptureProfile(Base):
+    """A platform account the municipality runs for captures behind a login (issue 14): its Playwright
+    storage state, encrypted (tracker/accounts/profiles.py), used for captures of URLs on its hosts.
+
+    ``status``: active | logged_out (a capture with it met a login wall; not used until imported again).
+    """
+
+    __tablename__ = "capture_profiles"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    account: Mapped[str] = mapped_column(String(200), default="")  #: who the account is (shown in reports)
+    hosts: Mapped[list[str]] = mapped_column(JSON, default=list)  #: ["host" | "host:port", ...], lower-case
+    #: Fernet token over the storage-state JSON; never logged, exported or shown
+    state_encrypted: Mapped[str] = mapped_column(Text)
+    cookies: Mapped[int] = mapped_column(Integer, default=0)  #: how many cookies the state holds (for the list)
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    logged_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the capture that met the login wall (the case page of its case says so)
+    logged_out_evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from storage.models import Base, Case, Recheck, Role, User
 from storage.types import utcnow
 from tests.factories import PASSWORD, make_case, make_done_evidence, make_settings, make_unit, make_user, png_bytes
+from tracker.accounts import profiles as profile_ops
 from tracker.packaging import exports as export_ops
 from tracker.workflow import letters as letter_ops
 from tracker.oversight import offenders as offender_ops
@@ -183,6 +184,8 @@ ROUTES: dict[str, Route] = {
     "admin.rule_entry": Route("/admin/rules/deadlines/entries/police_report", get=may(ADMIN), post=may(ADMIN)),
     "admin.rule_download": Route("/admin/rules/deadlines/download", get=may(ADMIN)),
     "demo.mail": Route("/demo/mail", get=may(NOBODY)),  # only under `vaern demo` (tests/test_demo_mode.py)
+    "admin.profiles": Route("/admin/profiles", get=may(ADMIN), post=may(ADMIN)),
+    "admin.profile_remove": Route("/admin/profiles/matrix/remove", get=may(ADMIN), post=may(ADMIN)),
 }
 #: run last for each person: it ends the session
 LAST = ("auth.logout",)
@@ -226,6 +229,8 @@ class Org:
                                                "evidence_report", evidence_id=self.evidence_id)
             export_id = export.id
         assert export_ops.run_export_job(rt, export_id) == "done"
+        with rt.transaction() as s:  # a capture profile, for the admin's remove page
+            profile_ops.import_profile(s, None, rt.settings, "matrix", "facebook.com", b'{"cookies": []}')
         with rt.transaction() as s:  # an uncertain re-check of the case (the evidence stands in for both captures)
             row = Recheck(case_id=self.case_id, baseline_evidence_id=self.evidence_id, evidence_id=self.evidence_id,
                           verdict="uncertain", reason_code="no_sign", details={}, decided_at=utcnow())

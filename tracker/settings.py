@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, description="huey on Redis (separate `vaern worker` processes); default: huey on SQLite, in-process worker")
     blob_dir: Path | None = Field(None, description="content-addressed evidence store; default: <data_dir>/blobs")
     secret_key: str | None = Field(None, description="Flask session key; default: generated once and kept in <data_dir>/secret_key")
+    profile_key: str | None = Field(None, description="key for the capture profiles' stored logins "
+                                    "(any long random text); default: derived from the secret key")
     base_url: str = Field("http://127.0.0.1:5000", description="address used in links in e-mails")
     language: Literal["da", "en"] = "da"
     secure_cookies: bool = Field(False, description="set Secure on cookies (turn on behind HTTPS)")

@@ -17,6 +17,7 @@ from capture.upload import capture_upload
 from storage.models import Artifact, Case, Evidence, EvidenceState, Recheck
 from storage.types import utcnow
 from tracker import uow
+from tracker.accounts import profiles as capture_profiles
 from tracker.oversight import audit, offenders, search, similar
 from tracker.workflow import steps
 
@@ -74,7 +75,9 @@ def run_capture_job(rt: "Runtime", evidence_id: int) -> str:
     operator = _operator(rt, ev)
     try:
         if ev.kind == "url":
-            bundle = rt.capturer().capture(ev.source_url, operator=operator)
+            with rt.Session() as session:  # a logged-in platform account bound to the URL's host, if any
+                profile = capture_profiles.profile_for_url(session, rt.settings, ev.source_url)
+            bundle = rt.capturer().capture(ev.source_url, operator=operator, profile=profile)
         else:
             data = rt.blobs.read(ev.upload_sha256)
             bundle = capture_upload(data, ev.original_filename or "upload", rt.capture_options, operator)
@@ -164,6 +167,7 @@ def store_bundle(rt: "Runtime", evidence_id: int, bundle: EvidenceBundle, *,
         similar.apply_manifest_columns(ev, bundle.manifest)
         offenders.suggest_from_evidence(session, ev, bundle.manifest.get("platform"))
         search.add_bundle_text(session, ev.case_id, bundle)
+        capture_profiles.after_capture(session, rt, ev, bundle.manifest, bundle.status)  # a profile that met a login wall
         audit.record(session, None, "evidence.captured", "evidence", ev.id, ev.case_id,
                      fingerprint=bundle.fingerprint, status=bundle.status, worker=ev.worker,
                      tsa=bundle.timestamp.tsa_url if bundle.timestamp is not None else None)

@@ -187,3 +187,18 @@ def _password_changed(d, e, n):
         return ("Brugeren skiftede sin egen adgangskode; alle andre sessioner blev afsluttet.",
                 "The user changed their own password; every other session was ended.")
     return f"Adgangskoden for bruger nr. {e.object_id} blev sat.", f"The password of user no. {e.object_id} was set."
+
+
+@formats("profile.import", "profile.remove", "profile.logged_out")
+def _capture_profile(d, e, n):
+    name, account = d.get("name"), f" ({d['account']})" if d.get("account") else ""
+    if e.action == "profile.import":
+        hosts = ", ".join(d.get("hosts") or [])
+        verb = ("erstattet", "replaced") if d.get("replaced") else ("importeret", "imported")
+        return (f"Capture-profilen «{name}»{account} blev {verb[0]} for {hosts} ({d.get('cookies')} cookies).",
+                f"The capture profile “{name}”{account} was {verb[1]} for {hosts} ({d.get('cookies')} cookies).")
+    if e.action == "profile.remove":
+        return (f"Capture-profilen «{name}»{account} blev fjernet.", f"The capture profile “{name}”{account} was removed.")
+    return (f"Capture-profilen «{name}»{account} blev markeret som logget ud: sikring nr. {d.get('evidence_id')} "
+            "mødte en login-væg.", f"The capture profile “{name}”{account} was marked logged out: capture no. "
+            f"{d.get('evidence_id')} met a login wall.")

@@ -583,6 +583,16 @@ OK_COVER_UNKNOWN_TEXT = ("Siden blev hentet og sikret: den indsendte side (eller
 
 
 def _status_text(ev: Evidence, manifest: dict[str, Any] | None) -> str:
+    profile = (manifest or {}).get("profile") if ev.kind == "url" else None
+    if profile:  # a capture profile (issue 14): whose login it saw the page with; never a cookie
+        who = profile.get("account") or profile.get("name")
+        said = (f"Værn brugte kontoen {who} (capture-profilen »{profile.get('name')}«), men mødte en login-væg: "
+                "profilen er logget ud." if ev.capture_status == "login_wall" else f"Sikret logget ind som {who}.")
+        return f"{_plain_status_text(ev, manifest)} {said}".strip()
+    return _plain_status_text(ev, manifest)
+
+
+def _plain_status_text(ev: Evidence, manifest: dict[str, Any] | None) -> str:
     if ev.kind == "upload":
         return UPLOAD_STATUS_TEXT.get(ev.capture_status or "", "")
     if ev.capture_status == "ok" and COVER_UNMEASURED in ((manifest or {}).get("notes") or []):
