@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Værn's two commands:   ./manage.sh run    — set up and run Værn with the demo organisation
 #                        ./manage.sh test   — set up and run the whole test suite
+# and the fast one:      ./manage.sh unit   — only tests/unit (no browser, no network), while you work
 # Both create .venv, install Værn, make sure a Chromium and fonts (Danish letters, emoji) exist.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -78,6 +79,10 @@ case "${1:-}" in
   test)
     shift; setup_venv "[test]"; ensure_chromium; ensure_fonts; ensure_tools; ensure_ocr
     exec .venv/bin/python -m pytest "$@" ;;
+  unit)  # needs no Chromium, fonts or programs: tests/unit/conftest.py refuses them
+    shift; setup_venv "[test]"
+    exec .venv/bin/python -m pytest tests/unit "$@" ;;
   *)
-    echo "usage: ./manage.sh run [--host H --port P] | ./manage.sh test [pytest args]" >&2; exit 2 ;;
+    echo "usage: ./manage.sh run [--host H --port P] | ./manage.sh test [pytest args] | ./manage.sh unit [pytest args]" >&2
+    exit 2 ;;
 esac

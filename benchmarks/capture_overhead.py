@@ -49,7 +49,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-FIXTURES = ROOT / "tests" / "capture" / "fixtures"
 
 #: Text every side must find on the page (from plain_post.html / facebook_post.html style fixtures).
 EXPECTED_TEXT = {"/plain_post.html": "Ingeniøren Bjørn Ødegård har IGEN ladet hullerne stå på Strandvejen",
@@ -62,8 +61,7 @@ AUTO = "auto"  #: Bare(): pick the browser the way the Capturer does (Playwright
 
 def serve_fixture_site() -> None:
     """``--serve``: run the fixture site, print its port, stop when stdin closes."""
-    sys.path.insert(0, str(FIXTURES))
-    from fixture_site import FixtureSite
+    from tests.support.fixture_site import FixtureSite
 
     with FixtureSite() as site:
         print(site.port, flush=True)

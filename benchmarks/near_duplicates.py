@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert, update  # noqa: E402
 
 from storage.models import Evidence, EvidenceState  # noqa: E402
-from tests.factories import (make_case, make_done_evidence, make_post_bundle, make_settings, make_unit,  # noqa: E402
+from tests.support.factories import (make_case, make_done_evidence, make_post_bundle, make_settings, make_unit,  # noqa: E402
                              make_user)
 from tracker.oversight import similar  # noqa: E402
 from tracker.adapters.runtime import Runtime  # noqa: E402

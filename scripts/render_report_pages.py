@@ -15,15 +15,15 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "capture" / "fixtures")]
+sys.path.insert(0, str(ROOT))
 
 import pypdfium2 as pdfium  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
-from fixture_site import FixtureSite  # noqa: E402
 from storage.models import Case, Evidence, Role, User  # noqa: E402
-from tests.factories import make_settings, make_unit, make_user  # noqa: E402
-from tests.tsa import LocalTSA  # noqa: E402
+from tests.support.fixture_site import FixtureSite  # noqa: E402
+from tests.support.factories import make_settings, make_unit, make_user  # noqa: E402
+from tests.support.tsa import LocalTSA  # noqa: E402
 from tracker.oversight import audit  # noqa: E402
 from tracker.cases.register import Report, add_evidence, open_case  # noqa: E402
 from tracker.cases.evidence import run_capture_job  # noqa: E402

@@ -1,10 +1,12 @@
-"""Shared fixtures for the tests outside tests/capture: settings, databases, Redis, runtimes.
+"""Shared fixtures for all three layers (tests/unit, tests/integration, tests/e2e): databases, Redis, runtimes.
 
-SQLite runs everywhere. PostgreSQL and Redis run against real servers when
+Each test is marked with its layer (``-m unit``, ``-m integration``, ``-m e2e``); README "Tests" says
+what belongs where. SQLite runs everywhere. PostgreSQL and Redis run against real servers when
 VAERN_TEST_DATABASE_URL / VAERN_TEST_REDIS_URL are set (CI sets both); without them those
 tests skip with a reason. Each PostgreSQL test gets its own schema, dropped afterwards; each
-Redis test gets its own queue name, whose keys alone are deleted afterwards.
-Test data comes from the factories in tests/factories.py.
+Redis test gets its own queue name, whose keys alone are deleted afterwards. A new SQLite database
+is a copy of one migrated by Alembic once per run (tests/support/database.py).
+Test data comes from the factories in tests/support/factories.py.
 """
 from __future__ import annotations
 
@@ -14,8 +16,21 @@ import secrets
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.factories import make_settings
+from tests.support.database import new_runtime
+from tests.support.factories import make_settings
 from tracker.adapters.runtime import Runtime
+
+
+LAYERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test with the layer its folder names (tests/<layer>/...)."""
+    root = config.rootpath / "tests"
+    for item in items:
+        parts = item.path.relative_to(root).parts if item.path.is_relative_to(root) else ()
+        if parts and parts[0] in LAYERS:
+            item.add_marker(parts[0])
 
 
 @pytest.fixture
@@ -61,7 +76,7 @@ def make_runtime(tmp_path):
 
     def make(**overrides) -> Runtime:
         data_dir = overrides.pop("data_dir", tmp_path / f"data{len(made)}")
-        rt = Runtime.from_settings(make_settings(data_dir, **overrides))
+        rt = new_runtime(make_settings(data_dir, **overrides))
         made.append(rt)
         return rt
 

@@ -1,0 +1,76 @@
+"""The browser's life: restarted after N captures, relaunched after a crash, closed cleanly."""
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from capture.engine import Capturer
+from capture.errors import CaptureFailed
+from tests.support.engine_helpers import options_for
+
+pytestmark = pytest.mark.browser
+
+
+def our_browser_processes() -> list[int]:
+    """Chromium browser (not renderer/GPU) processes descended from this test process."""
+    parents, names, cmdlines = {}, {}, {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmd = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(stat.rsplit(")", 1)[1].split()[1])
+        names[pid] = stat[stat.index("(") + 1:stat.rindex(")")]
+        cmdlines[pid] = cmd
+
+    def ours(pid: int) -> bool:
+        while pid > 1:
+            pid = parents.get(pid, 0)
+            if pid == os.getpid():
+                return True
+        return False
+
+    return [pid for pid, name in names.items() if name.startswith("chromium") and ours(pid)
+            and not any(arg.startswith(b"--type=") for arg in cmdlines[pid])]
+
+
+def test_the_browser_is_restarted_after_restart_after_captures(fixture_site):
+    with Capturer(options_for(fixture_site, restart_after=2)) as capturer:
+        statuses = [capturer.capture(fixture_site.url("/plain_post.html"), operator="t").status for _ in range(3)]
+        assert statuses == ["ok", "ok", "ok"]
+        assert capturer.launches == 2
+
+
+def test_a_crashed_browser_is_relaunched_for_the_next_capture(fixture_site):
+    with Capturer(options_for(fixture_site)) as capturer:
+        assert capturer.capture(fixture_site.url("/plain_post.html"), operator="t").status == "ok"
+        victims = our_browser_processes()
+        assert victims, "no Chromium process found to crash"
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:  # already gone (e.g. the launcher of another)
+                pass
+        bundle = capturer.capture(fixture_site.url("/plain_post.html"), operator="t")
+        assert bundle.status == "ok"
+        assert capturer.launches == 2
+
+
+def test_a_closed_capturer_refuses_work(fixture_site):
+    capturer = Capturer(options_for(fixture_site))
+    capturer.close()
+    capturer.close()  # idempotent
+    with pytest.raises(CaptureFailed):
+        capturer.capture(fixture_site.url("/plain_post.html"), operator="t")
+
+
+def test_a_missing_chromium_fails_at_start_with_capture_failed(fixture_site):
+    with pytest.raises(CaptureFailed):
+        Capturer(options_for(fixture_site, chromium_path="/nonexistent/chromium"))

@@ -1,0 +1,137 @@
+"""Every audit event is said as one Danish sentence (English on the English pages) — never raw keys such as
+"evidence: 1 · name: …", "verdict: still_online" or "worker: vm:…" — and the case page's timeline shows what
+happened, not who looked."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from storage.models import AuditEvent
+from tests.support.factories import csrf_login, make_case, make_done_evidence, make_settings, make_unit, make_user
+from tests.support.database import new_runtime
+from tracker.oversight.event_text import Names, has_sentence, sentence
+from tracker.oversight.history import VIEW_ACTIONS, in_timeline
+from tracker.workflow.rules import load_rules
+from webui.app import create_app
+
+RULES = load_rules()
+ROOT = Path(__file__).resolve().parents[2]
+RAW_KEY = re.compile(r"\b(?:[a-z]+_[a-z_]+|evidence|name|verdict|worker|status|reason|fingerprint|via|sha256): ")
+
+
+def recorded_actions() -> set[str]:
+    """Every literal action the code records (audit.record(session, actor, "x.y", …))."""
+    found = set()
+    for path in [*ROOT.glob("tracker/**/*.py"), *ROOT.glob("webui/**/*.py")]:
+        found |= set(re.findall(r'audit\.record\(\s*[^,]+,\s*[^,]+,\s*"([a-z_]+\.[a-z_]+)"', path.read_text()))
+    return found | {"evidence.failed", "evidence.refused", "offender.confirmed", "offender.dismissed"}
+
+
+def event(action: str, object_id: str = "1", **details) -> AuditEvent:
+    return AuditEvent(id=1, at=datetime(2026, 12, 5, 10, 5, tzinfo=timezone.utc), actor_id=None, action=action,
+                      object_type="x", object_id=object_id, case_id=1, details=details or None, prev_hash="", hash="")
+
+
+def test_every_action_the_code_records_has_a_sentence():
+    actions = recorded_actions()
+    assert len(actions) > 40
+    assert sorted(a for a in actions if not has_sentence(a)) == []
+
+
+NAMES = Names(lang="da", step_label=lambda i: RULES.step(i).label_da, people={7: "Lone Leder"})
+
+
+@pytest.mark.parametrize("e, expected", [
+    (event("artifact.view", "ab" * 32, evidence=1, name="screenshot_post.png"),
+     "Filen screenshot_post.png fra bevis nr. 1 blev vist."),
+    (event("recheck.decided", "3", verdict="still_online", evidence_id=9, reason="the post text is on the page"),
+     "Genkontrollen gav: stadig online (bevis nr. 9). Grundlag: «the post text is on the page»."),
+    (event("evidence.captured", "4", fingerprint="f" * 64, status="consent_dismissed", worker="vm:6652:1403",
+           tsa=None), "Bevis nr. 4 blev sikret (sikret efter cookie-dialog); fingeraftrykket begynder med "
+                      "ffffffffffff. Ikke tidsstemplet. Arbejdsproces: vm:6652:1403."),
+    (event("step.state", "inform_leader", before="todo", state="done", done_at="2026-12-05T10:05:00+00:00",
+           by="system", because="leader_opened", leader_id=7),
+     "Trinnet «Orienter lederen straks» blev sat til Udført (før: Ikke startet) af Værn, fordi lederen åbnede "
+     "sagen (Lone Leder)."),
+    (event("step.rung", "request_to_author", sent_at="2026-12-05T10:05:00+00:00", channel="Brev",
+           platform_ref=None, outcome="no_answer"),
+     "Skridtet «Anmodning til ophavsmanden om at fjerne indholdet» blev registreret, sendt 05.12.2026 kl. 11.05, "
+     "via Brev, udfald: intet svar."),
+    (event("case.create", "V-2026-00001", episode_at="2026-12-05T10:05:00+00:00"),
+     "Sagen blev oprettet; episoden fandt sted 05.12.2026 kl. 11.05."),
+    (event("clock.set", "absence_start", before=None, at="2026-12-05T10:05:00+00:00", note=None),
+     "Tidspunktet for første fraværsdag blev sat til 05.12.2026 kl. 11.05 (før: ukendt)."),
+])
+def test_events_read_as_danish_sentences(e, expected):
+    if e.action == "step.rung":
+        expected = expected.replace("Anmodning til ophavsmanden om at fjerne indholdet",
+                                    RULES.step("request_to_author").label_da)
+    assert sentence(e, NAMES) == expected
+
+
+def test_no_sentence_shows_raw_keys_in_either_language():
+    samples = {
+        "artifact.download": {"evidence": 1, "name": "page.mhtml", "via": "api", "token": 3},
+        "recheck.start": {"baseline_evidence_id": 1, "evidence_id": 2, "on_demand": True},
+        "package.export": {"via": "web", "sha256": "a" * 64, "size": 123456, "files": 12, "filename": "V.zip"},
+        "audit.view": {"filter_case_ref": "V-2026-00001", "page_before": None},
+        "case.facts": {"changed": {"author_known": True, "defamatory": None}},
+        "letter.create": {"template": "dsa_notice", "step": "platform_notice", "provisions": ["x"], "sha256": "b" * 64},
+        "user.update": {"email": "a@b.dk", "changes": {"role": ["leader", "hr"]}},
+        "integrity.verify": {"ok": True, "problems": 0, "blobs": 10, "events": 99, "anchors": 1},
+    }
+    for lang in ("da", "en"):
+        names = Names(lang=lang, step_label=lambda i: RULES.step(i).label_da)
+        for action, details in samples.items():
+            text = sentence(event(action, **details), names)
+            assert text.endswith(".") and not RAW_KEY.search(text), (action, text)
+            assert not [k for k in details if "_" in k and k in text], (action, text)
+            assert "{" not in text and "None" not in text and "True" not in text, (action, text)
+
+
+def test_views_and_downloads_are_not_in_the_timeline():
+    assert not any(in_timeline(a) for a in VIEW_ACTIONS)
+    for action in ("case.create", "evidence.captured", "step.state", "letter.create", "recheck.decided",
+                   "package.export"):
+        assert in_timeline(action), action
+
+
+def test_the_case_page_timeline_and_hrs_audit_log_speak_in_sentences(tmp_path):
+    rt = new_runtime(make_settings(tmp_path))
+    with rt.transaction() as s:
+        unit = make_unit(s, "Jobcenter")
+        employee = make_user(s, "employee", unit, name="Mette Jensen")
+        leader = make_user(s, "leader", unit, name="Lone Leder", email="lone@kommune.dk")
+        make_user(s, "hr", unit, name="Hanne HR", email="hr@kommune.dk")
+        case = make_case(s, employee)
+        ids = (case.id, case.ref, leader.id)
+    ev_id = make_done_evidence(rt, ids[0], ids[2])
+    app = create_app(runtime=rt)
+    app.config.update(TESTING=True)
+    try:
+        leader_client = csrf_login(app, "lone@kommune.dk")
+        for _ in range(3):
+            leader_client.get(f"/cases/{ids[1]}")
+        leader_client.get(f"/cases/{ids[1]}/evidence/{ev_id}/screenshot_viewport.png")
+        page = leader_client.get(f"/cases/{ids[1]}").get_data(as_text=True)
+        timeline = page[page.index('id="timeline"'):]
+        timeline = timeline[:timeline.index("</section>")]
+        assert "Sagen blev oprettet" in timeline and f"Bevis nr. {ev_id} blev sikret" in timeline
+        assert "Trinnet «Orienter lederen straks» blev sat til Udført" in timeline
+        assert "fordi lederen åbnede sagen (Lone Leder)" in timeline
+        assert "blev åbnet" not in timeline and "blev vist" not in timeline  # views stay in the audit log
+        with rt.Session() as s:
+            views = s.execute(select(AuditEvent).where(AuditEvent.case_id == ids[0],
+                                                       AuditEvent.action == "case.view")).scalars().all()
+            assert len(views) == 4  # ... where they are recorded
+        hr = csrf_login(app, "hr@kommune.dk")
+        log = hr.get(f"/hr/audit?case={ids[1]}").get_data(as_text=True)
+        assert "Sagen blev åbnet." in log and f"Filen screenshot_viewport.png fra bevis nr. {ev_id} blev vist." in log
+        details = re.findall(r'class="details">([^<]*)<', log)
+        assert details and not [d for d in details if RAW_KEY.search(d)]
+    finally:
+        rt.close()
