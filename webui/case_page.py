@@ -10,14 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_babel import format_datetime, get_locale
-from flask import request
 from flask_login import current_user
 from sqlalchemy import select
 
 from storage.models import AuditEvent, Case, EvidenceState, NotificationSent, Recheck, Role, StepState, User
 from storage.types import utcnow
 from tracker.cases.casefile import case_overview
-from tracker.errors import DomainError
 from tracker.oversight import history
 from tracker.oversight.event_text import sentence
 from tracker.workflow import recheck
@@ -25,7 +23,8 @@ from tracker.workflow import steps as ops
 from tracker.workflow.next_action import next_actions
 from webui import workflow
 from webui.db import db, runtime
-from webui.timefmt import format_local, parse_local
+from webui.forms.workflow import RungAndStateForm
+from webui.timefmt import format_local
 
 #: deadlines the cockpit names besides the next action (the 72-hour police clock is always among them)
 ALSO_SHOWN = 2
@@ -147,20 +146,17 @@ def employee_context(case: Case, user: User, now: datetime | None = None) -> dic
 def save_rung(ref: str, step_id: str):
     """The rung's one form (cases/_rung_form.html): its record, then — only when the leader chose one — its
     state with reason; otherwise a changed note. One transaction, the usual audit events of both operations."""
-    def op(session, case):
-        workflow._rung_or_404(step_id)
-        f, user, rules = request.form, current_user.user, workflow.rules()
-        try:
-            sent_at = parse_local(f.get("sent_at", ""))
-        except ValueError:
-            raise DomainError("bad_time", "the time could not be read", "sent_at") from None
-        row = ops.record_rung(session, case, step_id, user, sent_at, f.get("channel"),
-                              f.get("platform_ref"), f.get("outcome") or None, f.get("statement_of_reasons"),
-                              rules=rules)
-        state, note = f.get("state", ""), f.get("note")
-        if state:
-            ops.set_state(session, case, step_id, state, user, reason=f.get("reason"), note=note, rules=rules)
+    workflow._rung_or_404(step_id)
+
+    def op(session, case, form: RungAndStateForm):
+        user, rules = current_user.user, workflow.rules()
+        row = ops.record_rung(session, case, step_id, user, form.sent_at.data, form.channel.data,
+                              form.platform_ref.data, form.outcome.data, form.statement_of_reasons.data, rules=rules)
+        note = form.note_sent()
+        if form.state.data:
+            ops.set_state(session, case, step_id, form.state.data, user, reason=form.reason.data, note=note,
+                          rules=rules)
         elif note is not None and note.strip() != (row.note or "").strip():
             ops.set_state(session, case, step_id, row.state, user, reason=row.reason, note=note,
                           done_at=row.done_at, rules=rules)
-    return workflow.run_on_case(ref, f"step-{step_id}", op)
+    return workflow.run_on_case(ref, f"step-{step_id}", op, form=RungAndStateForm)

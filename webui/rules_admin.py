@@ -13,11 +13,12 @@ from flask_babel import gettext as _
 
 from storage.models import Role
 from tracker.accounts import rule_files as ops
-from tracker.errors import DomainError, NotFound
+from tracker.errors import NotFound
 from webui.admin import KINDS, bp
-from webui.db import db, runtime
+from webui.db import perform, runtime
 from webui.demo_mail import DEMO_KEY
-from webui.forms.rules import ENTRY_FORMS
+from webui.forms.admin import ActionForm
+from webui.forms.rules import ENTRY_FORMS, RuleFileForm
 from webui.labels import PLATFORMS_KEY, RULES_KEY
 from webui.roles import me, role_required
 
@@ -74,21 +75,17 @@ def rule_file(file_id: str):
     file = _rule_file_or_404(file_id)
     odir = _override_dir()
     error, pasted = None, None
-    if request.method == "POST":
-        upload = request.files.get("file")
-        content = upload.read() if upload is not None and upload.filename else request.form.get("content", "")
-        pasted = request.form.get("content") if not (upload is not None and upload.filename) else None
-        session = db()
-        try:
-            in_force = ops.save_rule_file(session, me(), odir, file, content)
-            session.commit()
-        except DomainError as exc:
-            session.rollback()
-            error = exc.message
-        else:
-            _use(in_force)
+    form = RuleFileForm()
+    if form.validate_on_submit():
+        pasted = None if form.uploaded() else form.content.data
+        outcome = perform(ops.save_rule_file, me(), odir, file, form.new_content())
+        if outcome:
+            _use(outcome.value)
             flash(_("The file is saved and in use now."), "ok")
             return redirect(url_for("admin.rule_file", file_id=file.id))
+        error = outcome.error.message
+    elif form.is_submitted():
+        error = _("The form has expired. Try again.")
     view = ops.view_rule_file(odir, file)
     rows = _entry_rows(file, ops.entries_of(odir, file)) if file.id in ENTRY_FORMS else None
     return render_template("admin/rule_file.html", view=view, kinds=KINDS, error=error, rows=rows,
@@ -129,17 +126,12 @@ def rule_entry(file_id: str, entry_id: str):
     if request.method == "GET":
         form.fill(entry)
     elif form.validate_on_submit():
-        session = db()
-        try:
-            in_force = ops.save_rule_entry(session, me(), odir, file, entry_id, form.changes())
-            session.commit()
-        except DomainError as exc:
-            session.rollback()
-            error = exc.message
-        else:
-            _use(in_force)
+        outcome = perform(ops.save_rule_entry, me(), odir, file, entry_id, form.changes())
+        if outcome:
+            _use(outcome.value)
             flash(_("The change is saved and in use now."), "ok")
             return redirect(url_for("admin.rule_file", file_id=file.id))
+        error = outcome.error.message
     failed = request.method == "POST"
     return render_template("admin/rule_entry.html", file=file, entry=entry, entry_id=entry_id, form=form,
                            error=error, kind_name=ENTRY_NAMES[file.id]), (400 if failed else 200)
@@ -149,15 +141,13 @@ def rule_entry(file_id: str, entry_id: str):
 @role_required(Role.admin)
 def rule_revert(file_id: str):
     file = _rule_file_or_404(file_id)
-    session = db()
-    try:
-        in_force = ops.revert_rule_file(session, me(), _override_dir(), file)
-        session.commit()
-    except DomainError as exc:
-        session.rollback()
-        flash(_("The shipped file does not fit the other files in use, so nothing was changed: %(error)s",
-                error=exc.message), "error")
-    else:
-        _use(in_force)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    outcome = perform(ops.revert_rule_file, me(), _override_dir(), file)
+    if outcome:
+        _use(outcome.value)
         flash(_("The shipped file is in use again."), "ok")
+    else:
+        flash(_("The shipped file does not fit the other files in use, so nothing was changed: %(error)s",
+                error=outcome.error.message), "error")
     return redirect(url_for("admin.rule_file", file_id=file.id))

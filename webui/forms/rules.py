@@ -13,6 +13,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (BooleanField, DateField, IntegerField, SelectField, SelectMultipleField, StringField,
                      TextAreaField)
 from wtforms.fields.choices import SelectChoice
@@ -302,3 +303,15 @@ class RemovalSignsForm(_EntryForm):
 #: the form of each TOML rule file, by file id (tracker.accounts.admin.ENTRY_TABLES)
 ENTRY_FORMS: dict[str, type[_EntryForm]] = {"response": StepForm, "deadlines": DeadlineForm,
                                             "platforms": PlatformForm, "removal-signs": RemovalSignsForm}
+
+
+class RuleFileForm(FlaskForm):
+    """A whole rule file replaced: an uploaded file, or (no file chosen) the edited text. The real loaders judge it."""
+    file = FileField()
+    content = TextAreaField()
+
+    def uploaded(self) -> bool:
+        return bool(self.file.data and getattr(self.file.data, "filename", ""))
+
+    def new_content(self) -> bytes | str:
+        return self.file.data.read() if self.uploaded() else (self.content.data or "")

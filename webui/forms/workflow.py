@@ -72,6 +72,17 @@ class RungForm(FlaskForm):
     statement_of_reasons = StringField()
 
 
+class RungAndStateForm(RungForm):
+    """The cockpit's one form per ladder rung: the record, and optionally the step's state, reason and note."""
+    state = StringField(filters=[lambda v: v or ""])
+    reason = StringField()
+    note = StringField()
+
+    def note_sent(self) -> str | None:
+        """The note as posted; None when the form had no note field (then the note stays as it is)."""
+        return self.note.data if self.note.raw_data else None
+
+
 class NoteForm(FlaskForm):
     """The police-report decline, closing and reopening: one note (its rules are the domain's)."""
 
