@@ -8,15 +8,18 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from storage.models import Artifact, AuditEvent, Case, CaseText, Evidence, Letter, Role, StepAttachment, User
+from storage.models import (Artifact, AuditEvent, Case, CaseOffender, CaseText, Evidence, Letter, Offender, Role,
+                            StepAttachment, User)
 from storage.types import utcnow
-from tests.support.factories import make_bundle, make_case, make_done_evidence, make_unit, make_user, png_bytes
+from tests.support.factories import (make_bundle, make_case, make_done_evidence, make_post_bundle, make_unit, make_user,
+                                     png_bytes)
 from tests.support.statistics_data import NOW, PERIOD, RULES, build_dataset
 from tracker.cases.hold import hold_case, release_case
 from tracker.cases.lifecycle import close_case
 from tracker.cases.register import add_evidence
 from tracker.errors import DomainError
 from tracker.oversight.integrity import verify_everything
+from tracker.oversight.offenders import decide
 from tracker.oversight.retention import run_retention
 from tracker.oversight.statistics import med_statistics
 from tracker.workflow.letters import create_letter
@@ -175,3 +178,36 @@ def test_the_med_statistics_are_the_same_after_erasure(runtime):
     assert before["hr"].total == 7
     report = verify_everything(runtime)
     assert report.ok, [p.message for p in report.problems]
+
+
+def test_an_unconfirmed_suggestion_goes_after_30_days_and_an_offender_once_no_live_case_names_it(runtime):
+    """Case 1 (open) has a suggestion nobody decided; case 2 (closed) a confirmed offender, named nowhere else."""
+    with runtime.transaction() as s:
+        unit = make_unit(s)
+        employee, leader = make_user(s, Role.employee, unit), make_user(s, Role.leader, unit)
+        first, second = make_case(s, employee), make_case(s, employee)
+        ids, emp_id, leader_id = (first.id, second.id), employee.id, leader.id
+    make_done_evidence(runtime, ids[0], emp_id, bundle=make_post_bundle(author_handle="@forslag_person"))
+    make_done_evidence(runtime, ids[1], emp_id, bundle=make_post_bundle(author_handle="@vred_borger", color=(1, 1, 1)))
+    with runtime.transaction() as s:
+        links = {link.offender.handle: link for link in s.execute(select(CaseOffender)).scalars()}
+        assert {h: l.state for h, l in links.items()} == {"forslag_person": "suggested", "vred_borger": "suggested"}
+        second_case, leader = s.get(Case, ids[1]), s.get(User, leader_id)
+        decide(s, second_case, links["vred_borger"].id, "confirmed", leader)
+        close_case(s, second_case, leader, "Fjernet")
+        suggestion_id, angry_id = links["forslag_person"].id, links["vred_borger"].offender_id
+        suggested_id = links["forslag_person"].offender_id
+    month = run_retention(runtime, utcnow() + timedelta(days=31))
+    assert month.suggestions == [(suggestion_id, "offender_suggestion")]
+    assert month.cases == [] and month.offenders == [(suggested_id, "offender_unlinked")]  # named by nothing now
+    years = run_retention(runtime, utcnow() + timedelta(days=6 * 365))
+    assert [ref for ref, _ in years.cases] and years.offenders == [(angry_id, "offender_unlinked")]
+    with runtime.Session() as s:
+        angry = s.get(Offender, angry_id)
+        assert (angry.handle, angry.profile_url, angry.display_name, angry.erased_rule) == (
+            f"slettet-{angry_id}", None, None, "offender_unlinked")
+        assert s.get(CaseOffender, suggestion_id) is None
+        assert s.execute(select(CaseOffender.state).where(CaseOffender.offender_id == angry_id)).scalar_one() == "confirmed"
+    report = verify_everything(runtime)
+    assert report.ok, [p.message for p in report.problems]
+    assert sum("by retention rule offender_unlinked" in n for n in report.notes) == 2
