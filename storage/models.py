@@ -205,8 +205,10 @@ class CaseStep(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     channel: Mapped[str | None] = mapped_column(String(200))  #: e.g. the platform's DSA form, e-mail, letter
     platform_ref: Mapped[str | None] = mapped_column(String(200))  #: the platform's reference number
-    outcome: Mapped[str | None] = mapped_column(String(20))  #: removed | refused | no_answer | partly_removed
+    outcome: Mapped[str | None] = mapped_column(String(20))  #: removed | restricted | refused | no_answer | partly_removed
     statement_of_reasons: Mapped[str | None] = mapped_column(Text)  #: the platform's DSA art. 17 statement
+    receipt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  #: the other side confirmed receipt (DSA art. 16(4))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  #: the other side told its decision (art. 16(5))
     verified_by_evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id", ondelete="RESTRICT"))
 
     attachments: Mapped[list["StepAttachment"]] = relationship(back_populates="step", order_by="StepAttachment.id")
