@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import threading
 from datetime import timedelta
 
 import pytest
@@ -176,3 +177,25 @@ def test_a_bucket_without_object_lock_is_refused_at_start(s3, aws_env, pg_url, m
     with pytest.raises(SettingsError, match=f"VAERN_BLOB_URL: evidence bucket s3://{bucket} was not created with object lock"):
         make_runtime(database_url=pg_url, blob_url=f"s3://{bucket}/x", s3_endpoint_url=s3.endpoint_url,
                      s3_object_lock_days=1)
+
+
+def test_concurrent_writers_of_the_same_bytes_leave_one_version(s3, s3_runtime):
+    rt = s3_runtime
+    data = b"the same screenshot, stored by four workers at once" * 1000
+    barrier = threading.Barrier(4)
+    names: list[str] = []
+
+    def put() -> None:
+        barrier.wait()
+        names.append(rt.blobs.put(data))
+
+    threads = [threading.Thread(target=put) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sha = hashlib.sha256(data).hexdigest()
+    assert names == [sha] * 4
+    versions = s3.client().list_object_versions(Bucket=rt.test_bucket)["Versions"]
+    assert [v["VersionId"] for v in versions] == [recorded(rt, sha).version_id]
+    assert rt.blobs.read(sha) == data
