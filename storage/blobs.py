@@ -47,23 +47,25 @@ class BlobCorrupt(BlobError):
 
 
 class BlobLocked(BlobError):
-    """The blob is under object-lock retention (``mode`` until ``until``, None when the store did not say)."""
+    """The blob is under object-lock retention (``mode`` until ``until``) or a legal hold (mode "LEGAL_HOLD")."""
 
     def __init__(self, sha256: str, mode: str | None, until: datetime | None):
-        held = f" ({mode} until {until.isoformat()})" if until is not None else ""
+        held = f" ({mode} until {until.isoformat()})" if until is not None else f" ({mode})" if mode else ""
         super().__init__(f"evidence blob {sha256} is under retention{held} and cannot be erased yet")
         self.sha256, self.mode, self.until = sha256, mode, until
 
 
 @dataclass(frozen=True)
 class Retention:
-    """What protects a stored blob from deletion: object-lock ``mode`` (COMPLIANCE / GOVERNANCE) until ``until``.
+    """What protects a stored blob from deletion: object-lock ``mode`` (COMPLIANCE / GOVERNANCE) until
+    ``until``, and an S3 legal hold (no end date) where one is set.
 
     ``Retention(None, None)``: nothing in the store itself (the local store; Værn's own rules still apply).
     """
 
     mode: str | None
     until: datetime | None
+    legal_hold: bool = False
 
 
 class EvidenceStore(Protocol):

@@ -207,9 +207,9 @@ class S3BlobStore:
         oldest = min(versions, key=lambda v: v.last_modified)
         try:
             actual, size = self.hash_version(name, oldest.version_id)
-        except BlobError:
+            return self._confirm(name, oldest.version_id, size, None) if actual == name else None
+        except BlobError:  # unreadable, or stored without retention: not evidence Værn can vouch for
             return None
-        return self._confirm(name, oldest.version_id, size, None) if actual == name else None
 
     def _record(self, name: str, rec: Recorded, *, replace: bool) -> None:
         """Write the version record in its own transaction (durable before any row points at the blob)."""
@@ -323,33 +323,40 @@ class S3BlobStore:
                 raise BlobMissing(sha256) from None
             raise BlobError(f"evidence blob {sha256} cannot be looked up: {_why(exc)}") from None
         until = head.get("ObjectLockRetainUntilDate")
-        return Retention(head.get("ObjectLockMode"), until.astimezone(timezone.utc) if until else None)
+        return Retention(head.get("ObjectLockMode"), until.astimezone(timezone.utc) if until else None,
+                         legal_hold=head.get("ObjectLockLegalHoldStatus") == "ON")
 
     def delete(self, sha256: str) -> bool:
         """Erase every version of the blob and its version record; False if there was nothing to erase.
 
-        Raises BlobLocked while object-lock retention holds (checked first, and refused by the store
-        anyway). The caller must make sure no row still points at the blob.
+        Raises BlobLocked while object-lock retention or a legal hold holds on any version (checked
+        before anything is deleted; the store would refuse anyway). The caller must make sure no row
+        still points at the blob. Never bypasses GOVERNANCE retention.
         """
         key = self.key_for(sha256)
-        versions = list(self.list_versions(key))
-        versions = [v for v in versions if v.key == key]
+        versions = [v for v in self.list_versions(key) if v.key == key]
         now = utcnow()
         for v in versions:
             if v.delete_marker:
                 continue
-            head = self.client.head_object(Bucket=self.bucket, Key=key, VersionId=v.version_id)
+            try:
+                head = self.client.head_object(Bucket=self.bucket, Key=key, VersionId=v.version_id)
+            except ClientError as exc:
+                if _code(exc) in _GONE:
+                    continue
+                raise BlobError(f"evidence blob {sha256} cannot be looked up: {_why(exc)}") from None
             until = head.get("ObjectLockRetainUntilDate")
             if until is not None and until > now:
-                raise BlobLocked(sha256, head.get("ObjectLockMode"), until)
+                raise BlobLocked(sha256, head.get("ObjectLockMode"), until.astimezone(timezone.utc))
+            if head.get("ObjectLockLegalHoldStatus") == "ON":
+                raise BlobLocked(sha256, "LEGAL_HOLD", None)
         for v in versions:
             try:
                 self.client.delete_object(Bucket=self.bucket, Key=key, VersionId=v.version_id)
             except ClientError as exc:
-                if _code(exc) == "AccessDenied":
-                    raise BlobLocked(sha256, None, None) from None
                 if _code(exc) not in _GONE:
-                    raise BlobError(f"evidence blob {sha256} could not be erased: {_why(exc)}") from None
+                    raise BlobError(f"evidence blob {sha256} could not be erased (version {v.version_id}): "
+                                    f"{_why(exc)}") from None
         with self.engine.begin() as conn:
             recorded = conn.execute(delete(BlobVersion).where(BlobVersion.sha256 == sha256)).rowcount
         with self._cache_lock:

@@ -172,6 +172,30 @@ def test_governance_mode_is_set_when_configured(s3, aws_env, pg_url, make_runtim
     assert rt.blobs.retention(sha).until < utcnow() + timedelta(days=2, minutes=1)
 
 
+def test_erasure_is_refused_under_retention_or_legal_hold_and_removes_every_trace_after(s3, aws_env, pg_url, make_runtime):
+    bucket = s3.new_bucket()
+    rt = make_runtime(database_url=pg_url, blob_url=f"s3://{bucket}/e", s3_endpoint_url=s3.endpoint_url,
+                      s3_object_lock_days=2, s3_object_lock_mode="GOVERNANCE")
+    sha = rt.blobs.put(b"a case whose time is up")
+    key, version = f"e/{sha[:2]}/{sha[2:4]}/{sha}", recorded(rt, sha).version_id
+    with pytest.raises(BlobLocked, match="GOVERNANCE until"):
+        rt.blobs.delete(sha)
+    client = s3.client()  # an administrator with s3:BypassGovernanceRetention ends the retention
+    client.put_object_retention(Bucket=bucket, Key=key, VersionId=version, BypassGovernanceRetention=True,
+                                Retention={"Mode": "GOVERNANCE", "RetainUntilDate": utcnow() - timedelta(days=1)})
+    client.put_object_legal_hold(Bucket=bucket, Key=key, VersionId=version, LegalHold={"Status": "ON"})
+    assert rt.blobs.retention(sha).legal_hold is True
+    with pytest.raises(BlobLocked, match="LEGAL_HOLD"):
+        rt.blobs.delete(sha)
+    client.put_object_legal_hold(Bucket=bucket, Key=key, VersionId=version, LegalHold={"Status": "OFF"})
+    assert rt.blobs.delete(sha) is True
+    assert client.list_object_versions(Bucket=bucket).get("Versions", []) == []
+    assert recorded(rt, sha) is None
+    with pytest.raises(BlobMissing):
+        rt.blobs.read(sha)
+    assert rt.blobs.delete(sha) is False
+
+
 def test_a_bucket_without_object_lock_is_refused_at_start(s3, aws_env, pg_url, make_runtime):
     bucket = s3.new_bucket(object_lock=False)
     with pytest.raises(SettingsError, match=f"VAERN_BLOB_URL: evidence bucket s3://{bucket} was not created with object lock"):
