@@ -21,11 +21,13 @@ from storage.types import utcnow
 from tests.support.cli import vaern
 from tests.support.factories import make_bundle, make_case, make_done_evidence, make_unit, make_user, png_bytes
 from tests.support.s3 import CREDENTIALS, s3_server
+from tracker.accounts.tokens import create_token
 from tracker.cases.register import add_evidence
 from tracker.oversight.integrity import verify_everything
 from tracker.settings import SettingsError
 from tracker.workflow.rules import load_rules
 from tracker.workflow.steps import attach_upload
+from webui.app import create_app
 
 RULES = load_rules()
 
@@ -223,3 +225,31 @@ def test_concurrent_writers_of_the_same_bytes_leave_one_version(s3, s3_runtime):
     versions = s3.client().list_object_versions(Bucket=rt.test_bucket)["Versions"]
     assert [v["VersionId"] for v in versions] == [recorded(rt, sha).version_id]
     assert rt.blobs.read(sha) == data
+
+
+def test_the_web_app_stores_an_upload_in_s3_and_serves_it_verified_and_refuses_altered_bytes(s3, s3_runtime):
+    rt = s3_runtime
+    with rt.transaction() as s:
+        unit = make_unit(s)
+        employee, leader = make_user(s, Role.employee, unit), make_user(s, Role.leader, unit)
+        case = make_case(s, employee)
+        ref, employee_id, token = case.ref, employee.id, create_token(s, leader, name="test")[1]
+    evidence_id = make_done_evidence(rt, case.id, employee_id)
+    app = create_app(runtime=rt)
+    app.config.update(TESTING=True)
+    client, auth = app.test_client(), {"Authorization": f"Bearer {token}"}
+    photo = png_bytes(color=(40, 50, 60))
+    made = client.post(f"/api/v1/cases/{ref}/steps/platform_notice/attachments/upload", headers=auth,
+                       data={"file": (io.BytesIO(photo), "svar.png")}, content_type="multipart/form-data")
+    assert made.status_code == 201, made.get_data(as_text=True)
+    sha = hashlib.sha256(photo).hexdigest()
+    assert recorded(rt, sha) is not None
+    got = client.get(f"/api/v1/cases/{ref}/attachments/{made.get_json()['id']}", headers=auth)
+    assert got.status_code == 200 and got.data == photo
+    shot = client.get(f"/api/v1/cases/{ref}/evidence/{evidence_id}/screenshot_viewport.png", headers=auth)
+    with rt.Session() as s:
+        shot_sha = s.execute(select(Artifact.sha256).where(Artifact.evidence_id == evidence_id,
+                                                           Artifact.name == "screenshot_viewport.png")).scalar_one()
+    assert shot.status_code == 200 and hashlib.sha256(shot.data).hexdigest() == shot_sha
+    s3.tamper_version(rt.test_bucket, f"evidence/{sha[:2]}/{sha[2:4]}/{sha}", recorded(rt, sha).version_id, b"forged")
+    assert client.get(f"/api/v1/cases/{ref}/attachments/{made.get_json()['id']}", headers=auth).status_code == 500
