@@ -5,7 +5,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from storage.types import UTCDateTime, utcnow
@@ -431,3 +431,19 @@ class CaptureProfile(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BlobVersion(Base):
+    """The one object version of an evidence blob in S3 that Værn wrote and reads (storage.s3blobs).
+
+    Content-addressed: a SHA-256 names one object, so the version is recorded once per blob, before
+    any row (artifact, upload, attachment) points at that SHA-256. Unused with the local store.
+    """
+
+    __tablename__ = "blob_versions"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version_id: Mapped[str] = mapped_column(String(1024))  #: S3 VersionId of the object written at ``stored_at``
+    size: Mapped[int] = mapped_column(BigInteger)
+    lock_mode: Mapped[str | None] = mapped_column(String(20))  #: COMPLIANCE or GOVERNANCE, as set at write
+    retain_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  #: object-lock retention set at write
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from capture.errors import CaptureRefused
 from capture.upload import sniff
-from storage.blobs import BlobStore
+from storage.blobs import EvidenceStore
 from storage.models import Case, CaseClock, CaseStep, Evidence, Role, StepAttachment, StepState, User
 from storage.types import utcnow
 from tracker.oversight import audit
@@ -478,7 +478,7 @@ def attach_evidence(session: Session, case: Case, step_id: str, evidence_id: int
     return att
 
 
-def attach_upload(session: Session, blobs: BlobStore, case: Case, step_id: str, actor: User, data: bytes,
+def attach_upload(session: Session, blobs: EvidenceStore, case: Case, step_id: str, actor: User, data: bytes,
                   filename: str, *, max_bytes: int, rules: Rules) -> StepAttachment:
     """Attach an uploaded file (e.g. the platform's reply) to a step; its bytes are in the blob store
     before the row points at them. The type is sniffed from the bytes (images, PDF, .eml).
