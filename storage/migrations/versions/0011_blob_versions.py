@@ -1,7 +1,7 @@
 """blob_versions: the S3 object version of each evidence blob, recorded at write and read back (issue 15)
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0010
 """
 import sqlalchemy as sa
 from alembic import op
@@ -9,7 +9,7 @@ from alembic import op
 import storage.types
 
 revision = '0011'
-down_revision = '0008'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
