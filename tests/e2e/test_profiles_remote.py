@@ -4,13 +4,16 @@ the admin page in Chromium against the local login-walled platform.
 The administrator opens the remote browser on the platform's login page, clicks into the screencast's
 e-mail and password fields, types, submits with Enter and saves the profile. A capture of the guarded post
 then succeeds with it; what was typed appears in no log record, no output, no database row and no file
-under the data directory. Who else may use the new routes: tests/e2e/test_route_matrix.py.
+under the data directory. The sessions: one per administrator, closed on cancel and after idling; input
+needs the CSRF token and a refused event is not echoed. Who else may use the new routes (nobody: 404):
+tests/e2e/test_route_matrix.py.
 """
 from __future__ import annotations
 
 import gzip
 import json
 import logging
+import re
 import zlib
 from pathlib import Path
 
@@ -21,9 +24,10 @@ from sqlalchemy import select
 from storage.models import AuditEvent, Base, CaptureProfile, Evidence, Role
 from tests.support.browser import (DESKTOP, PHONE, assert_fits_the_width, assert_no_serious_axe_findings, log_in,
                                    new_page, open_browser, screenshot, served)
-from tests.support.factories import make_case, make_unit, make_user
+from tests.support.factories import csrf_login, make_case, make_unit, make_user
 from tests.support.login_platform import LOGIN_EMAIL, LOGIN_PASSWORD, POST, SESSION, Platform
 from tracker.cases.evidence import run_capture_job
+from webui import remote_profiles
 from webui.app import create_app
 
 pytestmark = pytest.mark.browser
@@ -183,3 +187,52 @@ def test_the_remote_browser_refuses_an_address_the_capture_policy_refuses(make_r
         assert_no_serious_axe_findings(page, "the refused address")
         page.context.close()
     assert not app.extensions.get("vaern_remote_browsers") or not app.extensions["vaern_remote_browsers"]._held
+
+
+TOKEN = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+
+
+def test_one_remote_browser_per_admin_closed_on_cancel_and_after_idling(make_runtime, platform):
+    rt = make_runtime(capture_allowed_hosts=f"127.0.0.1:{platform.port}")
+    with rt.transaction() as s:
+        admin = make_user(s, Role.admin)
+        admin_id, admin_email = admin.id, admin.email
+    app = create_app(runtime=rt)
+    app.config.update(TESTING=True)
+    client = csrf_login(app, admin_email)
+    token = TOKEN.search(client.get("/admin/profiles").get_data(as_text=True)).group(1)
+    registry = app.extensions.setdefault("vaern_remote_browsers", remote_profiles.RemoteSessions())
+
+    def open_one():
+        resp = client.post("/admin/profiles/remote", data={"csrf_token": token, "url": platform.url("/login")})
+        assert resp.status_code == 302 and resp.headers["Location"].endswith("/admin/profiles/remote")
+        return registry._held[admin_id].remote
+
+    first = open_one()
+    second = open_one()
+    assert first.closed and not second.closed and list(registry._held) == [admin_id], "one per administrator"
+
+    # input needs the CSRF token; a refused event is not repeated back
+    assert client.post("/admin/profiles/remote/input", json={"type": "text", "text": "abc"}).status_code == 400
+    resp = client.post("/admin/profiles/remote/input", json={"type": "key", "key": "Hemmelig"},
+                       headers={"X-CSRFToken": token})
+    assert resp.status_code == 400 and "Hemmelig" not in resp.get_data(as_text=True)
+    resp = client.post("/admin/profiles/remote/input", json={"type": "click", "x": 99999, "y": 1},
+                       headers={"X-CSRFToken": token})
+    assert resp.status_code == 400
+    assert client.post("/admin/profiles/remote/input", json={"type": "key", "key": "Tab"},
+                       headers={"X-CSRFToken": token}).get_json() == {"ok": True}
+
+    # unused for longer than the idle limit: closed at the next look (the sweeper thread does the same)
+    registry._held[admin_id].used -= remote_profiles.IDLE_SECONDS + 1
+    resp = client.get("/admin/profiles/remote/frame")
+    assert resp.status_code == 410 and resp.get_json()["ended"] is True
+    assert second.closed and not registry._held
+    assert client.get("/admin/profiles/remote").status_code == 302  # back to the profiles page
+
+    third = open_one()
+    resp = client.post("/admin/profiles/remote/cancel", data={"csrf_token": token})
+    assert resp.status_code == 302 and third.closed and not registry._held
+    assert "Fjernbrowseren er lukket; intet blev gemt." in client.get("/admin/profiles").get_data(as_text=True)
+    with rt.Session() as s:
+        assert s.execute(select(CaptureProfile)).first() is None
