@@ -26,7 +26,6 @@ from typing import Any
 
 from .errors import CaptureFailed
 from .options import CaptureOptions
-from .policy import check_url
 from .run import short_error
 
 log = logging.getLogger(__name__)
@@ -167,18 +166,6 @@ class RemoteBrowser:
         if not isinstance(text, str) or not 0 < len(text) <= MAX_TEXT:
             raise RemoteInputError(f"a text input is 1 to {MAX_TEXT} characters")
         self._run(lambda page: page.keyboard.type(text))
-
-    def goto(self, url: str) -> None:
-        """Open ``url`` in the page shown (CaptureRefused if the capture policy refuses it)."""
-        target = check_url(url, self._opts.allowed_hosts)
-
-        async def go(page: Any) -> None:
-            try:
-                await page.goto(target, wait_until="domcontentloaded", timeout=30_000)
-            except Exception as exc:  # noqa: BLE001 - the error page shows
-                log.info("remote browser: a page did not load: %s", short_error(exc))
-
-        self._run(go, timeout=40.0)
 
     def storage_state(self) -> dict[str, Any]:
         """The context's cookies and local storage (Playwright's storage state)."""
