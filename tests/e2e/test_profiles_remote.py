@@ -98,6 +98,7 @@ def test_an_admin_logs_in_through_the_remote_browser_saves_a_profile_and_a_captu
         log_in(page, base, admin_email)
         page.goto(f"{base}/admin/profiles")
         assert_no_serious_axe_findings(page, "the profiles page with the remote-browser form")
+        screenshot(page, "profile-remote-open-form")
         page.get_by_label("Adressen på login-siden").fill(platform.url("/login"))
         page.get_by_role("button", name="Åbn fjernbrowser").click()
         expect(page).to_have_url(f"{base}/admin/profiles/remote")
@@ -169,6 +170,41 @@ def test_an_admin_logs_in_through_the_remote_browser_saves_a_profile_and_a_captu
         assert secret not in rows, "typed text in a database row"
         for name, data in files.items():
             assert secret.encode() not in data, f"typed text in {name}"
+
+
+def test_the_login_works_with_the_keyboard_alone(make_runtime, platform):
+    """Tab to the screencast, Tab inside the remote page, type, Enter; Escape leaves for the save form."""
+    rt = make_runtime(capture_allowed_hosts=f"127.0.0.1:{platform.port}")
+    with rt.transaction() as s:
+        admin_email = make_user(s, Role.admin).email
+    app = create_app(runtime=rt)
+    with served(app) as base, open_browser() as browser:
+        page = new_page(browser, timeout_ms=30_000, **DESKTOP)
+        log_in(page, base, admin_email)
+        page.goto(f"{base}/admin/profiles")
+        page.get_by_label("Adressen på login-siden").fill(platform.url("/login"))
+        page.keyboard.press("Enter")
+        status = page.locator("#remote-status")
+        expect(status).to_contain_text("Side: Log ind")
+        for _ in range(30):  # from the top of the page to the screencast, by Tab alone
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.id") == "remote-screen":
+                break
+        expect(page.get_by_role("application", name="Fjernbrowser")).to_be_focused()
+        page.keyboard.press("Tab")  # forwarded: the remote page's first field
+        page.keyboard.type(LOGIN_EMAIL)
+        page.keyboard.press("Tab")
+        page.keyboard.type(LOGIN_PASSWORD)
+        page.keyboard.press("Enter")
+        expect(status).to_contain_text("Side: Borgerforeningen")
+        page.keyboard.press("Escape")
+        expect(page.get_by_label("Profilens navn")).to_be_focused()
+        page.keyboard.type("keyboard-team")
+        page.get_by_role("button", name="Gem profil").press("Enter")
+        expect(page.get_by_text("Profilen keyboard-team er gemt")).to_be_visible()
+        page.context.close()
+    with rt.Session() as s:
+        assert s.execute(select(CaptureProfile.name)).scalar_one() == "keyboard-team"
 
 
 def test_the_remote_browser_refuses_an_address_the_capture_policy_refuses(make_runtime):
