@@ -241,6 +241,10 @@ class BrowserPool:
 
         self.spare_task = asyncio.ensure_future(make())
 
+    async def discard(self, lease: Lease) -> None:
+        """Close a lease in order: its context (and so its connections), then its proxy session."""
+        await self._discard(lease)
+
     async def _discard(self, lease: Lease) -> None:
         try:
             await asyncio.wait_for(lease.context.close(), CLOSE_SECONDS)

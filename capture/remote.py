@@ -181,10 +181,9 @@ class RemoteBrowser:
             self._cond.notify_all()
 
         async def end() -> None:
-            lease = self._lease
-            record = asyncio.ensure_future(asyncio.to_thread(lease.session.close, 0.5))
-            self._pool.end_in_background(lease)
-            await record  # the ProxyRecord (the login request with it) is dropped here, unread
+            # the context first (its connections end), then the proxy session, whose record (holding the
+            # login request) is dropped here unread
+            await self._pool.discard(self._lease)
 
         try:
             self._call(end(), CALL_SECONDS)
@@ -226,7 +225,6 @@ async def open_remote(pool: Any, opts: CaptureOptions, target: str, loop: asynci
         await remote._start(target)
     except BaseException:
         remote.closed = True
-        await asyncio.to_thread(lease.session.close, 0.5)
-        pool.end_in_background(lease)
+        await pool.discard(lease)
         raise
     return remote

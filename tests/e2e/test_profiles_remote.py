@@ -26,6 +26,7 @@ from tests.support.browser import (DESKTOP, PHONE, assert_fits_the_width, assert
                                    new_page, open_browser, screenshot, served)
 from tests.support.factories import csrf_login, make_case, make_unit, make_user
 from tests.support.login_platform import LOGIN_EMAIL, LOGIN_PASSWORD, POST, SESSION, Platform
+from tracker.accounts import profiles
 from tracker.cases.evidence import run_capture_job
 from webui import remote_profiles
 from webui.app import create_app
@@ -41,15 +42,16 @@ def platform():
         yield p
 
 
-def field_centres(browser, url: str, width: int, height: int) -> dict[str, tuple[float, float]]:
-    """Where the login form's fields are on the platform's page at the remote browser's window size."""
+def field_centres(browser, url: str, width: int, height: int,
+                  selectors=("input[name=email]", "input[name=password]")) -> list[tuple[float, float]]:
+    """Where elements of the platform's page are at the remote browser's window size (their centres)."""
     page = new_page(browser, viewport={"width": width, "height": height})
     try:
         page.goto(url)
-        out = {}
-        for name in ("email", "password"):
-            box = page.locator(f"input[name={name}]").bounding_box()
-            out[name] = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        out = []
+        for selector in selectors:
+            box = page.locator(selector).bounding_box()
+            out.append((box["x"] + box["width"] / 2, box["y"] + box["height"] / 2))
         return out
     finally:
         page.context.close()
@@ -93,7 +95,7 @@ def test_an_admin_logs_in_through_the_remote_browser_saves_a_profile_and_a_captu
     app = create_app(runtime=rt)
 
     with served(app) as base, open_browser() as browser:
-        fields = field_centres(browser, platform.url("/login"), width, height)
+        email_at, password_at = field_centres(browser, platform.url("/login"), width, height)
         page = new_page(browser, timeout_ms=30_000, **DESKTOP)
         log_in(page, base, admin_email)
         page.goto(f"{base}/admin/profiles")
@@ -108,10 +110,10 @@ def test_an_admin_logs_in_through_the_remote_browser_saves_a_profile_and_a_captu
         assert_no_serious_axe_findings(page, "the remote browser page")
         screenshot(page, "profile-remote-login-desktop")
 
-        click_remote(page, *fields["email"], width, height)
+        click_remote(page, *email_at, width, height)
         expect(page.locator("#remote-screen")).to_be_focused()
         page.keyboard.type(LOGIN_EMAIL)
-        click_remote(page, *fields["password"], width, height)
+        click_remote(page, *password_at, width, height)
         page.keyboard.type(LOGIN_PASSWORD)
         page.keyboard.press("Enter")
         expect(status).to_contain_text("Side: Borgerforeningen")  # logged in: the platform showed the post
@@ -205,6 +207,39 @@ def test_the_login_works_with_the_keyboard_alone(make_runtime, platform):
         page.context.close()
     with rt.Session() as s:
         assert s.execute(select(CaptureProfile.name)).scalar_one() == "keyboard-team"
+
+
+def test_a_login_window_that_opens_as_a_pop_up_is_shown_and_its_login_saved(make_runtime, platform):
+    rt = make_runtime(capture_allowed_hosts=f"127.0.0.1:{platform.port}")
+    width, height = rt.capture_options.viewport_width, rt.capture_options.viewport_height
+    with rt.transaction() as s:
+        admin_email = make_user(s, Role.admin).email
+    app = create_app(runtime=rt)
+    with served(app) as base, open_browser() as browser:
+        (link_at,) = field_centres(browser, platform.url("/start"), width, height, ("#login",))
+        email_at, password_at = field_centres(browser, platform.url("/login"), width, height)
+        page = new_page(browser, timeout_ms=30_000, **DESKTOP)
+        log_in(page, base, admin_email)
+        page.goto(f"{base}/admin/profiles")
+        page.get_by_label("Adressen på login-siden").fill(platform.url("/start"))
+        page.get_by_role("button", name="Åbn fjernbrowser").click()
+        status = page.locator("#remote-status")
+        expect(status).to_contain_text("Side: Velkommen")
+        click_remote(page, *link_at, width, height)
+        expect(status).to_contain_text("Side: Log ind")  # the new window is the one shown now
+        click_remote(page, *email_at, width, height)
+        page.keyboard.type(LOGIN_EMAIL)
+        click_remote(page, *password_at, width, height)
+        page.keyboard.type(LOGIN_PASSWORD)
+        page.keyboard.press("Enter")
+        expect(status).to_contain_text("Side: Borgerforeningen")
+        page.get_by_label("Profilens navn").fill("popup-team")
+        page.get_by_role("button", name="Gem profil").click()
+        expect(page.get_by_text("Profilen popup-team er gemt")).to_be_visible()
+        page.context.close()
+    with rt.Session() as s:
+        assert profiles.profile_for_url(s, rt.settings, platform.url(POST)).storage_state["cookies"][0]["value"] \
+            == SESSION, "the pop-up's login is the context's: saved"
 
 
 def test_the_remote_browser_refuses_an_address_the_capture_policy_refuses(make_runtime):

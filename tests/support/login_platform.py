@@ -28,6 +28,11 @@ POST_PAGE = """<!doctype html><html lang="da"><head><meta charset="utf-8"><title
 <script>document.body.dataset.t = localStorage.getItem("token") || "none";</script></body></html>"""
 
 
+#: a page that opens the login in a new window (a pop-up, as many platforms' login buttons do)
+START_PAGE = """<!doctype html><html lang="da"><head><meta charset="utf-8"><title>Velkommen</title></head>
+<body><main><h1>Velkommen</h1><p><a id="login" href="/login" target="_blank">Log ind i et nyt vindue</a></p></main>
+</body></html>"""
+
 LOGIN_EMAIL = "team-digital@kommune.test"
 LOGIN_PASSWORD = "Pl4tform-Kodeord-9e8d7c6b"  #: typed in the remote browser: must end up nowhere in Værn
 
@@ -45,6 +50,8 @@ class Platform:
                                if "=" in p)
                 if self.path.startswith("/login"):
                     return self._send(200, LOGIN_PAGE)
+                if self.path == "/start":
+                    return self._send(200, START_PAGE)
                 if self.path == POST and cookies.get("session") == SESSION:
                     return self._send(200, POST_PAGE % SESSION,
                                       [("Set-Cookie", f"csrftoken={SERVER_TOKEN}; Path=/; HttpOnly")])
