@@ -224,6 +224,8 @@ def _text_excerpt(rt, blobs: dict, m: dict[str, Any]) -> dict[str, Any] | None:
         return {"source": "post", "text": excerpt(text, EXCERPT_CHARS), "cut": False}
     art = blobs.get("text.txt")
     source = "text.txt"
+    if art is None and "statement.txt" in blobs:  # the employee's statement (capture/statement.py)
+        art, source = blobs["statement.txt"], "statement"
     if art is None and "ocr.txt" in blobs:
         art, source = blobs["ocr.txt"], "ocr"
     if art is None:
@@ -593,12 +595,16 @@ def _status_text(ev: Evidence, manifest: dict[str, Any] | None) -> str:
 
 
 def _plain_status_text(ev: Evidence, manifest: dict[str, Any] | None) -> str:
+    if ev.kind == "statement":
+        return STATEMENT_STATUS_TEXT if ev.capture_status == "ok" else ""
     if ev.kind == "upload":
         return UPLOAD_STATUS_TEXT.get(ev.capture_status or "", "")
     if ev.capture_status == "ok" and COVER_UNMEASURED in ((manifest or {}).get("notes") or []):
         return OK_COVER_UNKNOWN_TEXT
     return STATUS_TEXT.get(ev.capture_status or "", "")
 
+STATEMENT_STATUS_TEXT = ("Medarbejderens forklaring er gemt uændret som statement.json med SHA-256 i manifestet; "
+                         "statement.txt er den samme forklaring som læsbar tekst.")
 ARTIFACT_LABELS = {
     "screenshot_full": "Skærmbillede af hele siden",
     "screenshot_viewport": "Første skærmbillede (vinduets størrelse)",
