@@ -14,8 +14,7 @@ from sqlalchemy import func, select
 
 from storage.models import AuditEvent, Case, Evidence, Role
 from storage.types import utcnow
-from tests.support.database import new_runtime
-from tests.support.factories import CSRF_TOKEN, PASSWORD, csrf_login, make_settings, make_unit, make_user, png_bytes
+from tests.support.factories import CSRF_TOKEN, PASSWORD, csrf_login, make_unit, make_user, png_bytes
 from tracker.cases.evidence import run_capture_job
 from tracker.packaging.reports import case_report_html
 from tracker.accounts.tokens import create_token
@@ -27,8 +26,9 @@ CLEAN = "https://www.facebook.com/groups/123/posts/456/?id=9"
 
 
 @pytest.fixture()
-def site(tmp_path):
-    rt = new_runtime(make_settings(tmp_path))
+def site(runtime):
+    """The app over a runtime on SQLite and (when configured) PostgreSQL, an employee with a token, and HR."""
+    rt = runtime
     app = create_app(runtime=rt)
     app.config.update(TESTING=True)
     with rt.transaction() as s:
@@ -37,8 +37,7 @@ def site(tmp_path):
         hr = make_user(s, Role.hr, unit, email="hr@kommune.dk")
         token = create_token(s, employee, "phone")[1]
         ids = {"employee": employee.id, "hr": hr.id}
-    yield rt, app, token, ids
-    rt.close()
+    return rt, app, token, ids
 
 
 def _token(html: str) -> str:
