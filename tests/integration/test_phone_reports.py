@@ -182,6 +182,7 @@ def test_a_phone_call_through_the_form_gets_the_checklist_the_72_hour_clock_and_
     assert not step_ids & {"request_to_author", "platform_notice", "injunction"}  # nothing online: no ladder
     page = client.get(f"/cases/{ref}").get_data(as_text=True)
     assert "Medarbejderens forklaring" in page and "Jeg ved, hvor du bor" in page
+    assert "Episoden var et telefonopkald." in page  # the timeline's sentence for the opening
 
 
 def test_a_phone_call_through_the_api_with_its_deadlines(site):
