@@ -103,6 +103,9 @@ def test_a_phone_call_on_the_phone_form_with_the_quick_day_choices_and_the_help_
             page.get_by_label("Hvem gjorde det? (hvis du ved det)").fill("Mand fra nummer 12 34 56 78")
             page.get_by_label("Vidner (hvem så eller hørte det)").fill("Kollega Lise")
             assert_fits_the_width(page, "phone-call form")
+            page.set_viewport_size({"width": 360, "height": 740})  # the smallest phones in use
+            assert_fits_the_width(page, "phone-call form at 360 px")
+            page.set_viewport_size(PHONE["viewport"])
             assert_no_serious_axe_findings(page, "phone-call form")
             screenshot(page, "phone-report-phone-call")
             box = page.get_by_role("button", name="Sikr beviset").bounding_box()
