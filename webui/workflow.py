@@ -27,6 +27,7 @@ from tracker.workflow import steps as ops
 from tracker.cases.register import get_case_for
 from tracker.errors import DomainError, NotFound
 from tracker.oversight.event_text import sentence
+from tracker.packaging import vocabulary
 from tracker.workflow.rules import Rules
 from webui.db import abort_keeping, db, perform, runtime
 from webui.forms.workflow import (AttachUploadForm, ClockForm, EmptyForm, EvidenceChoiceForm, FactsForm, NoteForm,
@@ -37,14 +38,8 @@ from webui.timefmt import format_input
 bp = Blueprint("workflow", __name__)
 
 
-STEP_STATES = {
-    "todo": _l("Not started"), "in_progress": _l("In progress"), "done": _l("Done"),
-    "skipped": _l("Skipped"), "not_applicable": _l("Not applicable"),
-}
-DEADLINE_STATES = {
-    "overdue": _l("Overdue"), "at_risk": _l("Due soon"), "open": _l("Running"), "met": _l("Met"),
-    "unknown_start": _l("Start unknown"), "closed": _l("Closed"),
-}
+STEP_STATES = {code: _l(msgid) for code, msgid in vocabulary.STEP_STATES.items()}
+DEADLINE_STATES = {code: _l(msgid) for code, msgid in vocabulary.DEADLINE_STATES.items()}
 OUTCOMES = {
     "removed": _l("Removed"), "refused": _l("Refused"), "no_answer": _l("No answer"),
     "partly_removed": _l("Partly removed"), "declined": _l("The employee does not want a police report"),
@@ -85,57 +80,7 @@ WHY = {
     "waited": _l("Suggested next rung: no removal after the waiting time"),
 }
 #: the audit chain's actions as the timeline says them
-ACTIONS = {
-    "case.create": _l("Case opened"), "case.view": _l("Case viewed"),
-    "evidence.request": _l("Evidence capture requested"), "evidence.captured": _l("Evidence secured"),
-    "evidence.timestamped": _l("Evidence timestamped"), "artifact.view": _l("Evidence file viewed"),
-    "artifact.download": _l("Evidence file downloaded"),
-    "artifact.integrity_error": _l("Evidence file failed its check"),
-    "step.state": _l("Step changed"), "step.rung": _l("Ladder rung recorded"),
-    "step.police_report_declined": _l("Police report declined, note written"),
-    "step.removed_verified": _l("Removal verified by a new capture"),
-    "step.attach": _l("Attachment added to a step"), "attachment.view": _l("Step attachment viewed"),
-    "attachment.download": _l("Step attachment downloaded"),
-    "clock.set": _l("Clock start recorded"), "case.facts": _l("Case facts changed"),
-    "case.baseline": _l("Case facts recorded in the audit log (baseline)"),
-    "recheck.start": _l("Re-check started"), "recheck.decided": _l("Re-check concluded"),
-    "recheck.leader_decided": _l("Uncertain re-check decided by the leader"),
-    "recheck.request": _l("Re-check requested through the API"),
-    "letter.create": _l("Letter drafted"), "letter.update": _l("Letter edited"),
-    "letter.sent": _l("Letter marked as sent"), "letter.view": _l("Letter viewed"),
-    "letter.download": _l("Letter downloaded"),
-    "case.list": _l("Case list viewed"),
-    "case.history_view": _l("Full history viewed"),
-    "case.search": _l("Cases searched"),
-    "audit.view": _l("Audit log viewed"),
-    "auth.login": _l("Logged in"),
-    "auth.login_failed": _l("Failed login"),
-    "token.create": _l("API token created"),
-    "token.revoke": _l("API token revoked"),
-    "unit.create": _l("Unit created"),
-    "user.create": _l("User created"),
-    "case.category": _l("Category set"),
-    "case.close": _l("Case closed"),
-    "case.reopen": _l("Case reopened"),
-    "integrity.verify": _l("Audit chain verified"),
-    "offender.create": _l("Offender registered"),
-    "offender.linked": _l("Offender linked to the case"),
-    "offender.list": _l("Offender list viewed"),
-    "offender.suggested": _l("Offender suggested from a capture"),
-    "offender.update": _l("Offender changed"),
-    "offender.view": _l("Offender viewed"),
-    "package.export": _l("Case package exported"),
-    "package.export_failed": _l("Case package export failed"),
-    "report.download": _l("Case report downloaded"),
-    "rules.revert": _l("Rules file reverted"),
-    "rules.save": _l("Rules file saved"),
-    "stats.export": _l("Statistics exported"),
-    "stats.view": _l("Statistics viewed"),
-    "unit.rename": _l("Unit renamed"),
-    "user.password_reset": _l("Password reset"),
-    "user.update": _l("User changed"),
-    "auth.logout": _l("Logged out"), "evidence.retry": _l("Capture attempt failed, will be retried"),
-}
+ACTIONS = {action: _l(msgid) for action, msgid in vocabulary.AUDIT_ACTIONS.items()}
 MESSAGES = {
     "bad_category": _l("Choose one of the categories."),
     "close_note_empty": _l("Write why the case is closed."),
