@@ -13,6 +13,7 @@ from storage.blobs import BlobError
 from storage.models import Evidence, EvidenceState, Role
 from storage.types import utcnow
 from tracker.cases import files
+from tracker.cases.hold import can_hold
 from tracker.cases.register import get_case_for, view_case
 from tracker.errors import NotFound
 from tracker.packaging import vocabulary
@@ -217,7 +218,8 @@ def detail(ref: str):
     page = workflow.page_context(case, current_user.user)
     return render_template("cases/detail.html", case=case, EvidenceState=EvidenceState,
                            email_texts=_email_texts(case), export_jobs=jobs_for(db(), current_user.user, case),
-                           may_report=can_report(current_user.user), **page, **case_page.cockpit_context(case, page),
+                           may_report=can_report(current_user.user), may_hold=can_hold(current_user.user, case),
+                           **page, **case_page.cockpit_context(case, page),
                            **oversight.case_context(case, current_user.user))
 
 

@@ -22,6 +22,7 @@ from storage.models import AuditEvent, Case, Recheck, Role, StepState, User
 from storage.types import utcnow
 from tracker.oversight import history
 from tracker.cases import files, lifecycle
+from tracker.cases import hold as legal_hold
 from tracker.workflow import recheck
 from tracker.workflow import steps as ops
 from tracker.cases.register import get_case_for
@@ -30,7 +31,7 @@ from tracker.oversight.event_text import sentence
 from tracker.packaging import vocabulary
 from tracker.workflow.rules import Rules
 from webui.db import abort_keeping, db, perform, runtime
-from webui.forms.workflow import (AttachUploadForm, ClockForm, EmptyForm, EvidenceChoiceForm, FactsForm, NoteForm,
+from webui.forms.workflow import (AttachUploadForm, ClockForm, EmptyForm, EvidenceChoiceForm, FactsForm, HoldForm, NoteForm,
                                   RungForm, StepStateForm, first_error)
 from webui.labels import CATEGORY_LABELS, RULES_KEY
 from webui.timefmt import format_input
@@ -87,6 +88,10 @@ MESSAGES = {
     "reopen_note_empty": _l("Write why the case is reopened."),
     "already_closed": _l("The case is already closed."),
     "not_closed": _l("The case is open."),
+    "hold_reason_empty": _l("Write why the case is held, for example the court case."),
+    "already_held": _l("The case is held already."),
+    "not_held": _l("The case is not held."),
+    "case_erased": _l("The case's content was erased under the retention rules; there is nothing left to hold."),
     "reason_missing": _l("Give a reason when a step is skipped or not applicable."),
     "note_missing": _l("Write the note about the employee's decision."),
     "done_at_future": _l("The time lies in the future."),
@@ -316,6 +321,27 @@ def close(ref: str):
     def op(session, case, form: NoteForm):
         lifecycle.close_case(session, case, current_user.user, form.note.data)
     return run_on_case(ref, "facts", op, form=NoteForm, done=_("The case is closed. Everything in it is kept."))
+
+
+@bp.post("/cases/<ref>/hold")
+@login_required
+def hold(ref: str):
+    def op(session, case, form: HoldForm):
+        legal_hold.hold_case(session, case, current_user.user, form.reason.data)
+    return run_on_case(ref, "hold", op, form=HoldForm, forbidden=_HOLD_FORBIDDEN,
+                       done=_("The case is under legal hold. Nothing in it is erased until the hold is released."))
+
+
+@bp.post("/cases/<ref>/release")
+@login_required
+def release(ref: str):
+    def op(session, case, form: EmptyForm):
+        legal_hold.release_case(session, case, current_user.user)
+    return run_on_case(ref, "hold", op, form=EmptyForm, forbidden=_HOLD_FORBIDDEN,
+                       done=_("The legal hold is released. The retention rules apply to the case again."))
+
+
+_HOLD_FORBIDDEN = _l("You can read this case, but only HR can place or release a legal hold.")
 
 
 @bp.post("/cases/<ref>/reopen")

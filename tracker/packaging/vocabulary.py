@@ -184,6 +184,11 @@ AUDIT_ACTIONS = {
     "offender.confirmed": N_("Offender confirmed"),
     "evidence.failed": N_("Capture failed"),
     "evidence.refused": N_("Capture refused"),
+    "case.hold": N_("Legal hold placed"),
+    "case.release": N_("Legal hold released"),
+    "case.erase": N_("Case content erased by retention"),
+    "offender.erase": N_("Offender details erased by retention"),
+    "offender.suggestion_erase": N_("Offender suggestion erased by retention"),
 }
 
 

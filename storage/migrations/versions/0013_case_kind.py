@@ -4,14 +4,14 @@ Existing cases are all URL/upload reports: ``url``. The employee's statement is 
 ``statement`` (evidence.kind is a free String(10); no change there).
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0009 (chained after main's retention migration when main was merged in)
 """
 import sqlalchemy as sa
 from alembic import op
 
 
 revision = '0013'
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
