@@ -136,6 +136,12 @@ def capture_upload(data: bytes, filename: str, options: CaptureOptions, operator
     manifest.update(extra)
     artifacts += derived
     manifest.update(_common(run, operator, options))
+    return seal_and_timestamp(artifacts, manifest, options)
+
+
+def seal_and_timestamp(artifacts: list[Artifact], manifest: dict[str, Any], options: CaptureOptions) -> EvidenceBundle:
+    """The bundle (status ok) with an RFC 3161 token over its manifest when a TSA is configured; a TSA that
+    fails leaves the reason in ``timestamp_error`` (retried later), never the evidence unsealed."""
     bundle = EvidenceBundle.seal("ok", artifacts, manifest)
     if options.tsa_url:
         try:

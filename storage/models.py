@@ -1,4 +1,8 @@
-"""The database schema as typed SQLAlchemy 2.0 models. Alembic owns the schema (storage/migrations)."""
+"""The database schema as typed SQLAlchemy 2.0 models. Alembic owns the schema (storage/migrations).
+
+Long because it is the whole schema: every table and relation in one file, read next to the migrations
+(each declaration is short; splitting by domain would scatter the foreign keys across files).
+"""
 from __future__ import annotations
 
 import enum
@@ -78,6 +82,9 @@ class Case(Base):
     #: digital_threat | digital_bullying | digital_harassment (DOMAIN.md "Definitions"); None: not assessed
     category: Mapped[str | None] = mapped_column(String(30), index=True)
     platform: Mapped[str | None] = mapped_column(String(40), index=True)  #: id in tracker/workflow/rules/platforms.toml
+    #: what the employee met: url (content online) or phone_call, letter, in_person, email, sms, other
+    #: (tracker/cases/statement.py KINDS); the takedown ladder applies where content is online
+    kind: Mapped[str] = mapped_column(String(20), default="url", server_default="url")
     #: facts the checklist's preconditions read (None: not assessed yet)
     author_known: Mapped[bool | None] = mapped_column(Boolean)
     private_information_disclosed: Mapped[bool | None] = mapped_column(Boolean)
@@ -102,7 +109,7 @@ class Evidence(Base):
     __tablename__ = "evidence"
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"), index=True)
-    kind: Mapped[str] = mapped_column(String(10))  #: url | upload
+    kind: Mapped[str] = mapped_column(String(10))  #: url | upload | statement (the employee's statement)
     source_url: Mapped[str | None] = mapped_column(Text)
     original_filename: Mapped[str | None] = mapped_column(String(255))
     upload_sha256: Mapped[str | None] = mapped_column(String(64))  #: the uploaded bytes, stored before the job runs

@@ -14,9 +14,9 @@ from tracker.accounts.rule_files import load_in_force, override_dir
 from tracker.workflow.rules import Rules
 from tracker.adapters.runtime import Runtime
 from tracker.settings import Settings, load_settings
-from webui import profiles_admin, remote_profiles, rules_admin  # noqa: F401 - add their pages to admin.bp before it is registered
-from webui import (admin, api, auth, cases, db, demo_mail, exports, hr, letters, nav, oversight, rechecks, report,
-                   stats, workflow)
+from webui import profiles_admin, remote_profiles, rules_admin  # noqa: F401 - add their pages to admin.bp first
+from webui import (admin, api, auth, cases, db, demo_mail, exports, hr, letters, nav, oversight, phone, rechecks,
+                   report, stats, workflow)
 from webui.help import bp as help_bp
 from webui.extensions import babel, csrf, limiter, login_manager
 from webui.labels import PLATFORMS_KEY, RULES_KEY
@@ -116,6 +116,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     api.init_app(app)  # the JSON API: bearer tokens, exempt from CSRF, no session cookie
     workflow.init_app(app)  # the leader's step, ladder, clock and fact forms on the case page
     rechecks.init_app(app)  # re-check reasons, and the leader's decision on an uncertain one
+    phone.init_app(app)  # the installable app: manifest, service worker, offline page, share target
     demo_mail.init_app(app, demo)  # the demo's mail page; the banner when notifications are off
 
     app.jinja_env.filters["localtime"] = format_local

@@ -28,6 +28,7 @@ from webui import password_text
 from webui.db import db, perform, runtime
 from webui.extensions import limiter, login_manager
 from webui.forms.auth import LoginForm, LogoutForm, PasswordForm
+from webui.phone import SHARED
 from webui.redirects import safe_target
 from webui.timefmt import format_local
 
@@ -155,11 +156,14 @@ def password():
 
 
 def _start_session(user: User) -> None:
-    """A fresh session for ``user`` (nothing carried over but the language)."""
-    lang = session.get("lang")
+    """A fresh session for ``user`` (nothing carried over but the language and a draft shared from the phone,
+    which only prefills the report form the person then sends themselves; webui.phone)."""
+    lang, shared = session.get("lang"), session.get(SHARED)
     session.clear()
     if lang:
         session["lang"] = lang
+    if isinstance(shared, dict):
+        session[SHARED] = shared
     login_user(SessionUser(user))
     session[AUTH_AT] = session[SEEN_AT] = int(utcnow().timestamp())
 

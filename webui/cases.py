@@ -236,7 +236,7 @@ def _email_texts(case) -> dict:
                 continue
             texts[("ocr", ev.id)] = excerpt(body, OCR_EXCERPT_CHARS)
         replayed = any(a.role == "html" for a in ev.artifacts)  # a WACZ: its text is the page's, with pictures
-        if ev.kind == "upload" and text is not None and not replayed:
+        if ev.kind in ("upload", "statement") and text is not None and not replayed:
             try:
                 body = runtime().blobs.read(text.sha256).decode("utf-8", "replace")
             except BlobError:

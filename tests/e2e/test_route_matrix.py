@@ -94,6 +94,13 @@ ROUTES: dict[str, Route] = {
     "cases.artifact": Route("/cases/{ref}/evidence/{evidence_id}/screenshot_viewport.png", get=may(SEES)),
     "report.new": Route("/report", get=may(REPORTERS), post=may(REPORTERS)),
     "help.archiveweb": Route("/help/archiveweb", get=may(EVERYONE)),
+    "help.iphone": Route("/help/phone", get=may(EVERYONE)),
+    # the installable app: public files without case data; the share target fills the reporter's own draft
+    "phone.manifest": Route("/manifest.webmanifest", get=may(EVERYONE)),
+    "phone.service_worker": Route("/sw.js", get=may(EVERYONE)),
+    "phone.offline": Route("/offline", get=may(EVERYONE)),
+    "phone.share": Route("/share", post=may(REPORTERS), form={"text": "Se https://example.org/opslag?fbclid=x"}),
+    "phone.shared": Route("/share", get=may(REPORTERS)),
     "letters.new": Route("/cases/{ref}/letters/new", get=may(MANAGES, SEES - MANAGES), post=may(MANAGES, SEES - MANAGES)),
     "letters.edit": Route("/cases/{ref}/letters/{letter_id}", get=may(READS_LETTERS),
                           post=may(MANAGES, READS_LETTERS - MANAGES)),
@@ -200,7 +207,7 @@ ROUTES: dict[str, Route] = {
 #: run last for each person: it ends the session
 LAST = ("auth.logout",)
 #: open to anonymous visitors too
-PUBLIC = ("auth.login", "api.openapi_json", "api.docs")
+PUBLIC = ("auth.login", "api.openapi_json", "api.docs", "phone.manifest", "phone.service_worker", "phone.offline")
 
 
 class Org:

@@ -16,13 +16,15 @@ from sqlalchemy.orm import Session
 from storage.models import Case, CaseStep, Evidence
 from tracker.workflow.checklist import Step, preconditions_hold
 from tracker.workflow.rules import Rules
-from tracker.workflow.steps import DeadlineView, case_deadlines, case_facts, clock_rows, step_rows
+from tracker.workflow.steps import (DeadlineView, case_deadlines, case_facts, clock_rows, has_online_content,
+                                   step_rows)
 
 
 def case_overview(session: Session, case: Case, rules: Rules, now: datetime) -> dict[str, Any]:
     """Everything a reader of the case sees, computed at ``now`` (aware)."""
     rows = step_rows(session, case)
     facts = case_facts(case, rows)
+    ladder = rules.ladder if has_online_content(case) else ()  # nothing online: nothing to take down
     return {
         "ref": case.ref,
         "unit": {"name": case.unit.name},
@@ -32,9 +34,11 @@ def case_overview(session: Session, case: Case, rules: Rules, now: datetime) -> 
         "description": case.description,
         "status": case.status,
         "platform": case.platform,
+        "kind": case.kind,
+        "online_content": has_online_content(case),
         "evidence": [evidence_overview(ev) for ev in case.evidence],
         "steps": [step_overview(step, rows.get(step.id), facts)
-                  for step in (*rules.checklist, *rules.ladder, *rules.alternatives)],
+                  for step in (*rules.checklist, *ladder, *rules.alternatives)],
         "deadlines": [deadline_overview(view)
                       for view in case_deadlines(case, rules, rows, clock_rows(session, case), now)],
     }

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from capture.bundle import MANIFEST_NAME, TIMESTAMP_NAME, TSA_CHAIN_NAME, EvidenceBundle
 from capture.errors import CaptureFailed, CaptureRefused, TimestampError
 from capture.timestamp import request_timestamp
+from capture.statement import capture_statement
 from capture.upload import capture_upload
 from storage.models import Artifact, Case, Evidence, EvidenceState, Recheck
 from storage.types import utcnow
@@ -78,6 +79,8 @@ def run_capture_job(rt: "Runtime", evidence_id: int) -> str:
             with rt.Session() as session:  # a logged-in platform account bound to the URL's host, if any
                 profile = capture_profiles.profile_for_url(session, rt.settings, ev.source_url)
             bundle = rt.capturer().capture(ev.source_url, operator=operator, profile=profile)
+        elif ev.kind == "statement":  # the employee's own account: sealed as it was given
+            bundle = capture_statement(rt.blobs.read(ev.upload_sha256), rt.capture_options, operator)
         else:
             data = rt.blobs.read(ev.upload_sha256)
             bundle = capture_upload(data, ev.original_filename or "upload", rt.capture_options, operator)

@@ -14,6 +14,8 @@ from storage.models import Case, CaseCounter, Evidence, EvidenceState, Role, Use
 from storage.types import utcnow
 from tracker.oversight import audit
 from tracker.cases import casefacts
+from tracker.cases.statement import OFFLINE_KINDS, Statement, check_kind, document
+from storage.blobs import BlobStore
 from tracker import after_commit
 from tracker.errors import DomainError, NotFound
 from tracker.workflow.platforms import PlatformDirectory, platform_for_url, shipped_directory
@@ -35,6 +37,15 @@ class Report:
     description: str
     upload_sha256: str | None = None  #: uploaded file, already durable in the blob store
     upload_filename: str | None = None
+    #: ``url`` (content online) or an episode without one: phone_call, letter, in_person, email, sms, other
+    kind: str = "url"
+    statement: Statement | None = None  #: the employee's own account; required for an episode without a URL
+    #: further files, already durable in the blob store: (sha256, filename)
+    more_uploads: tuple[tuple[str, str | None], ...] = ()
+
+    @property
+    def has_upload(self) -> bool:
+        return bool(self.upload_sha256 or self.more_uploads)
 
 
 def validate_url(url: str) -> str:
@@ -66,7 +77,17 @@ def validate_url(url: str) -> str:
 
 
 def validate_report(report: Report) -> Report:
-    url = validate_url(report.url) if report.url or not report.upload_sha256 else None
+    kind = check_kind(report.kind)
+    if kind == "url":
+        url = validate_url(report.url) if report.url or not report.has_upload else None
+    else:  # an episode without a URL: an address is optional (a text message may carry one)
+        url = validate_url(report.url) if (report.url or "").strip() else None
+    statement = report.statement.cleaned() if report.statement is not None else None
+    if statement is not None and statement.empty:
+        statement = None
+    if kind in OFFLINE_KINDS and (statement is None or not statement.what):
+        raise DomainError("statement_missing", "an episode without a URL needs the employee's statement "
+                          "(what was said or done)", "statement")
     desc = (report.description or "").strip()
     if len(desc) > MAX_DESCRIPTION_LENGTH:
         raise DomainError("description_too_long",
@@ -79,7 +100,8 @@ def validate_report(report: Report) -> Report:
         if report.episode_at.year < 2000:
             raise DomainError("episode_too_old", "the episode time is before the year 2000", "episode_at")
     return Report(url=url, episode_at=report.episode_at, description=desc,
-                  upload_sha256=report.upload_sha256, upload_filename=report.upload_filename)
+                  upload_sha256=report.upload_sha256, upload_filename=report.upload_filename, kind=kind,
+                  statement=statement, more_uploads=report.more_uploads)
 
 
 def next_ref(session: Session, now: datetime) -> str:
@@ -95,40 +117,54 @@ def next_ref(session: Session, now: datetime) -> str:
     return f"V-{year}-{counter.last:05d}"
 
 
-def open_case(session: Session, reporter: User, report: Report, directory: PlatformDirectory | None = None) -> Case:
-    """Open a case in the reporter's unit with its first evidence, queued for capture after commit."""
+def open_case(session: Session, reporter: User, report: Report, directory: PlatformDirectory | None = None,
+              blobs: BlobStore | None = None) -> Case:
+    """Open a case in the reporter's unit with its first evidence, queued for capture after commit.
+
+    A statement is written to ``blobs`` (durable before its evidence row) and sealed by the capture job."""
     if not can_report(reporter):
         raise DomainError("not_allowed", "only employees, leaders and AMR of a unit can report")
     report = validate_report(report)
+    if report.statement is not None and blobs is None:
+        raise ValueError("open_case needs the blob store for a statement")
     now = utcnow()
     case = Case(ref=next_ref(session, now), unit_id=reporter.unit_id, employee_id=reporter.id,
                 reported_by_id=reporter.id, episode_at=report.episode_at, description=report.description,
-                created_at=now,
+                created_at=now, kind=report.kind,
                 platform=platform_for_url(report.url, directory or shipped_directory()).id if report.url else None)
     session.add(case)
     session.flush()
     index_case_description(session, case)
     audit.record(session, reporter, "case.create", "case", case.ref, case.id,
                  episode_at=report.episode_at.isoformat() if report.episode_at else None,
-                 facts_sha256=casefacts.created(case))
+                 facts_sha256=casefacts.created(case), **({"kind": report.kind} if report.kind != "url" else {}))
     if report.url:
         add_evidence(session, reporter, case, url=report.url)
     if report.upload_sha256:
         add_evidence(session, reporter, case, upload_sha256=report.upload_sha256,
                      upload_filename=report.upload_filename)
+    for sha, name in report.more_uploads:
+        add_evidence(session, reporter, case, upload_sha256=sha, upload_filename=name)
+    if report.statement is not None:
+        data = document(report.statement, kind=report.kind, case_ref=case.ref, episode_at=report.episode_at,
+                        given_by=f"user:{reporter.id}", given_at=now)
+        add_evidence(session, reporter, case, upload_sha256=blobs.put(data), upload_filename="statement.json",
+                     kind="statement")
     after_commit.case_opened(session, case.id)
     return case
 
 
 def add_evidence(session: Session, actor: User, case: Case, *, url: str | None = None,
-                 upload_sha256: str | None = None, upload_filename: str | None = None) -> Evidence:
-    ev = Evidence(case=case, kind="url" if url else "upload", source_url=url,
+                 upload_sha256: str | None = None, upload_filename: str | None = None,
+                 kind: str | None = None) -> Evidence:
+    """``kind``: url, upload or statement (the employee's statement, sealed like an upload)."""
+    ev = Evidence(case=case, kind=kind or ("url" if url else "upload"), source_url=url,
                   upload_sha256=upload_sha256, original_filename=upload_filename,
                   state=EvidenceState.queued, created_by_id=actor.id)
     session.add(ev)
     session.flush()
     audit.record(session, actor, "evidence.request", "evidence", ev.id, case.id,
-                 url=url, upload_sha256=upload_sha256)
+                 url=url, upload_sha256=upload_sha256, **({"kind": kind} if kind == "statement" else {}))
     after_commit.capture(session, ev.id)
     return ev
 

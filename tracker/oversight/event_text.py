@@ -163,11 +163,21 @@ def has_sentence(action: str) -> bool:
 
 
 # -- the case and its evidence -------------------------------------------------------------------------
+#: episodes without a URL (tracker/cases/statement.py KINDS), as the sentences name them
+EPISODE_KINDS = {"phone_call": ("et telefonopkald", "a phone call"), "letter": ("et brev", "a letter"),
+                 "in_person": ("en episode ansigt til ansigt", "an episode in person"), "email": ("en e-mail", "an e-mail"),
+                 "sms": ("en sms", "a text message"), "other": ("en anden slags episode", "another kind of episode")}
+
+
 @formats("case.create")
 def _case_create(d, e, n):
     at = when(d["episode_at"]) if d.get("episode_at") else None
-    return (f"Sagen blev oprettet; episoden fandt sted {at}." if at else "Sagen blev oprettet; episodens tid er ukendt.",
-            f"The case was opened; the episode took place {at}." if at else "The case was opened; the episode time is unknown.")
+    da, en = (f"Sagen blev oprettet; episoden fandt sted {at}." if at else "Sagen blev oprettet; episodens tid er ukendt.",
+              f"The case was opened; the episode took place {at}." if at else "The case was opened; the episode time is unknown.")
+    if d.get("kind") in EPISODE_KINDS:
+        kind_da, kind_en = EPISODE_KINDS[d["kind"]]
+        da, en = f"{da} Episoden var {kind_da}.", f"{en} The episode was {kind_en}."
+    return da, en
 
 
 @formats("case.view")
@@ -223,6 +233,11 @@ def _case_close(d, e, n):
 
 @formats("evidence.request")
 def _evidence_request(d, e, n):
+    if d.get("kind") == "statement":
+        return (f"Medarbejderens forklaring blev afgivet og sendt til sikring (bevis nr. {e.object_id}, SHA-256 "
+                f"{short_hash(d.get('upload_sha256'))}).",
+                f"The employee's statement was given and sent for securing (evidence no. {e.object_id}, SHA-256 "
+                f"{short_hash(d.get('upload_sha256'))}).")
     if d.get("url"):
         return (f"Sikring af adressen {d['url']} blev bestilt (bevis nr. {e.object_id}).",
                 f"A capture of {d['url']} was requested (evidence no. {e.object_id}).")

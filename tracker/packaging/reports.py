@@ -224,6 +224,8 @@ def _text_excerpt(rt, blobs: dict, m: dict[str, Any]) -> dict[str, Any] | None:
         return {"source": "post", "text": excerpt(text, EXCERPT_CHARS), "cut": False}
     art = blobs.get("text.txt")
     source = "text.txt"
+    if art is None and "statement.txt" in blobs:  # the employee's statement (capture/statement.py)
+        art, source = blobs["statement.txt"], "statement"
     if art is None and "ocr.txt" in blobs:
         art, source = blobs["ocr.txt"], "ocr"
     if art is None:
@@ -552,6 +554,8 @@ def _status_text(ev: Evidence, manifest: dict[str, Any] | None) -> str:
 
 
 def _plain_status_text(ev: Evidence, manifest: dict[str, Any] | None) -> str:
+    if ev.kind == "statement":
+        return vocabulary.danish_text(vocabulary.STATEMENT_OK_TEXT) if ev.capture_status == "ok" else ""
     if ev.kind == "upload":
         return vocabulary.danish_text(vocabulary.UPLOAD_OK_TEXT) if ev.capture_status == "ok" else ""
     if ev.capture_status == "ok" and COVER_UNMEASURED in ((manifest or {}).get("notes") or []):

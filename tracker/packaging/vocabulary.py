@@ -99,6 +99,9 @@ CAPTURE_STATUS_TEXTS = {
 
 #: an uploaded file's status
 UPLOAD_OK_TEXT = N_("The file was received and secured unchanged.")
+#: the employee's statement (capture/statement.py), sealed
+STATEMENT_OK_TEXT = N_("The employee's statement is kept unchanged as statement.json with its SHA-256 in the "
+                       "manifest; statement.txt is the same statement as readable text.")
 
 #: an ``ok`` capture whose coverage could not be measured: only what was established
 OK_COVER_UNKNOWN_TEXT = N_("The page was fetched and secured: the submitted page (or a redirect on the same "

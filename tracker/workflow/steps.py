@@ -112,9 +112,19 @@ class Suggestion:
     after: Step | None = None  #: the rung that failed or went unanswered
 
 
+def has_online_content(case: Case) -> bool:
+    """Is there content online to take down? A URL report, or an episode whose evidence names an address.
+
+    A phone call, a letter or a threat at the counter has nothing to remove: no takedown ladder for it."""
+    return (case.kind or "url") == "url" or any(ev.source_url for ev in case.evidence)
+
+
 def suggest_next_rung(case: Case, rules: Rules, rows: Mapping[str, CaseStep], now: datetime) -> Suggestion | None:
     """The rung to try now: the first that applies; the next once the last one tried failed, was
-    skipped, or waited its ``wait_days`` without a removed outcome. None while waiting or when removed."""
+    skipped, or waited its ``wait_days`` without a removed outcome. None while waiting or when removed,
+    and for an episode without content online (``has_online_content``)."""
+    if not has_online_content(case):
+        return None
     facts = case_facts(case, rows)
     last: tuple[Step, CaseStep] | None = None
     for rung in rules.ladder:

@@ -18,6 +18,7 @@ from storage.types import utcnow
 from tracker.cases import lifecycle
 from tracker.cases.casefile import case_overview
 from tracker.cases.register import Report, list_cases_for, open_case
+from tracker.cases.statement import KINDS, Statement
 from tracker.oversight import audit
 from tracker.workflow import recheck
 from tracker.workflow import steps as ops
@@ -32,7 +33,7 @@ NOTE = Field("string", "why (required; kept in the audit log)", required=True)
 
 
 def case_summary(case: Case) -> dict[str, Any]:
-    return {"ref": case.ref, "url": url_for("api.get_case", ref=case.ref), "status": case.status,
+    return {"ref": case.ref, "url": url_for("api.get_case", ref=case.ref), "kind": case.kind, "status": case.status,
             "category": case.category, "created_at": iso(case.created_at), "episode_at": iso(case.episode_at),
             "closed_at": iso(case.closed_at)}
 
@@ -50,16 +51,30 @@ def attachments_of(s, case: Case) -> list[StepAttachment]:
 
 @operation("POST", "/cases", tag=CASES, summary="Open a case", ok=201, response="CaseCreated",
            who="anyone in a unit who may report (employee, leader, AMR); HR and admins: 403 not_allowed",
-           body={"url": Field("string", "the post's address (http or https)", nullable=True),
-                 "episode_at": Field("time", "when it was posted or happened; null or absent: not known",
-                                     nullable=True),
-                 "description": Field("string", "what happened", nullable=True)},
+           body={"kind": Field("string", "what the employee met: url (content online, the default) or an episode "
+                                         "without a URL, which needs a statement", choices=KINDS, nullable=True),
+                 "url": Field("string", "the post's address (http or https); required for kind url, optional "
+                                        "otherwise", nullable=True),
+                 "episode_at": Field("time", "when it was posted or happened; null or absent: not known. The "
+                                             "72-hour police deadline counts from it", nullable=True),
+                 "description": Field("string", "what happened", nullable=True),
+                 "statement": Field("string", "the employee's statement: what was said or done (required for "
+                                              "every kind but url); kept as hashed, timestamped evidence",
+                                    nullable=True),
+                 "who": Field("string", "who did it, if known", nullable=True),
+                 "where": Field("string", "where it happened", nullable=True),
+                 "witnesses": Field("string", "who saw or heard it", nullable=True)},
            errors=(400, 403, 413, 415))
 def create_case():
-    """Open a case in the reporter's unit; the URL's capture is queued (the answer does not wait for it)."""
+    """Open a case in the reporter's unit; the URL's capture and the statement's sealing are queued (the answer
+    does not wait for them)."""
     b = body()
-    report = Report(url=b.get("url"), episode_at=b.get("episode_at"), description=b.get("description") or "")
-    case = run(lambda s: open_case(s, user(), report, directory=runtime().platforms))
+    parts = {k: b.get(k) or "" for k in ("statement", "who", "where", "witnesses")}
+    statement = Statement(what=parts["statement"], who=parts["who"], where=parts["where"],
+                          witnesses=parts["witnesses"]) if any(parts.values()) else None
+    report = Report(url=b.get("url"), episode_at=b.get("episode_at"), description=b.get("description") or "",
+                    kind=b.get("kind") or "url", statement=statement)
+    case = run(lambda s: open_case(s, user(), report, directory=runtime().platforms, blobs=runtime().blobs))
     location = url_for("api.get_case", ref=case.ref)
     return answer({"ref": case.ref, "url": location}, 201, location)
 

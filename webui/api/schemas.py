@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracker.cases.statement import KINDS
+
 
 def _t(kind: str, doc: str = "", null: bool = False, **extra: Any) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": [kind, "null"] if null else kind, **extra}
@@ -54,6 +56,8 @@ NULL_ANY: dict[str, Any] = {}  #: any JSON value
 FACTS = obj({"author_known": b(null=True), "private_information_disclosed": b(null=True),
              "defamatory": b(null=True)}, doc="true, false, or null: not assessed")
 CASE_SUMMARY = {"ref": s("the case's reference, e.g. V-2026-00012"), "url": s("this case in the API"),
+                "kind": s("url: content online; else an episode without a URL (its statement is evidence)",
+                          enum=list(KINDS)),
                 "status": s(enum=["open", "closed"]), "category": s(null=True), "created_at": time(null=False),
                 "episode_at": time("null: not known"), "closed_at": time()}
 ATTACHMENT = obj({"id": i(), "step_id": s(), "evidence_id": i("evidence attached (else an upload)", null=True),
@@ -90,6 +94,7 @@ OFFENDER_LINK = obj({"link_id": i(), "state": s(enum=["suggested", "confirmed", 
                                       "profile_url": s(null=True), "kind": s()})})
 CASE_FILE = obj({**CASE_SUMMARY, "unit": obj({"name": s()}), "employee": obj({"name": s()}),
                  "description": s(), "platform": s(null=True), "facts": ref("Facts"),
+                 "online_content": b("false: nothing online to take down, so no ladder steps"),
                  "evidence": array(obj({"id": i(), "kind": s(), "state": s(), "artifacts": array(obj(
                      {"name": s(), "role": s(null=True), "media_type": s(null=True), "size": i(null=True),
                       "sha256": s(), "url": s()}))}, open_=True)),
