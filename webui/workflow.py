@@ -110,6 +110,8 @@ ACTIONS = {
     "audit.view": _l("Audit log viewed"),
     "auth.login": _l("Logged in"),
     "auth.login_failed": _l("Failed login"),
+    "auth.sso_refused": _l("Sign-in with the municipality account refused"),
+    "auth.sso_failed": _l("Sign-in with the municipality account failed"),
     "token.create": _l("API token created"),
     "token.revoke": _l("API token revoked"),
     "unit.create": _l("Unit created"),

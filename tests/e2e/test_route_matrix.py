@@ -187,11 +187,17 @@ ROUTES: dict[str, Route] = {
     "demo.mail": Route("/demo/mail", get=may(NOBODY)),  # only under `vaern demo` (tests/test_demo_mode.py)
     "admin.profiles": Route("/admin/profiles", get=may(ADMIN), post=may(ADMIN)),
     "admin.profile_remove": Route("/admin/profiles/matrix/remove", get=may(ADMIN), post=may(ADMIN)),
+    "sso.admin_status": Route("/admin/sso", get=may(ADMIN)),
+    # single sign-on is off in this organisation: both are 404 for everyone (tests/e2e/test_sso.py has them on)
+    "sso.start": Route("/login/sso", post=may(NOBODY)),
+    "sso.callback": Route("/login/sso/callback?code=x&state=y", get=may(NOBODY)),
 }
 #: run last for each person: it ends the session
 LAST = ("auth.logout",)
 #: open to anonymous visitors too
 PUBLIC = ("auth.login", "api.openapi_json", "api.docs")
+#: answer 404 to anonymous visitors too: single sign-on, which this organisation does not have
+OFF = ("sso.start", "sso.callback")
 
 
 class Org:
@@ -343,7 +349,7 @@ def test_each_person_gets_exactly_the_access_the_table_gives(org, key):
             if access is None:
                 continue
             if key == ANON:
-                expected = "ok" if endpoint in PUBLIC else "login"
+                expected = "ok" if endpoint in PUBLIC else "404" if endpoint in OFF else "login"
             else:
                 expected = access.expected(key)
                 expected = "login" if expected == "ok" and route.to_login else expected

@@ -1,0 +1,81 @@
+"""A real OpenID Connect provider on 127.0.0.1 for the single sign-on tests: oidc-provider-mock (PyPI), served
+over HTTP by werkzeug in a thread, with the people it knows given as claims.
+
+``Tamper`` sits in front of the provider's token endpoint (the answer still travels over real HTTP to Værn)
+and, when told to, changes the ID token on its way: ``"claims"`` rewrites the payload (the signature no longer
+fits), ``"unsigned"`` swaps the header for ``alg: none`` and drops the signature, ``"replay"`` sends the ID
+token of an earlier sign-in (signed, but for another nonce).
+"""
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+from collections.abc import Iterator
+
+from tests.support.browser import served
+
+CLIENT_ID, CLIENT_SECRET = "vaern-test", "vaern-test-secret"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class Tamper:
+    """WSGI middleware over the provider: rewrites the ID token in token responses while ``mode`` is set."""
+
+    def __init__(self, app):
+        self.app = app
+        self.mode: str | None = None
+        self.seen: list[str] = []  #: every ID token the provider issued, in order
+
+    def _change(self, id_token: str) -> str:
+        header, payload, signature = id_token.split(".")
+        if self.mode == "claims":
+            claims = json.loads(_unb64(payload))
+            claims["roles"] = ["vaern-admin"]
+            return ".".join((header, _b64(json.dumps(claims).encode()), signature))
+        if self.mode == "unsigned":
+            return ".".join((_b64(b'{"alg":"none","typ":"JWT"}'), payload, ""))
+        if self.mode == "replay":
+            return self.seen[0]
+        return id_token
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") != "/oauth2/token":
+            return self.app(environ, start_response)
+        captured = {}
+
+        def keep(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+
+        body = b"".join(self.app(environ, keep))
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            answer = None
+        if isinstance(answer, dict) and isinstance(answer.get("id_token"), str):
+            issued = answer["id_token"]
+            answer["id_token"] = self._change(issued) if self.mode else issued
+            self.seen.append(issued)
+            body = json.dumps(answer).encode()
+        headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+        start_response(captured["status"], headers + [("Content-Length", str(len(body)))])
+        return [body]
+
+
+@contextlib.contextmanager
+def provider(*people: dict) -> Iterator[tuple[str, Tamper]]:
+    """Serve a provider knowing ``people`` (claims with "sub"); yield its issuer URL and its ``Tamper``."""
+    from oidc_provider_mock import User, app
+
+    users = [User(sub=p["sub"], claims={k: v for k, v in p.items() if k != "sub"}) for p in people]
+    tamper = Tamper(app(require_nonce=True, user_claims=users))
+    with served(tamper) as base:
+        yield base, tamper
