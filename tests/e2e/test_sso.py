@@ -149,8 +149,8 @@ def test_a_person_whose_claims_map_to_no_role_gets_no_account(make_runtime):
             other.context.close()
 
 
-@pytest.mark.parametrize("mode", ["claims", "unsigned", "replay"])
-def test_a_tampered_or_replayed_id_token_signs_nobody_in(make_runtime, mode):
+@pytest.mark.parametrize("mode", ["claims", "unsigned", "replay", "expired", "audience", "issuer"])
+def test_a_tampered_replayed_expired_or_misaddressed_id_token_signs_nobody_in(make_runtime, mode):
     with provider(LEADER, ADMIN) as (issuer, tamper), open_browser() as browser:
         site = Site(make_runtime, issuer)
         with served(site.app) as base:
@@ -170,7 +170,9 @@ def test_a_tampered_or_replayed_id_token_signs_nobody_in(make_runtime, mode):
             failed = site.audit("auth.sso_failed")
             assert len(failed) == 1 and failed[0]["issuer"] == issuer, failed
             reason = failed[0]["reason"]
-            expected = {"claims": "bad_signature", "unsigned": "unsupported_algorithm", "replay": "nonce"}[mode]
+            expected = {"claims": "bad_signature", "unsigned": "unsupported_algorithm",
+                        "replay": "Invalid claim 'nonce'", "expired": "expired_token",
+                        "audience": "Invalid claim 'aud'", "issuer": "Invalid claim 'iss'"}[mode]
             assert expected in reason, reason
             with site.rt.Session() as s:
                 assert s.execute(select(User).where(User.role == Role.admin)).first() is None

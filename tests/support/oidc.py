@@ -4,7 +4,8 @@ over HTTP by werkzeug in a thread, with the people it knows given as claims.
 ``Tamper`` sits in front of the provider's token endpoint (the answer still travels over real HTTP to Værn)
 and, when told to, changes the ID token on its way: ``"claims"`` rewrites the payload (the signature no longer
 fits), ``"unsigned"`` swaps the header for ``alg: none`` and drops the signature, ``"replay"`` sends the ID
-token of an earlier sign-in (signed, but for another nonce).
+token of an earlier sign-in (signed, but for another nonce); ``"expired"``, ``"audience"`` and ``"issuer"`` sign
+the token again with the provider's own key with that one claim wrong.
 """
 from __future__ import annotations
 
@@ -16,6 +17,12 @@ from collections.abc import Iterator
 from tests.support.browser import served
 
 CLIENT_ID, CLIENT_SECRET = "vaern-test", "vaern-test-secret"
+#: ID tokens signed with the provider's real key but with one claim wrong
+RESIGNED = {
+    "expired": lambda c: {"exp": c["iat"] - 3600, "iat": c["iat"] - 7200},
+    "audience": lambda c: {"aud": "another-app"},
+    "issuer": lambda c: {"iss": "https://login.example.org/other-tenant"},
+}
 
 
 def _b64(data: bytes) -> str:
@@ -33,6 +40,10 @@ class Tamper:
         self.app = app
         self.mode: str | None = None
         self.seen: list[str] = []  #: every ID token the provider issued, in order
+        # the provider's own signing key (kept by the mock in a closure of its per-request hook), so that the
+        # "expired", "audience" and "issuer" modes can send a token with a valid signature and one claim wrong
+        self.key = next(cell.cell_contents.jwk for hook in app.before_request_funcs[None]
+                        for cell in (hook.__closure__ or ()) if hasattr(cell.cell_contents, "jwk"))
 
     def _change(self, id_token: str) -> str:
         header, payload, signature = id_token.split(".")
@@ -44,6 +55,12 @@ class Tamper:
             return ".".join((_b64(b'{"alg":"none","typ":"JWT"}'), payload, ""))
         if self.mode == "replay":
             return self.seen[0]
+        if self.mode in RESIGNED:
+            from authlib.jose import jwt
+
+            claims = json.loads(_unb64(payload))
+            claims.update(RESIGNED[self.mode](claims))
+            return jwt.encode(json.loads(_unb64(header)), claims, self.key).decode()
         return id_token
 
     def __call__(self, environ, start_response):
