@@ -84,8 +84,8 @@ def test_a_person_signs_in_with_the_municipality_account_and_gets_the_role_the_m
                                                                         Role.leader, issuer)
             assert site.audit("user.create")[-1]["via"] == "sso"
             assert site.audit("auth.login")[-1] == {"via": "sso", "actor_id": lis.id}
-            # PKCE: Værn sent an S256 challenge with the authorization request and the verifier with the code
-            # (the provider mock does not check it; the request is what this proves)
+            # PKCE: the verifier Værn sent with the code hashes (S256) to the challenge of its authorization request
+            assert tamper.pkce_checked == 1
             page.goto(f"{base}/account/password")
             assert page.locator("#sso-account").is_visible()
 
@@ -149,7 +149,7 @@ def test_a_person_whose_claims_map_to_no_role_gets_no_account(make_runtime):
             other.context.close()
 
 
-@pytest.mark.parametrize("mode", ["claims", "unsigned", "replay", "expired", "audience", "issuer"])
+@pytest.mark.parametrize("mode", ["pkce", "claims", "unsigned", "replay", "expired", "audience", "issuer"])
 def test_a_tampered_replayed_expired_or_misaddressed_id_token_signs_nobody_in(make_runtime, mode):
     with provider(LEADER, ADMIN) as (issuer, tamper), open_browser() as browser:
         site = Site(make_runtime, issuer)
@@ -170,7 +170,7 @@ def test_a_tampered_replayed_expired_or_misaddressed_id_token_signs_nobody_in(ma
             failed = site.audit("auth.sso_failed")
             assert len(failed) == 1 and failed[0]["issuer"] == issuer, failed
             reason = failed[0]["reason"]
-            expected = {"claims": "bad_signature", "unsigned": "unsupported_algorithm",
+            expected = {"pkce": "invalid_grant", "claims": "bad_signature", "unsigned": "unsupported_algorithm",
                         "replay": "Invalid claim 'nonce'", "expired": "expired_token",
                         "audience": "Invalid claim 'aud'", "issuer": "Invalid claim 'iss'"}[mode]
             assert expected in reason, reason
