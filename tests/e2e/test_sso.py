@@ -165,6 +165,8 @@ def test_a_tampered_replayed_expired_or_misaddressed_id_token_signs_nobody_in(ma
             page.locator("#login-error").wait_for()
             assert "Det lykkedes ikke at logge ind med din kommunale konto" in page.locator("#login-error").inner_text()
             screenshot(page, f"sso-tampered-{mode}")
+            # the password form on this page (shown at the callback's address) still goes to the login
+            assert page.locator("form[novalidate]").get_attribute("action") == "/login"
             page.goto(f"{base}/")
             assert page.url.startswith(f"{base}/login")
             failed = site.audit("auth.sso_failed")
