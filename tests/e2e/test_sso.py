@@ -200,6 +200,12 @@ def test_without_local_login_only_the_provider_signs_in_and_the_admin_sees_the_m
             assert "vaern-leder-jc" in rows.nth(0).inner_text() and "Jobcenter" in rows.nth(0).inner_text()
             assert_no_serious_axe_findings(page, "admin SSO page")
             screenshot(page, "sso-admin")
+            # the admin's own account came from the provider: no password to make on its page
+            ada = site.user(ADMIN["sub"])
+            page.goto(f"{base}/admin/users/{ada.id}")
+            assert page.locator("#sso-user").is_visible()
+            assert page.locator(f"form[action='/admin/users/{ada.id}/password']").count() == 0
+            assert_no_serious_axe_findings(page, "admin page of an SSO user")
             page.context.close()
         client = site.app.test_client()
         token = TOKEN.search(client.get("/login").get_data(as_text=True)).group(1)

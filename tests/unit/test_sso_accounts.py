@@ -8,7 +8,9 @@ from sqlalchemy import select
 from storage.models import AuditEvent, Role, User
 from tests.support.factories import make_settings, make_unit, make_user
 from tracker.accounts import sso
+from tracker.accounts.admin import reset_password
 from tracker.accounts.users import authenticate
+from tracker.errors import DomainError
 from tracker.settings import RoleMapping, SettingsError, load_settings, parse_role_map
 
 ISSUER = "https://login.microsoftonline.com/tenant-1/v2.0"
@@ -65,6 +67,8 @@ def test_an_account_is_made_just_in_time_without_a_password_and_found_again_by_i
         user_id = done.user.id
         assert (done.user.email, done.user.role, done.user.unit.name) == ("lis@kommune.dk", Role.leader, "Jobcenter")
         assert authenticate(s, "lis@kommune.dk", sso.NO_PASSWORD) is None  # no password ever matches
+        with pytest.raises(DomainError, match="single sign-on"):  # nor can one be given: it would outlive the role
+            reset_password(s, None, done.user)
         # a new e-mail at the provider follows the person; the same e-mail under another issuer is someone else
         again = sso.sign_in(s, PROVIDER, _claims(email="lis.leder@kommune.dk"))
         assert again.user.id == user_id and again.user.email == "lis.leder@kommune.dk" and not again.ended_sessions
