@@ -37,9 +37,9 @@ def _set_user(issuer: str, person: dict) -> None:
         assert answer.status == 204
 
 
-def _sign_in(page, base: str, sub: str) -> None:
+def _sign_in(page, base: str, sub: str, login: str = "/login") -> None:
     """Værn's button, then the provider's page (type the subject, authorize): back at Værn."""
-    page.goto(f"{base}/login")
+    page.goto(f"{base}{login}")
     page.get_by_role("button", name="Log ind med kommunens konto").click()
     page.locator("input[name=sub]").fill(sub)
     page.get_by_role("button", name="Authorize", exact=True).click()
@@ -77,8 +77,8 @@ def test_a_person_signs_in_with_the_municipality_account_and_gets_the_role_the_m
                 screenshot(page, f"sso-login-{name}")
 
             page = new_page(browser)
-            _sign_in(page, base, LEADER["sub"])
-            page.wait_for_url(f"{base}/")
+            _sign_in(page, base, LEADER["sub"], login="/login?next=/account/password")
+            page.wait_for_url(f"{base}/account/password")  # where she was going before the login
             lis = site.user(LEADER["sub"])
             assert (lis.email, lis.name, lis.role, lis.oidc_issuer) == ("lis.leder@kommune.dk", "Lis Leder",
                                                                         Role.leader, issuer)
