@@ -8,6 +8,7 @@ hard timeout can end everything it started: a hung driver or browser is killed, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html as html_mod
 import json
 import os
@@ -26,6 +27,8 @@ from .options import CaptureOptions
 #: A closed port: browser traffic that slipped past the route guard would go here and fail.
 DEAD_PROXY = {"server": "http://127.0.0.1:9", "bypass": "<-loopback>"}
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)  #: where the child process imports capture from
+#: how much lower than the web server the printing child runs (0 = same priority, 19 = lowest)
+PRINT_NICENESS = 10
 _CHILD = "import sys; sys.path.insert(0, sys.argv[1]); from capture.pdf import _child_main; _child_main()"
 
 
@@ -79,7 +82,13 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _child_main() -> None:
-    """The child process: read the job from stdin, write the PDF to stdout, one error line to stderr."""
+    """The child process: read the job from stdin, write the PDF to stdout, one error line to stderr.
+
+    It lowers its own priority first (Chromium inherits it): a report printed in the background must not
+    slow the pages people are waiting for on a small server (issue 11, benchmarks/responsiveness.py).
+    """
+    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.nice on this platform
+        os.nice(PRINT_NICENESS)
     job = json.loads(sys.stdin.buffer.read().decode("utf-8"))
     try:
         pdf = asyncio.run(_print(job["html"], job["chromium_path"], PageFrame(**job["frame"])))

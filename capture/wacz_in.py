@@ -47,7 +47,8 @@ def looks_like_wacz(data: bytes) -> bool:
 
 
 def unsafe_name(name: str) -> str | None:
-    """Why ``name`` may not be a path inside the WACZ, or None (the export verifier's rule, tracker/packaging)."""
+    """Why ``name`` may not be a path inside a ZIP archive — a WACZ or Værn's own case package (its verifier in
+    tracker/packaging/package.py uses this rule too) —, or None when it is a plain relative path."""
     if not name or len(name) > MAX_NAME:
         return "empty or absurdly long name"
     if any(ord(c) < 32 or c == "\x7f" for c in name):
@@ -55,7 +56,7 @@ def unsafe_name(name: str) -> str | None:
     if "\\" in name or name.startswith("/") or re.match(r"^[A-Za-z]:", name):
         return "absolute path or backslash"
     if any(part in ("", ".", "..") for part in name.split("/")):
-        return "path leaves the archive folder or has empty parts"
+        return "path leaves the package folder or has empty parts"
     return None
 
 

@@ -16,15 +16,17 @@ from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "webui" / "translations"
-METHODS = [("webui/**.py", "python"), ("webui/templates/**.html", "jinja2")]
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None}
+METHODS = [("webui/**.py", "python"), ("webui/templates/**.html", "jinja2"),
+           ("tracker/packaging/vocabulary.py", "python")]  # the codes' words, shared by pages and reports
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None, "N_": None}
+SOURCES = ("webui", "tracker/packaging/vocabulary.py")
 
 
 def extract() -> Catalog:
     template = Catalog(project="Værn", fuzzy=False)
     for filename, lineno, message, comments, context in extract_from_dir(
             ROOT, METHODS, keywords=KEYWORDS, strip_comment_tags=True):
-        if filename.startswith("webui"):
+        if filename.startswith(SOURCES):
             template.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
     return template
 

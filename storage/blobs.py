@@ -1,4 +1,4 @@
-"""Content-addressed, write-once evidence store.
+"""Content-addressed, write-once evidence store (blobs are erased only by retention: ``delete``).
 
 A blob's name is the SHA-256 of its bytes (``ab/cd/abcd…``). Writes go to a temp file that is
 fsynced, then linked into place and every directory it created fsynced; reads verify the hash,
@@ -130,6 +130,17 @@ class BlobStore:
                 yield chunk
         if digest.hexdigest() != sha256:
             raise BlobCorrupt(sha256, digest.hexdigest())
+
+    def delete(self, sha256: str) -> bool:
+        """Erase one blob for good (retention, issue 16); False if it was not there. The caller checks that no
+        row still refers to it: the store is content-addressed, so two cases may share one blob."""
+        path = self.path_for(sha256)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        _fsync_dir(path.parent)
+        return True
 
     def verify(self, sha256: str) -> None:
         """Re-hash one blob; raises BlobMissing or BlobCorrupt."""

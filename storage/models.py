@@ -88,6 +88,13 @@ class Case(Base):
     author_known: Mapped[bool | None] = mapped_column(Boolean)
     private_information_disclosed: Mapped[bool | None] = mapped_column(Boolean)
     defamatory: Mapped[bool | None] = mapped_column(Boolean)
+    #: legal hold (issue 16): while set, nothing of the case is erased; None: not held
+    hold_reason: Mapped[str | None] = mapped_column(Text)
+    hold_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hold_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    #: when the retention run erased the case's content, leaving this row as its anonymous tombstone
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    erased_rule: Mapped[str | None] = mapped_column(String(60))  #: the id in tracker/workflow/rules/retention.toml
 
     unit: Mapped[OrgUnit] = relationship()
     employee: Mapped[User] = relationship(foreign_keys=[employee_id])
@@ -342,6 +349,9 @@ class Offender(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))  #: None: suggested by the system
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: when the retention run erased its handle, profile, name and note (platform and kind stay for statistics)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    erased_rule: Mapped[str | None] = mapped_column(String(60))
 
 
 class CaseOffender(Base):

@@ -26,7 +26,7 @@ bp = Blueprint("admin", __name__)
 ROLES = PERSON_ROLE_LABELS
 TOKEN_STATES = {"live": _l("In use"), "revoked": _l("Revoked"), "expired": _l("Expired")}
 KINDS = {"rules": _l("Rules"), "platforms": _l("Platform directory"), "letter": _l("Letter template"),
-         "removal_signs": _l("Removal signs for re-checks")}
+         "removal_signs": _l("Removal signs for re-checks"), "retention": _l("Retention rules")}
 
 
 def _message(exc: DomainError) -> str:

@@ -13,8 +13,10 @@ from storage.blobs import BlobError
 from storage.models import Evidence, EvidenceState, Role
 from storage.types import utcnow
 from tracker.cases import files
+from tracker.cases.hold import can_hold
 from tracker.cases.register import get_case_for, view_case
 from tracker.errors import NotFound
+from tracker.packaging import vocabulary
 from tracker.packaging.exports import jobs_for
 from tracker.accounts.permissions import can_report
 from tracker.workflow.steps import urgency_order
@@ -53,23 +55,7 @@ REASONS = {
 
 
 #: what each file of a bundle is, for people who do not know MHTML from WARC
-ROLE_LABELS = {
-    "screenshot_full": _l("Screenshot of the whole page"),
-    "screenshot_viewport": _l("Screenshot of what was visible first"),
-    "screenshot_post": _l("Screenshot of the post itself"),
-    "screenshot_wall": _l("Screenshot of the cookie or login wall, before Værn clicked"),
-    "mhtml": _l("Complete page archive (MHTML, opens in Chrome/Edge)"),
-    "html": _l("The page's HTML source (download only)"),
-    "text": _l("The page's visible text"),
-    "ocr_text": _l("Text read from the picture by machine (OCR; may contain errors)"),
-    "warc": _l("Web archive of all traffic (WARC, for specialists)"),
-    "pdf": _l("The page printed to PDF"),
-    "original": _l("The uploaded file, unchanged"),
-    "preview": _l("Preview of the uploaded file"),
-    "manifest": _l("Manifest: what was captured, how, and every file's SHA-256"),
-    "timestamp": _l("Trusted timestamp token (RFC 3161)"),
-    "timestamp_chain": _l("The time-stamping authority's certificates the timestamp was checked against"),
-}
+ROLE_LABELS = {role: _l(msgid) for role, msgid in vocabulary.ARTIFACT_ROLES.items()}
 
 
 #: what the capture found, said plainly (status codes from capture/)
@@ -232,7 +218,8 @@ def detail(ref: str):
     page = workflow.page_context(case, current_user.user)
     return render_template("cases/detail.html", case=case, EvidenceState=EvidenceState,
                            email_texts=_email_texts(case), export_jobs=jobs_for(db(), current_user.user, case),
-                           may_report=can_report(current_user.user), **page, **case_page.cockpit_context(case, page),
+                           may_report=can_report(current_user.user), may_hold=can_hold(current_user.user, case),
+                           **page, **case_page.cockpit_context(case, page),
                            **oversight.case_context(case, current_user.user))
 
 

@@ -1,22 +1,18 @@
-"""Words for the domain's codes, said once for every page: categories, people's roles, offender types."""
+"""Words for the domain's codes, said once for every page: categories, people's roles, offender types.
+
+Categories and roles come from tracker.packaging.vocabulary, which the reports read too."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
 from storage.models import OffenderKind, Role
+from tracker.packaging import vocabulary
 
 #: the guideline's three definitions (DOMAIN.md "Definitions"); tracker.cases.lifecycle.CATEGORIES holds the codes
-CATEGORY_LABELS = {
-    "digital_threat": _l("Digital threat"),
-    "digital_bullying": _l("Digital bullying"),
-    "digital_harassment": _l("Digital harassment"),
-}
+CATEGORY_LABELS = {code: _l(msgid) for code, msgid in vocabulary.CATEGORIES.items()}
 NOT_ASSESSED = _l("Not assessed")
 
-PERSON_ROLE_LABELS = {
-    Role.employee: _l("Employee"), Role.leader: _l("Leader"), Role.hr: _l("HR"),
-    Role.amr: _l("Work-environment representative"), Role.admin: _l("Administrator"),
-}
+PERSON_ROLE_LABELS = {Role(code): _l(msgid) for code, msgid in vocabulary.PERSON_ROLES.items()}
 
 #: the guideline's offender types (DOMAIN.md "Offender types")
 OFFENDER_KIND_LABELS = {

@@ -22,14 +22,16 @@ from storage.models import AuditEvent, Case, Recheck, Role, StepState, User
 from storage.types import utcnow
 from tracker.oversight import history
 from tracker.cases import files, lifecycle
+from tracker.cases import hold as legal_hold
 from tracker.workflow import recheck
 from tracker.workflow import steps as ops
 from tracker.cases.register import get_case_for
 from tracker.errors import DomainError, NotFound
 from tracker.oversight.event_text import sentence
+from tracker.packaging import vocabulary
 from tracker.workflow.rules import Rules
 from webui.db import abort_keeping, db, perform, runtime
-from webui.forms.workflow import (AttachUploadForm, ClockForm, EmptyForm, EvidenceChoiceForm, FactsForm, NoteForm,
+from webui.forms.workflow import (AttachUploadForm, ClockForm, EmptyForm, EvidenceChoiceForm, FactsForm, HoldForm, NoteForm,
                                   RungForm, StepStateForm, first_error)
 from webui.labels import CATEGORY_LABELS, RULES_KEY
 from webui.timefmt import format_input
@@ -37,14 +39,8 @@ from webui.timefmt import format_input
 bp = Blueprint("workflow", __name__)
 
 
-STEP_STATES = {
-    "todo": _l("Not started"), "in_progress": _l("In progress"), "done": _l("Done"),
-    "skipped": _l("Skipped"), "not_applicable": _l("Not applicable"),
-}
-DEADLINE_STATES = {
-    "overdue": _l("Overdue"), "at_risk": _l("Due soon"), "open": _l("Running"), "met": _l("Met"),
-    "unknown_start": _l("Start unknown"), "closed": _l("Closed"),
-}
+STEP_STATES = {code: _l(msgid) for code, msgid in vocabulary.STEP_STATES.items()}
+DEADLINE_STATES = {code: _l(msgid) for code, msgid in vocabulary.DEADLINE_STATES.items()}
 OUTCOMES = {
     "removed": _l("Removed"), "refused": _l("Refused"), "no_answer": _l("No answer"),
     "partly_removed": _l("Partly removed"), "declined": _l("The employee does not want a police report"),
@@ -85,65 +81,17 @@ WHY = {
     "waited": _l("Suggested next rung: no removal after the waiting time"),
 }
 #: the audit chain's actions as the timeline says them
-ACTIONS = {
-    "case.create": _l("Case opened"), "case.view": _l("Case viewed"),
-    "evidence.request": _l("Evidence capture requested"), "evidence.captured": _l("Evidence secured"),
-    "evidence.timestamped": _l("Evidence timestamped"), "artifact.view": _l("Evidence file viewed"),
-    "artifact.download": _l("Evidence file downloaded"),
-    "artifact.integrity_error": _l("Evidence file failed its check"),
-    "step.state": _l("Step changed"), "step.rung": _l("Ladder rung recorded"),
-    "step.police_report_declined": _l("Police report declined, note written"),
-    "step.removed_verified": _l("Removal verified by a new capture"),
-    "step.attach": _l("Attachment added to a step"), "attachment.view": _l("Step attachment viewed"),
-    "attachment.download": _l("Step attachment downloaded"),
-    "clock.set": _l("Clock start recorded"), "case.facts": _l("Case facts changed"),
-    "case.baseline": _l("Case facts recorded in the audit log (baseline)"),
-    "recheck.start": _l("Re-check started"), "recheck.decided": _l("Re-check concluded"),
-    "recheck.leader_decided": _l("Uncertain re-check decided by the leader"),
-    "recheck.request": _l("Re-check requested through the API"),
-    "letter.create": _l("Letter drafted"), "letter.update": _l("Letter edited"),
-    "letter.sent": _l("Letter marked as sent"), "letter.view": _l("Letter viewed"),
-    "letter.download": _l("Letter downloaded"),
-    "case.list": _l("Case list viewed"),
-    "case.history_view": _l("Full history viewed"),
-    "case.search": _l("Cases searched"),
-    "audit.view": _l("Audit log viewed"),
-    "auth.login": _l("Logged in"),
-    "auth.login_failed": _l("Failed login"),
-    "auth.sso_refused": _l("Sign-in with the municipality account refused"),
-    "auth.sso_failed": _l("Sign-in with the municipality account failed"),
-    "token.create": _l("API token created"),
-    "token.revoke": _l("API token revoked"),
-    "unit.create": _l("Unit created"),
-    "user.create": _l("User created"),
-    "case.category": _l("Category set"),
-    "case.close": _l("Case closed"),
-    "case.reopen": _l("Case reopened"),
-    "integrity.verify": _l("Audit chain verified"),
-    "offender.create": _l("Offender registered"),
-    "offender.linked": _l("Offender linked to the case"),
-    "offender.list": _l("Offender list viewed"),
-    "offender.suggested": _l("Offender suggested from a capture"),
-    "offender.update": _l("Offender changed"),
-    "offender.view": _l("Offender viewed"),
-    "package.export": _l("Case package exported"),
-    "package.export_failed": _l("Case package export failed"),
-    "report.download": _l("Case report downloaded"),
-    "rules.revert": _l("Rules file reverted"),
-    "rules.save": _l("Rules file saved"),
-    "stats.export": _l("Statistics exported"),
-    "stats.view": _l("Statistics viewed"),
-    "unit.rename": _l("Unit renamed"),
-    "user.password_reset": _l("Password reset"),
-    "user.update": _l("User changed"),
-    "auth.logout": _l("Logged out"), "evidence.retry": _l("Capture attempt failed, will be retried"),
-}
+ACTIONS = {action: _l(msgid) for action, msgid in vocabulary.AUDIT_ACTIONS.items()}
 MESSAGES = {
     "bad_category": _l("Choose one of the categories."),
     "close_note_empty": _l("Write why the case is closed."),
     "reopen_note_empty": _l("Write why the case is reopened."),
     "already_closed": _l("The case is already closed."),
     "not_closed": _l("The case is open."),
+    "hold_reason_empty": _l("Write why the case is held, for example the court case."),
+    "already_held": _l("The case is held already."),
+    "not_held": _l("The case is not held."),
+    "case_erased": _l("The case's content was erased under the retention rules; there is nothing left to hold."),
     "reason_missing": _l("Give a reason when a step is skipped or not applicable."),
     "note_missing": _l("Write the note about the employee's decision."),
     "done_at_future": _l("The time lies in the future."),
@@ -373,6 +321,27 @@ def close(ref: str):
     def op(session, case, form: NoteForm):
         lifecycle.close_case(session, case, current_user.user, form.note.data)
     return run_on_case(ref, "facts", op, form=NoteForm, done=_("The case is closed. Everything in it is kept."))
+
+
+@bp.post("/cases/<ref>/hold")
+@login_required
+def hold(ref: str):
+    def op(session, case, form: HoldForm):
+        legal_hold.hold_case(session, case, current_user.user, form.reason.data)
+    return run_on_case(ref, "hold", op, form=HoldForm, forbidden=_HOLD_FORBIDDEN,
+                       done=_("The case is under legal hold. Nothing in it is erased until the hold is released."))
+
+
+@bp.post("/cases/<ref>/release")
+@login_required
+def release(ref: str):
+    def op(session, case, form: EmptyForm):
+        legal_hold.release_case(session, case, current_user.user)
+    return run_on_case(ref, "hold", op, form=EmptyForm, forbidden=_HOLD_FORBIDDEN,
+                       done=_("The legal hold is released. The retention rules apply to the case again."))
+
+
+_HOLD_FORBIDDEN = _l("You can read this case, but only HR can place or release a legal hold.")
 
 
 @bp.post("/cases/<ref>/reopen")

@@ -108,6 +108,8 @@ ROUTES: dict[str, Route] = {
     "workflow.facts": Route("/cases/{ref}/facts", post=may(MANAGES, SEES - MANAGES)),
     "workflow.close": Route("/cases/{ref}/close", post=may(MANAGES, SEES - MANAGES)),
     "workflow.reopen": Route("/cases/{ref}/reopen", post=may(MANAGES, SEES - MANAGES)),
+    "workflow.hold": Route("/cases/{ref}/hold", post=may(HR, SEES - HR), form={"reason": "Retssag ved byretten"}),
+    "workflow.release": Route("/cases/{ref}/release", post=may(HR, SEES - HR)),
     "workflow.request_recheck": Route("/cases/{ref}/recheck", post=may(RECHECKS, SEES - RECHECKS)),
     "rechecks.decide": Route("/cases/{ref}/rechecks/{recheck_id}/decision", post=may(LEADS, SEES - LEADS),
                              form={"decision": "still_online"}),  # an uncertain re-check: its leader decides

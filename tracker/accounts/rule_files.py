@@ -1,4 +1,4 @@
-"""The municipality's own copies of the rule files (deadlines, checklist, platforms, letters, removal signs).
+"""The municipality's own copies of the rule files (deadlines, checklist, platforms, letters, removal signs, retention).
 
 The shipped files (``tracker/workflow/rules/``) stay untouched; a municipality's replacement is saved in an
 override folder (``<data_dir>/rules/``, letters in ``letters/`` below it) after the real loaders have accepted
@@ -29,6 +29,8 @@ from tracker.workflow.platforms import (DEFAULT_PATH, PlatformDirectory, Platfor
                                load_platform_directory)
 from tracker.workflow.removal_signs import DEFAULT_PATH as SIGNS_PATH
 from tracker.workflow.removal_signs import RemovalSignsError, load_removal_signs, signs_in_force
+from tracker.workflow.retention import DEFAULT_PATH as RETENTION_PATH
+from tracker.workflow.retention import RetentionRulesError, load_retention_rules, retention_in_force
 from tracker.workflow.rules import (DEADLINES_FILE, RESPONSE_FILE, RULES_DIR, Rules, RulesError, load_rule_files,
                            load_rules_with_overrides, rule_file_in_force)
 
@@ -78,11 +80,12 @@ def override_dir(data_dir: Path) -> Path:
 
 
 def rule_files() -> tuple[RuleFile, ...]:
-    """The editable files: response, deadlines, the platform directory, the removal signs, then each letter."""
+    """The editable files: response, deadlines, the platform directory, the removal signs, retention, then each letter."""
     files = [RuleFile("response", RESPONSE_FILE, "rules", RULES_DIR / RESPONSE_FILE),
              RuleFile("deadlines", DEADLINES_FILE, "rules", RULES_DIR / DEADLINES_FILE),
              RuleFile("platforms", DEFAULT_PATH.name, "platforms", DEFAULT_PATH),
-             RuleFile("removal-signs", SIGNS_PATH.name, "removal_signs", SIGNS_PATH)]
+             RuleFile("removal-signs", SIGNS_PATH.name, "removal_signs", SIGNS_PATH),
+             RuleFile("retention", RETENTION_PATH.name, "retention", RETENTION_PATH)]
     for path in sorted(TEMPLATE_DIR.glob(f"*{LETTER_SUFFIX}")):
         stem = path.name.removesuffix(LETTER_SUFFIX)
         files.append(RuleFile(f"letter-{stem}", f"letters/{path.name}", "letter", path))
@@ -112,6 +115,7 @@ def load_in_force(override_dir: Path) -> InForce:
         with tempfile.TemporaryDirectory(prefix="vaern-letters-") as tmp:
             check_templates(_merged_letters(override_dir, Path(tmp)))
     signs_in_force(override_dir)  # checked at start too; re-checks read it when they decide
+    retention_in_force(override_dir)  # likewise; `vaern retention run` reads it when it runs
     return InForce(load_rules_with_overrides(override_dir), load_directory_with_override(override_dir))
 
 
@@ -158,11 +162,13 @@ def validate_rule_file(override_dir: Path, file: RuleFile, text: str) -> None:
                 load_platform_directory(candidate)
             elif file.kind == "removal_signs":
                 load_removal_signs(candidate)
+            elif file.kind == "retention":
+                load_retention_rules(candidate)
             elif file.name == RESPONSE_FILE:
                 load_rule_files(rule_file_in_force(DEADLINES_FILE, override_dir), candidate)
             else:
                 load_rule_files(candidate, rule_file_in_force(RESPONSE_FILE, override_dir))
-        except (RulesError, PlatformDirectoryError, LetterTemplateError, RemovalSignsError) as exc:
+        except (RulesError, PlatformDirectoryError, LetterTemplateError, RemovalSignsError, RetentionRulesError) as exc:
             raise RuleFileError(str(exc).replace(str(tmp_dir) + os.sep, "").replace(str(tmp_dir), "")) from None
 
 

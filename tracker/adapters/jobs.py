@@ -30,6 +30,7 @@ from tracker.cases.evidence import (  # noqa: F401 - the lease rules stay readab
 from tracker.oversight import audit
 from tracker.oversight.integrity import anchor_if_intact
 from tracker.oversight.med import send_reminders
+from tracker.oversight.retention import run_retention
 from tracker.packaging.exports import run_export_job, sweep
 from tracker.workflow.recheck import after_capture, run_due
 
@@ -98,6 +99,11 @@ def make_huey(rt: "Runtime"):
     @huey.periodic_task(crontab(minute="17", hour="3"), name="anchor_audit_chain")
     def anchor_audit_chain_task() -> int | None:
         return anchor_if_intact(rt)
+
+    @huey.periodic_task(crontab(minute="37", hour="2"), name="retention_run")
+    def retention_run_task() -> int:
+        """Daily: erase what the retention rules say is due (issue 16); the count of erased cases."""
+        return len(run_retention(rt, utcnow()).cases)
 
     huey.vaern_capture = capture_evidence  # type: ignore[attr-defined]
     huey.vaern_export = build_export  # type: ignore[attr-defined]

@@ -35,7 +35,7 @@ FACTS = {
 DETAIL_KEY = "facts_sha256"
 #: the audit actions that may carry ``facts_sha256``
 FACT_ACTIONS = ("case.create", "case.category", "case.facts", "clock.set", "case.close", "case.reopen",
-                "case.baseline")
+                "case.baseline", "case.erase")
 
 
 def _value(value: Any) -> Any:

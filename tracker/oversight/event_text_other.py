@@ -231,3 +231,30 @@ def _capture_profile(d, e, n):
     return (f"Capture-profilen «{name}»{account} blev markeret som logget ud: sikring nr. {d.get('evidence_id')} "
             "mødte en login-væg.", f"The capture profile “{name}”{account} was marked logged out: capture no. "
             f"{d.get('evidence_id')} met a login wall.")
+
+
+@formats("case.hold", "case.release")
+def _case_hold(d, e, n):
+    if e.action == "case.hold":
+        return (f"Sagen blev tilbageholdt af retlige grunde: {quote(d.get('reason'))}. Den slettes ikke, før "
+                "tilbageholdelsen ophæves.",
+                f"The case was placed under legal hold: {quote(d.get('reason'))}. It is not erased until released.")
+    return ("Den retlige tilbageholdelse af sagen blev ophævet; reglerne for opbevaring gælder igen.",
+            "The legal hold on the case was released; the retention rules apply again.")
+
+
+@formats("case.erase", "offender.erase", "offender.suggestion_erase")
+def _erased(d, e, n):
+    rule = d.get("rule") or "?"
+    if e.action == "case.erase":
+        return (f"Sagens indhold blev slettet efter opbevaringsreglen «{rule}»: {d.get('evidence', 0)} beviser, "
+                f"{d.get('blobs', 0)} filer, {d.get('letters', 0)} breve. Sagsnummer, datoer og status er bevaret "
+                "til statistikken.",
+                f"The case's content was erased under retention rule “{rule}”: {d.get('evidence', 0)} evidence, "
+                f"{d.get('blobs', 0)} files, {d.get('letters', 0)} letters. Reference, dates and status are kept "
+                "for the statistics.")
+    if e.action == "offender.erase":
+        return (f"Oplysningerne om krænker nr. {e.object_id} blev slettet efter opbevaringsreglen «{rule}».",
+                f"The details of offender no. {e.object_id} were erased under retention rule “{rule}”.")
+    return (f"Et ubekræftet forslag om krænker nr. {d.get('offender')} blev slettet efter opbevaringsreglen «{rule}».",
+            f"An unconfirmed suggestion of offender no. {d.get('offender')} was erased under retention rule “{rule}”.")

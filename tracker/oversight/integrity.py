@@ -10,6 +10,8 @@ What one run proves:
   before it (nothing removed or inserted in between);
 - every case row's facts (description, episode time, category, status, …) hash to what the chain last
   recorded for them (tracker.cases.casefacts), so a row edited with SQL is named;
+- what retention erased (tracker.oversight.retention) is listed as notes: which case, when, by which rule;
+  an erased case's rows no longer refer to its blobs, so their absence is no problem;
 - every anchor in ``<data_dir>/audit-anchors.jsonl`` still holds: the event it recorded exists with
   the same hash. Each intact run, and a daily job, appends the chain's head to that file.
 
@@ -41,6 +43,7 @@ from tracker.oversight import audit
 from tracker.cases import casefacts
 from tracker.oversight.blob_check import (  # noqa: F401 - the file checks, readable from here as before
     blob_references, check_blobs, check_manifests, rehash_paths, rehash_workers, sealed_evidence)
+from tracker.oversight.retention import erasures_in_chain
 from tracker.oversight.integrity_report import (  # noqa: F401 - the report types, readable from here as before
     HEX64, AnchorWriteError, IntegrityReport, Problem, event_span, plural, utc_text)
 
@@ -65,10 +68,12 @@ def verify_everything(rt: "Runtime", *, blobs: bool = True) -> IntegrityReport:
     with rt.Session() as session:
         chain_problems = check_chain(session, walk, anchors)
         mismatches, report.unrecorded = casefacts.check_case_facts(session, {e.id for e in walk.edited})
+        erasures = erasures_in_chain(session)  # erased on purpose by retention: said, not a problem
     chain_problems += [Problem("case_mismatch", f"case:{m.ref}", m.message) for m in mismatches]
     report.notes += [f"case {u.ref}: the audit chain has no record yet of its {', '.join(casefacts.FACTS[f] for f in u.facts)} "
                      "(opened before case facts were audited); `vaern verify` records them as a baseline"
                      for u in report.unrecorded]
+    report.notes += erasures
     report.events, report.head_id, report.head_hash = walk.count, walk.head_id, walk.head_hash
     if refs is not None:
         blob_problems, notes, report.blobs_checked, report.blob_bytes = check_blobs(rt.blobs, refs)

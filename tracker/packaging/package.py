@@ -25,6 +25,7 @@ from pathlib import Path
 from capture.bundle import MANIFEST_NAME, TIMESTAMP_NAME, TSA_CHAIN_NAME
 from capture.errors import TimestampError
 from capture.timestamp import token_imprint, verify_timestamp
+from capture.wacz_in import unsafe_name
 
 SUMS = "SHA256SUMS"
 CASE_JSON = "case.json"
@@ -36,7 +37,6 @@ MAX_MEMBERS = 100_000
 MAX_TOTAL_BYTES = 64 * 1024**3  #: uncompressed, all members together
 MAX_SMALL_FILE = 64 * 1024 * 1024  #: SHA256SUMS, manifests, tokens, certificates, audit files are read whole
 MAX_RATIO = 200  #: uncompressed / compressed, for members over 8 MiB (text deflates ~10×, bombs ~1000×)
-MAX_NAME = 1000
 CHUNK = 1024 * 1024
 SUM_LINE = re.compile(r"^([0-9a-fA-F]{64}) [ *](.+)$")
 
@@ -70,19 +70,6 @@ class Verification:
     def fail(self, kind: str, path: str, reason: str = "") -> None:
         if not any(p.path == path for p in self.problems):  # one line per file: its first problem
             self.problems.append(Problem(kind, path, reason))
-
-
-def unsafe_name(name: str) -> str | None:
-    """Why ``name`` may not be a path inside a package, or None when it is a plain relative path."""
-    if not name or len(name) > MAX_NAME:
-        return "empty or absurdly long name"
-    if any(ord(c) < 32 or c == "\x7f" for c in name):
-        return "control character in the name"
-    if "\\" in name or name.startswith("/") or re.match(r"^[A-Za-z]:", name):
-        return "absolute path or backslash"
-    if any(part in ("", ".", "..") for part in name.split("/")):
-        return "path leaves the package folder or has empty parts"
-    return None
 
 
 def verify_package(path: str | Path, *, ca_file: str | Path | None = None) -> Verification:

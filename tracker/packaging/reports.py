@@ -106,7 +106,7 @@ def evidence_view(rt, session: Session, ev: Evidence, *, number: int, events: li
         "source_url": ev.source_url, "original_filename": ev.original_filename,
         "requested_by": _person(creator), "requested_at": _both(ev.created_at),
         "finished_at": _both(ev.finished_at), "fingerprint": ev.fingerprint,
-        "status": ev.capture_status, "status_name": STATUS_NAMES.get(ev.capture_status or "", ev.capture_status),
+        "status": ev.capture_status, "status_name": vocabulary.danish(vocabulary.CAPTURE_STATUS_NAMES, ev.capture_status, ev.capture_status),
         "status_text": _status_text(ev, manifest),
         "photo_request": _photo_request(rt, ev),
         "manifest": manifest is not None, "manifest_problem": manifest_problem,
@@ -141,7 +141,7 @@ def _photo_request(rt, ev: Evidence) -> dict[str, str] | None:
     if ev.kind != "url" or ev.capture_status not in POST_NOT_SEEN:
         return None
     link = f"{rt.settings.base_url.rstrip('/')}/cases/{ev.case.ref}#step-{PHOTO_STEP}"
-    return {"text": PHOTO_REQUEST.format(ref=ev.case.ref), "link": link}
+    return {"text": vocabulary.danish_text(vocabulary.PHOTO_REQUEST).format(ref=ev.case.ref), "link": link}
 
 
 def _manifest(rt, ev: Evidence) -> tuple[dict[str, Any] | None, bytes | None, str | None]:
@@ -160,7 +160,7 @@ def _artifact_row(rt, art) -> dict[str, Any]:
         intact = True
     except BlobError:
         intact = False
-    return {"name": art.name, "what": ARTIFACT_LABELS.get(art.role, art.role), "media_type": art.media_type,
+    return {"name": art.name, "what": vocabulary.danish(vocabulary.ARTIFACT_ROLES, art.role, art.role), "media_type": art.media_type,
             "size": _size(art.size), "sha256": art.sha256, "intact": intact}
 
 
@@ -406,7 +406,7 @@ def _event_row(session: Session, e: AuditEvent, names) -> dict[str, Any]:
     recomputed = hashlib.sha256(audit.stored_event_body(e)).hexdigest()
     who = _person(actor) if actor else {"name": "Værn (systemet)", "role": "", "email": ""}
     return {"id": e.id, "at": _both(e.at), "actor": who,
-            "action": ACTION_LABELS.get(e.action, e.action), "code": e.action, "details": sentence(e, names),
+            "action": vocabulary.danish(vocabulary.AUDIT_ACTIONS, e.action, e.action), "code": e.action, "details": sentence(e, names),
             "hash": e.hash[:16], "hash_ok": recomputed == e.hash}
 
 
@@ -536,109 +536,26 @@ def _env() -> Environment:
                        trim_blocks=True, lstrip_blocks=True)
 
 
-# -- Danish words for codes ---------------------------------------------------------------------------
-STATUS_TEXT = {
-    "ok": "Siden blev hentet og sikret uden problemer: den indsendte side (eller en omdirigering på samme "
-          "hjemmeside), uden noget der dækkede den.",
-    "consent_dismissed": "Siden viste en cookie- eller samtykkedialog. Værn tog et billede af den, afviste valgfrie "
-                         "cookies eller lukkede dialogen uden at give samtykke (se handlingerne for, hvilken knap), "
-                         "og sikrede siden bagefter.",
-    "consent_accepted": "Siden viste en cookie- eller samtykkedialog, som ikke kunne afvises eller lukkes. Værn tog et "
-                        "billede af dialogen og accepterede derefter cookies for at kunne se indholdet. Det sikrede "
-                        "viser siden, som en besøgende så den efter at have accepteret cookies.",
-    "consent_wall": "Et vindue (fx en cookie- eller samtykkedialog) dækkede stadig indholdet, efter Værn havde "
-                    "forsøgt at fjerne det. Det sikrede viser vinduet; opslaget er ikke eller kun delvist synligt, "
-                    "så sikringen dokumenterer ikke opslagets indhold.",
-    "login_wall": "Siden krævede login, eller serveren sendte en login-side i stedet for opslaget. Det sikrede viser "
-                  "det, en besøgende uden login så, og måske ikke opslaget.",
-    "navigated_away": "Siden sendte browseren videre til en anden hjemmeside (omdirigering, automatisk opdatering "
-                      "eller script). Det sikrede er den side, den endte på, og ikke nødvendigvis opslaget. Hele "
-                      "kæden af adresser står nedenfor og i manifestet.",
-    "not_found": "Serveren svarede, at siden ikke findes, eller siden viste en besked om, at indholdet ikke er "
-                 "tilgængeligt.",
-    "blocked_by_policy": "Adressen, eller en adresse siden sendte videre til, pegede på et sted, Værns "
-                         "sikkerhedsregel ikke må åbne (fx en intern adresse). Det sikrede viser højst Værns egen "
-                         "spærreside, ikke opslaget.",
-    "truncated": "Siden var højere end Værns grænse: billedet af hele siden er skåret af nederst.",
-    "timed_out": "Siden blev ikke færdig inden for tidsgrænsen. Det sikrede er det, der var vist indtil da.",
-    "failed": "Siden kunne ikke hentes ordentligt (fx en fejl fra serveren). Det, der kom, er gemt.",
-}
-
-STATUS_NAMES = {
-    "ok": "Sikret", "consent_dismissed": "Sikret efter cookie-dialog", "consent_accepted": "Sikret efter accept af cookies",
-    "consent_wall": "Dækket af vindue", "login_wall": "Login-væg", "navigated_away": "Sendt videre til anden side",
-    "not_found": "Ikke fundet", "blocked_by_policy": "Afvist af sikkerhedsregel", "truncated": "Afskåret",
-    "timed_out": "Tidsgrænse nået", "failed": "Fejl",
-}
+# -- what a capture's status means (the words: tracker.packaging.vocabulary) --------------------------
 #: the case-page step where a photo of the screen is attached (tracker/workflow/rules/response.toml)
 PHOTO_STEP = "secure_evidence"
-PHOTO_REQUEST = ("Værn kunne ikke se opslaget i denne sikring. Har medarbejderen set opslaget, så tag et foto af "
-                 "skærmen (mobil eller tablet) eller et skærmbillede. Enhedens leder lægger det på sagen under "
-                 "trinnet »Reager hurtigt og sikr beviserne«; medarbejderen kan sende det med formularen »Anmeld "
-                 "krænkelse« og skrive sagsnummeret {ref} i beskrivelsen")
-UPLOAD_STATUS_TEXT = {"ok": "Filen blev modtaget og sikret uændret."}
-#: an ``ok`` capture whose coverage could not be measured: say only what was established
-OK_COVER_UNKNOWN_TEXT = ("Siden blev hentet og sikret: den indsendte side (eller en omdirigering på samme hjemmeside). "
-                         "Om noget dækkede en del af siden, kunne Værn ikke måle; se skærmbillederne.")
 
 
 def _status_text(ev: Evidence, manifest: dict[str, Any] | None) -> str:
     profile = (manifest or {}).get("profile") if ev.kind == "url" else None
     if profile:  # a capture profile (issue 14): whose login it saw the page with; never a cookie
         who = profile.get("account") or profile.get("name")
-        said = (f"Værn brugte kontoen {who} (capture-profilen »{profile.get('name')}«), men mødte en login-væg: "
-                "profilen er logget ud." if ev.capture_status == "login_wall" else f"Sikret logget ind som {who}.")
+        said = vocabulary.danish_text(vocabulary.PROFILE_LOGGED_OUT if ev.capture_status == "login_wall"
+                                      else vocabulary.PROFILE_USED) % {"who": who, "name": profile.get("name")}
         return f"{_plain_status_text(ev, manifest)} {said}".strip()
     return _plain_status_text(ev, manifest)
 
 
 def _plain_status_text(ev: Evidence, manifest: dict[str, Any] | None) -> str:
     if ev.kind == "upload":
-        return UPLOAD_STATUS_TEXT.get(ev.capture_status or "", "")
+        return vocabulary.danish_text(vocabulary.UPLOAD_OK_TEXT) if ev.capture_status == "ok" else ""
     if ev.capture_status == "ok" and COVER_UNMEASURED in ((manifest or {}).get("notes") or []):
-        return OK_COVER_UNKNOWN_TEXT
-    return STATUS_TEXT.get(ev.capture_status or "", "")
+        return vocabulary.danish_text(vocabulary.OK_COVER_UNKNOWN_TEXT)
+    return vocabulary.danish(vocabulary.CAPTURE_STATUS_TEXTS, ev.capture_status, "")
 
-ARTIFACT_LABELS = {
-    "screenshot_full": "Skærmbillede af hele siden",
-    "screenshot_viewport": "Første skærmbillede (vinduets størrelse)",
-    "screenshot_wall": "Skærmbillede af cookie-/login-væg, før klik",
-    "screenshot_post": "Skærmbillede af opslaget",
-    "mhtml": "Hele siden som MHTML-arkiv",
-    "html": "Sidens HTML, som browseren havde den",
-    "text": "Den synlige tekst",
-    "ocr_text": "Tekst læst maskinelt i billedet (OCR; kan indeholde fejl)",
-    "warc": "Trafikken byte for byte (WARC)",
-    "pdf": "Siden udskrevet som PDF",
-    "original": "Den uploadede fil, uændret",
-    "preview": "PNG-kopi af det uploadede billede",
-    "manifest": "Manifestet: alle fakta og SHA-256 for hver fil",
-    "timestamp": "Betroet tidsstempel (RFC 3161) over manifestet",
-    "timestamp_chain": "Tidsstemplingstjenestens certifikater, som tidsstemplet blev kontrolleret mod",
-}
 
-ACTION_LABELS = {
-    "case.create": "Sag oprettet", "case.view": "Sag vist", "case.facts": "Sagens oplysninger ændret",
-    "case.category": "Kategori sat", "case.close": "Sag lukket", "case.reopen": "Sag genåbnet",
-    "case.baseline": "Sagens oplysninger registreret i revisionsloggen (udgangspunkt)",
-    "case.history_view": "Sagens fulde historik vist",
-    "report.download": "Rapport (PDF) hentet", "package.export": "Eksportpakke dannet",
-    "package.export_failed": "Eksportpakke mislykkedes",
-    "evidence.request": "Sikring bestilt", "evidence.captured": "Bevis sikret",
-    "evidence.timestamped": "Tidsstempel tilføjet bagefter", "evidence.failed": "Sikring mislykkedes",
-    "evidence.retry": "Sikringsforsøg mislykkedes, prøves igen",
-    "evidence.refused": "Sikring afvist",
-    "artifact.view": "Fil vist", "artifact.download": "Fil hentet",
-    "artifact.integrity_error": "Fil bestod ikke kontrollen",
-    "attachment.view": "Bilag vist", "attachment.download": "Bilag hentet",
-    "step.state": "Trin opdateret", "step.rung": "Skridt for fjernelse registreret", "step.attach": "Bilag tilknyttet",
-    "step.police_report_declined": "Politianmeldelse fravalgt (notat)", "step.removed_verified": "Fjernelse bekræftet",
-    "clock.set": "Starttid for frist sat",
-    "letter.create": "Brev oprettet", "letter.update": "Brev ændret", "letter.sent": "Brev sendt",
-    "letter.view": "Brev vist", "letter.download": "Brev hentet",
-    "recheck.start": "Genkontrol startet", "recheck.decided": "Genkontrol afgjort",
-    "offender.create": "Mulig krænker registreret", "offender.suggested": "Mulig krænker foreslået ud fra sikringen",
-    "offender.linked": "Krænker knyttet til sagen", "offender.confirmed": "Krænker bekræftet",
-    "offender.dismissed": "Forslag om krænker afvist", "offender.update": "Krænker opdateret",
-    "offender.view": "Krænker vist",
-}

@@ -89,6 +89,12 @@ class NoteForm(FlaskForm):
     note = StringField(default="", filters=[lambda v: v or ""])
 
 
+class HoldForm(FlaskForm):
+    """A legal hold's reason (its rules are the domain's: tracker.cases.hold)."""
+
+    reason = StringField(default="", filters=[lambda v: v or ""])
+
+
 class ClockForm(FlaskForm):
     name = StringField(default="", filters=[lambda v: v or ""])
     at = LocalTimeField()

@@ -1,0 +1,226 @@
+"""The retention run (issue 16): erase what the retention rules say is due, leave an anonymous tombstone.
+
+What erasing a closed case does (rule ``closed_case``): every evidence blob (artifacts, manifest, timestamp token,
+uploaded original), every step attachment's file, the letters' text, the description, notes and reasons, the
+captured URLs and author handles, the perceptual and text hashes (the near-duplicate index), the search text
+(``case_texts``) and finished export files are removed. The case row stays as the tombstone: reference, unit,
+category, platform, dates, status, the steps' states and dates and the rows' counts, so the MED statistics
+count exactly what they counted before. A case under legal hold (tracker.cases.hold) is never erased.
+
+Why `vaern verify` stays green: the audit chain never held the erased content. Case facts are in it as
+hashes (tracker.cases.casefacts), so the ``case.erase`` event records the description's change from the old
+hash to the hash of "" like any other edit; evidence is in it by fingerprint, which is kept on the row. The
+rows that referred to a blob lose the reference in the same transaction, and the blob is deleted from the store
+only after that commit, when no remaining row refers to it (two cases can share one content-addressed blob).
+Verify lists each erasure (which case, when, by which rule) from the chain.
+
+Each erasure is one audit event naming the rule (``case.erase``, ``offender.erase``, ``offender.suggestion_erase``),
+by the system (actor None). Blob deletion goes through the blob store's ``delete`` so another store can plug in.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import delete, exists, select
+from sqlalchemy.orm import Session
+
+from storage.types import utcnow
+from storage.models import (Artifact, AuditEvent, Case, CaseClock, CaseOffender, CaseStep, CaseText, Evidence,
+                            ExportJob, Letter, Offender, Recheck, StepAttachment)
+from tracker import uow
+from tracker.cases import casefacts
+from tracker.oversight import audit
+from tracker.oversight.blob_check import blob_references
+from tracker.packaging.exports import job_dir
+from tracker.workflow.retention import RetentionRule, RetentionRules, retention_in_force
+
+if TYPE_CHECKING:
+    from tracker.adapters.runtime import Runtime
+
+log = logging.getLogger(__name__)
+ERASE_ACTIONS = ("case.erase", "offender.erase", "offender.suggestion_erase")
+
+
+@dataclass
+class Erased:
+    """What one run erased (or, in a dry run, would erase)."""
+
+    as_of: datetime
+    dry_run: bool
+    cases: list[tuple[str, str]] = field(default_factory=list)  #: (case ref, rule id)
+    held: list[str] = field(default_factory=list)  #: refs due by their rule but kept by a legal hold
+    offenders: list[tuple[int, str]] = field(default_factory=list)  #: (offender id, rule id)
+    suggestions: list[tuple[int, str]] = field(default_factory=list)  #: (case_offenders id, rule id)
+    blobs_deleted: int = 0
+    not_enforced: list[str] = field(default_factory=list)  #: rule ids that are policy only
+
+    def lines(self) -> list[str]:
+        what = "would erase" if self.dry_run else "erased"
+        out = [f"case {ref}: {what} (rule {rule})" for ref, rule in self.cases]
+        out += [f"case {ref}: due, but under legal hold: kept" for ref in self.held]
+        out += [f"offender {oid}: {what} (rule {rule})" for oid, rule in self.offenders]
+        out += [f"offender suggestion {sid}: {what} (rule {rule})" for sid, rule in self.suggestions]
+        out += [f"rule {rid}: not enforced by Værn (policy only)" for rid in self.not_enforced]
+        if not self.dry_run:
+            out.append(f"{self.blobs_deleted} blob(s) deleted from the store")
+        return out
+
+
+# -- what is due ------------------------------------------------------------------------------------
+def due_cases(session: Session, rule: RetentionRule, as_of: datetime) -> tuple[list[Case], list[Case]]:
+    """(cases to erase, cases due but held): closed before the rule's cut-off and not erased yet."""
+    rows = session.execute(select(Case).where(Case.status == "closed", Case.closed_at.is_not(None),
+                                              Case.closed_at < rule.due_before(as_of), Case.erased_at.is_(None))
+                           .order_by(Case.id)).scalars().all()
+    return [c for c in rows if c.hold_at is None], [c for c in rows if c.hold_at is not None]
+
+
+def _live_link():
+    """A link from a case that is not erased and a link that was not dismissed."""
+    return (select(CaseOffender.id).join(Case, Case.id == CaseOffender.case_id)
+            .where(CaseOffender.offender_id == Offender.id, CaseOffender.state != "dismissed", Case.erased_at.is_(None)))
+
+
+def due_offenders(session: Session, rule: RetentionRule, as_of: datetime) -> list[Offender]:
+    return list(session.execute(select(Offender).where(Offender.erased_at.is_(None),
+                                                       Offender.created_at < rule.due_before(as_of),
+                                                       ~exists(_live_link())).order_by(Offender.id)).scalars())
+
+
+def due_suggestions(session: Session, rule: RetentionRule, as_of: datetime) -> list[CaseOffender]:
+    return list(session.execute(select(CaseOffender).join(Case, Case.id == CaseOffender.case_id)
+                                .where(CaseOffender.state == "suggested", CaseOffender.created_at < rule.due_before(as_of),
+                                       Case.hold_at.is_(None), Case.erased_at.is_(None))
+                                .order_by(CaseOffender.id)).scalars())
+
+
+# -- erasing ----------------------------------------------------------------------------------------
+def erase_case(session: Session, case: Case, rule: RetentionRule, as_of: datetime) -> tuple[set[str], list[int]]:
+    """Erase the case's content in this transaction, record ``case.erase``; return (blobs it referred to,
+    export job ids whose files are to go). The caller deletes those after commit (``_after``)."""
+    if case.hold_at is not None:
+        raise ValueError(f"case {case.ref} is under legal hold")
+    blobs: set[str] = set()
+    evidence = list(session.execute(select(Evidence).where(Evidence.case_id == case.id)).scalars())
+    ev_ids = [e.id for e in evidence]
+    artifacts = list(session.execute(select(Artifact).where(Artifact.evidence_id.in_(ev_ids))).scalars()) if ev_ids else []
+    for art in artifacts:
+        blobs.add(art.sha256)
+        session.delete(art)
+    for ev in evidence:
+        blobs.update(s for s in (ev.upload_sha256, ev.manifest_sha256, ev.timestamp_sha256) if s)
+        for name in ("source_url", "original_filename", "upload_sha256", "manifest_sha256", "timestamp_sha256",
+                     "timestamp_error", "error", "author_handle", "author_profile_url", "phash", "dhash",
+                     "text_sha256", "hash_basis", "worker"):
+            setattr(ev, name, None)
+    steps = list(session.execute(select(CaseStep).where(CaseStep.case_id == case.id)).scalars())
+    step_ids = [s.id for s in steps]
+    attachments = list(session.execute(select(StepAttachment).where(StepAttachment.case_step_id.in_(step_ids)))
+                       .scalars()) if step_ids else []
+    for att in attachments:
+        if att.sha256:
+            blobs.add(att.sha256)
+        att.sha256, att.filename, att.media_type = None, None, None
+    for step in steps:
+        step.note, step.reason, step.statement_of_reasons, step.platform_ref = "", None, None, None
+    letters = list(session.execute(select(Letter).where(Letter.case_id == case.id)).scalars())
+    for letter in letters:
+        letter.subject, letter.body = "", ""
+    for clock in session.execute(select(CaseClock).where(CaseClock.case_id == case.id)).scalars():
+        clock.note = ""
+    for recheck in session.execute(select(Recheck).where(Recheck.case_id == case.id)).scalars():
+        recheck.details, recheck.reason = {}, None
+    session.execute(delete(CaseText).where(CaseText.case_id == case.id))
+    exports = list(session.execute(select(ExportJob.id).where(ExportJob.case_id == case.id)).scalars())
+    for job in session.execute(select(ExportJob).where(ExportJob.case_id == case.id)).scalars():
+        job.state, job.step, job.file_name, job.error = "expired", "expired", None, None
+    facts = casefacts.snapshot(case)
+    case.description = ""
+    case.erased_at, case.erased_rule = utcnow(), rule.id
+    session.flush()
+    audit.record(session, None, "case.erase", "case", case.ref, case.id, rule=rule.id, as_of=as_of.isoformat(),
+                 evidence=len(evidence), artifacts=len(artifacts), attachments=len(attachments), letters=len(letters),
+                 blobs=len(blobs), facts_sha256=casefacts.changed(facts, case))
+    return blobs, exports
+
+
+def erase_offender(session: Session, offender: Offender, rule: RetentionRule, as_of: datetime) -> None:
+    """Erase who the offender is (handle, profile, name, note); platform and kind stay for statistics."""
+    offender.handle = f"slettet-{offender.id}"
+    offender.profile_url = offender.display_name = None
+    offender.note = ""
+    offender.erased_at, offender.erased_rule = utcnow(), rule.id
+    session.flush()
+    audit.record(session, None, "offender.erase", "offender", offender.id, None, rule=rule.id, as_of=as_of.isoformat())
+
+
+def erase_suggestion(session: Session, link: CaseOffender, rule: RetentionRule, as_of: datetime) -> None:
+    """Remove an offender suggestion nobody confirmed or dismissed."""
+    audit.record(session, None, "offender.suggestion_erase", "case_offender", link.id, link.case_id,
+                 offender=link.offender_id, rule=rule.id, as_of=as_of.isoformat())
+    session.delete(link)
+    session.flush()
+
+
+def delete_unreferenced_blobs(rt: "Runtime", candidates: set[str]) -> int:
+    """Delete each candidate blob no row refers to any more (after the erasing transaction committed)."""
+    if not candidates:
+        return 0
+    with rt.Session() as session:
+        still = set(blob_references(session))
+    return sum(1 for sha in sorted(candidates - still) if rt.blobs.delete(sha))
+
+
+# -- the run ----------------------------------------------------------------------------------------
+def run_retention(rt: "Runtime", as_of: datetime, *, dry_run: bool = False,
+                  rules: RetentionRules | None = None) -> Erased:
+    """Erase everything the rules in force say is due on ``as_of`` (nothing held); ``dry_run``: only say what."""
+    rules = rules or retention_in_force(rt.rules_dir)
+    result = Erased(as_of, dry_run, not_enforced=[r.id for r in rules.rules if not r.enforced])
+    blobs: set[str] = set()
+    exports: list[int] = []
+    with uow.unit_of_work(rt) as session:
+        if (rule := rules.enforced("offender_suggestion")) is not None:
+            for link in due_suggestions(session, rule, as_of):
+                result.suggestions.append((link.id, rule.id))
+                if not dry_run:
+                    erase_suggestion(session, link, rule, as_of)
+        if (rule := rules.enforced("closed_case")) is not None:
+            due, held = due_cases(session, rule, as_of)
+            result.held = [c.ref for c in held]
+            for case in due:
+                result.cases.append((case.ref, rule.id))
+                if not dry_run:
+                    found, jobs = erase_case(session, case, rule, as_of)
+                    blobs |= found
+                    exports += jobs
+        if (rule := rules.enforced("offender_unlinked")) is not None:
+            session.flush()
+            for offender in due_offenders(session, rule, as_of):
+                result.offenders.append((offender.id, rule.id))
+                if not dry_run:
+                    erase_offender(session, offender, rule, as_of)
+        if dry_run:
+            session.rollback()
+            return result
+    for job_id in exports:
+        shutil.rmtree(job_dir(rt, job_id), ignore_errors=True)
+    result.blobs_deleted = delete_unreferenced_blobs(rt, blobs)
+    return result
+
+
+def erasures_in_chain(session: Session) -> list[str]:
+    """One line per erasure the chain records (for `vaern verify`): what, when, by which rule, which event."""
+    lines = []
+    for ev_id, at, action, object_id, details in session.execute(
+            select(AuditEvent.id, AuditEvent.at, AuditEvent.action, AuditEvent.object_id, AuditEvent.details)
+            .where(AuditEvent.action.in_(ERASE_ACTIONS)).order_by(AuditEvent.id)):
+        what = {"case.erase": f"case {object_id}", "offender.erase": f"offender {object_id}",
+                "offender.suggestion_erase": f"offender suggestion {object_id}"}[action]
+        rule = (details or {}).get("rule") if isinstance(details, dict) else None
+        lines.append(f"{what} erased {at:%Y-%m-%d %H:%M} UTC by retention rule {rule} (audit event {ev_id})")
+    return lines
