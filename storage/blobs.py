@@ -19,8 +19,10 @@ import os
 import re
 import tempfile
 import threading
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterator, Protocol
 
 log = logging.getLogger(__name__)
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -44,8 +46,62 @@ class BlobCorrupt(BlobError):
         self.actual = actual
 
 
+class BlobLocked(BlobError):
+    """The blob is under object-lock retention (``mode`` until ``until``) or a legal hold (mode "LEGAL_HOLD")."""
+
+    def __init__(self, sha256: str, mode: str | None, until: datetime | None):
+        held = f" ({mode} until {until.isoformat()})" if until is not None else f" ({mode})" if mode else ""
+        super().__init__(f"evidence blob {sha256} is under retention{held} and cannot be erased yet")
+        self.sha256, self.mode, self.until = sha256, mode, until
+
+
+@dataclass(frozen=True)
+class Retention:
+    """What protects a stored blob from deletion: object-lock ``mode`` (COMPLIANCE / GOVERNANCE) until
+    ``until``, and an S3 legal hold (no end date) where one is set.
+
+    ``Retention(None, None)``: nothing in the store itself (the local store; Værn's own rules still apply).
+    """
+
+    mode: str | None
+    until: datetime | None
+    legal_hold: bool = False
+
+
+class EvidenceStore(Protocol):
+    """What every evidence store promises (BlobStore on local disk, storage.s3blobs.S3BlobStore in S3).
+
+    Blobs are named by the SHA-256 of their bytes, written once and never overwritten, and every read
+    re-hashes what it returns. ``kind`` is "local" or "s3".
+    """
+
+    kind: str
+
+    def put(self, data: bytes) -> str: ...
+    def put_stream(self, stream: BinaryIO) -> str: ...
+    def exists(self, sha256: str) -> bool: ...
+    def read(self, sha256: str) -> bytes: ...
+    def iter_verified(self, sha256: str) -> Iterator[bytes]: ...
+    def verify(self, sha256: str) -> None: ...
+    def location(self, sha256: str) -> str: ...
+
+    def retention(self, sha256: str) -> Retention:
+        """The store's own protection of the blob now; BlobMissing if it is not stored."""
+        ...
+
+    def delete(self, sha256: str) -> bool:
+        """Erase the blob (every copy the store keeps); False if it was not there.
+
+        Raises BlobLocked while retention holds. The caller (erasure) must first make sure no row
+        points at the blob any more and record the erasure in the audit chain.
+        """
+        ...
+
+
 class BlobStore:
     """Local-disk store rooted at ``root``."""
+
+    kind = "local"
 
     def __init__(self, root: str | os.PathLike[str]):
         self.root = Path(root)
@@ -109,6 +165,25 @@ class BlobStore:
     def exists(self, sha256: str) -> bool:
         return self.path_for(sha256).is_file()
 
+    def location(self, sha256: str) -> str:
+        return str(self.path_for(sha256))
+
+    def retention(self, sha256: str) -> Retention:
+        """No lock on local disk: ``Retention(None, None)``; BlobMissing if the file is not there."""
+        if not self.exists(sha256):
+            raise BlobMissing(sha256)
+        return Retention(None, None)
+
+    def delete(self, sha256: str) -> bool:
+        """Remove the blob's file (durably); False if it was not there. See EvidenceStore.delete."""
+        path = self.path_for(sha256)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        _fsync_dir(path.parent)
+        return True
+
     def read(self, sha256: str) -> bytes:
         """The blob's bytes, verified; raises BlobMissing or BlobCorrupt."""
         return b"".join(self.iter_verified(sha256))
@@ -123,13 +198,8 @@ class BlobStore:
             fh = open(path, "rb")
         except FileNotFoundError:
             raise BlobMissing(sha256) from None
-        digest = hashlib.sha256()
         with fh:
-            while chunk := fh.read(CHUNK):
-                digest.update(chunk)
-                yield chunk
-        if digest.hexdigest() != sha256:
-            raise BlobCorrupt(sha256, digest.hexdigest())
+            yield from verified_chunks(sha256, iter(lambda: fh.read(CHUNK), b""))
 
     def delete(self, sha256: str) -> bool:
         """Erase one blob for good (retention, issue 16); False if it was not there. The caller checks that no
@@ -149,6 +219,27 @@ class BlobStore:
 
 
 _repair_lock = threading.Lock()
+
+
+def verified_chunks(sha256: str, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Pass ``chunks`` through, hashing them; raise BlobCorrupt after the last one if they do not hash to ``sha256``."""
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(chunk)
+        yield chunk
+    if digest.hexdigest() != sha256:
+        raise BlobCorrupt(sha256, digest.hexdigest())
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix`` → ("bucket", "some/prefix/"); ValueError if it is not one (storage.s3blobs)."""
+    if not url.startswith("s3://"):
+        raise ValueError("must start with s3://")
+    bucket, _, prefix = url[5:].partition("/")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
+        raise ValueError("names no valid bucket (s3://BUCKET/PREFIX)")
+    prefix = prefix.strip("/")
+    return bucket, (prefix + "/" if prefix else "")
 
 
 def _makedirs_durable(path: Path, root: Path) -> None:

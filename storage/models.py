@@ -1,11 +1,14 @@
-"""The database schema as typed SQLAlchemy 2.0 models. Alembic owns the schema (storage/migrations)."""
+"""The database schema as typed SQLAlchemy 2.0 models. Alembic owns the schema (storage/migrations).
+
+Long because the whole schema is one file, so that a reader (and Alembic's comparison) finds every table in
+one place; split it by area when it grows further."""
 from __future__ import annotations
 
 import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from storage.types import UTCDateTime, utcnow
@@ -58,13 +61,10 @@ class User(Base):
     #: wrong passwords given for this e-mail since the last successful login (told at the next login)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_failed_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    #: single sign-on: the identity provider and its subject for this person (tracker/accounts/sso.py); such a
-    #: user has no password (``password_hash`` holds a value no password matches)
+    #: single sign-on (tracker/accounts/sso.py): the provider and its subject; such a user has no password
     oidc_issuer: Mapped[str | None] = mapped_column(String(500))
     oidc_subject: Mapped[str | None] = mapped_column(String(255))
-
     unit: Mapped[OrgUnit | None] = relationship()
-
     __table_args__ = (UniqueConstraint("oidc_issuer", "oidc_subject", name="uq_users_oidc_identity"),)
 
 
@@ -211,8 +211,10 @@ class CaseStep(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     channel: Mapped[str | None] = mapped_column(String(200))  #: e.g. the platform's DSA form, e-mail, letter
     platform_ref: Mapped[str | None] = mapped_column(String(200))  #: the platform's reference number
-    outcome: Mapped[str | None] = mapped_column(String(20))  #: removed | refused | no_answer | partly_removed
+    outcome: Mapped[str | None] = mapped_column(String(20))  #: removed | restricted | refused | no_answer | partly_removed
     statement_of_reasons: Mapped[str | None] = mapped_column(Text)  #: the platform's DSA art. 17 statement
+    receipt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  #: the other side confirmed receipt (DSA art. 16(4))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  #: the other side told its decision (art. 16(5))
     verified_by_evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id", ondelete="RESTRICT"))
 
     attachments: Mapped[list["StepAttachment"]] = relationship(back_populates="step", order_by="StepAttachment.id")
@@ -435,3 +437,19 @@ class CaptureProfile(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BlobVersion(Base):
+    """The one object version of an evidence blob in S3 that Værn wrote and reads (storage.s3blobs).
+
+    Content-addressed: a SHA-256 names one object, so the version is recorded once per blob, before
+    any row (artifact, upload, attachment) points at that SHA-256. Unused with the local store.
+    """
+
+    __tablename__ = "blob_versions"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version_id: Mapped[str] = mapped_column(String(1024))  #: S3 VersionId of the object written at ``stored_at``
+    size: Mapped[int] = mapped_column(BigInteger)
+    lock_mode: Mapped[str | None] = mapped_column(String(20))  #: COMPLIANCE or GOVERNANCE, as set at write
+    retain_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  #: object-lock retention set at write
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

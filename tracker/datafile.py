@@ -9,15 +9,20 @@ from typing import Any, Callable
 ErrorFactory = Callable[[Path, str | None, str | None, str], Exception]
 
 
-def read_entries(file: Path, table: str, error: ErrorFactory) -> list[tuple[str, dict[str, Any]]]:
-    """The file's ``[[table]]`` entries as (display name, raw table); raise ``error(...)`` for a bad file."""
+def read_toml(file: Path, error: ErrorFactory) -> dict[str, Any]:
+    """The whole file as a dict; ``error(...)`` for a file that cannot be read or is not TOML."""
     try:
         with file.open("rb") as fh:
-            data = tomllib.load(fh)
+            return tomllib.load(fh)
     except OSError as exc:
         raise error(file, None, None, f"cannot read the file: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise error(file, None, None, f"not valid TOML: {exc}") from None
+
+
+def read_entries(file: Path, table: str, error: ErrorFactory) -> list[tuple[str, dict[str, Any]]]:
+    """The file's ``[[table]]`` entries as (display name, raw table); raise ``error(...)`` for a bad file."""
+    data = read_toml(file, error)
     unknown = sorted(set(data) - {table})
     if unknown:
         raise error(file, None, None, f"unknown top-level key {unknown[0]!r} (expected only [[{table}]] tables)")

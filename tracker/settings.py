@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from capture.options import CaptureOptions, parse_allowed_hosts
+from storage.blobs import parse_s3_url
 
 
 class SettingsError(SystemExit):
@@ -28,6 +29,15 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite file in the data directory")
     redis_url: str | None = Field(None, description="huey on Redis (separate `vaern worker` processes); default: huey on SQLite, in-process worker")
     blob_dir: Path | None = Field(None, description="content-addressed evidence store; default: <data_dir>/blobs")
+    blob_url: str | None = Field(None, description="s3://BUCKET/PREFIX: keep evidence in S3-compatible object storage "
+                                 "with object lock instead of on local disk (docs/deploy-s3.md); needs PostgreSQL")
+    s3_endpoint_url: str | None = Field(None, description="S3 endpoint for a store other than AWS (Ceph RGW …); "
+                                        "credentials and region from the standard AWS_* variables")
+    s3_object_lock_days: int | None = Field(None, ge=1, le=36_500, description="object-lock retention set on every "
+                                            "evidence object at write, in days (required with an s3:// VAERN_BLOB_URL)")
+    s3_object_lock_mode: Literal["COMPLIANCE", "GOVERNANCE"] = Field(
+        "COMPLIANCE", description="COMPLIANCE: nobody can shorten or remove the retention; GOVERNANCE: an account "
+        "with s3:BypassGovernanceRetention can")
     secret_key: str | None = Field(None, description="Flask session key; default: generated once and kept in <data_dir>/secret_key")
     profile_key: str | None = Field(None, description="key for the capture profiles' stored logins "
                                     "(any long random text); default: derived from the secret key")
@@ -112,6 +122,25 @@ class Settings(BaseSettings):
     @property
     def oidc_enabled(self) -> bool:
         return bool(self.oidc_issuer and self.oidc_client_id)
+
+    @model_validator(mode="after")
+    def _blob_url(self) -> "Settings":
+        if self.blob_url is None:
+            return self
+        if self.blob_dir is not None:
+            raise ValueError("VAERN_BLOB_DIR and VAERN_BLOB_URL are both set: choose one evidence store")
+        if not (self.database_url or "").startswith("postgresql"):
+            raise ValueError("VAERN_BLOB_URL=s3://… needs VAERN_DATABASE_URL on PostgreSQL")
+        if self.s3_object_lock_days is None:
+            raise ValueError("VAERN_BLOB_URL=s3://… needs VAERN_S3_OBJECT_LOCK_DAYS (the retention set at write)")
+        return self
+
+    @field_validator("blob_url")
+    @classmethod
+    def _blob_url_form(cls, v: str | None) -> str | None:
+        if v:
+            parse_s3_url(v)
+        return v or None
 
     @field_validator("capture_allowed_hosts")
     @classmethod

@@ -18,7 +18,7 @@ from storage.types import utcnow
 from tracker.cases.casefile import case_overview
 from tracker.oversight import history
 from tracker.oversight.event_text import sentence
-from tracker.workflow import recheck
+from tracker.workflow import recheck, redress
 from tracker.workflow import steps as ops
 from tracker.workflow.next_action import next_actions
 from webui import workflow
@@ -104,6 +104,19 @@ def cockpit_context(case: Case, page: dict, now: datetime | None = None) -> dict
                              mail_off=not runtime().settings.smtp_host))
 
 
+def redress_context(case: Case) -> dict:
+    """The ladder's advice by category (Datatilsynet only where personal data is misused; defamation → private
+    prosecution or the police), the certified dispute bodies for the case's platform and the trusted flaggers
+    the municipality works with (tracker/workflow/rules/redress.toml)."""
+    data = redress.shipped()
+    advice = data.advice_for(redress.case_category(case))
+    by_step: dict[str, list] = {}
+    for a in advice:
+        by_step.setdefault(a.step, []).append(a)
+    return dict(advice_by_step=by_step, other_routes=[a for a in advice if a.step in redress.OTHER_ROUTES],
+                dispute_bodies=data.bodies_for(case.platform), trusted_flaggers=data.trusted_flaggers)
+
+
 def employee_context(case: Case, user: User, now: datetime | None = None) -> dict:
     """All the employee's case page gets: evidence, their steps in plain words, who knows, a short history."""
     now = now or utcnow()
@@ -151,7 +164,8 @@ def save_rung(ref: str, step_id: str):
     def op(session, case, form: RungAndStateForm):
         user, rules = current_user.user, workflow.rules()
         row = ops.record_rung(session, case, step_id, user, form.sent_at.data, form.channel.data,
-                              form.platform_ref.data, form.outcome.data, form.statement_of_reasons.data, rules=rules)
+                              form.platform_ref.data, form.outcome.data, form.statement_of_reasons.data, rules=rules,
+                              **form.times())
         note = form.note_sent()
         if form.state.data:
             ops.set_state(session, case, step_id, form.state.data, user, reason=form.reason.data, note=note,

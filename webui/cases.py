@@ -219,7 +219,7 @@ def detail(ref: str):
     return render_template("cases/detail.html", case=case, EvidenceState=EvidenceState,
                            email_texts=_email_texts(case), export_jobs=jobs_for(db(), current_user.user, case),
                            may_report=can_report(current_user.user), may_hold=can_hold(current_user.user, case),
-                           **page, **case_page.cockpit_context(case, page),
+                           **page, **case_page.cockpit_context(case, page), **case_page.redress_context(case),
                            **oversight.case_context(case, current_user.user))
 
 

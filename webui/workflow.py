@@ -42,7 +42,7 @@ bp = Blueprint("workflow", __name__)
 STEP_STATES = {code: _l(msgid) for code, msgid in vocabulary.STEP_STATES.items()}
 DEADLINE_STATES = {code: _l(msgid) for code, msgid in vocabulary.DEADLINE_STATES.items()}
 OUTCOMES = {
-    "removed": _l("Removed"), "refused": _l("Refused"), "no_answer": _l("No answer"),
+    "removed": _l("Removed"), "restricted": _l("Restricted"), "refused": _l("Refused"), "no_answer": _l("No answer"),
     "partly_removed": _l("Partly removed"), "declined": _l("The employee does not want a police report"),
 }
 ACTORS = {
@@ -65,6 +65,8 @@ CLOCKS = {
     "injunction_granted": _l("Injunction granted"),
     "request_sent": _l("Erasure request reached the controller"),
     "platform_decision": _l("The platform's decision received"),
+    "notice_sent": _l("The notice to the platform was sent"),
+    "dispute_filed": _l("The dispute reached the dispute settlement body"),
     "judgment_final": _l("Judgment became final"),
     "investigation_discontinued": _l("The police dropped the investigation"),
     "previous_med_evaluation": _l("Previous MED evaluation"),
@@ -285,7 +287,8 @@ def rung(ref: str, step_id: str):
 
     def op(session, case, form: RungForm):
         ops.record_rung(session, case, step_id, current_user.user, form.sent_at.data, form.channel.data,
-                        form.platform_ref.data, form.outcome.data, form.statement_of_reasons.data, rules=rules())
+                        form.platform_ref.data, form.outcome.data, form.statement_of_reasons.data, rules=rules(),
+                        **form.times())
     return run_on_case(ref, f"step-{step_id}", op, form=RungForm)
 
 

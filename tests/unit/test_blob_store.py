@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.blobs import CHUNK, BlobCorrupt, BlobMissing, BlobStore
+from storage.blobs import CHUNK, BlobCorrupt, BlobMissing, BlobStore, Retention
 
 
 @pytest.fixture
@@ -212,3 +212,14 @@ def test_two_processes_writing_the_same_blob_at_once_both_succeed_with_one_intac
     assert store.read(sha) == data
     assert [p.name for p in store.root.rglob("*") if p.is_file()] == [sha]
     assert temp_files(store) == []
+
+
+def test_the_local_store_keeps_no_lock_and_deletes_a_blob_durably(store):
+    sha = store.put(b"to be erased")
+    assert store.retention(sha) == Retention(None, None)
+    assert store.location(sha) == str(store.path_for(sha))
+    assert store.delete(sha) is True
+    assert not store.exists(sha)
+    assert store.delete(sha) is False
+    with pytest.raises(BlobMissing):
+        store.retention(sha)

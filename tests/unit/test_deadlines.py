@@ -37,6 +37,9 @@ EXPECTED = {
     "gdpr_answer": (cph(2026, 2, 15, 10), cph(2026, 2, 8, 10)),
     "dsa_internal_complaint": (cph(2026, 7, 15, 10), cph(2026, 6, 15, 10)),
     "med_evaluation": (cph(2026, 7, 15, 10), cph(2026, 6, 15, 10)),
+    "dsa_notice_receipt": (cph(2026, 1, 18, 10), cph(2026, 1, 17, 10)),
+    "dsa_notice_decision": (cph(2026, 1, 22, 10), cph(2026, 1, 20, 10)),
+    "dsa_dispute_decision": (cph(2026, 4, 15, 10), cph(2026, 4, 1, 10)),
 }
 
 
@@ -138,6 +141,10 @@ def test_a_wall_time_that_exists_is_kept_as_it_is():
 ])
 def test_a_month_length_ends_on_the_same_date_clamped_to_the_months_last_day(rule_id, start, due):
     assert due_at(rule(rule_id), start) == due
+
+
+def test_the_dispute_body_may_extend_its_90_days_to_180_in_all():
+    assert due_at(rule("dsa_dispute_decision"), START, extended=True) == cph(2026, 7, 14, 10)
 
 
 def test_two_years_from_a_leap_day_end_on_28_february():

@@ -19,18 +19,31 @@ RULES = load_rules()
 
 # ---- the shipped files ---------------------------------------------------------------------------
 
-def test_the_shipped_files_hold_12_checklist_steps_4_ladder_rungs_and_mediation():
+def test_the_shipped_files_hold_12_checklist_steps_6_ladder_rungs_and_mediation():
     assert [s.order for s in RULES.checklist] == list(range(1, 13))
-    assert [s.id for s in RULES.ladder] == ["request_to_author", "platform_notice",
-                                            "datatilsynet_complaint", "injunction"]
+    assert [s.id for s in RULES.ladder] == ["request_to_author", "platform_notice", "internal_complaint",
+                                            "dispute_settlement", "datatilsynet_complaint", "injunction"]
     assert [s.id for s in RULES.alternatives] == ["mediation"]
 
 
-def test_the_shipped_deadlines_are_the_nine_rules_of_the_domain_table():
+def test_the_shipped_deadlines_are_the_domain_tables_nine_and_the_three_dsa_clocks():
     assert set(RULES.deadlines) == {
         "police_report", "leader_conversation", "work_injury_report", "private_prosecution",
         "justification_suit", "compensation_application", "gdpr_answer", "dsa_internal_complaint",
-        "med_evaluation"}
+        "med_evaluation", "dsa_notice_receipt", "dsa_notice_decision", "dsa_dispute_decision"}
+
+
+def test_every_shipped_deadline_says_whether_its_legal_source_was_checked_and_against_what():
+    for rule in RULES.deadlines.values():
+        assert rule.verification is not None, rule.id
+        assert rule.verification.status in ("verified", "unverified") and rule.verification.checked_against
+
+
+def test_after_a_refusal_the_ladder_goes_to_the_internal_complaint_then_dispute_settlement():
+    assert next_rung(RULES, {}, after="platform_notice").id == "internal_complaint"
+    assert next_rung(RULES, {}, after="internal_complaint").id == "dispute_settlement"
+    assert RULES.step("internal_complaint").letter == "dsa_internal_complaint"
+    assert RULES.step("dispute_settlement").letter == "dsa_dispute_settlement"
 
 
 def test_the_72_hour_police_clock_is_elapsed_time_from_the_episode_and_can_be_closed_by_a_note():
@@ -79,10 +92,10 @@ def test_a_known_author_is_asked_first_and_the_platform_next():
 
 def test_after_the_platform_the_datatilsynet_rung_applies_only_to_private_information_that_is_not_defamatory():
     private = {"private_information_disclosed": True, "not_defamatory": True}
-    assert next_rung(RULES, private, after="platform_notice").id == "datatilsynet_complaint"
+    assert next_rung(RULES, private, after="dispute_settlement").id == "datatilsynet_complaint"
     defamatory = {"private_information_disclosed": True, "not_defamatory": False}
-    assert next_rung(RULES, defamatory, after="platform_notice").id == "injunction"
-    assert next_rung(RULES, {**defamatory, "serious_case": False}, after="platform_notice") is None
+    assert next_rung(RULES, defamatory, after="dispute_settlement").id == "injunction"
+    assert next_rung(RULES, {**defamatory, "serious_case": False}, after="dispute_settlement") is None
 
 
 def test_a_step_that_is_not_a_rung_cannot_be_climbed_from():
@@ -107,7 +120,7 @@ def test_a_rung_waits_its_days_for_an_answer_on_the_local_calendar():
 
 KNOWN_DEADLINES = ("police_report, leader_conversation, work_injury_report, private_prosecution, "
                    "justification_suit, compensation_application, gdpr_answer, dsa_internal_complaint, "
-                   "med_evaluation")
+                   "med_evaluation, dsa_notice_receipt, dsa_notice_decision, dsa_dispute_decision")
 BROKEN = [
     pytest.param("response.toml", 'id = "police_report"\n', 'id = "police_report"\ncolour = "red"\n',
                  "step 'police_report', field 'colour': unknown key", id="unknown key"),
@@ -131,11 +144,11 @@ BROKEN = [
     pytest.param("response.toml", 'id = "follow_up"\nkind = "checklist"\norder = 10',
                  'id = "follow_up"\nkind = "checklist"\norder = 9',
                  "step 'follow_up', field 'order': order 9 is used twice in the checklist", id="repeated order"),
-    pytest.param("response.toml", 'id = "injunction"\nkind = "ladder"\norder = 4',
-                 'id = "injunction"\nkind = "ladder"\norder = 5',
+    pytest.param("response.toml", 'id = "injunction"\nkind = "ladder"\norder = 6',
+                 'id = "injunction"\nkind = "ladder"\norder = 7',
                  "step 'injunction', field 'order': ladder orders must run 1, 2, 3 … without gaps: "
-                 "expected 4, found 5", id="gap in orders"),
-    pytest.param("response.toml", 'id = "injunction"\nkind = "ladder"\norder = 4',
+                 "expected 6, found 7", id="gap in orders"),
+    pytest.param("response.toml", 'id = "injunction"\nkind = "ladder"\norder = 6',
                  'id = "injunction"\nkind = "ladder"\norder = 0',
                  "step 'injunction', field 'order': Input should be greater than or equal to 1", id="order zero"),
     pytest.param("response.toml", 'kind = "alternative"', 'kind = "option"',
@@ -145,7 +158,7 @@ BROKEN = [
                  'actor = "citizen"\n\n[[step]]\nid = "inform_leader"',
                  "step 'secure_evidence', field 'actor': Input should be 'employee', 'leader', 'amr', 'hr' "
                  "or 'leader+employee'", id="unknown actor"),
-    pytest.param("response.toml", "wait_days = 90\n", "",
+    pytest.param("response.toml", "deadline = \"gdpr_answer\"\nwait_days = 90\n", "deadline = \"gdpr_answer\"\n",
                  "step 'datatilsynet_complaint', field 'wait_days': required on a ladder rung",
                  id="rung without wait_days"),
     pytest.param("response.toml", 'deadline = "med_evaluation"\n', 'deadline = "med_evaluation"\nwait_days = 3\n',

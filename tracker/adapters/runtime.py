@@ -17,12 +17,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from capture.options import CaptureOptions
 from capture.pdf import PageFrame, html_to_pdf
-from storage.blobs import BlobStore
+from storage.blobs import BlobError, BlobStore, EvidenceStore
+from storage.s3blobs import S3BlobStore
 from storage.db import WRITE, make_engine, make_session_factory, upgrade
 from tracker import __version__
 from tracker.accounts.rule_files import load_in_force, override_dir
 from tracker.adapters import jobs, notify
-from tracker.settings import Settings
+from tracker.settings import Settings, SettingsError
 
 
 @dataclass
@@ -30,7 +31,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     Session: sessionmaker[Session]
-    blobs: BlobStore
+    blobs: EvidenceStore
     capture_options: CaptureOptions
     _huey: object | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -44,7 +45,7 @@ class Runtime:
             upgrade(url)
         engine = make_engine(url)
         return cls(settings=settings, engine=engine, Session=make_session_factory(engine),
-                   blobs=BlobStore(settings.resolved_blob_dir),
+                   blobs=make_blob_store(settings, engine),
                    capture_options=settings.capture_options(__version__))
 
     @contextlib.contextmanager
@@ -132,3 +133,19 @@ class Runtime:
     def close(self) -> None:
         jobs.close_capturer()
         self.engine.dispose()
+
+
+def make_blob_store(settings: Settings, engine: Engine) -> EvidenceStore:
+    """The local store (default), or the S3 store for an ``s3://`` VAERN_BLOB_URL, its bucket checked now.
+
+    Raises SettingsError (one line) when the bucket cannot be reached or lacks versioning or object lock.
+    """
+    if settings.blob_url is None:
+        return BlobStore(settings.resolved_blob_dir)
+    store = S3BlobStore.from_url(settings.blob_url, engine, endpoint_url=settings.s3_endpoint_url,
+                                 lock_days=settings.s3_object_lock_days or 0, lock_mode=settings.s3_object_lock_mode)
+    try:
+        store.check_bucket()
+    except BlobError as exc:
+        raise SettingsError(f"vaern: invalid setting VAERN_BLOB_URL: {exc}") from None
+    return store

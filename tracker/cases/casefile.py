@@ -80,6 +80,9 @@ def step_overview(step: Step, row: CaseStep | None, facts: Mapping[str, bool]) -
         "channel": row.channel if row else None,
         "platform_ref": row.platform_ref if row else None,
         "outcome": row.outcome if row else None,
+        "receipt_at": row.receipt_at if row else None,
+        "decided_at": row.decided_at if row else None,
+        "statement_of_reasons": row.statement_of_reasons if row else None,
     }
 
 
@@ -98,4 +101,5 @@ def deadline_overview(view: DeadlineView) -> dict[str, Any]:
         "met_at": status.met_at,
         "closed_note": status.closed_note,
         "legal_source": rule.legal_source,
+        "verification": rule.verification.model_dump() if rule.verification else None,
     }

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.blobs import BlobError, BlobStore
+from storage.blobs import BlobError, EvidenceStore
 from storage.models import Artifact, Case, CaseStep, Evidence, StepAttachment, User
 from tracker.cases.register import list_cases_for
 from tracker.errors import NotFound
@@ -50,7 +50,7 @@ def list_cases(session: Session, user: User, status: str | None = None, **detail
     return rows
 
 
-def open_artifact(session: Session, blobs: BlobStore, user: User, case: Case, evidence_id: int, name: str, *,
+def open_artifact(session: Session, blobs: EvidenceStore, user: User, case: Case, evidence_id: int, name: str, *,
                   inline_types: Collection[str] = (), thumbnail: bool = False, **details: Any) -> OpenedArtifact:
     """File ``name`` of evidence ``evidence_id`` of ``case``, read and audited; NotFound if there is none."""
     ev = next((e for e in case.evidence if e.id == evidence_id), None)
@@ -69,7 +69,7 @@ def open_artifact(session: Session, blobs: BlobStore, user: User, case: Case, ev
     return OpenedArtifact(ev, art, data, inline)
 
 
-def open_step_attachment(session: Session, blobs: BlobStore, user: User, case: Case, attachment_id: int, *,
+def open_step_attachment(session: Session, blobs: EvidenceStore, user: User, case: Case, attachment_id: int, *,
                          inline_types: Collection[str] = (), **details: Any) -> OpenedAttachment:
     """An uploaded step attachment of ``case``, read and audited; NotFound if there is none (or it is a
     link to evidence, which has no file of its own)."""

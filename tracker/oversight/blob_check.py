@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from capture.bundle import MANIFEST_NAME, TIMESTAMP_NAME, TSA_CHAIN_NAME
-from storage.blobs import BlobStore, iter_store_files, sha256_of_file
+from storage.blobs import BlobError, BlobMissing, BlobStore, EvidenceStore, iter_store_files, sha256_of_file
+from storage.s3blobs import S3BlobStore
 from storage.models import Artifact, AuditEvent, Case, CaseStep, Evidence, StepAttachment
 from tracker.oversight.integrity_report import HEX64, Problem
 
@@ -99,9 +100,12 @@ def _parallel(items: list, fn: Callable, workers: int) -> dict:
 _END = object()
 
 
-def check_blobs(store: BlobStore, refs: dict[str, list[tuple[tuple, str]]],
+def check_blobs(store: EvidenceStore, refs: dict[str, list[tuple[tuple, str]]],
                 workers: int | None = None) -> tuple[list[Problem], list[str], int, int]:
     """Re-hash every referenced blob and every file in the store: (problems, notes, files hashed, bytes)."""
+    if isinstance(store, S3BlobStore):
+        return check_s3_blobs(store, refs, workers)
+    assert isinstance(store, BlobStore)
     notes: list[str] = []
     on_disk: set[str] = set()
     for name, path in iter_store_files(store.root):
@@ -142,6 +146,81 @@ def check_blobs(store: BlobStore, refs: dict[str, list[tuple[tuple, str]]],
     return [p for _, p in sorted(problems, key=lambda kp: (kp[0], kp[1].subject))], notes, hashed, size
 
 
+S3_WORKERS = 8  #: parallel GETs when re-hashing an S3 store (network-bound, not CPU-bound)
+
+
+def check_s3_blobs(store: S3BlobStore, refs: dict[str, list[tuple[tuple, str]]],
+                   workers: int | None = None) -> tuple[list[Problem], list[str], int, int]:
+    """The same check on S3: stream every recorded version through SHA-256 in parallel, and hold the bucket's
+    version listing against the records: a version written over a blob after the recorded one is named."""
+    notes: list[str] = []
+    recorded = store.all_recorded()
+    listed: dict[str, list] = {}
+    for v in store.list_versions():
+        name = v.key.rsplit("/", 1)[-1]
+        if HEX64.match(name) and v.key == store.key_for(name):
+            listed.setdefault(name, []).append(v)
+        else:
+            notes.append(f"s3://{store.bucket}/{v.key} in the blob store is not a blob (unexpected name or folder)")
+    problems: list[tuple[tuple, Problem]] = []
+    todo: dict[str, str] = {}
+    for sha in sorted(set(refs) | set(recorded) | set(listed)):
+        if not HEX64.match(sha):
+            key, who = _referrers(refs[sha])
+            problems.append((key, Problem("blob_name_invalid", sha, f"blob name {sha!r} is not a SHA-256 — {who}")))
+        elif sha in recorded:
+            todo[sha] = recorded[sha].version_id
+    results = _parallel(list(todo), lambda sha: _hash_version(store, sha, todo[sha]), workers or S3_WORKERS)
+    hashed = size = 0
+    for sha in sorted(set(refs) | set(recorded) | set(listed)):
+        if not HEX64.match(sha):
+            continue
+        where = store.location(sha)
+        res = results.get(sha)
+        if res is not None and not isinstance(res, BlobError):
+            hashed += 1
+            size += res[1]
+        if sha not in refs:
+            if res is None:
+                notes.append(f"blob {sha} at {where} is not referred to by any row, and Værn recorded no version of it")
+            elif not isinstance(res, BlobError):
+                altered = "" if res[0] == sha else f", and its content hashes to {res[0]}"
+                notes.append(f"blob {sha} at {where} (version {todo[sha]}) is not referred to by any row{altered}")
+            continue
+        key, who = _referrers(refs[sha])
+        if res is None:
+            problems.append((key, Problem("blob_missing", sha, f"blob {sha} is missing: Værn recorded no version of it "
+                                          f"({'an unrecorded object is' if sha in listed else 'nothing is'} at {where}) — {who}")))
+            continue
+        version = todo[sha]
+        if isinstance(res, BlobMissing):
+            problems.append((key, Problem("blob_missing", sha, f"blob {sha} is missing: the recorded version {version} "
+                                          f"of {where} is gone — {who}")))
+        elif isinstance(res, BlobError):
+            problems.append((key, Problem("blob_unreadable", sha, f"blob {sha} at {where} (version {version}) cannot be "
+                                          f"read ({res}) — {who}")))
+        elif res[0] != sha:
+            problems.append((key, Problem("blob_altered", sha, f"blob {sha} at {where} (version {version}) was altered: "
+                                          f"its content hashes to {res[0]} — {who}")))
+        mine = next((v for v in listed.get(sha, []) if v.version_id == version), None)
+        for v in sorted(listed.get(sha, []), key=lambda v: v.last_modified):
+            if v.version_id == version or (mine is not None and v.last_modified < mine.last_modified):
+                continue
+            what = "a delete marker" if v.delete_marker else "a newer version"
+            problems.append((key, Problem("blob_new_version", sha,
+                                          f"blob {sha} at {where} has {what} ({v.version_id}, {v.last_modified:%Y-%m-%d %H:%M} "
+                                          f"UTC) written over the recorded version {version}; Værn reads only the "
+                                          f"recorded version — {who}")))
+    return [p for _, p in sorted(problems, key=lambda kp: (kp[0], kp[1].subject))], notes, hashed, size
+
+
+def _hash_version(store: S3BlobStore, sha: str, version: str) -> tuple[str, int] | BlobError:
+    try:
+        return store.hash_version(sha, version)
+    except BlobError as exc:
+        return exc
+
+
 def _referrers(entries: list[tuple[tuple, str]]) -> tuple[tuple, str]:
     ordered = sorted(set(entries))
     return ordered[0][0], "; ".join(text for _, text in ordered)
@@ -180,7 +259,7 @@ def sealed_evidence(session: Session) -> list[SealedEvidence]:
     return list(found.values())
 
 
-def check_manifests(store: BlobStore, sealed: list[SealedEvidence], bad_blobs: set[str],
+def check_manifests(store: EvidenceStore, sealed: list[SealedEvidence], bad_blobs: set[str],
                     edited_events: set[int]) -> list[Problem]:
     """Each capture's rows must agree with its sealed manifest and with the fingerprint the chain recorded
     at capture time: a row re-pointed at other (intact) bytes, or a capture replaced as a whole, shows here.

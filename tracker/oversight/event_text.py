@@ -23,7 +23,8 @@ STEP_STATES: dict[str, Pair] = {
     "todo": ("Ikke startet", "Not started"), "in_progress": ("I gang", "In progress"), "done": ("Udført", "Done"),
     "skipped": ("Sprunget over", "Skipped"), "not_applicable": ("Ikke relevant", "Not applicable")}
 OUTCOMES: dict[str, Pair] = {
-    "removed": ("fjernet", "removed"), "refused": ("afvist", "refused"), "no_answer": ("intet svar", "no answer"),
+    "removed": ("fjernet", "removed"), "restricted": ("begrænset", "restricted"), "refused": ("afvist", "refused"),
+    "no_answer": ("intet svar", "no answer"),
     "partly_removed": ("delvist fjernet", "partly removed")}
 VERDICTS: dict[str, Pair] = {
     "still_online": ("stadig online", "still online"), "changed": ("ændret", "changed"),
@@ -340,6 +341,12 @@ def _step_rung(d, e, n):
     if d.get("platform_ref"):
         da.append(f"reference {d['platform_ref']}")
         en.append(f"reference {d['platform_ref']}")
+    if d.get("receipt_at"):
+        da.append(f"modtagelse bekræftet {when(d['receipt_at'])}")
+        en.append(f"receipt confirmed {when(d['receipt_at'])}")
+    if d.get("decided_at"):
+        da.append(f"afgørelse meddelt {when(d['decided_at'])}")
+        en.append(f"decision told {when(d['decided_at'])}")
     outcome = n.pick(OUTCOMES, d.get("outcome")) if d.get("outcome") else None
     da.append(f"udfald: {outcome}" if outcome else "intet udfald endnu")
     en.append(f"outcome: {outcome}" if outcome else "no outcome yet")

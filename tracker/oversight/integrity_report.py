@@ -14,8 +14,8 @@ HEX64 = re.compile(r"^[0-9a-f]{64}$")
 class Problem:
     """One thing that does not hold, as one English line for the operator."""
 
-    #: blob_missing | blob_altered | blob_unreadable | blob_name_invalid | evidence_mismatch | event_edited |
-    #: chain_broken | anchor_failed | anchor_unreadable | case_mismatch
+    #: blob_missing | blob_altered | blob_new_version (S3) | blob_unreadable | blob_name_invalid | evidence_mismatch |
+    #: event_edited | chain_broken | anchor_failed | anchor_unreadable | case_mismatch
     kind: str
     subject: str  #: the blob's SHA-256, ``event:<id>`` or ``anchor:<line>``
     message: str

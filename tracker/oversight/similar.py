@@ -32,7 +32,7 @@ from tracker.oversight import offenders
 from tracker.accounts.permissions import visible_cases
 
 if TYPE_CHECKING:
-    from storage.blobs import BlobStore
+    from storage.blobs import EvidenceStore
 
 POST_BASIS = "screenshot_post"  #: the artifact role of the post-element screenshot (capture/steps.py)
 NO_HASH_BASIS = "none"  #: the manifest was read and holds no perceptual hashes (so backfill skips it)
@@ -95,7 +95,7 @@ def apply_manifest_columns(ev: Evidence, manifest: dict[str, Any]) -> None:
     ev.text_sha256 = text if isinstance(text, str) and len(text) == 64 else None
 
 
-def backfill_columns(session: Session, blobs: "BlobStore", limit: int | None = None) -> int:
+def backfill_columns(session: Session, blobs: "EvidenceStore", limit: int | None = None) -> int:
     """Fill the columns of evidence stored before they existed, from its manifest blob; flushes only.
 
     Returns how many rows were filled. Rows whose manifest cannot be read are left for the next time.
@@ -159,7 +159,7 @@ class NearDuplicateIndex:
     def __len__(self) -> int:
         return 0 if self._snap is None else len(self._snap.ids)
 
-    def refresh(self, session: Session, blobs: "BlobStore | None" = None) -> None:
+    def refresh(self, session: Session, blobs: "EvidenceStore | None" = None) -> None:
         """Load what is new since the last refresh (everything, after a backfill, on first use).
 
         The database work runs outside the lock (no thread waits on another's query); only the merge
@@ -254,7 +254,7 @@ def index_for(session: Session) -> NearDuplicateIndex:
         return index
 
 
-def near_duplicates(session: Session, ev: Evidence, blobs: "BlobStore | None" = None) -> list[Match]:
+def near_duplicates(session: Session, ev: Evidence, blobs: "EvidenceStore | None" = None) -> list[Match]:
     """Evidence in any case whose post looks like ``ev``'s (empty if ``ev`` has no post hashes)."""
     if ev.hash_basis != POST_BASIS or not ev.phash or not ev.dhash:
         return []
@@ -276,7 +276,7 @@ class SimilarView:
         return len(self.shown) + self.hidden
 
 
-def similar_for_case(session: Session, case: Case, viewer: User, blobs: "BlobStore | None" = None
+def similar_for_case(session: Session, case: Case, viewer: User, blobs: "EvidenceStore | None" = None
                      ) -> dict[int, SimilarView]:
     """Per evidence of ``case``: look-alikes in *other* cases (re-checks of the same case are not news)."""
     def hashed(ev: Evidence) -> bool:

@@ -32,7 +32,8 @@ PRECONDITIONS: dict[str, str] = {
 }
 #: letter templates a step can offer (drafted by tracker.workflow.letters)
 LETTERS: tuple[str, ...] = (
-    "request_to_author", "dsa_notice", "datatilsynet_complaint", "declined_police_report_note",
+    "request_to_author", "dsa_notice", "dsa_internal_complaint", "dsa_dispute_settlement", "datatilsynet_complaint",
+    "declined_police_report_note",
     "citizen_channels_letter", "police_evidence_annex",
 )
 

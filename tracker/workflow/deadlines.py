@@ -41,7 +41,10 @@ CLOCK_STARTS: dict[str, str] = {
     "knowledge_of_author": "when the entitled person knew enough about the post and its author",
     "injunction_granted": "the day the injunction (fogedforbud) was granted",
     "request_sent": "when the erasure request reached the controller",
-    "platform_decision": "when the platform told the notifier its decision",
+    "platform_decision": "when the platform told the notifier its decision (recorded on the platform "
+                         "notice's rung, or set by hand)",
+    "notice_sent": "when the notice to the platform was sent (the platform notice's rung)",
+    "dispute_filed": "when the complaint reached the out-of-court dispute settlement body (its rung's sent time)",
     "judgment_final": "when a judgment in the criminal case became final",
     "investigation_discontinued": "when the police decided to drop the investigation",
     "previous_med_evaluation": "the previous MED evaluation of the local handling",
@@ -61,6 +64,37 @@ class Length(BaseModel):
         return f"{self.amount} {self.unit}"
 
 
+RungField = Literal["sent_at", "receipt_at", "decided_at", "done_at"]
+
+
+class MetWhen(BaseModel):
+    """The clock is met once ``step``'s row has any of ``fields`` (e.g. the platform confirmed receipt)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    step: Slug
+    fields: tuple[RungField, ...] = Field(min_length=1)
+
+
+class MootWhen(BaseModel):
+    """The clock no longer matters once ``step``'s outcome is one of ``outcomes`` (e.g. removed)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    step: Slug
+    outcomes: tuple[Slug, ...] = Field(min_length=1)
+
+
+class Verification(BaseModel):
+    """Whether the rule's legal source was checked against the official text, and where."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    status: Literal["verified", "unverified"]
+    checked_against: Text  #: the text the citation was compared with (URL), or why it could not be
+    note_da: str = ""
+
+
 class DeadlineRule(BaseModel):
     """One legal or guideline deadline, as written in deadlines.toml."""
 
@@ -78,6 +112,9 @@ class DeadlineRule(BaseModel):
     at_risk_before: Length  #: how long before it is due the clock turns "at risk"
     extension: Length | None = None  #: added to ``length`` when the other side extends (GDPR art. 12(3))
     closable_by_note: bool = False  #: a leader's note may close it as met (declined police report)
+    met_when: MetWhen | None = None  #: met by a recorded time on a rung rather than by the step being done
+    moot_when: MootWhen | None = None  #: closed once a rung has one of these outcomes
+    verification: Verification | None = None  #: the legal source checked against the official text, or not
     #: working_days only: when the working day ends, local time
     day_ends_at: time | None = Field(None, validate_default=True)
 

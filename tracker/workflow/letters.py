@@ -30,13 +30,14 @@ from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import Case, EvidenceState, Letter, Role, User
+from storage.models import Case, CaseStep, EvidenceState, Letter, Role, User
 from storage.types import utcnow
 from tracker.oversight import audit
 from tracker.workflow.checklist import LETTERS
 from tracker.errors import DomainError, NotFound
 from tracker.accounts.permissions import can_view_case
 from tracker.workflow.platforms import PlatformDirectory, load_platform_directory, platform_for_url
+from tracker.workflow import redress
 from tracker.workflow.rules import Rules, load_rules
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "rules" / "letters"
@@ -45,6 +46,11 @@ CPH = ZoneInfo("Europe/Copenhagen")
 PLACEHOLDER = "[UDFYLD"  #: text the leader must replace before the letter can be marked sent
 MAX_SUBJECT = 300
 MAX_BODY = 100_000
+PLATFORM_NOTICE = "platform_notice"  #: the rung whose record the art. 20 / art. 21 letters cite
+OUTCOMES_DA = {"removed": "fjernet", "restricted": "begrænset", "refused": "afvist", "no_answer": "intet svar",
+               "partly_removed": "delvist fjernet"}
+NO_NOTICE = {"sent_at": None, "channel": None, "reference": None, "receipt_at": None, "decided_at": None,
+             "outcome": None, "outcome_da": "", "reasons": None}
 
 
 @dataclass(frozen=True)
@@ -192,8 +198,20 @@ def _platforms() -> PlatformDirectory:
     return load_platform_directory()
 
 
+def notice_of(session: Session, case: Case) -> dict[str, Any]:
+    """The platform notice's record for the letters that follow it (art. 20 complaint, art. 21 filing)."""
+    row = session.execute(select(CaseStep).where(CaseStep.case_id == case.id,
+                                                 CaseStep.step_id == PLATFORM_NOTICE)).scalar()
+    if row is None:
+        return dict(NO_NOTICE)
+    return {"sent_at": row.sent_at, "channel": row.channel, "reference": row.platform_ref,
+            "receipt_at": row.receipt_at, "decided_at": row.decided_at, "outcome": row.outcome,
+            "outcome_da": OUTCOMES_DA.get(row.outcome or "", ""), "reasons": row.statement_of_reasons}
+
+
 def build_context(case: Case, sender: User, *, provisions: Iterable[str] = (),
-                  platforms: PlatformDirectory | None = None, now: datetime | None = None) -> dict[str, Any]:
+                  platforms: PlatformDirectory | None = None, now: datetime | None = None,
+                  notice: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the templates see: plain values from the case (never template source)."""
     platforms = platforms or _platforms()
     ticked = set(provisions)
@@ -225,7 +243,8 @@ def build_context(case: Case, sender: User, *, provisions: Iterable[str] = (),
         platform = platform_for_url(item["url"], platforms)
         group = groups.setdefault(platform.id, {
             "name": platform.name, "fallback": platform.fallback, "channels": platform.channels(),
-            "notes": platform.notes_da, "urls": [], "evidence": []})
+            "notes": platform.notes_da, "urls": [], "evidence": [],
+            "bodies": [b.model_dump() for b in redress.shipped().bodies_for(platform.id)]})
         if item["url"] not in group["urls"]:
             group["urls"].append(item["url"])
         group["evidence"].append(item)
@@ -242,6 +261,7 @@ def build_context(case: Case, sender: User, *, provisions: Iterable[str] = (),
         "platforms": list(groups.values()),
         "provisions": [p for p in PROVISIONS if p.id in ticked],
         "today": now or utcnow(),
+        "notice": notice if notice is not None else dict(NO_NOTICE),
     }
 
 
@@ -290,8 +310,8 @@ def create_letter(session: Session, actor: User, case: Case, template_id: str, *
         if step is None or step.letter != template_id:
             raise DomainError("step_letter_mismatch", f"step {step_id!r} does not use letter {template_id!r}", "step")
     provisions = tuple(provisions)
-    subject, body = render(template_id, build_context(case, actor, provisions=provisions, platforms=platforms),
-                           local_dir=local_dir)
+    subject, body = render(template_id, build_context(case, actor, provisions=provisions, platforms=platforms,
+                                                      notice=notice_of(session, case)), local_dir=local_dir)
     now = utcnow()
     letter = Letter(case_id=case.id, step_id=step_id, template_id=template_id, subject=subject, body=body,
                     created_by_id=actor.id, created_at=now, updated_at=now)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from capture.errors import CaptureRefused
 from capture.upload import sniff
-from storage.blobs import BlobStore
+from storage.blobs import EvidenceStore
 from storage.models import Case, CaseClock, CaseStep, Evidence, Role, StepAttachment, StepState, User
 from storage.types import utcnow
 from tracker.oversight import audit
@@ -35,10 +35,17 @@ from tracker.accounts.permissions import can_view_case
 from tracker.workflow.rules import Rules
 
 CLOCK_SKEW = timedelta(minutes=10)
+_KEEP = object()  #: record_rung: a time not given keeps its recorded value
 MAX_TEXT = 5000
 POLICE_REPORT = "police_report"  #: the checklist step whose decline closes the 72-hour clock
 DECLINED = "declined"  #: the police-report step's outcome when the employee does not want a report
-RUNG_OUTCOMES = ("removed", "refused", "no_answer", "partly_removed")
+RUNG_OUTCOMES = ("removed", "restricted", "refused", "no_answer", "partly_removed")
+#: outcomes after which the notifier may complain (DSA art. 20) or go to dispute settlement (art. 21)
+FAILED_OUTCOMES = ("restricted", "refused", "no_answer", "partly_removed")
+PLATFORM_NOTICE = "platform_notice"
+#: clock starts read from a rung's record (a clock set by hand wins): name -> (step id, field)
+RUNG_CLOCKS = {"notice_sent": (PLATFORM_NOTICE, "sent_at"), "platform_decision": (PLATFORM_NOTICE, "decided_at"),
+               "dispute_filed": ("dispute_settlement", "sent_at")}
 #: clock starts a person records; ``episode`` is the case's own episode time, ``case_opened`` is fixed
 SETTABLE_CLOCKS = tuple(name for name in CLOCK_STARTS if name != "case_opened")
 FACTS = ("author_known", "private_information_disclosed", "defamatory")
@@ -154,11 +161,20 @@ def case_deadlines(case: Case, rules: Rules, rows: Mapping[str, CaseStep], clock
     leader's note when the employee declined; a clock whose step was skipped or found not applicable
     is shown as closed.
     """
-    starts: dict[str, datetime | None] = {name: c.at for name, c in clocks.items()}
+    starts: dict[str, datetime | None] = {}
+    for name, (step_id, field) in RUNG_CLOCKS.items():
+        row = rows.get(step_id)
+        starts[name] = getattr(row, field) if row is not None else None
+    starts.update({name: c.at for name, c in clocks.items()})
     starts.update(episode=case.episode_at, case_opened=case.created_at)
     out = []
     for rule in rules.deadlines.values():
         met_at = note = closed_by = None
+        if rule.met_when is not None and (row := rows.get(rule.met_when.step)) is not None:
+            met_at = next((getattr(row, f) for f in rule.met_when.fields if getattr(row, f) is not None), None)
+        if rule.moot_when is not None and (row := rows.get(rule.moot_when.step)) is not None:
+            if row.outcome in rule.moot_when.outcomes:
+                closed_by = row
         for step in rules.steps:
             row = rows.get(step.id)
             if step.deadline != rule.id or row is None:
@@ -169,6 +185,9 @@ def case_deadlines(case: Case, rules: Rules, rows: Mapping[str, CaseStep], clock
                 note = row.note or row.reason
             elif row.state in NEEDS_REASON:
                 closed_by = row
+        if rule.met_when is not None and (row := rows.get(rule.met_when.step)) is not None and met_at is None:
+            if row.state in NEEDS_REASON or row.outcome is not None:
+                closed_by = row  # skipped, or an outcome came without the time being recorded
         status = evaluate(rule, start_for(rule, starts), now, met_at=met_at, closed_note=note)
         out.append(DeadlineView(rule, status, None if status.state is State.met else closed_by))
     return out
@@ -296,9 +315,12 @@ def decline_police_report(session: Session, case: Case, actor: User, note: str, 
 
 def record_rung(session: Session, case: Case, step_id: str, actor: User, sent_at: datetime | None,
                 channel: str | None, platform_ref: str | None, outcome: str | None,
-                statement_of_reasons: str | None, *, rules: Rules, now: datetime | None = None) -> CaseStep:
+                statement_of_reasons: str | None, *, rules: Rules, now: datetime | None = None,
+                receipt_at=_KEEP, decided_at=_KEEP) -> CaseStep:
     """Record a ladder rung: when and how the request went, the other side's reference, and the outcome
-    (removed, refused, no_answer, partly_removed; None while waiting). Sent: in progress; an outcome: done."""
+    (removed, restricted, refused, no_answer, partly_removed; None while waiting). Sent: in progress; an
+    outcome: done. ``receipt_at`` (the other side confirmed receipt) and ``decided_at`` (it told its decision:
+    the start of the DSA art. 20 clock) are kept when not given; neither may lie before ``sent_at``."""
     now = now or utcnow()
     step = rules.step(step_id)
     if step.kind != "ladder":
@@ -316,6 +338,15 @@ def record_rung(session: Session, case: Case, step_id: str, actor: User, sent_at
         raise DomainError("text_too_long", "at most 200 characters", "channel" if channel and len(channel) > 200
                           else "platform_ref")
     row = ensure_steps(session, case, rules)[step_id]
+    receipt_at = _past(row.receipt_at if receipt_at is _KEEP else receipt_at, "receipt_at", now)
+    decided_at = _past(row.decided_at if decided_at is _KEEP else decided_at, "decided_at", now)
+    for name, value in (("receipt_at", receipt_at), ("decided_at", decided_at)):
+        if value is not None and (sent_at is None or value < sent_at - CLOCK_SKEW):
+            raise DomainError(f"{name}_before_sent", f"{name} needs a sent time before it", name)
+    if decided_at is not None and outcome in (None, "no_answer"):
+        raise DomainError("outcome_missing", "a decision date needs the decision (removed, restricted, refused, "
+                          "partly removed)", "outcome")
+    row.receipt_at, row.decided_at = receipt_at, decided_at
     row.sent_at, row.channel, row.platform_ref = sent_at, channel, platform_ref
     row.outcome, row.statement_of_reasons = outcome, _text(statement_of_reasons, "statement_of_reasons")
     if outcome is not None:
@@ -326,7 +357,8 @@ def record_rung(session: Session, case: Case, step_id: str, actor: User, sent_at
     session.flush()
     audit.record(session, actor, "step.rung", "case_step", step_id, case.id,
                  sent_at=sent_at.isoformat() if sent_at else None, channel=channel, platform_ref=platform_ref,
-                 outcome=outcome)
+                 outcome=outcome, receipt_at=receipt_at.isoformat() if receipt_at else None,
+                 decided_at=decided_at.isoformat() if decided_at else None)
     return row
 
 
@@ -446,7 +478,7 @@ def attach_evidence(session: Session, case: Case, step_id: str, evidence_id: int
     return att
 
 
-def attach_upload(session: Session, blobs: BlobStore, case: Case, step_id: str, actor: User, data: bytes,
+def attach_upload(session: Session, blobs: EvidenceStore, case: Case, step_id: str, actor: User, data: bytes,
                   filename: str, *, max_bytes: int, rules: Rules) -> StepAttachment:
     """Attach an uploaded file (e.g. the platform's reply) to a step; its bytes are in the blob store
     before the row points at them. The type is sniffed from the bytes (images, PDF, .eml).

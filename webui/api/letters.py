@@ -11,7 +11,8 @@ from storage.models import Case, Letter
 from tracker.errors import NotFound
 from tracker.oversight import audit
 from tracker.workflow import letters as ops
-from webui.api.core import Field, answer, body, case_or_404, not_found, operation, run, user, via
+from tracker.workflow import steps
+from webui.api.core import Field, answer, body, case_or_404, not_found, operation, rules, run, user, via
 from webui.db import db, runtime
 from webui.labels import RULES_KEY
 
@@ -39,12 +40,20 @@ def _letter_or_404(case: Case, letter_id: int) -> Letter:
 @operation("GET", "/cases/<ref>/letters", tag=LETTERS, summary="The case's letters you may read",
            response="LetterList", who="whoever may see the case (the employee: the sent letters)", errors=(404,))
 def list_letters(ref: str):
-    """Oldest first, without their text (read one letter for it); audited as a view of the case."""
+    """Oldest first, without their text (read one letter for it); audited as a view of the case. For the
+    unit's leader and HR also ``available``: every step's letter template that can be drafted (the DSA art. 20
+    complaint and art. 21 filing included), with whether the step applies to the case."""
     case = case_or_404(ref)
     s = db()
     rows = ops.letters_for(s, user(), case)
     audit.record(s, user(), "case.view", "case", case.ref, case.id, part="letters", **via())
-    return answer({"letters": [letter_data(case, x) for x in rows]})
+    data: dict[str, Any] = {"letters": [letter_data(case, x) for x in rows]}
+    if ops.can_write_letters(user(), case):
+        step_rows = steps.step_rows(s, case)
+        data["available"] = [{"template_id": st.letter, "step_id": st.id, "label_da": st.label_da,
+                              "label_en": st.label_en, "applies": steps.applies(st, case, step_rows)}
+                             for st in rules().steps if st.letter]
+    return answer(data)
 
 
 @operation("POST", "/cases/<ref>/letters", tag=LETTERS, summary="Draft a letter from a template", ok=201,

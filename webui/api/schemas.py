@@ -65,7 +65,10 @@ STEP = obj({"id": s(), "kind": s(), "order": NULL_ANY, "label_da": s(), "label_e
             "state": s(enum=["todo", "in_progress", "done", "skipped", "not_applicable"]), "reason": s(null=True),
             "note": s(null=True), "updated_at": time(), "done_at": time(), "sent_at": time(),
             "channel": s(null=True), "platform_ref": s("the other side's reference", null=True),
-            "outcome": s(null=True), "attachments": array(ref("Attachment"))})
+            "outcome": s(null=True), "receipt_at": time("the other side confirmed receipt (DSA art. 16(4))"),
+            "decided_at": time("a rung: the other side told its decision (starts the DSA art. 20 clock)"),
+            "statement_of_reasons": s("the platform's reasons, as pasted", null=True),
+            "attachments": array(ref("Attachment"))})
 RECHECK = obj({"id": i(), "state": s(enum=["pending", "decided"]),
                "verdict": s(enum=["still_online", "changed", "removed", "unreachable", "uncertain", None], null=True),
                "removal_confirmed": b("for removed: true once two re-checks in a row agree", null=True),
@@ -111,7 +114,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "RecheckList": obj({"rechecks": array(ref("Recheck"))}),
     "RecheckStarted": obj({"id": i("the first re-check"), "ids": array(i()), "rechecks": array(ref("Recheck"))}),
     "Letter": LETTER,
-    "LetterList": obj({"letters": array(ref("Letter"))}),
+    "LetterList": obj({"letters": array(ref("Letter")),
+                       "available": array(obj({"template_id": s(), "step_id": s(), "label_da": s(), "label_en": s(),
+                                               "applies": b("null: a precondition is unanswered", null=True)}))},
+                      optional=("available",)),
     "Export": EXPORT,
     "ExportList": obj({"exports": array(ref("Export"))}),
     "OffenderLink": OFFENDER_LINK,

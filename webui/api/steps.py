@@ -26,7 +26,7 @@ from webui.db import db, runtime
 STEPS = "Steps"
 CHANGERS = ("the unit's leader and HR; the unit's AMR for the steps whose actor is amr (others who see the "
             "case: 403 not_allowed)")
-RUNG_FIELDS = ("sent_at", "outcome", "reference", "channel", "statement_of_reasons")
+RUNG_FIELDS = ("sent_at", "outcome", "reference", "channel", "statement_of_reasons", "receipt_at", "decided_at")
 STATE_FIELDS = ("state", "reason", "note", "decided_at")
 #: the attachment download's extension comes from the sniffed type, never from the uploader's name
 EXTENSIONS = {k.media_type: k.ext for k in (PNG, JPEG, WEBP, HEIC, PDF, EML)}
@@ -54,7 +54,10 @@ def _step_answer(s, case, step) -> Response:
            body={"state": Field("string", "the step's state", choices=tuple(s.value for s in StepState)),
                  "reason": Field("string", "why (required for skipped and not_applicable)", nullable=True),
                  "note": Field("string", "the step's note (absent: kept)", nullable=True),
-                 "decided_at": Field("time", "when the step was done (default: now; may be back-dated)",
+                 "decided_at": Field("time", "when the step was done (default: now; may be back-dated); on a "
+                                     "rung also when the other side told its decision (starts the DSA art. 20 "
+                                     "clock on the platform notice)", nullable=True),
+                 "receipt_at": Field("time", "a rung: when the other side confirmed receipt (DSA art. 16(4))",
                                      nullable=True),
                  "sent_at": Field("time", "a rung: when the request was sent", nullable=True),
                  "outcome": Field("string", "a rung: the other side's answer (null while waiting); the "
@@ -84,10 +87,12 @@ def update_step(ref: str, step_id: str):
         def keep(name: str, attr: str) -> Any:
             return b[name] if name in b else (getattr(row, attr) if row is not None else None)
 
-        if set(RUNG_FIELDS) & b.keys():
+        rung_fields = set(RUNG_FIELDS) if step.kind == "ladder" else set(RUNG_FIELDS) - {"decided_at"}
+        if rung_fields & b.keys():
+            times = {name: b[name] for name in ("receipt_at", "decided_at") if name in b}
             ops.record_rung(s, case, step.id, user(), keep("sent_at", "sent_at"), keep("channel", "channel"),
                             keep("reference", "platform_ref"), keep("outcome", "outcome"),
-                            keep("statement_of_reasons", "statement_of_reasons"), rules=r)
+                            keep("statement_of_reasons", "statement_of_reasons"), rules=r, **times)
             row = ops.step_rows(s, case)[step.id]
         if set(STATE_FIELDS) & b.keys():
             state = b.get("state") or (row.state.value if row is not None else StepState.todo.value)

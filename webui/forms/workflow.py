@@ -70,6 +70,12 @@ class RungForm(FlaskForm):
     platform_ref = StringField()
     outcome = StringField(filters=[lambda v: v or None])
     statement_of_reasons = StringField()
+    receipt_at = LocalTimeField()
+    decided_at = LocalTimeField()
+
+    def times(self) -> dict:
+        """``receipt_at`` / ``decided_at`` as posted; a field the form did not have keeps its recorded value."""
+        return {name: self[name].data for name in ("receipt_at", "decided_at") if self[name].raw_data}
 
 
 class RungAndStateForm(RungForm):

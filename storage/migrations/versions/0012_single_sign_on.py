@@ -3,13 +3,13 @@
 users: ``oidc_issuer`` and ``oidc_subject`` (NULL for local accounts), unique together.
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0012'
-down_revision = '0009'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

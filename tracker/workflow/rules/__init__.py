@@ -110,7 +110,14 @@ def _first_problem(error: ValidationError) -> tuple[str | None, str]:
 
 
 def _check_references(file: Path, steps: list[Step], deadlines: Mapping[str, DeadlineRule]) -> None:
-    """Each step's deadline exists; ``previous_rung_failed`` only on a rung that has a previous one."""
+    """Each step's deadline exists; ``previous_rung_failed`` only on a rung that has a previous one; a
+    deadline's ``met_when`` / ``moot_when`` names a ladder rung."""
+    rungs = {s.id for s in steps if s.kind == "ladder"}
+    for rule in deadlines.values():
+        for name, link in (("met_when", rule.met_when), ("moot_when", rule.moot_when)):
+            if link is not None and link.step not in rungs:
+                raise RulesError(file.parent / DEADLINES_FILE, f"deadline {rule.id!r}", f"{name}.step",
+                                 f"unknown ladder rung {link.step!r}")
     for step in steps:
         where = f"step {step.id!r}"
         if step.deadline is not None and step.deadline not in deadlines:
