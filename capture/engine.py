@@ -21,6 +21,7 @@ from typing import Any
 from . import browser as browser_mod
 from . import manifest as mf
 from . import profiles as secrets_mod
+from . import remote as remote_mod
 from . import steps
 from .adapters import adapter_for
 from .bundle import EvidenceBundle
@@ -86,6 +87,16 @@ class Capturer:
                 fut.cancel()
                 self._loop.call_soon_threadsafe(self._pool.retire_current, "a capture hung past its time cap")
                 return _hung_bundle(url, target, operator, opts, profile)
+
+    def open_remote(self, url: str) -> remote_mod.RemoteBrowser:
+        """An interactive page on ``url`` in this Capturer's browser, behind its egress proxy (capture/remote.py).
+
+        Raises CaptureRefused for a URL the capture policy refuses; CaptureFailed if the browser is broken.
+        """
+        target = check_url(url, self.options.allowed_hosts)
+        if self._closed:
+            raise CaptureFailed("the Capturer is closed")
+        return self._call(remote_mod.open_remote(self._pool, self.options, target, self._loop), timeout=60)
 
     def close(self) -> None:
         """Close the browser, Playwright, the proxy and the loop thread; idempotent."""

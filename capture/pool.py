@@ -203,6 +203,10 @@ class BrowserPool:
             await self._discard(spare)
         return await self._new_lease(opts)
 
+    async def new_lease(self, opts: CaptureOptions) -> Lease:
+        """Always a new context with its own proxy session (the remote browser, capture/remote.py)."""
+        return await self._new_lease(opts)
+
     async def _new_lease(self, opts: CaptureOptions, storage_state: dict[str, Any] | None = None) -> Lease:
         session = await asyncio.to_thread(self.proxy.open_session, opts.max_bytes)
         try:
@@ -236,6 +240,10 @@ class BrowserPool:
                 self.spare_task = None
 
         self.spare_task = asyncio.ensure_future(make())
+
+    async def discard(self, lease: Lease) -> None:
+        """Close a lease in order: its context (and so its connections), then its proxy session."""
+        await self._discard(lease)
 
     async def _discard(self, lease: Lease) -> None:
         try:

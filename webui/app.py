@@ -14,7 +14,7 @@ from tracker.accounts.rule_files import load_in_force, override_dir
 from tracker.workflow.rules import Rules
 from tracker.adapters.runtime import Runtime
 from tracker.settings import Settings, load_settings
-from webui import profiles_admin, rules_admin  # noqa: F401 - add their pages to admin.bp before it is registered
+from webui import profiles_admin, remote_profiles, rules_admin  # noqa: F401 - add their pages to admin.bp before it is registered
 from webui import (admin, api, auth, cases, db, demo_mail, exports, hr, letters, nav, oversight, rechecks, report,
                    sso, stats, workflow)
 from webui.help import bp as help_bp

@@ -3,7 +3,7 @@
 Routes live on the admin blueprint (registered by importing this module from webui/admin.py). Only
 administrators reach them (others get 404; ``tracker.accounts.profiles`` checks it again). The uploaded
 state goes straight to the tracker, which encrypts it; no page ever shows it. Creating a profile by logging
-in through a remote browser on this page is not built yet (issue 14 point 1, first bullet).
+in through a remote browser: webui/remote_profiles.py.
 """
 from __future__ import annotations
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import gzip
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from storage.models import Artifact, AuditEvent, CaptureProfile, Evidence, Role
+from tests.support.login_platform import EXPIRED, LOCAL_TOKEN, POST, SERVER_TOKEN, SESSION, Platform
 from tests.support.factories import csrf_login, make_case, make_unit, make_user
 from tests.support.smtp import Inbox, free_port
 from tracker.accounts import profiles
@@ -25,74 +24,6 @@ from tracker.packaging.reports import evidence_report_html
 from webui.app import create_app
 
 pytestmark = pytest.mark.browser
-
-SESSION = "s3ss10n-ab12cd34ef56gh78ij90"  #: the platform's valid session cookie value
-EXPIRED = "exp1red-zz99yy88xx77ww66vv55"
-LOCAL_TOKEN = "lst0ken-0123456789abcdefABCDEF"  #: a local-storage value of the profile
-SERVER_TOKEN = "csrf-srv-5a5a5a5a5a5a5a5a"  #: set by the platform in a Set-Cookie header
-POST = "/groups/borgerforeningen/posts/4242"
-
-LOGIN_PAGE = """<!doctype html><html lang="da"><head><meta charset="utf-8"><title>Log ind</title></head>
-<body><main><h1>Log ind for at se opslaget</h1><form method="post" action="/login">
-<label>E-mail <input type="email" name="email"></label>
-<label>Adgangskode <input type="password" name="password"></label><button>Log ind</button></form></main></body></html>"""
-
-POST_PAGE = """<!doctype html><html lang="da"><head><meta charset="utf-8"><title>Borgerforeningen</title>
-<script>window.__session = "%s";</script></head>
-<body><div role="article" data-post-id="4242"><h2><a href="/borgerforeningen">Borgerforeningen</a></h2>
-<p>Ingeniøren Bjørn Ødegård har IGEN ladet hullerne stå på Strandvejen. Giv ham besked selv!</p></div>
-<script>document.body.dataset.t = localStorage.getItem("token") || "none";</script></body></html>"""
-
-
-class Platform:
-    """A login-walled platform on 127.0.0.1: ``POST`` needs the cookie ``session=SESSION``, else → /login."""
-
-    def __init__(self):
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):  # noqa: N802 - http.server's name
-                cookies = dict(p.strip().split("=", 1) for p in (self.headers.get("Cookie") or "").split(";")
-                               if "=" in p)
-                if self.path.startswith("/login"):
-                    return self._send(200, LOGIN_PAGE)
-                if self.path == POST and cookies.get("session") == SESSION:
-                    return self._send(200, POST_PAGE % SESSION,
-                                      [("Set-Cookie", f"csrftoken={SERVER_TOKEN}; Path=/; HttpOnly")])
-                if self.path == POST:
-                    self.send_response(302)
-                    self.send_header("Location", f"/login?next={POST}")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return None
-                return self._send(404, "<!doctype html><title>404</title><p>Ikke fundet</p>")
-
-            def _send(self, status, body, headers=()):
-                data = body.encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in headers:
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
 
 def storage_state(port: int, session_value: str) -> bytes:
     return json.dumps({

@@ -189,6 +189,13 @@ ROUTES: dict[str, Route] = {
     "demo.mail": Route("/demo/mail", get=may(NOBODY)),  # only under `vaern demo` (tests/test_demo_mode.py)
     "admin.profiles": Route("/admin/profiles", get=may(ADMIN), post=may(ADMIN)),
     "admin.profile_remove": Route("/admin/profiles/matrix/remove", get=may(ADMIN), post=may(ADMIN)),
+    # the remote browser (issue 14): with no session open, the admin is sent back (no browser is started)
+    "admin.remote_open": Route("/admin/profiles/remote", post=may(ADMIN)),  # no address: the form again (400)
+    "admin.remote_page": Route("/admin/profiles/remote", get=may(ADMIN)),
+    "admin.remote_frame": Route("/admin/profiles/remote/frame", get=may(ADMIN)),  # no session: 410
+    "admin.remote_input": Route("/admin/profiles/remote/input", post=may(ADMIN)),  # no session: 410
+    "admin.remote_save": Route("/admin/profiles/remote/save", post=may(ADMIN)),
+    "admin.remote_cancel": Route("/admin/profiles/remote/cancel", post=may(ADMIN)),
     "sso.admin_status": Route("/admin/sso", get=may(ADMIN)),
     # single sign-on is off in this organisation: both are 404 for everyone (tests/e2e/test_sso.py has them on)
     "sso.start": Route("/login/sso", post=may(NOBODY)),

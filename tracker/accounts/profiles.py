@@ -100,8 +100,10 @@ def _described(row: CaptureProfile, **extra: Any) -> dict[str, Any]:
 
 
 def import_profile(session: Session, actor: User | None, settings: "Settings", name: str, hosts: str,
-                   state: bytes, account: str = "") -> tuple[CaptureProfile, bool]:
+                   state: bytes, account: str = "", *, by_login: bool = False) -> tuple[CaptureProfile, bool]:
     """Store (or replace, reactivating it) profile ``name`` from Playwright storage-state JSON; (row, replaced).
+
+    ``by_login``: the state comes from an administrator's login in the remote browser (the audit event says so).
 
     DomainError: profile_name, profile_hosts, profile_account, profile_state.
     """
@@ -129,8 +131,18 @@ def import_profile(session: Session, actor: User | None, settings: "Settings", n
     row.account, row.hosts, row.state_encrypted, row.cookies = account, host_list, token, len(parsed["cookies"])
     row.status, row.logged_out_at, row.logged_out_evidence_id, row.updated_at = ACTIVE, None, None, utcnow()
     session.flush()
-    audit.record(session, actor, "profile.import", "capture_profile", row.id, **_described(row, replaced=replaced))
+    via = {"via": "remote_browser"} if by_login else {}
+    audit.record(session, actor, "profile.import", "capture_profile", row.id,
+                 **_described(row, replaced=replaced, **via))
     return row, replaced
+
+
+def save_from_login(session: Session, actor: User | None, settings: "Settings", name: str, hosts: str,
+                    state: dict[str, Any], account: str = "") -> tuple[CaptureProfile, bool]:
+    """Store the storage state of the remote browser an administrator logged in with (same checks as an import)."""
+    require_admin(actor)
+    data = json.dumps(state, separators=(",", ":")).encode("utf-8")
+    return import_profile(session, actor, settings, name, hosts, data, account, by_login=True)
 
 
 def list_profiles(session: Session, actor: User | None) -> list[CaptureProfile]:

@@ -110,6 +110,10 @@ class Runtime:
         """The process's capturer (browser + egress proxy), built on first use."""
         return jobs.get_capturer(self)
 
+    def open_remote_browser(self, url: str):
+        """An interactive page on ``url`` in the process's capture browser, behind its egress proxy (issue 14)."""
+        return jobs.get_capturer(self).open_remote(url)
+
     def close_capturer(self) -> None:
         """Drop the process's capturer (a broken browser or proxy is rebuilt for the next capture)."""
         jobs.close_capturer()

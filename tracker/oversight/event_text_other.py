@@ -224,6 +224,9 @@ def _capture_profile(d, e, n):
     if e.action == "profile.import":
         hosts = ", ".join(d.get("hosts") or [])
         verb = ("erstattet", "replaced") if d.get("replaced") else ("importeret", "imported")
+        if d.get("via") == "remote_browser":
+            verb = ("erstattet" if d.get("replaced") else "gemt", "replaced" if d.get("replaced") else "saved")
+            verb = (f"{verb[0]} fra et login i Værns fjernbrowser", f"{verb[1]} from a login in Værn's remote browser")
         return (f"Capture-profilen «{name}»{account} blev {verb[0]} for {hosts} ({d.get('cookies')} cookies).",
                 f"The capture profile “{name}”{account} was {verb[1]} for {hosts} ({d.get('cookies')} cookies).")
     if e.action == "profile.remove":

@@ -90,3 +90,22 @@ class UserFilterForm(GetForm):
         return {"unit_id": self.unit.number,
                 "role": Role(self.role.data) if self.role.data in Role.__members__ else None,
                 "active": {"1": True, "0": False}.get(active), "page": self.page.number or 1}
+
+
+class RemoteOpenForm(FlaskForm):
+    """Open the remote browser on the platform's login page (issue 14)."""
+
+    url = StringField(validators=[DataRequired(_l("Enter the address of the platform's login page.")),
+                                  Length(max=4096, message=_l("The address is too long."))])
+
+
+class RemoteSaveForm(FlaskForm):
+    """Save the remote browser's login as a capture profile (the checks of an import apply)."""
+
+    name = StringField(validators=[DataRequired(_l("Enter a name of 1 to 80 characters: small letters a–z, digits, "
+                                                   "'.', '_' and '-'.")), Length(max=80)])
+    hosts = StringField(validators=[DataRequired(_l("Enter one or more hosts, separated by commas, each as host or "
+                                                    "host:port (e.g. facebook.com, m.facebook.com).")),
+                                    Length(max=2000)])
+    account = StringField(validators=[Optional(), Length(max=200, message=_l("Describe the account in at most "
+                                                                             "200 characters."))])
