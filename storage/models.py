@@ -62,8 +62,11 @@ class User(Base):
     #: wrong passwords given for this e-mail since the last successful login (told at the next login)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_failed_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
+    #: single sign-on (tracker/accounts/sso.py): the provider and its subject; such a user has no password
+    oidc_issuer: Mapped[str | None] = mapped_column(String(500))
+    oidc_subject: Mapped[str | None] = mapped_column(String(255))
     unit: Mapped[OrgUnit | None] = relationship()
+    __table_args__ = (UniqueConstraint("oidc_issuer", "oidc_subject", name="uq_users_oidc_identity"),)
 
 
 class Case(Base):

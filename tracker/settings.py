@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import calendar
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -83,11 +84,44 @@ class Settings(BaseSettings):
                                     "however active")
     api_token_days: int = Field(90, ge=1, le=730, description="days a new API token is valid unless told otherwise")
 
+    # single sign-on with the municipality's identity provider (OpenID Connect; tracker/accounts/sso.py)
+    oidc_issuer: str | None = Field(None, description="the provider's issuer URL, exactly as in its tokens (Entra ID: "
+                                    "https://login.microsoftonline.com/<tenant>/v2.0); unset: no single sign-on")
+    oidc_client_id: str | None = Field(None, description="Værn's client id at the provider")
+    oidc_client_secret: str | None = Field(None, description="Værn's client secret at the provider")
+    oidc_scopes: str = Field("openid email profile", description="scopes asked for (must include openid)")
+    oidc_role_claim: str = Field("roles", pattern=r"^[A-Za-z0-9_:./-]{1,100}$",
+                                 description="the claim whose values the role map reads (roles, groups, or a "
+                                 "dotted path such as realm_access.roles)")
+    oidc_role_map: str = Field("", description="claimvalue=role@Unit;claimvalue=hr;… (the first entry that "
+                               "matches one of the person's values wins)")
+    oidc_button_label: str = Field("Log ind med kommunens konto", min_length=1, max_length=100,
+                                   description="the sign-in button on the login page")
+    local_login: bool = Field(True, description="e-mail and password login (false: only single sign-on)")
+
     @model_validator(mode="after")
     def _session_times(self) -> "Settings":
         if self.session_idle_hours > self.session_max_days * 24:
             raise ValueError("VAERN_SESSION_IDLE_HOURS is longer than VAERN_SESSION_MAX_DAYS")
         return self
+
+    @model_validator(mode="after")
+    def _oidc(self) -> "Settings":
+        if self.oidc_issuer:
+            if not self.oidc_issuer.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+                raise ValueError("VAERN_OIDC_ISSUER must be an https:// address")
+            if not self.oidc_client_id:
+                raise ValueError("VAERN_OIDC_CLIENT_ID is needed with VAERN_OIDC_ISSUER")
+            if "openid" not in self.oidc_scopes.split():
+                raise ValueError("VAERN_OIDC_SCOPES must include openid")
+            parse_role_map(self.oidc_role_map)
+        elif not self.local_login:
+            raise ValueError("VAERN_LOCAL_LOGIN=false needs single sign-on (VAERN_OIDC_ISSUER)")
+        return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
 
     @model_validator(mode="after")
     def _blob_url(self) -> "Settings":
@@ -191,6 +225,40 @@ def parse_month_days(spec: str) -> list[tuple[int, int]]:
     if not days:
         raise ValueError("no dates given")
     return sorted(days)
+
+
+@dataclass(frozen=True)
+class RoleMapping:
+    """One entry of VAERN_OIDC_ROLE_MAP: people whose role claim holds ``value`` get ``role`` (in ``unit``)."""
+
+    value: str
+    role: str
+    unit: str | None
+
+
+#: roles that belong to a unit (employee, leader, AMR) and roles that do not (HR, admin)
+_UNIT_ROLES, _OTHER_ROLES = ("employee", "leader", "amr"), ("hr", "admin")
+
+
+def parse_role_map(spec: str) -> list[RoleMapping]:
+    """The entries of ``claimvalue=role@Unit;claimvalue=hr;…`` in order; ValueError names a bad entry."""
+    entries = []
+    for part in (spec or "").split(";"):
+        if not part.strip():
+            continue
+        value, eq, target = part.partition("=")
+        role, at, unit = target.strip().partition("@")
+        value, role, unit = value.strip(), role.strip(), unit.strip()
+        if not eq or not value:
+            raise ValueError(f"{part.strip()!r} is not claimvalue=role or claimvalue=role@Unit")
+        if role in _UNIT_ROLES and not unit:
+            raise ValueError(f"{part.strip()!r}: the role {role} needs a unit (role@Unit)")
+        if role in _OTHER_ROLES and at:
+            raise ValueError(f"{part.strip()!r}: the role {role} has no unit")
+        if role not in _UNIT_ROLES + _OTHER_ROLES:
+            raise ValueError(f"{part.strip()!r}: {role!r} is not one of {', '.join(_UNIT_ROLES + _OTHER_ROLES)}")
+        entries.append(RoleMapping(value, role, unit or None))
+    return entries
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -135,8 +135,11 @@ def user_password(user_id: int):
     if not ActionForm().validate_on_submit():  # its CSRF token (CSRFProtect has checked it before, too)
         abort(400)
     user = _user_or_404(user_id)
-    password = ops.reset_password(db(), me(), user)
-    return render_template("admin/password.html", user=user, password=password, created=False)
+    done = perform(ops.reset_password, me(), user)
+    if not done:  # signs in with single sign-on: no password in Værn
+        flash(_message(done.error), "error")
+        return redirect(url_for("admin.user_edit", user_id=user.id))
+    return render_template("admin/password.html", user=user, password=done.value, created=False)
 
 
 @bp.post("/admin/users/<int:user_id>/tokens/<int:token_id>/revoke")

@@ -16,7 +16,7 @@ from tracker.adapters.runtime import Runtime
 from tracker.settings import Settings, load_settings
 from webui import profiles_admin, remote_profiles, rules_admin  # noqa: F401 - add their pages to admin.bp first
 from webui import (admin, api, auth, cases, db, demo_mail, exports, hr, letters, nav, oversight, phone, rechecks,
-                   report, stats, workflow)
+                   report, sso, stats, workflow)
 from webui.help import bp as help_bp
 from webui.extensions import babel, csrf, limiter, login_manager
 from webui.labels import PLATFORMS_KEY, RULES_KEY
@@ -118,6 +118,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     rechecks.init_app(app)  # re-check reasons, and the leader's decision on an uncertain one
     phone.init_app(app)  # the installable app: manifest, service worker, offline page, share target
     demo_mail.init_app(app, demo)  # the demo's mail page; the banner when notifications are off
+    sso.init_app(app, settings)  # single sign-on with the municipality's OpenID Connect provider (if set)
 
     app.jinja_env.filters["localtime"] = format_local
     app.jinja_env.filters["dateinput"] = format_date_input

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
@@ -27,7 +27,7 @@ from tracker.accounts import login as ops
 from webui import password_text
 from webui.db import db, perform, runtime
 from webui.extensions import limiter, login_manager
-from webui.forms.auth import LoginForm, LogoutForm, PasswordForm
+from webui.forms.auth import LoginForm, LogoutForm, PasswordForm, SsoForm
 from webui.phone import SHARED
 from webui.redirects import safe_target
 from webui.timefmt import format_local
@@ -36,6 +36,8 @@ bp = Blueprint("auth", __name__)
 
 #: session keys: when the login happened and when the session was last used (POSIX seconds)
 AUTH_AT, SEEN_AT, NOTICE = "auth_at", "seen_at", "login_notice"
+#: single sign-on (``webui.sso``, which imports this module): its app.extensions key and its session keys
+SSO_KEY, SSO_FLAG, SSO_ID_TOKEN = "vaern_sso", "sso", "sso_id_token"
 #: ``seen_at`` is rewritten at most this often (each rewrite sends a new cookie)
 SEEN_RESOLUTION = 60
 
@@ -112,21 +114,31 @@ def login():
         return redirect(url_for("cases.index"))
     form = LoginForm()
     error, status = None, 200
+    local_login = runtime().settings.local_login
+    if request.method == "POST" and not local_login:
+        abort(404)  # VAERN_LOCAL_LOGIN=false: only single sign-on
     if form.validate_on_submit():
         # a refusal's records (the count, the audit event) are committed with the 401 like a success
         done = ops.log_in(db(), form.email.data, form.password.data, _address(), _limits())
         if done.wait:
-            return render_template("auth/login.html", form=form, error=_wait_text(done.wait)), 429, \
+            return _login_page(form, _wait_text(done.wait)), 429, \
                 {"Retry-After": str(done.wait)}
         if done.user is None:
             error, status = _("The e-mail or the password is wrong."), 401
         else:
             target = safe_target(request.args.get("next"), url_for("cases.index"))
-            _start_session(done.user)  # a fresh session for the new login (no fixation)
+            start_session(done.user)  # a fresh session for the new login (no fixation)
             if done.failed_since_last:
                 session[NOTICE] = _failed_logins_notice(done.failed_since_last, done.last_failed_at)
             return redirect(target)
-    return render_template("auth/login.html", form=form, error=error), status
+    return _login_page(form, error), status
+
+
+def _login_page(form: LoginForm, error: str | None) -> str:
+    """The login page: the password form (unless VAERN_LOCAL_LOGIN=false) and the single sign-on button."""
+    sso_form = SsoForm(next=request.args.get("next", ""))
+    return render_template("auth/login.html", form=form, error=error, sso=current_app.extensions.get(SSO_KEY),
+                           sso_form=sso_form, local_login=runtime().settings.local_login)
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -135,6 +147,8 @@ def password():
     """Change one's own password: the current one is checked (throttled like a login); every other session ends."""
     form = PasswordForm()
     user = current_user.user
+    if user.oidc_subject:  # signed in through the provider: no password in Værn to change
+        return render_template("auth/password.html", form=None, error=None, sso_account=True)
     error, status = None, 200
     if form.validate_on_submit():
         done = perform(ops.change_password, user, current=form.current.data, new=form.new.data,
@@ -149,13 +163,13 @@ def password():
         elif refused == "mismatch":
             error, status = _("The two new passwords are not the same."), 400
         else:
-            _start_session(user)  # this browser goes on; every other session has ended
+            start_session(user)  # this browser goes on; every other session has ended
             session[NOTICE] = _("Your password is changed. You are logged out everywhere else.")
             return redirect(url_for("cases.index"))
     return render_template("auth/password.html", form=form, error=error), status
 
 
-def _start_session(user: User) -> None:
+def start_session(user: User) -> None:
     """A fresh session for ``user`` (nothing carried over but the language and a draft shared from the phone,
     which only prefills the report form the person then sends themselves; webui.phone)."""
     lang, shared = session.get("lang"), session.get(SHARED)
@@ -179,7 +193,14 @@ def logout():
     if not LogoutForm().validate_on_submit():  # its CSRF token (CSRFProtect has checked it before, too)
         abort(400)
     ops.log_out(db(), current_user.user)  # every session of this user ends, on every device
+    via_sso, id_token = session.get(SSO_FLAG), session.get(SSO_ID_TOKEN)
     logout_user()
     session.clear()
+    back_to = url_for("auth.login", _external=True)
+    sso = current_app.extensions.get(SSO_KEY)
+    if via_sso and sso is not None:  # and at the provider, where it offers an end_session_endpoint
+        provider_logout = sso.logout_url(id_token, back_to)
+        if provider_logout:
+            return redirect(provider_logout)
     return redirect(url_for("auth.login"))
 

@@ -203,11 +203,17 @@ ROUTES: dict[str, Route] = {
     "admin.remote_input": Route("/admin/profiles/remote/input", post=may(ADMIN)),  # no session: 410
     "admin.remote_save": Route("/admin/profiles/remote/save", post=may(ADMIN)),
     "admin.remote_cancel": Route("/admin/profiles/remote/cancel", post=may(ADMIN)),
+    "sso.admin_status": Route("/admin/sso", get=may(ADMIN)),
+    # single sign-on is off in this organisation: both are 404 for everyone (tests/e2e/test_sso.py has them on)
+    "sso.start": Route("/login/sso", post=may(NOBODY)),
+    "sso.callback": Route("/login/sso/callback?code=x&state=y", get=may(NOBODY)),
 }
 #: run last for each person: it ends the session
 LAST = ("auth.logout",)
 #: open to anonymous visitors too
 PUBLIC = ("auth.login", "api.openapi_json", "api.docs", "phone.manifest", "phone.service_worker", "phone.offline")
+#: answer 404 to anonymous visitors too: single sign-on, which this organisation does not have
+OFF = ("sso.start", "sso.callback")
 
 
 class Org:
@@ -359,7 +365,7 @@ def test_each_person_gets_exactly_the_access_the_table_gives(org, key):
             if access is None:
                 continue
             if key == ANON:
-                expected = "ok" if endpoint in PUBLIC else "login"
+                expected = "ok" if endpoint in PUBLIC else "404" if endpoint in OFF else "login"
             else:
                 expected = access.expected(key)
                 expected = "login" if expected == "ok" and route.to_login else expected

@@ -52,7 +52,12 @@ def hash_password(password: str, user: User) -> str:
 
 def set_password(session: Session, user: User, password: str, actor: User | None = None,
                  action: str = "user.password_set") -> None:
-    """Give ``user`` this password (checked by the policy); every session of the user ends."""
+    """Give ``user`` this password (checked by the policy); every session of the user ends.
+
+    Refused (``sso_account``) for a person who signs in through the identity provider: a password would let
+    them in after the provider took their role away."""
+    if user.oidc_subject:
+        raise DomainError("sso_account", "this user signs in with single sign-on and has no password in Værn")
     user.password_hash = hash_password(password, user)
     end_sessions(user)
     session.flush()

@@ -66,12 +66,35 @@ def _report(d, e, n):
 
 @formats("auth.login", "auth.logout", "auth.login_failed")
 def _auth(d, e, n):
+    if e.action == "auth.login" and d.get("via") == "sso":
+        return "Logget ind med kommunens konto (single sign-on).", "Logged in with the municipality account (single sign-on)."
     if e.action == "auth.login":
         return "Logget ind.", "Logged in."
     if e.action == "auth.logout":
         return "Logget ud.", "Logged out."
     return (f"Mislykket login med e-mailadressen {d.get('email') or '?'}.",
             f"Failed login with the e-mail address {d.get('email') or '?'}.")
+
+
+#: why a sign-in with the municipality account was refused (tracker.accounts.sso)
+_SSO_REFUSALS = {
+    "no_role": ("kontoen har ingen rolle i Værn", "the account has no role in Værn"),
+    "unit_missing": ("rollen peger på en enhed, Værn ikke har", "the role names a unit Værn does not have"),
+    "email_taken": ("en anden konto i Værn har e-mailadressen", "another account in Værn has the e-mail address"),
+    "no_email": ("udbyderen sendte ingen e-mailadresse", "the provider sent no e-mail address"),
+    "inactive": ("kontoen i Værn er deaktiveret", "the account in Værn is deactivated"),
+}
+
+
+@formats("auth.sso_refused", "auth.sso_failed")
+def _sso(d, e, n):
+    if e.action == "auth.sso_refused":
+        why = _SSO_REFUSALS.get(d.get("reason"), (d.get("reason") or "?", d.get("reason") or "?"))
+        who = d.get("email") or d.get("subject") or "?"
+        return (f"Log ind med kommunens konto blev afvist for {who}: {why[0]}.",
+                f"Sign-in with the municipality account was refused for {who}: {why[1]}.")
+    return (f"Log ind med kommunens konto mislykkedes: {quote(d.get('reason', ''))}.",
+            f"Sign-in with the municipality account failed: {quote(d.get('reason', ''))}.")
 
 
 @formats("token.create", "token.revoke")
@@ -96,10 +119,16 @@ def _user(d, e, n):
     if e.action == "user.create":
         role = n.pick(ROLES, d.get("role"))
         unit = f", {d['unit']}" if d.get("unit") else ""
+        if d.get("via") == "sso":
+            return (f"Brugeren {email} blev oprettet ved log ind med kommunens konto ({role}{unit}).",
+                    f"The user {email} was created at sign-in with the municipality account ({role}{unit}).")
         return f"Brugeren {email} blev oprettet ({role}{unit}).", f"The user {email} was created ({role}{unit})."
     if e.action == "user.password_reset":
         return f"Adgangskoden til {email} blev nulstillet.", f"The password of {email} was reset."
     fields = ", ".join(sorted(d.get("changes") or {})) or "—"
+    if d.get("via") == "sso":
+        return (f"Brugeren {email} blev ændret ved log ind med kommunens konto ({fields}).",
+                f"The user {email} was changed at sign-in with the municipality account ({fields}).")
     return f"Brugeren {email} blev ændret ({fields}).", f"The user {email} was changed ({fields})."
 
 

@@ -154,6 +154,8 @@ AUDIT_ACTIONS = {
     "audit.view": N_("Audit log viewed"),
     "auth.login": N_("Logged in"),
     "auth.login_failed": N_("Failed login"),
+    "auth.sso_refused": N_("Sign-in with the municipality account refused"),
+    "auth.sso_failed": N_("Sign-in with the municipality account failed"),
     "token.create": N_("API token created"),
     "token.revoke": N_("API token revoked"),
     "unit.create": N_("Unit created"),

@@ -18,6 +18,7 @@ from webui.forms.hr import GetForm, Number, Text
 #: what the person reads for each refusal (form checks and tracker.accounts.admin's DomainError codes)
 MESSAGES = {
     "email": _l("Enter a valid e-mail address."),
+    "sso_account": _l("This person signs in with the municipality account and has no password in Værn."),
     "user_exists": _l("A user with this e-mail address exists already."),
     "name": _l("Enter a name (at most 200 characters)."),
     "role": _l("Choose a role."),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
+from wtforms import EmailField, HiddenField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 
@@ -21,3 +21,9 @@ class PasswordForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     """The logout button."""
+
+
+class SsoForm(FlaskForm):
+    """The "Log ind med kommunens konto" button: its CSRF token and where to go afterwards."""
+
+    next = HiddenField()
