@@ -103,6 +103,7 @@ def test_a_due_case_is_erased_on_disk_a_held_and_an_open_case_are_kept_and_verif
         assert len(evidence) == 4  # the tombstone keeps the count (the reported URL, two captures, the upload)
         assert all(e.source_url is None and e.phash is None and e.text_sha256 is None and e.manifest_sha256 is None
                    for e in evidence)
+        assert all(e.state.value in ("done", "failed") for e in evidence)  # the never-run request is no job any more
         assert s.get(CaseText, case.id) is None
         assert [(l.subject, l.body) for l in s.execute(select(Letter).where(Letter.case_id == case.id)).scalars()] == [("", "")]
         kept = s.execute(select(Case).where(Case.ref == w.held)).scalar_one()

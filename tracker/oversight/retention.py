@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from storage.types import utcnow
 from storage.models import (Artifact, AuditEvent, Case, CaseClock, CaseOffender, CaseStep, CaseText, Evidence,
-                            ExportJob, Letter, Offender, Recheck, StepAttachment)
+                            EvidenceState, ExportJob, Letter, Offender, Recheck, StepAttachment)
 from tracker import uow
 from tracker.cases import casefacts
 from tracker.oversight import audit
@@ -113,6 +113,8 @@ def erase_case(session: Session, case: Case, rule: RetentionRule, as_of: datetim
         session.delete(art)
     for ev in evidence:
         blobs.update(s for s in (ev.upload_sha256, ev.manifest_sha256, ev.timestamp_sha256) if s)
+        if ev.state in (EvidenceState.queued, EvidenceState.running):  # no worker may pick it up again
+            ev.state, ev.lease_expires_at = EvidenceState.failed, None
         for name in ("source_url", "original_filename", "upload_sha256", "manifest_sha256", "timestamp_sha256",
                      "timestamp_error", "error", "author_handle", "author_profile_url", "phash", "dhash",
                      "text_sha256", "hash_basis", "worker"):
