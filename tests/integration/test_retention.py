@@ -23,7 +23,8 @@ from tracker.oversight.offenders import decide
 from tracker.oversight.retention import run_retention
 from tracker.oversight.statistics import med_statistics
 from tracker.workflow.letters import create_letter
-from tracker.workflow.retention import RetentionRules, load_retention_rules
+from tracker.accounts.rule_files import rule_file, save_rule_file
+from tracker.workflow.retention import DEFAULT_PATH, RetentionRules, load_retention_rules
 from tracker.workflow.steps import attach_upload
 
 
@@ -212,3 +213,18 @@ def test_an_unconfirmed_suggestion_goes_after_30_days_and_an_offender_once_no_li
     report = verify_everything(runtime)
     assert report.ok, [p.message for p in report.problems]
     assert sum("by retention rule offender_unlinked" in n for n in report.notes) == 2
+
+
+def test_the_administrators_copy_of_the_rules_decides_the_next_run(runtime):
+    w = build(runtime)
+    shipped = DEFAULT_PATH.read_text(encoding="utf-8")
+    shorter = shipped.replace("keep_years = 5\nenforced = true", "keep_years = 2\nenforced = true", 1)
+    assert shorter != shipped
+    in_three_years = utcnow() + timedelta(days=3 * 365)
+    assert run_retention(runtime, in_three_years, dry_run=True).cases == []
+    with runtime.transaction() as s:
+        save_rule_file(s, make_user(s, Role.admin), runtime.rules_dir, rule_file("retention"), shorter)
+    assert run_retention(runtime, in_three_years).cases == [(w.gone, "closed_case")]
+    with runtime.Session() as s:
+        saved = s.execute(select(AuditEvent).where(AuditEvent.action == "rules.save")).scalar_one()
+        assert saved.object_id == "retention.toml"
