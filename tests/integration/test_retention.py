@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from storage.models import (Artifact, AuditEvent, Case, CaseOffender, CaseText, Evidence, Letter, Offender, Role,
@@ -228,3 +229,22 @@ def test_the_administrators_copy_of_the_rules_decides_the_next_run(runtime):
     with runtime.Session() as s:
         saved = s.execute(select(AuditEvent).where(AuditEvent.action == "rules.save")).scalar_one()
         assert saved.object_id == "retention.toml"
+
+
+def test_the_daily_job_erases_a_case_closed_six_years_ago_and_keeps_a_held_one(runtime):
+    with runtime.transaction() as s:
+        unit = make_unit(s)
+        employee, leader, hr = make_user(s, Role.employee, unit), make_user(s, Role.leader, unit), make_user(s, Role.hr)
+        old, held = make_case(s, employee), make_case(s, employee)
+        refs = (old.ref, held.ref)
+        hold_case(s, held, hr, "Klage til Ankestyrelsen")
+        with time_machine.travel(utcnow() - timedelta(days=6 * 365), tick=False):
+            close_case(s, old, leader, "Fjernet")
+            close_case(s, held, leader, "Fjernet")
+    job = next(cls for cls in runtime.huey._registry._periodic_tasks if cls.__name__ == "retention_run")
+    assert runtime.huey.execute(job()) == 1
+    with runtime.Session() as s:
+        erased = dict(s.execute(select(Case.ref, Case.erased_rule).where(Case.ref.in_(refs))).all())
+    assert erased == {refs[0]: "closed_case", refs[1]: None}
+    report = verify_everything(runtime)
+    assert report.ok, [p.message for p in report.problems]
