@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from storage.models import (Artifact, AuditEvent, Case, CaseOffender, CaseText, Evidence, Letter, Offender, Role,
                             StepAttachment, User)
@@ -248,3 +248,31 @@ def test_the_daily_job_erases_a_case_closed_six_years_ago_and_keeps_a_held_one(r
     assert erased == {refs[0]: "closed_case", refs[1]: None}
     report = verify_everything(runtime)
     assert report.ok, [p.message for p in report.problems]
+
+
+def test_erasure_blanks_the_details_of_the_cases_audit_events_and_the_chain_still_verifies(runtime):
+    w = build(runtime)
+    with runtime.Session() as s:
+        case_id = s.execute(select(Case.id).where(Case.ref == w.gone)).scalar_one()
+        request = s.execute(select(AuditEvent).where(AuditEvent.case_id == case_id,
+                                                     AuditEvent.action == "evidence.request")).scalars().first()
+        assert request.details["url"].startswith("https://") and request.details_sha256
+        request_id, digest, before_hash = request.id, request.details_sha256, request.hash
+    run_retention(runtime, utcnow() + timedelta(days=6 * 365))
+    with runtime.Session() as s:
+        request = s.get(AuditEvent, request_id)
+        assert request.details == {"erased_by_rule": "closed_case"}
+        assert (request.details_sha256, request.hash) == (digest, before_hash)
+        kept = [e.details for e in s.execute(select(AuditEvent).where(AuditEvent.case_id == case_id)).scalars()
+                if e.action != "case.erase"]
+        assert all(set(d) <= {"erased_by_rule", "facts_sha256", "fingerprint", "rule"} for d in kept)
+        held_id = s.execute(select(Case.id).where(Case.ref == w.held)).scalar_one()
+        assert any("url" in e.details for e in s.execute(select(AuditEvent).where(AuditEvent.case_id == held_id)).scalars())
+        erase = s.execute(select(AuditEvent).where(AuditEvent.action == "case.erase")).scalar_one()
+        assert erase.details["events_erased"] == len(kept) - sum(1 for d in kept if not d)
+    assert verify_everything(runtime).ok
+    with runtime.engine.begin() as conn:  # details changed in any other way are still an edit
+        conn.execute(text("UPDATE audit_events SET details = :d WHERE id = :i"),
+                     {"d": '{"erased_by_rule": "closed_case", "url": "https://andet.example"}', "i": request_id})
+    report = verify_everything(runtime)
+    assert [(p.kind, p.subject) for p in report.problems] == [("event_edited", f"event:{request_id}")]
