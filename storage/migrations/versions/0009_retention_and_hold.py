@@ -1,6 +1,5 @@
 """retention and legal hold (issue 16): a case can be held (never erased) and carries when and by which
-rule it was erased; an offender record likewise; an audit event can carry the digest of its details, which
-its hash then covers instead of the details (so the details can be erased later)
+rule it was erased; an offender record likewise
 
 Revision ID: 0009
 Revises: 0008
@@ -28,13 +27,9 @@ def upgrade() -> None:
     with op.batch_alter_table('offenders', schema=None) as batch_op:
         batch_op.add_column(sa.Column('erased_at', storage.types.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('erased_rule', sa.String(length=60), nullable=True))
-    with op.batch_alter_table('audit_events', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('details_sha256', sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('audit_events', schema=None) as batch_op:
-        batch_op.drop_column('details_sha256')
     with op.batch_alter_table('offenders', schema=None) as batch_op:
         batch_op.drop_column('erased_rule')
         batch_op.drop_column('erased_at')
