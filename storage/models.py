@@ -175,6 +175,9 @@ class AuditEvent(Base):
     object_id: Mapped[str] = mapped_column(String(64))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: SHA-256 of the details' canonical JSON; set on events since migration 0009, whose ``hash`` covers this
+    #: digest instead of the details themselves, so retention can erase the details (tracker.oversight.audit)
+    details_sha256: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 

@@ -321,6 +321,8 @@ BROKEN = [
     ("removal-signs", "removal_signs.toml", lambda t: t.replace(
         'removal_texts = ["research/platforms.md §3 (YouTube, graded M)"]', "", 1),
      "removal_signs.toml: platform 'youtube', field 'sources': removal_texts needs a source"),
+    ("retention", "retention.toml", lambda t: t.replace("keep_years = 5\nenforced = true", "keep_years = 11\nenforced = true", 1),
+     "retention.toml: rule 'closed_case', field 'keep_years': closed cases are kept 1 to 10 years after closing"),
 ]
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from canon import canonical_json
 from capture.bundle import Artifact as BundleArtifact
 from capture.bundle import EvidenceBundle
 from capture.timestamp import request_timestamp
@@ -513,7 +514,8 @@ def test_an_audit_event_rewritten_with_its_hash_breaks_the_link_to_the_next_even
              and json.loads(line)["object"]["id"] == str(exported.stamped))
     event, body = json.loads(extract[n]), json.loads(hashed[n])
     assert json.loads(extract[n + 1])["id"] == event["id"] + 1  # the next event of the whole chain is in this case
-    body["details"]["fingerprint"] = event["details"]["fingerprint"] = "0" * 64
+    event["details"]["fingerprint"] = "0" * 64
+    body["details_sha256"] = hashlib.sha256(canonical_json(event["details"])).hexdigest()  # its hash covers the digest
     hashed[n] = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     event["hash"] = hashlib.sha256(hashed[n].encode()).hexdigest()
     extract[n] = json.dumps(event, ensure_ascii=False, sort_keys=True)
@@ -528,3 +530,22 @@ def test_an_audit_event_rewritten_with_its_hash_breaks_the_link_to_the_next_even
         f"FAILED: audit-extract.jsonl: line {n + 2}: the link to the event before it is broken",
         f"FAILED: {stamped}/manifest.json: its SHA-256 is not the evidence fingerprint stated in "
         f"audit-extract.jsonl (event {event['id']} recorded {'0' * 64})"]
+
+
+def test_an_audit_events_details_edited_in_the_extract_alone_no_longer_match_the_digest_its_hash_covers(exported,
+                                                                                                        tmp_path):
+    """Since migration 0009 an event's hash covers its details' SHA-256: the readable details are held to it."""
+    with zipfile.ZipFile(exported.package) as z:
+        files = {n: z.read(n) for n in z.namelist() if n != "SHA256SUMS"}
+    extract = files["audit-extract.jsonl"].decode().splitlines()
+    n = next(i for i, line in enumerate(extract) if json.loads(line)["action"] == "evidence.request")
+    event = json.loads(extract[n])
+    assert "details_sha256" in json.loads(files["audit-hashed.jsonl"].decode().splitlines()[n])
+    event["details"]["url"] = "https://example.org/et-andet-opslag"
+    extract[n] = json.dumps(event, ensure_ascii=False, sort_keys=True)
+    forged = dict(files, **{"audit-extract.jsonl": ("\n".join(extract) + "\n").encode()})
+    bad = rewrite(exported.package, tmp_path / "details.zip", change={
+        "audit-extract.jsonl": lambda _: forged["audit-extract.jsonl"], "SHA256SUMS": lambda _: resummed(forged)})
+    result = verify_cli(bad, tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [f"FAILED: audit-extract.jsonl: line {n + 1}: the event does not match its hash"]

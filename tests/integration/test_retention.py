@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+import time_machine
+from sqlalchemy import select, text
 
 from storage.models import (Artifact, AuditEvent, Case, CaseOffender, CaseText, Evidence, Letter, Offender, Role,
                             StepAttachment, User)
@@ -23,7 +24,8 @@ from tracker.oversight.offenders import decide
 from tracker.oversight.retention import run_retention
 from tracker.oversight.statistics import med_statistics
 from tracker.workflow.letters import create_letter
-from tracker.workflow.retention import RetentionRules, load_retention_rules
+from tracker.accounts.rule_files import rule_file, save_rule_file
+from tracker.workflow.retention import DEFAULT_PATH, RetentionRules, load_retention_rules
 from tracker.workflow.steps import attach_upload
 
 
@@ -103,6 +105,7 @@ def test_a_due_case_is_erased_on_disk_a_held_and_an_open_case_are_kept_and_verif
         assert len(evidence) == 4  # the tombstone keeps the count (the reported URL, two captures, the upload)
         assert all(e.source_url is None and e.phash is None and e.text_sha256 is None and e.manifest_sha256 is None
                    for e in evidence)
+        assert all(e.state.value in ("done", "failed") for e in evidence)  # the never-run request is no job any more
         assert s.get(CaseText, case.id) is None
         assert [(l.subject, l.body) for l in s.execute(select(Letter).where(Letter.case_id == case.id)).scalars()] == [("", "")]
         kept = s.execute(select(Case).where(Case.ref == w.held)).scalar_one()
@@ -211,3 +214,65 @@ def test_an_unconfirmed_suggestion_goes_after_30_days_and_an_offender_once_no_li
     report = verify_everything(runtime)
     assert report.ok, [p.message for p in report.problems]
     assert sum("by retention rule offender_unlinked" in n for n in report.notes) == 2
+
+
+def test_the_administrators_copy_of_the_rules_decides_the_next_run(runtime):
+    w = build(runtime)
+    shipped = DEFAULT_PATH.read_text(encoding="utf-8")
+    shorter = shipped.replace("keep_years = 5\nenforced = true", "keep_years = 2\nenforced = true", 1)
+    assert shorter != shipped
+    in_three_years = utcnow() + timedelta(days=3 * 365)
+    assert run_retention(runtime, in_three_years, dry_run=True).cases == []
+    with runtime.transaction() as s:
+        save_rule_file(s, make_user(s, Role.admin), runtime.rules_dir, rule_file("retention"), shorter)
+    assert run_retention(runtime, in_three_years).cases == [(w.gone, "closed_case")]
+    with runtime.Session() as s:
+        saved = s.execute(select(AuditEvent).where(AuditEvent.action == "rules.save")).scalar_one()
+        assert saved.object_id == "retention.toml"
+
+
+def test_the_daily_job_erases_a_case_closed_six_years_ago_and_keeps_a_held_one(runtime):
+    with runtime.transaction() as s:
+        unit = make_unit(s)
+        employee, leader, hr = make_user(s, Role.employee, unit), make_user(s, Role.leader, unit), make_user(s, Role.hr)
+        old, held = make_case(s, employee), make_case(s, employee)
+        refs = (old.ref, held.ref)
+        hold_case(s, held, hr, "Klage til Ankestyrelsen")
+        with time_machine.travel(utcnow() - timedelta(days=6 * 365), tick=False):
+            close_case(s, old, leader, "Fjernet")
+            close_case(s, held, leader, "Fjernet")
+    job = next(cls for cls in runtime.huey._registry._periodic_tasks if cls.__name__ == "retention_run")
+    assert runtime.huey.execute(job()) == 1
+    with runtime.Session() as s:
+        erased = dict(s.execute(select(Case.ref, Case.erased_rule).where(Case.ref.in_(refs))).all())
+    assert erased == {refs[0]: "closed_case", refs[1]: None}
+    report = verify_everything(runtime)
+    assert report.ok, [p.message for p in report.problems]
+
+
+def test_erasure_blanks_the_details_of_the_cases_audit_events_and_the_chain_still_verifies(runtime):
+    w = build(runtime)
+    with runtime.Session() as s:
+        case_id = s.execute(select(Case.id).where(Case.ref == w.gone)).scalar_one()
+        request = s.execute(select(AuditEvent).where(AuditEvent.case_id == case_id,
+                                                     AuditEvent.action == "evidence.request")).scalars().first()
+        assert request.details["url"].startswith("https://") and request.details_sha256
+        request_id, digest, before_hash = request.id, request.details_sha256, request.hash
+    run_retention(runtime, utcnow() + timedelta(days=6 * 365))
+    with runtime.Session() as s:
+        request = s.get(AuditEvent, request_id)
+        assert request.details == {"erased_by_rule": "closed_case"}
+        assert (request.details_sha256, request.hash) == (digest, before_hash)
+        kept = [e.details for e in s.execute(select(AuditEvent).where(AuditEvent.case_id == case_id)).scalars()
+                if e.action != "case.erase"]
+        assert all(set(d) <= {"erased_by_rule", "facts_sha256", "fingerprint", "rule"} for d in kept)
+        held_id = s.execute(select(Case.id).where(Case.ref == w.held)).scalar_one()
+        assert any("url" in e.details for e in s.execute(select(AuditEvent).where(AuditEvent.case_id == held_id)).scalars())
+        erase = s.execute(select(AuditEvent).where(AuditEvent.action == "case.erase")).scalar_one()
+        assert erase.details["events_erased"] == len(kept) - sum(1 for d in kept if not d)
+    assert verify_everything(runtime).ok
+    with runtime.engine.begin() as conn:  # details changed in any other way are still an edit
+        conn.execute(text("UPDATE audit_events SET details = :d WHERE id = :i"),
+                     {"d": '{"erased_by_rule": "closed_case", "url": "https://andet.example"}', "i": request_id})
+    report = verify_everything(runtime)
+    assert [(p.kind, p.subject) for p in report.problems] == [("event_edited", f"event:{request_id}")]

@@ -308,8 +308,8 @@ def test_a_consistently_rewritten_chain_passes_the_walk_but_fails_its_anchor(run
             h = audit.event_hash(prev, at=ev.at.isoformat(), actor_id=ev.actor_id, action=ev.action,
                                  object_type=ev.object_type, object_id=ev.object_id, case_id=ev.case_id,
                                  details=details)
-            conn.execute(text("UPDATE audit_events SET prev_hash = :p, hash = :h, details = :d WHERE id = :i"),
-                         {"p": prev, "h": h, "d": json.dumps(details), "i": ev.id})
+            conn.execute(text("UPDATE audit_events SET prev_hash = :p, hash = :h, details = :d, details_sha256 = NULL "
+                              "WHERE id = :i"), {"p": prev, "h": h, "d": json.dumps(details), "i": ev.id})
             prev = rewritten[ev.id] = h
     report = verify_everything(runtime)
     assert [(p.kind, p.subject) for p in report.problems] == [("anchor_failed", f"event:{anchor.event_id}")]

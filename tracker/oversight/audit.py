@@ -2,6 +2,13 @@
 
 Each event stores the previous event's hash; ``hash`` covers ``prev_hash`` and the event's own
 fields in canonical JSON, so editing, removing or inserting an event breaks the chain.
+
+Two body formats. Events written before migration 0009 hash their ``details`` directly. Events since then
+store ``details_sha256`` (SHA-256 of the details' canonical JSON) and their hash covers that digest instead of
+the details: retention may later replace the details of an erased case's events with an erasure marker
+(``erase_details``), and the chain still verifies, because it commits to the digest, not to the payload. Intact
+details must still hash to the digest; the only other accepted form is the marker, which keeps the hash-valued
+keys (``KEPT_ON_ERASURE``) that `vaern verify` reads and says which rule erased the rest.
 What a chain alone cannot show (its newest events cut off, or the whole chain rewritten) is
 covered by the anchors in ``tracker.oversight.integrity``.
 """
@@ -31,11 +38,47 @@ def event_body(prev_hash: str, *, at: str, actor_id: int | None, action: str, ob
                            "details": details})
 
 
+def event_body_v2(prev_hash: str, *, at: str, actor_id: int | None, action: str, object_type: str,
+                  object_id: str, case_id: int | None, details_sha256: str) -> bytes:
+    """The bytes an event's hash is over since migration 0009: the details only as their digest."""
+    return canonical_json({"prev": prev_hash, "at": at, "actor": actor_id, "action": action,
+                           "object_type": object_type, "object_id": object_id, "case": case_id,
+                           "details_sha256": details_sha256})
+
+
+def details_digest(details: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(details)).hexdigest()
+
+
+#: keys an erasure keeps in the details: hashes `vaern verify` compares rows with (no personal data)
+KEPT_ON_ERASURE = ("facts_sha256", "fingerprint", "rule")
+ERASED_KEY = "erased_by_rule"
+
+
+def is_erased(details: Any) -> bool:
+    return isinstance(details, dict) and ERASED_KEY in details and set(details) <= {ERASED_KEY, *KEPT_ON_ERASURE}
+
+
 def stored_event_body(ev: Any) -> bytes:
-    """``event_body`` of a stored event (an AuditEvent or a row with its columns) as it is now."""
+    """The body a stored event's hash is over (an AuditEvent or a row with its columns), in its format."""
+    digest = getattr(ev, "details_sha256", None)
+    if digest:
+        return event_body_v2(ev.prev_hash, at=ev.at.isoformat(), actor_id=ev.actor_id, action=ev.action,
+                             object_type=ev.object_type, object_id=ev.object_id, case_id=ev.case_id,
+                             details_sha256=digest)
     return event_body(ev.prev_hash, at=ev.at.isoformat(), actor_id=ev.actor_id, action=ev.action,
                       object_type=ev.object_type, object_id=ev.object_id, case_id=ev.case_id,
                       details=ev.details or {})
+
+
+def erase_details(ev: "AuditEvent", rule: str) -> bool:
+    """Replace the event's details by the erasure marker (keeping ``KEPT_ON_ERASURE``); False for an event of
+    the old format, whose hash covers its details (erasing them would break the chain)."""
+    if not ev.details_sha256 or is_erased(ev.details):
+        return False
+    kept = {k: v for k, v in (ev.details or {}).items() if k in KEPT_ON_ERASURE}
+    ev.details = {**kept, ERASED_KEY: rule}
+    return True
 
 
 def event_hash(prev_hash: str, **fields: Any) -> str:
@@ -55,11 +98,12 @@ def record(session: Session, actor: User | None, action: str, object_type: str, 
     at = utcnow()
     actor_id = actor.id if actor is not None else None
     details = {k: v for k, v in details.items() if v is not None}
+    digest = details_digest(details)
     ev = AuditEvent(at=at, actor_id=actor_id, action=action, object_type=object_type,
-                    object_id=str(object_id), case_id=case_id, details=details, prev_hash=prev)
-    ev.hash = event_hash(prev, at=at.isoformat(), actor_id=actor_id, action=action,
-                         object_type=object_type, object_id=str(object_id), case_id=case_id,
-                         details=details)
+                    object_id=str(object_id), case_id=case_id, details=details, details_sha256=digest, prev_hash=prev)
+    ev.hash = hashlib.sha256(event_body_v2(prev, at=at.isoformat(), actor_id=actor_id, action=action,
+                                           object_type=object_type, object_id=str(object_id), case_id=case_id,
+                                           details_sha256=digest)).hexdigest()
     session.add(ev)
     session.flush()
     return ev
@@ -101,12 +145,16 @@ class ChainWalk:
 
 
 _CHAIN_COLUMNS = (AuditEvent.id, AuditEvent.at, AuditEvent.actor_id, AuditEvent.action, AuditEvent.object_type,
-                  AuditEvent.object_id, AuditEvent.case_id, AuditEvent.details, AuditEvent.prev_hash, AuditEvent.hash)
+                  AuditEvent.object_id, AuditEvent.case_id, AuditEvent.details, AuditEvent.details_sha256,
+                  AuditEvent.prev_hash, AuditEvent.hash)
 
 
 def _recomputed(row) -> str | None:
-    """The hash the row's content should have; None when the content cannot be hashed at all (edited)."""
+    """The hash the row's content should have; None when the content cannot be hashed at all (edited), or when
+    its details are neither the ones its digest names nor an erasure marker."""
     try:
+        if row.details_sha256 and not is_erased(row.details) and details_digest(row.details or {}) != row.details_sha256:
+            return None
         return hashlib.sha256(stored_event_body(row)).hexdigest()
     except (TypeError, ValueError, AttributeError):  # e.g. a float or a non-object written in by hand
         return None

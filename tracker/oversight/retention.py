@@ -7,8 +7,11 @@ captured URLs and author handles, the perceptual and text hashes (the near-dupli
 category, platform, dates, status, the steps' states and dates and the rows' counts, so the MED statistics
 count exactly what they counted before. A case under legal hold (tracker.cases.hold) is never erased.
 
-Why `vaern verify` stays green: the audit chain never held the erased content. Case facts are in it as
-hashes (tracker.cases.casefacts), so the ``case.erase`` event records the description's change from the old
+Why `vaern verify` stays green: the audit chain commits to the erased content only through hashes. An event's
+hash covers the digest of its details (tracker.oversight.audit, since migration 0009), so the details of the
+case's events (URLs, notes, names, handles) are replaced by an erasure marker and the chain still verifies;
+events written before that migration hash their details directly and are kept as they are (counted as
+``events_old_format``). Case facts are in the chain as hashes (tracker.cases.casefacts), so the ``case.erase`` event records the description's change from the old
 hash to the hash of "" like any other edit; evidence is in it by fingerprint, which is kept on the row. The
 rows that referred to a blob lose the reference in the same transaction, and the blob is deleted from the store
 only after that commit, when no remaining row refers to it (two cases can share one content-addressed blob).
@@ -30,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from storage.types import utcnow
 from storage.models import (Artifact, AuditEvent, Case, CaseClock, CaseOffender, CaseStep, CaseText, Evidence,
-                            ExportJob, Letter, Offender, Recheck, StepAttachment)
+                            EvidenceState, ExportJob, Letter, Offender, Recheck, StepAttachment)
 from tracker import uow
 from tracker.cases import casefacts
 from tracker.oversight import audit
@@ -113,6 +116,8 @@ def erase_case(session: Session, case: Case, rule: RetentionRule, as_of: datetim
         session.delete(art)
     for ev in evidence:
         blobs.update(s for s in (ev.upload_sha256, ev.manifest_sha256, ev.timestamp_sha256) if s)
+        if ev.state in (EvidenceState.queued, EvidenceState.running):  # no worker may pick it up again
+            ev.state, ev.lease_expires_at = EvidenceState.failed, None
         for name in ("source_url", "original_filename", "upload_sha256", "manifest_sha256", "timestamp_sha256",
                      "timestamp_error", "error", "author_handle", "author_profile_url", "phash", "dhash",
                      "text_sha256", "hash_basis", "worker"):
@@ -138,14 +143,29 @@ def erase_case(session: Session, case: Case, rule: RetentionRule, as_of: datetim
     exports = list(session.execute(select(ExportJob.id).where(ExportJob.case_id == case.id)).scalars())
     for job in session.execute(select(ExportJob).where(ExportJob.case_id == case.id)).scalars():
         job.state, job.step, job.file_name, job.error = "expired", "expired", None, None
+    erased_events, old_events = _erase_event_details(
+        session, select(AuditEvent).where(AuditEvent.case_id == case.id), rule)
     facts = casefacts.snapshot(case)
     case.description = ""
     case.erased_at, case.erased_rule = utcnow(), rule.id
     session.flush()
     audit.record(session, None, "case.erase", "case", case.ref, case.id, rule=rule.id, as_of=as_of.isoformat(),
                  evidence=len(evidence), artifacts=len(artifacts), attachments=len(attachments), letters=len(letters),
-                 blobs=len(blobs), facts_sha256=casefacts.changed(facts, case))
+                 blobs=len(blobs), events_erased=erased_events, events_old_format=old_events or None,
+                 facts_sha256=casefacts.changed(facts, case))
     return blobs, exports
+
+
+def _erase_event_details(session: Session, query, rule: RetentionRule) -> tuple[int, int]:
+    """Blank the details of the events ``query`` selects (audit.erase_details): (erased, old-format events kept)."""
+    erased = old = 0
+    for ev in session.execute(query.order_by(AuditEvent.id)).scalars():
+        if audit.erase_details(ev, rule.id):
+            erased += 1
+        elif not ev.details_sha256 and ev.details:
+            old += 1
+    session.flush()
+    return erased, old
 
 
 def erase_offender(session: Session, offender: Offender, rule: RetentionRule, as_of: datetime) -> None:
@@ -154,8 +174,10 @@ def erase_offender(session: Session, offender: Offender, rule: RetentionRule, as
     offender.profile_url = offender.display_name = None
     offender.note = ""
     offender.erased_at, offender.erased_rule = utcnow(), rule.id
-    session.flush()
-    audit.record(session, None, "offender.erase", "offender", offender.id, None, rule=rule.id, as_of=as_of.isoformat())
+    erased, old = _erase_event_details(session, select(AuditEvent).where(
+        AuditEvent.object_type == "offender", AuditEvent.object_id == str(offender.id)), rule)
+    audit.record(session, None, "offender.erase", "offender", offender.id, None, rule=rule.id, as_of=as_of.isoformat(),
+                 events_erased=erased, events_old_format=old or None)
 
 
 def erase_suggestion(session: Session, link: CaseOffender, rule: RetentionRule, as_of: datetime) -> None:

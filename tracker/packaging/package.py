@@ -22,6 +22,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from canon import canonical_json
 from capture.bundle import MANIFEST_NAME, TIMESTAMP_NAME, TSA_CHAIN_NAME
 from capture.errors import TimestampError
 from capture.timestamp import token_imprint, verify_timestamp
@@ -303,7 +304,8 @@ def _check_audit(zf, members, intact: set[str], result: Verification) -> None:
     for number, (line, body) in enumerate(zip(extract, hashed), start=1):
         try:
             event, inner = json.loads(line), json.loads(body)
-            ok = (hashlib.sha256(body).hexdigest() == event["hash"] and inner["prev"] == event["prev_hash"])
+            ok = (hashlib.sha256(body).hexdigest() == event["hash"] and inner["prev"] == event["prev_hash"]
+                  and _details_match(event["details"], inner))
             linked = previous is None or event["id"] != previous["id"] + 1 or event["prev_hash"] == previous["hash"]
         except (ValueError, KeyError, TypeError):
             ok, linked = False, True
@@ -312,6 +314,15 @@ def _check_audit(zf, members, intact: set[str], result: Verification) -> None:
             result.fail("FAILED", AUDIT_EXTRACT, f"line {number}: {why}")
             return
         previous = event
+
+
+def _details_match(details, inner: dict) -> bool:
+    """An event since migration 0009 hashes its details' digest: the extract's details must have that digest,
+    or be the marker retention leaves when it erased them (tracker.oversight.audit.erase_details)."""
+    if "details_sha256" not in inner:
+        return inner.get("details") == details
+    erased = isinstance(details, dict) and "erased_by_rule" in details
+    return erased or hashlib.sha256(canonical_json(details)).hexdigest() == inner["details_sha256"]
 
 
 # -- the files against each other ------------------------------------------------------------------------
