@@ -1,17 +1,15 @@
 """audit events carry the SHA-256 of their details, which their hash covers instead of the details, so
 retention can erase the details later and the chain still verifies (issue 16)
 
-Separate from 0009 because main already holds 0009 as first merged; re-chain after the newest revision at merge.
-
-Revision ID: 0009a
-Revises: 0009
+Revision ID: 0014
+Revises: 0013
 """
 import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0009a'
-down_revision = '0009'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
