@@ -113,7 +113,9 @@ def test_a_refused_notice_leads_to_the_art_20_complaint_with_its_deadline_and_le
 
     html = world.page(ref)
     assert "Modtagelse bekræftet" in html and "Afgørelse meddelt" in html
-    assert 'id="deadline-dsa_internal_complaint"' in html or "dsa_internal_complaint" in html
+    assert 'id="deadline-dsa_internal_complaint"' in html
+    # no Transparency Database lookup yet: the page says where to look by hand
+    assert 'id="tdb-hint"' in html and "https://transparency.dsa.ec.europa.eu/statement" in html
 
 
 def test_the_notice_life_is_audited_and_a_decision_date_needs_a_decision(world):
