@@ -103,6 +103,11 @@ MESSAGES = {
     "sent_at_too_old": _l("The time is too far back. Check the year."),
     "at_too_old": _l("The time is too far back. Check the year."),
     "sent_at_missing": _l("Give the time the request was sent before recording an outcome."),
+    "receipt_at_future": _l("The time lies in the future."), "decided_at_future": _l("The time lies in the future."),
+    "receipt_at_before_sent": _l("Receipt and decision come after the request was sent. Check the times."),
+    "decided_at_before_sent": _l("Receipt and decision come after the request was sent. Check the times."),
+    "outcome_missing": _l("Choose the decision (removed, restricted, refused, partly removed) for the decision "
+                          "time."),
     "text_too_long": _l("The text is too long."),
     "bad_time": _l("The time could not be read. Write the date and the time, e.g. 26.11.2026 14.05."),
     "no_captured_url": _l("The case has no captured address to check again."),

@@ -155,6 +155,35 @@ def test_deadline_reminders_go_out_24_hours_and_2_hours_before_and_when_overdue_
         assert "Politi" not in msg.get_content()  # the mail does not say which deadline
 
 
+def test_a_platform_notice_without_receipt_or_decision_is_reminded_after_the_configured_days(rt, smtp):
+    t0 = utcnow()
+    c = setup_case(rt)
+    answered = setup_case(rt)
+    sent = t0 - timedelta(days=2, hours=20)  # receipt due after 3 days (deadlines.toml), decision after 7
+    with rt.transaction() as s:
+        s.add(CaseStep(case_id=c["case_id"], step_id="platform_notice", state=StepState.in_progress, sent_at=sent))
+        s.add(CaseStep(case_id=answered["case_id"], step_id="platform_notice", state=StepState.done, sent_at=sent,
+                       receipt_at=sent + timedelta(hours=1), decided_at=sent + timedelta(days=1), outcome="refused"))
+
+    def dsa_keys():
+        with rt.Session() as s:
+            keys = s.execute(select(NotificationSent.key).where(NotificationSent.kind.like("deadline%"))).scalars()
+            return sorted({":".join(k.split(":")[1:4]) for k in keys if ":dsa_notice_" in k})
+
+    notify.deadline_reminders(rt, t0)  # 4 h before the receipt is due
+    assert dsa_keys() == [f"{c['case_id']}:dsa_notice_receipt:24h"]
+    notify.deadline_reminders(rt, t0 + timedelta(days=1))  # receipt overdue
+    notify.deadline_reminders(rt, t0 + timedelta(days=4))  # decision due in 4 h
+    notify.deadline_reminders(rt, t0 + timedelta(days=5))  # decision overdue
+    cid = c["case_id"]
+    assert dsa_keys() == [f"{cid}:dsa_notice_decision:24h", f"{cid}:dsa_notice_decision:overdue",
+                          f"{cid}:dsa_notice_receipt:24h", f"{cid}:dsa_notice_receipt:overdue"]  # not the answered one
+    mails = [m for m in smtp.messages if f"/cases/{c['ref']}" in m.get_content()]
+    assert any("overskredet" in m["Subject"] for m in mails)
+    for msg in mails:
+        assert_neutral(msg, c["ref"])
+
+
 def test_a_reminder_for_a_clock_whose_start_is_unknown_is_never_sent(rt, smtp):
     c = setup_case(rt, episode_at=None)
     notify.deadline_reminders(rt, utcnow() + timedelta(days=400))

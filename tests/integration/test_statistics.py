@@ -50,15 +50,20 @@ def test_hr_sees_exact_counts_for_every_unit_in_the_period(runtime):
                                 "unknown_episode": 1}
     assert st.police.ended == 5 and st.police.rate_in_time == pytest.approx(0.2)
     takedown = {t.step_id: (t.counts, t.verified) for t in st.takedown}
-    assert list(takedown) == ["request_to_author", "platform_notice", "datatilsynet_complaint", "injunction"]
+    assert list(takedown) == ["request_to_author", "platform_notice", "internal_complaint", "dispute_settlement",
+                              "datatilsynet_complaint", "injunction"]
     assert takedown["request_to_author"] == ({"removed": 2, "partly_removed": 0, "refused": 1, "no_answer": 0,
                                               "waiting": 0, "skipped": 0}, 1)
     assert takedown["platform_notice"] == ({"removed": 1, "partly_removed": 0, "refused": 0, "no_answer": 1,
                                             "waiting": 1, "skipped": 1}, 1)
     assert sum(takedown["injunction"][0].values()) == 0
     assert st.removal.count == 2 and st.removal.median == timedelta(hours=72)  # 96 h and 48 h
+    # the waiting platform notice has neither receipt nor decision after the configured 3 and 7 days (DSA art. 16)
     assert [(o.step_id, o.refs) for o in st.overdue] == [
-        ("leader_conversation", (r[8], r[4], r[5])), ("police_report", (r[8], r[4]))]
+        ("leader_conversation", (r[8], r[4], r[5])), ("police_report", (r[8], r[4])),
+        ("platform_notice", (r[6],)), ("platform_notice", (r[6],))]
+    assert {o.rule_id for o in st.overdue if o.step_id == "platform_notice"} == {"dsa_notice_receipt",
+                                                                                 "dsa_notice_decision"}
 
 
 def test_a_leader_of_unit_b_sees_only_unit_bs_numbers(runtime):

@@ -267,8 +267,9 @@ def takedown_outcomes(scope: Scope, rules: Rules) -> list[RungOutcomes]:
             row = scope.rows[case.id].get(rung.id)
             if row is None:
                 continue
-            if row.outcome in counts:
-                counts[row.outcome] += 1
+            outcome = "partly_removed" if row.outcome == "restricted" else row.outcome  # DSA: restricted, not removed
+            if outcome in counts:
+                counts[outcome] += 1
             elif row.state in NEEDS_REASON:
                 counts["skipped"] += 1
             elif row.sent_at is not None:
@@ -316,6 +317,9 @@ def overdue_steps(session: Session, viewer: User, rules: Rules, now: datetime) -
     for step in rules.steps:
         if step.deadline is not None:
             step_of.setdefault(step.deadline, step.id)
+    for rule in rules.deadlines.values():  # a clock met by a rung's recorded time (DSA receipt, decision)
+        if rule.met_when is not None:
+            step_of.setdefault(rule.id, rule.met_when.step)
     found: dict[str, list[tuple[datetime, str]]] = {}
     for case in cases:
         for view in case_deadlines(case, rules, rows[case.id], clocks[case.id], now):

@@ -55,8 +55,8 @@ def _step_answer(s, case, step) -> Response:
                  "reason": Field("string", "why (required for skipped and not_applicable)", nullable=True),
                  "note": Field("string", "the step's note (absent: kept)", nullable=True),
                  "decided_at": Field("time", "when the step was done (default: now; may be back-dated); on a "
-                                     "rung also when the other side told its decision (starts the DSA art. 20 "
-                                     "clock on the platform notice)", nullable=True),
+                                     "rung with a decision (an outcome other than no_answer) also when the other "
+                                     "side told it (starts the DSA art. 20 clock on the platform notice)", nullable=True),
                  "receipt_at": Field("time", "a rung: when the other side confirmed receipt (DSA art. 16(4))",
                                      nullable=True),
                  "sent_at": Field("time", "a rung: when the request was sent", nullable=True),
@@ -87,9 +87,11 @@ def update_step(ref: str, step_id: str):
         def keep(name: str, attr: str) -> Any:
             return b[name] if name in b else (getattr(row, attr) if row is not None else None)
 
-        rung_fields = set(RUNG_FIELDS) if step.kind == "ladder" else set(RUNG_FIELDS) - {"decided_at"}
-        if rung_fields & b.keys():
-            times = {name: b[name] for name in ("receipt_at", "decided_at") if name in b}
+        times = {"receipt_at": b["receipt_at"]} if "receipt_at" in b else {}
+        outcome = b["outcome"] if "outcome" in b else (row.outcome if row is not None else None)
+        if step.kind == "ladder" and "decided_at" in b and outcome not in (None, "no_answer"):
+            times["decided_at"] = b["decided_at"]  # the other side's decision (without one: only the done time)
+        if (set(RUNG_FIELDS) - {"decided_at"}) & b.keys() or times:
             ops.record_rung(s, case, step.id, user(), keep("sent_at", "sent_at"), keep("channel", "channel"),
                             keep("reference", "platform_ref"), keep("outcome", "outcome"),
                             keep("statement_of_reasons", "statement_of_reasons"), rules=r, **times)
