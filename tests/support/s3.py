@@ -46,6 +46,15 @@ class S3Server:
         assert found, f"no version {version_id} of {key}"
         found[0].value = data
 
+    def end_locks(self, bucket: str, key: str, *, at: str = "2020-01-01T00:00:00Z") -> None:
+        """Let the object lock of every version of ``key`` run out, as time passing would: S3 has no call that
+        shortens a lock and moto's server follows the real clock, so the date is set in the server's storage."""
+        store = get_backend("s3")[DEFAULT_ACCOUNT_ID]["global"]
+        versions = store.buckets[bucket].keys.getlist(key)
+        assert versions, f"no versions of {key}"
+        for version in versions:
+            version.lock_until = at
+
 
 @contextlib.contextmanager
 def s3_server() -> Iterator[S3Server]:
