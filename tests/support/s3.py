@@ -56,6 +56,23 @@ class S3Server:
             version.lock_until = at
 
 
+
+def use_test_credentials(monkeypatch) -> None:
+    """Point boto3 (in this process and in `vaern` subprocesses) at the test server's credentials."""
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+def s3_runtime_on(server: S3Server, make_runtime, database_url: str, *, lock_days: int = 30):
+    """A runtime whose evidence goes to a fresh object-locked bucket (``rt.test_bucket``) on ``server``."""
+    bucket = server.new_bucket()
+    rt = make_runtime(database_url=database_url, blob_url=f"s3://{bucket}/evidence", s3_endpoint_url=server.endpoint_url,
+                      s3_object_lock_days=lock_days)
+    rt.test_bucket = bucket
+    return rt
+
+
 @contextlib.contextmanager
 def s3_server() -> Iterator[S3Server]:
     """Start moto's S3 server on a free port of 127.0.0.1; stop it afterwards."""
