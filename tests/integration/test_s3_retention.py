@@ -23,6 +23,7 @@ from tests.support.s3 import s3_runtime_on, s3_server, use_test_credentials
 from tracker.adapters.jobs import bind_enqueue_on_commit
 from tracker.cases.lifecycle import close_case, reopen_case
 from tracker.cases.register import add_evidence
+from tracker.oversight.event_text import sentence
 from tracker.oversight.integrity import verify_everything
 from tracker.oversight.objectlock import lock_targets
 from tracker.oversight.retention import run_retention
@@ -159,7 +160,11 @@ def test_a_run_before_the_lock_ends_leaves_the_blob_and_says_so_a_run_after_dele
         erase = s.execute(select(AuditEvent).where(AuditEvent.action == "case.erase")).scalar_one()
         assert {d["sha256"]: d["until"] for d in erase.details["blobs_locked"]} == {
             sha: until.isoformat() for sha in blobs_a}
+        assert sentence(erase).endswith(f" {len(blobs_a)} filer er stadig låst i lageret og slettes, når låsen "
+                                        "udløber.")
     assert all(rt.blobs.exists(sha) for sha in blobs_a)
+    pending = verify_everything(rt)  # blobs waiting for their lock to end are no problem for verify
+    assert pending.ok, [p.message for p in pending.problems]
 
     again = run_retention(rt, utcnow() + timedelta(days=6 * 366))  # still locked in real time: still pending
     assert again.blobs_deleted == 0
