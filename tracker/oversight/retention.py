@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
-from storage.blobs import BlobError, BlobLocked
+from storage.blobs import BlobLocked
 from storage.types import utcnow
 from storage.models import (Artifact, AuditEvent, BlobVersion, Case, CaseClock, CaseOffender, CaseStep, CaseText, Evidence,
                             EvidenceState, ExportJob, Letter, Offender, Recheck, StepAttachment)
@@ -61,7 +61,8 @@ class Erased:
     offenders: list[tuple[int, str]] = field(default_factory=list)  #: (offender id, rule id)
     suggestions: list[tuple[int, str]] = field(default_factory=list)  #: (case_offenders id, rule id)
     blobs_deleted: int = 0
-    #: blobs no row refers to any more that the store would not delete yet: (sha256, lock mode, locked until)
+    #: blobs no row refers to any more that the store would not delete yet: (sha256, lock mode, locked until);
+    #: mode "LEGAL_HOLD" for an S3 legal hold, "error" when the store failed (until None)
     blobs_pending: list[tuple[str, str | None, datetime | None]] = field(default_factory=list)
     locks_extended: int = 0  #: blobs of closed cases whose object lock was extended to their retention's end
     not_enforced: list[str] = field(default_factory=list)  #: rule ids that are policy only
@@ -76,6 +77,10 @@ class Erased:
         if not self.dry_run:
             out.append(f"{self.blobs_deleted} blob(s) deleted from the store")
             for sha, mode, until in self.blobs_pending:
+                if mode == "error":
+                    out.append(f"blob {sha}: the store could not delete it now (see the log): left, the next run "
+                               "tries again")
+                    continue
                 lock = f"{mode or 'locked'} until {until:%Y-%m-%d %H:%M} UTC" if until else (mode or "locked")
                 out.append(f"blob {sha}: still under object lock ({lock}): left in the store, "
                            "a run after that date deletes it")
@@ -224,8 +229,8 @@ def delete_unreferenced_blobs(rt: "Runtime", candidates: set[str]) -> tuple[int,
             deleted += bool(rt.blobs.delete(sha))
         except BlobLocked as exc:
             pending.append((sha, exc.mode, exc.until))
-        except BlobError as exc:
-            log.error("retention: %s; a later run tries again", exc)
+        except Exception as exc:  # BlobError, or the store unreachable: the commit stands, a later run tries again
+            log.error("retention: blob %s not deleted: %s; a later run tries again", sha, exc)
             pending.append((sha, "error", None))
     with rt.Session() as session:  # left by earlier runs, still locked by their record: not tried before the date
         done = {p[0] for p in pending}
@@ -270,7 +275,10 @@ def run_retention(rt: "Runtime", as_of: datetime, *, dry_run: bool = False,
     for job_id in exports:
         shutil.rmtree(job_dir(rt, job_id), ignore_errors=True)
     result.blobs_deleted, result.blobs_pending = delete_unreferenced_blobs(rt, blobs)
-    result.locks_extended = len(extend_case_locks(rt))  # a sweep: a lost extension job is made good here
+    try:  # a sweep: a lost extension job is made good here
+        result.locks_extended = len(extend_case_locks(rt))
+    except Exception:  # the erasure is committed; the next run (or the next close) extends the locks
+        log.exception("retention: object locks of closed cases could not be extended")
     return result
 
 
