@@ -19,6 +19,9 @@ Verify lists each erasure (which case, when, by which rule) from the chain.
 
 Each erasure is one audit event naming the rule (``case.erase``, ``offender.erase``, ``offender.suggestion_erase``),
 by the system (actor None). Blob deletion goes through the blob store's ``delete`` so another store can plug in.
+On S3 a blob still under object lock is left (never failing the run), named in ``case.erase`` (``blobs_locked``)
+and in the run's output, and deleted by the first run after its lock has ended; closing a case moves the lock's
+end to the end of the case's retention (tracker.oversight.objectlock).
 """
 from __future__ import annotations
 
@@ -33,8 +36,8 @@ from sqlalchemy.orm import Session
 
 from storage.blobs import BlobLocked
 from storage.types import utcnow
-from storage.models import (Artifact, AuditEvent, BlobVersion, Case, CaseClock, CaseOffender, CaseStep, CaseText, Evidence,
-                            EvidenceState, ExportJob, Letter, Offender, Recheck, StepAttachment)
+from storage.models import (Artifact, AuditEvent, BlobVersion, Case, CaseClock, CaseOffender, CaseStep, CaseText,
+                            Evidence, EvidenceState, ExportJob, Letter, Offender, Recheck, StepAttachment)
 from tracker import uow
 from tracker.cases import casefacts
 from tracker.oversight import audit
@@ -176,7 +179,8 @@ def erase_case(session: Session, case: Case, rule: RetentionRule, as_of: datetim
     session.flush()
     audit.record(session, None, "case.erase", "case", case.ref, case.id, rule=rule.id, as_of=as_of.isoformat(),
                  evidence=len(evidence), artifacts=len(artifacts), attachments=len(attachments), letters=len(letters),
-                 blobs=len(blobs), blobs_locked=locked or None, events_erased=erased_events, events_old_format=old_events or None,
+                 blobs=len(blobs), blobs_locked=locked or None, events_erased=erased_events,
+                 events_old_format=old_events or None,
                  facts_sha256=casefacts.changed(facts, case))
     return blobs, exports
 
