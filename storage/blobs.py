@@ -89,6 +89,11 @@ class EvidenceStore(Protocol):
         """The store's own protection of the blob now; BlobMissing if it is not stored."""
         ...
 
+    def extend_retention(self, sha256: str, until: datetime) -> datetime | None:
+        """Make the store keep the blob locked at least until ``until`` (never shorter); the retain-until in
+        force afterwards, None where the store has no lock (local disk)."""
+        ...
+
     def delete(self, sha256: str) -> bool:
         """Erase the blob (every copy the store keeps); False if it was not there.
 
@@ -173,6 +178,10 @@ class BlobStore:
         if not self.exists(sha256):
             raise BlobMissing(sha256)
         return Retention(None, None)
+
+    def extend_retention(self, sha256: str, until: datetime) -> datetime | None:
+        """No object lock on local disk: nothing to extend (Værn's rules alone keep the file)."""
+        return None
 
     def delete(self, sha256: str) -> bool:
         """Remove the blob's file (durably); False if it was not there. See EvidenceStore.delete."""

@@ -326,6 +326,29 @@ class S3BlobStore:
         return Retention(head.get("ObjectLockMode"), until.astimezone(timezone.utc) if until else None,
                          legal_hold=head.get("ObjectLockLegalHoldStatus") == "ON")
 
+    def extend_retention(self, sha256: str, until: datetime) -> datetime | None:
+        """Make the recorded version's object lock last at least until ``until``; never shortens it (COMPLIANCE
+        cannot be, and a later date another case needs must stay). Returns the retain-until now in force
+        (None: Værn never stored the blob). The new date is written to ``blob_versions`` too."""
+        rec = self.recorded(sha256)
+        if rec is None:
+            return None
+        now = self.retention(sha256)
+        if now.until is not None and now.until >= until:
+            return now.until
+        try:
+            self.client.put_object_retention(Bucket=self.bucket, Key=self.key_for(sha256), VersionId=rec.version_id,
+                                             Retention={"Mode": now.mode or self.lock_mode, "RetainUntilDate": until})
+        except (ClientError, BotoCoreError) as exc:
+            raise BlobError(f"evidence blob {sha256}: object lock could not be extended to {until.isoformat()}: "
+                            f"{_why(exc)}") from None
+        with self.engine.begin() as conn:
+            conn.execute(update(BlobVersion).where(BlobVersion.sha256 == sha256)
+                         .values(retain_until=until, lock_mode=now.mode or self.lock_mode))
+        with self._cache_lock:
+            self._cache.pop(sha256, None)
+        return until
+
     def delete(self, sha256: str) -> bool:
         """Erase every version of the blob and its version record; False if there was nothing to erase.
 

@@ -14,6 +14,7 @@ from tracker import uow
 CAPTURES = "vaern_pending_captures"
 CASES_OPENED = "vaern_pending_case_notifications"
 EXPORTS = "vaern_pending_exports"
+CASE_LOCKS = "vaern_pending_case_locks"
 
 
 def _note(session: Session, key: str, item_id: int) -> None:
@@ -33,6 +34,12 @@ def case_opened(session: Session, case_id: int) -> None:
 def export(session: Session, job_id: int) -> None:
     """Enqueue the export job once it is committed."""
     _note(session, EXPORTS, job_id)
+
+
+def case_locks(session: Session, case_id: int) -> None:
+    """Have the case's blobs' object lock extended to its retention's end once the close is committed
+    (tracker.oversight.objectlock; a job, so no S3 call runs inside the request)."""
+    _note(session, CASE_LOCKS, case_id)
 
 
 def take(session: Session, key: str) -> list[int]:

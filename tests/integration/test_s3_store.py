@@ -20,7 +20,7 @@ from storage.models import Artifact, BlobVersion, Case, Role, User
 from storage.types import utcnow
 from tests.support.cli import vaern
 from tests.support.factories import make_bundle, make_case, make_done_evidence, make_unit, make_user, png_bytes
-from tests.support.s3 import CREDENTIALS, s3_server
+from tests.support.s3 import s3_runtime_on, s3_server, use_test_credentials
 from tracker.accounts.tokens import create_token
 from tracker.cases.register import add_evidence
 from tracker.oversight.integrity import verify_everything
@@ -40,18 +40,13 @@ def s3():
 
 @pytest.fixture
 def aws_env(monkeypatch):
-    for name, value in CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    use_test_credentials(monkeypatch)
 
 
 @pytest.fixture
 def s3_runtime(s3, aws_env, pg_url, make_runtime):
     """A runtime on PostgreSQL whose evidence goes to a fresh object-locked bucket."""
-    bucket = s3.new_bucket()
-    rt = make_runtime(database_url=pg_url, blob_url=f"s3://{bucket}/evidence", s3_endpoint_url=s3.endpoint_url,
-                      s3_object_lock_days=30)
-    rt.test_bucket = bucket  # type: ignore[attr-defined]
+    rt = s3_runtime_on(s3, make_runtime, pg_url)
     return rt
 
 

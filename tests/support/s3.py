@@ -46,6 +46,32 @@ class S3Server:
         assert found, f"no version {version_id} of {key}"
         found[0].value = data
 
+    def end_locks(self, bucket: str, key: str, *, at: str = "2020-01-01T00:00:00Z") -> None:
+        """Let the object lock of every version of ``key`` run out, as time passing would: S3 has no call that
+        shortens a lock and moto's server follows the real clock, so the date is set in the server's storage."""
+        store = get_backend("s3")[DEFAULT_ACCOUNT_ID]["global"]
+        versions = store.buckets[bucket].keys.getlist(key)
+        assert versions, f"no versions of {key}"
+        for version in versions:
+            version.lock_until = at
+
+
+
+def use_test_credentials(monkeypatch) -> None:
+    """Point boto3 (in this process and in `vaern` subprocesses) at the test server's credentials."""
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+def s3_runtime_on(server: S3Server, make_runtime, database_url: str, *, lock_days: int = 30):
+    """A runtime whose evidence goes to a fresh object-locked bucket (``rt.test_bucket``) on ``server``."""
+    bucket = server.new_bucket()
+    rt = make_runtime(database_url=database_url, blob_url=f"s3://{bucket}/evidence", s3_endpoint_url=server.endpoint_url,
+                      s3_object_lock_days=lock_days)
+    rt.test_bucket = bucket
+    return rt
+
 
 @contextlib.contextmanager
 def s3_server() -> Iterator[S3Server]:

@@ -29,6 +29,7 @@ from tracker.cases.evidence import (  # noqa: F401 - the lease rules stay readab
     MAX_ATTEMPTS, lease_length, retry_timestamps, run_capture_job, worker_name)
 from tracker.oversight import audit
 from tracker.oversight.integrity import anchor_if_intact
+from tracker.oversight.objectlock import extend_case_locks
 from tracker.oversight.med import send_reminders
 from tracker.oversight.retention import run_retention
 from tracker.packaging.exports import run_export_job, sweep
@@ -105,7 +106,13 @@ def make_huey(rt: "Runtime"):
         """Daily: erase what the retention rules say is due (issue 16); the count of erased cases."""
         return len(run_retention(rt, utcnow()).cases)
 
-    huey.vaern_capture = capture_evidence  # type: ignore[attr-defined]
+    @huey.task(name="extend_case_locks", retries=3, retry_delay=60)
+    def extend_case_locks_task(case_ids: list[int]) -> int:
+        """After a case is closed: its blobs' object lock lasts until its retention ends (S3 only)."""
+        return len(extend_case_locks(rt, case_ids))
+
+    huey.vaern_capture = capture_evidence
+    huey.vaern_extend_case_locks = extend_case_locks_task  # type: ignore[attr-defined]  # type: ignore[attr-defined]
     huey.vaern_export = build_export  # type: ignore[attr-defined]
     huey.vaern_notify_case_opened = notify_case_opened  # type: ignore[attr-defined]
     return huey
@@ -137,6 +144,12 @@ def bind_enqueue_on_commit(rt: "Runtime") -> None:
                 rt.enqueue_export(job_id)
             except Exception:  # the periodic sweep enqueues it again
                 log.exception("could not enqueue export %s; the sweep will retry", job_id)
+        closed = after_commit.take(session, after_commit.CASE_LOCKS)
+        if closed and rt.blobs.kind == "s3":
+            try:
+                rt.huey.vaern_extend_case_locks(sorted(set(closed)))  # type: ignore[attr-defined]
+            except Exception:  # the daily retention run extends every closed case's locks
+                log.exception("could not enqueue the object-lock extension for cases %s", closed)
 
 
     notify.bind_notify_on_commit(rt)  # new-case e-mails, enqueued after commit the same way

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import Case, User
 from storage.types import utcnow
+from tracker import after_commit
 from tracker.oversight import audit
 from tracker.cases import casefacts
 from tracker.errors import DomainError
@@ -49,6 +50,7 @@ def close_case(session: Session, case: Case, actor: User, note: str) -> None:
     session.flush()
     audit.record(session, actor, "case.close", "case", case.ref, case.id, note=note,
                  facts_sha256=casefacts.changed(facts, case))
+    after_commit.case_locks(session, case.id)  # the object lock follows the retention clock (S3)
 
 
 def reopen_case(session: Session, case: Case, actor: User, note: str) -> None:

@@ -250,12 +250,15 @@ def _case_hold(d, e, n):
 def _erased(d, e, n):
     rule = d.get("rule") or "?"
     if e.action == "case.erase":
+        locked = len(d.get("blobs_locked") or [])
         return (f"Sagens indhold blev slettet efter opbevaringsreglen «{rule}»: {d.get('evidence', 0)} beviser, "
                 f"{d.get('blobs', 0)} filer, {d.get('letters', 0)} breve. Sagsnummer, datoer og status er bevaret "
-                "til statistikken.",
+                "til statistikken." + (f" {locked} filer er stadig låst i lageret og slettes, når låsen udløber."
+                                       if locked else ""),
                 f"The case's content was erased under retention rule “{rule}”: {d.get('evidence', 0)} evidence, "
                 f"{d.get('blobs', 0)} files, {d.get('letters', 0)} letters. Reference, dates and status are kept "
-                "for the statistics.")
+                "for the statistics." + (f" {locked} files are still locked in the store and are deleted when "
+                                         "the lock ends." if locked else ""))
     if e.action == "offender.erase":
         return (f"Oplysningerne om krænker nr. {e.object_id} blev slettet efter opbevaringsreglen «{rule}».",
                 f"The details of offender no. {e.object_id} were erased under retention rule “{rule}”.")

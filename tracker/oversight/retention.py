@@ -19,6 +19,9 @@ Verify lists each erasure (which case, when, by which rule) from the chain.
 
 Each erasure is one audit event naming the rule (``case.erase``, ``offender.erase``, ``offender.suggestion_erase``),
 by the system (actor None). Blob deletion goes through the blob store's ``delete`` so another store can plug in.
+On S3 a blob still under object lock is left (never failing the run), named in ``case.erase`` (``blobs_locked``)
+and in the run's output, and deleted by the first run after its lock has ended; closing a case moves the lock's
+end to the end of the case's retention (tracker.oversight.objectlock).
 """
 from __future__ import annotations
 
@@ -31,13 +34,15 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
+from storage.blobs import BlobLocked
 from storage.types import utcnow
-from storage.models import (Artifact, AuditEvent, Case, CaseClock, CaseOffender, CaseStep, CaseText, Evidence,
-                            EvidenceState, ExportJob, Letter, Offender, Recheck, StepAttachment)
+from storage.models import (Artifact, AuditEvent, BlobVersion, Case, CaseClock, CaseOffender, CaseStep, CaseText,
+                            Evidence, EvidenceState, ExportJob, Letter, Offender, Recheck, StepAttachment)
 from tracker import uow
 from tracker.cases import casefacts
 from tracker.oversight import audit
 from tracker.oversight.blob_check import blob_references
+from tracker.oversight.objectlock import extend_case_locks
 from tracker.packaging.exports import job_dir
 from tracker.workflow.retention import RetentionRule, RetentionRules, retention_in_force
 
@@ -59,6 +64,10 @@ class Erased:
     offenders: list[tuple[int, str]] = field(default_factory=list)  #: (offender id, rule id)
     suggestions: list[tuple[int, str]] = field(default_factory=list)  #: (case_offenders id, rule id)
     blobs_deleted: int = 0
+    #: blobs no row refers to any more that the store would not delete yet: (sha256, lock mode, locked until);
+    #: mode "LEGAL_HOLD" for an S3 legal hold, "error" when the store failed (until None)
+    blobs_pending: list[tuple[str, str | None, datetime | None]] = field(default_factory=list)
+    locks_extended: int = 0  #: blobs of closed cases whose object lock was extended to their retention's end
     not_enforced: list[str] = field(default_factory=list)  #: rule ids that are policy only
 
     def lines(self) -> list[str]:
@@ -70,6 +79,20 @@ class Erased:
         out += [f"rule {rid}: not enforced by Værn (policy only)" for rid in self.not_enforced]
         if not self.dry_run:
             out.append(f"{self.blobs_deleted} blob(s) deleted from the store")
+            for sha, mode, until in self.blobs_pending:
+                if mode == "error":
+                    out.append(f"blob {sha}: the store could not delete it now (see the log): left, the next run "
+                               "tries again")
+                    continue
+                lock = f"{mode or 'locked'} until {until:%Y-%m-%d %H:%M} UTC" if until else (mode or "locked")
+                out.append(f"blob {sha}: still under object lock ({lock}): left in the store, "
+                           "a run after that date deletes it")
+            if self.blobs_pending:
+                out.append(f"{len(self.blobs_pending)} blob(s) pending: no case refers to them any more, "
+                           "the store keeps them until their lock ends")
+            if self.locks_extended:
+                out.append(f"{self.locks_extended} blob(s) of closed cases: object lock extended to the end "
+                           "of their retention")
         return out
 
 
@@ -145,13 +168,19 @@ def erase_case(session: Session, case: Case, rule: RetentionRule, as_of: datetim
         job.state, job.step, job.file_name, job.error = "expired", "expired", None, None
     erased_events, old_events = _erase_event_details(
         session, select(AuditEvent).where(AuditEvent.case_id == case.id), rule)
+    now = utcnow()
+    locked = [{"sha256": sha, "until": until.isoformat()} for sha, until in session.execute(
+        select(BlobVersion.sha256, BlobVersion.retain_until).where(BlobVersion.sha256.in_(blobs),
+                                                                   BlobVersion.retain_until > now)
+        .order_by(BlobVersion.sha256))] if blobs else []
     facts = casefacts.snapshot(case)
     case.description = ""
     case.erased_at, case.erased_rule = utcnow(), rule.id
     session.flush()
     audit.record(session, None, "case.erase", "case", case.ref, case.id, rule=rule.id, as_of=as_of.isoformat(),
                  evidence=len(evidence), artifacts=len(artifacts), attachments=len(attachments), letters=len(letters),
-                 blobs=len(blobs), events_erased=erased_events, events_old_format=old_events or None,
+                 blobs=len(blobs), blobs_locked=locked or None, events_erased=erased_events,
+                 events_old_format=old_events or None,
                  facts_sha256=casefacts.changed(facts, case))
     return blobs, exports
 
@@ -188,13 +217,31 @@ def erase_suggestion(session: Session, link: CaseOffender, rule: RetentionRule, 
     session.flush()
 
 
-def delete_unreferenced_blobs(rt: "Runtime", candidates: set[str]) -> int:
-    """Delete each candidate blob no row refers to any more (after the erasing transaction committed)."""
-    if not candidates:
-        return 0
+def delete_unreferenced_blobs(rt: "Runtime", candidates: set[str]) -> tuple[int, list[tuple[str, str | None,
+                                                                                          datetime | None]]]:
+    """Delete each candidate blob no row refers to any more (after the erasing transaction committed), and
+    every recorded S3 blob no row refers to whose object lock has ended (left by an earlier run because it was
+    locked then). Returns (deleted, pending): a blob the store refuses to delete yet (BlobLocked: its lock or a
+    legal hold, or any store error) is left and listed as (sha256, mode, until); it never fails the run."""
+    now = utcnow()
     with rt.Session() as session:
         still = set(blob_references(session))
-    return sum(1 for sha in sorted(candidates - still) if rt.blobs.delete(sha))
+        lock_ended = set(session.execute(select(BlobVersion.sha256).where(BlobVersion.retain_until <= now)).scalars())
+    deleted, pending = 0, []
+    for sha in sorted((candidates | lock_ended) - still):
+        try:
+            deleted += bool(rt.blobs.delete(sha))
+        except BlobLocked as exc:
+            pending.append((sha, exc.mode, exc.until))
+        except Exception as exc:  # BlobError, or the store unreachable: the commit stands, a later run tries again
+            log.error("retention: blob %s not deleted: %s; a later run tries again", sha, exc)
+            pending.append((sha, "error", None))
+    with rt.Session() as session:  # left by earlier runs, still locked by their record: not tried before the date
+        done = {p[0] for p in pending}
+        pending += [(sha, mode, until) for sha, mode, until in session.execute(
+            select(BlobVersion.sha256, BlobVersion.lock_mode, BlobVersion.retain_until)
+            .where(BlobVersion.retain_until > now).order_by(BlobVersion.sha256)) if sha not in still | done]
+    return deleted, sorted(pending)
 
 
 # -- the run ----------------------------------------------------------------------------------------
@@ -231,7 +278,11 @@ def run_retention(rt: "Runtime", as_of: datetime, *, dry_run: bool = False,
             return result
     for job_id in exports:
         shutil.rmtree(job_dir(rt, job_id), ignore_errors=True)
-    result.blobs_deleted = delete_unreferenced_blobs(rt, blobs)
+    result.blobs_deleted, result.blobs_pending = delete_unreferenced_blobs(rt, blobs)
+    try:  # a sweep: a lost extension job is made good here
+        result.locks_extended = len(extend_case_locks(rt))
+    except Exception:  # the erasure is committed; the next run (or the next close) extends the locks
+        log.exception("retention: object locks of closed cases could not be extended")
     return result
 
 
