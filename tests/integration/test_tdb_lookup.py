@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import select
@@ -19,66 +16,17 @@ from storage.models import AuditEvent, Case, CaseStep, StepAttachment, User
 from storage.types import utcnow
 from tests.support.database import new_runtime
 from tests.support.factories import csrf_login, make_case, make_settings, make_unit, make_user
+from tests.support.tdb import API_TOKEN, STATEMENT, FakeTdb, running_tdb
 from tracker.workflow import steps
 from tracker.workflow.rules import load_rules
 from webui.app import create_app
 
 RULES = load_rules()
 TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
-API_TOKEN = "X|kommunens-test-token"
-STATEMENT = {"uuid": "4b449e79-a41f-4934-aa9a-9c442899951e", "puid": "post-777",
-             "decision_visibility": ["DECISION_VISIBILITY_CONTENT_REMOVED"], "decision_ground": "DECISION_GROUND_ILLEGAL_CONTENT",
-             "category": "STATEMENT_CATEGORY_NEGATIVE_EFFECTS_ON_CIVIC_DISCOURSE_OR_ELECTIONS",
-             "platform_name": "Facebook", "application_date": "2026-11-20",
-             "permalink": "https://transparency.dsa.ec.europa.eu/statement/4b449e79-a41f-4934-aa9a-9c442899951e"}
-
-
-class FakeTdb(BaseHTTPRequestHandler):
-    """post-777: found (302 with the statement); boom: 500; slow: answers after 3 s; else 404. A wrong token: 401."""
-
-    seen: list[tuple[str, str]] = []
-
-    def do_GET(self):  # noqa: N802 - http.server's name
-        FakeTdb.seen.append((self.path, self.headers.get("Authorization", "")))
-        prefix = "/api/v1/statement/existing-puid/"
-        if not self.path.startswith(prefix):
-            return self._answer(404, {"message": "Not Found"})
-        if self.headers.get("Authorization") != f"Bearer {API_TOKEN}":
-            return self._answer(401, {"message": "Unauthenticated."})
-        puid = self.path.removeprefix(prefix)
-        if puid == "post-777":
-            return self._answer(302, STATEMENT)
-        if puid == "boom":
-            return self._answer(500, {"message": "Server Error"})
-        if puid == "slow":
-            time.sleep(3)
-        return self._answer(404, {"message": "statement of reason not found"})
-
-    def _answer(self, status: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        if status == 302:
-            self.send_header("Location", "/statement/elsewhere")
-        self.end_headers()
-        try:
-            self.wfile.write(data)
-        except BrokenPipeError:  # the slow answer: Værn stopped waiting (its timeout), as it should
-            pass
-
-    def log_message(self, *args):  # quiet
-        pass
-
-
 @pytest.fixture(scope="module")
 def tdb_server():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeTdb)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with running_tdb() as url:
+        yield url
 
 
 class Org:
