@@ -133,7 +133,9 @@ def test_a_match_is_attached_to_the_step_and_audited(org_on, tdb_server):
 def test_no_match_is_said_plainly_and_nothing_is_attached(org_on):
     ref, case_id = org_on.refused_case()
     client, resp = lookup(org_on, "leader", ref, "post-000")
-    assert "har ingen begrundelse for dette id" in client.get(resp.headers["Location"]).get_data(as_text=True)
+    shown = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "har ingen begrundelse for dette id" in shown
+    assert "transparensdatabase (" in shown and "databasen har ingen begrundelse for dette id" in shown  # timeline
     assert attachments(org_on, case_id) == []
     assert [e.details["result"] for e in events(org_on, case_id)] == ["no_match"]
 
