@@ -57,5 +57,16 @@ def tdb_lookup(ref: str):
                 "attached. The platform may not have published it yet."), "ok")
     else:
         flash(_("The lookup failed: %(detail)s. Nothing was attached; no match was established. Try again "
-                "later or search by hand.", detail=answer.detail), "error")
+                "later or search by hand.", detail=_why(answer)), "error")
     return back
+
+
+def _why(answer: tdb.Answer) -> str:
+    """Why a lookup failed, in the page's language (the audit keeps the technical detail)."""
+    if answer.http_status is None:
+        return _("no answer in time, or no connection")
+    if answer.http_status in (401, 403):
+        return _("the database refused the token (HTTP %(status)s)", status=answer.http_status)
+    if answer.http_status in (200, 302):
+        return _("the answer could not be read")
+    return _("the database answered with an error (HTTP %(status)s)", status=answer.http_status)

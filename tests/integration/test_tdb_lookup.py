@@ -140,12 +140,13 @@ def test_no_match_is_said_plainly_and_nothing_is_attached(org_on):
     assert [e.details["result"] for e in events(org_on, case_id)] == ["no_match"]
 
 
-@pytest.mark.parametrize("puid, why", [("boom", "HTTP 500"), ("slow", "timeout")])
-def test_a_server_error_or_a_timeout_is_a_failed_lookup_never_a_match(org_on, puid, why):
+@pytest.mark.parametrize("puid, why, said", [("boom", "HTTP 500", "svarede med en fejl (HTTP 500)"),
+                                             ("slow", "timeout", "intet svar i tide")])
+def test_a_server_error_or_a_timeout_is_a_failed_lookup_never_a_match(org_on, puid, why, said):
     ref, case_id = org_on.refused_case()
     client, resp = lookup(org_on, "leader", ref, puid)
     shown = client.get(resp.headers["Location"]).get_data(as_text=True)
-    assert "Opslaget mislykkedes" in shown and "der er ikke fundet nogen begrundelse" in shown
+    assert "Opslaget mislykkedes" in shown and "der er ikke fundet nogen begrundelse" in shown and said in shown
     assert attachments(org_on, case_id) == []
     [event] = events(org_on, case_id)
     assert event.details["result"] == "failed" and why in event.details["detail"].lower().replace("http", "HTTP")
@@ -165,3 +166,16 @@ def test_an_empty_content_id_is_refused_with_a_danish_message(org_on):
     client, resp = lookup(org_on, "leader", ref, "  ")
     assert "Skriv indholdets id hos platformen" in client.get(resp.headers["Location"]).get_data(as_text=True)
     assert events(org_on, case_id) == []
+
+
+def test_a_refused_token_is_a_failed_lookup(tmp_path_factory, tdb_server):
+    org = make_org(tmp_path_factory, "tdb-bad-token", dsa_tdb_url=tdb_server, dsa_tdb_token="X|forkert",
+                   dsa_tdb_timeout=1)
+    try:
+        ref, case_id = org.refused_case()
+        client, resp = lookup(org, "leader", ref, "post-777")
+        assert "databasen afviste nøglen (HTTP 401)" in client.get(resp.headers["Location"]).get_data(as_text=True)
+        assert attachments(org, case_id) == []
+        assert [(e.details["result"], e.details["http_status"]) for e in events(org, case_id)] == [("failed", 401)]
+    finally:
+        org.rt.close()
