@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     capture_pdf: bool = False
     chromium_path: str | None = None
     upload_max_bytes: int = Field(50 * 1024 * 1024, ge=1024)
+    dsa_tdb_url: str = Field("https://transparency.dsa.ec.europa.eu", description="the EU DSA Transparency "
+                             "Database; used only with VAERN_DSA_TDB_TOKEN")
+    dsa_tdb_token: str | None = Field(None, description="API token for the DSA Transparency Database; without it "
+                                      "the statement-of-reasons lookup is off and the case page says how to search "
+                                      "by hand")
+    dsa_tdb_timeout: int = Field(10, ge=1, le=120, description="seconds one Transparency Database lookup may take")
     tsa_url: str | None = None
     tsa_ca_file: Path | None = None
     login_rate_limit: str = Field("60 per minute", description="login POSTs from one client address (a flood guard: "

@@ -129,7 +129,7 @@ VERDICTS = {
 }
 RECHECKS_SHOWN = 10
 #: a step attachment's download name ends in the extension of its sniffed type, never the uploader's
-EXTENSIONS = {k.media_type: k.ext for k in (PNG, JPEG, WEBP, HEIC, PDF, EML)}
+EXTENSIONS = {k.media_type: k.ext for k in (PNG, JPEG, WEBP, HEIC, PDF, EML)} | {"application/json": "json"}  # TDB match
 
 
 def rules() -> Rules:
@@ -225,6 +225,7 @@ def page_context(case: Case, user: User, now: datetime | None = None) -> dict:
         removal_step=ops.removal_rung(r, rows) if verified else None,
         can_recheck=has_url and user.role in recheck.MAY_REQUEST,
         can_mark_removed=user.role is Role.leader and manage,
+        tdb_lookup_on=bool(runtime().settings.dsa_tdb_token),
         evidence_by_id={e.id: e for e in case.evidence},
         **recheck_page_context(session, case, user),
     )

@@ -127,6 +127,8 @@ ROUTES: dict[str, Route] = {
     "workflow.attach_upload": Route("/cases/{ref}/steps/leader_conversation/attachments/upload",
                                     post=may(MANAGES, SEES - MANAGES), form=png_upload),
     "workflow.attachment": Route("/cases/{ref}/attachments/{attachment_id}", get=may(SEES)),
+    "workflow.tdb_lookup": Route("/cases/{ref}/steps/platform_notice/tdb-lookup",
+                                 post=may(MANAGES, SEES - MANAGES), form={"puid": "12345"}),
     # the JSON API: bearer tokens instead of the session (anonymous: 401)
     "api.list_cases": Route("/api/v1/cases", get=may(EVERYONE)),
     "api.create_case": Route("/api/v1/cases", post=may(REPORTERS, HR | ADMIN)),  # documented 403 not_allowed

@@ -368,6 +368,21 @@ def _step_rung(d, e, n):
     return ", ".join(da) + ".", ", ".join(en) + "."
 
 
+@formats("step.tdb_lookup")
+def _step_tdb_lookup(d, e, n):
+    puid, url = quote(d.get("puid") or ""), d.get("url") or "?"
+    asked_da = f"Værn søgte i EU's DSA-transparensdatabase ({url}) efter platformens begrundelse for indholdet {puid}"
+    asked_en = f"Værn searched the EU DSA Transparency Database ({url}) for the platform's statement of reasons for {puid}"
+    if d.get("result") == "match":
+        return (f"{asked_da}: en begrundelse blev fundet ({d.get('uuid') or '?'}) og knyttet til trinnet.",
+                f"{asked_en}: a statement was found ({d.get('uuid') or '?'}) and attached to the step.")
+    if d.get("result") == "no_match":
+        return (f"{asked_da}: databasen har ingen begrundelse for dette id.",
+                f"{asked_en}: the database has no statement for this id.")
+    return (f"{asked_da}: opslaget mislykkedes ({d.get('detail') or '?'}); intet blev knyttet til trinnet.",
+            f"{asked_en}: the lookup failed ({d.get('detail') or '?'}); nothing was attached.")
+
+
 @formats("step.attach")
 def _step_attach(d, e, n):
     step = n.step(e.object_id)

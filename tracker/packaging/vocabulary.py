@@ -134,6 +134,7 @@ AUDIT_ACTIONS = {
     "step.police_report_declined": N_("Police report declined, note written"),
     "step.removed_verified": N_("Removal verified by a new capture"),
     "step.attach": N_("Attachment added to a step"),
+    "step.tdb_lookup": N_("Statement of reasons looked up in the DSA Transparency Database"),
     "attachment.view": N_("Step attachment viewed"),
     "attachment.download": N_("Step attachment downloaded"),
     "clock.set": N_("Clock start recorded"),

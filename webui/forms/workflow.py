@@ -163,3 +163,8 @@ def first_error(form: FlaskForm) -> str:
         if errors:
             return str(errors[0])
     return str(CHECK_FORM)
+
+
+class TdbLookupForm(FlaskForm):
+    """The reported content's identifier at the platform (PUID) to look up in the DSA Transparency Database."""
+    puid = StringField(default="", filters=[lambda v: (v or "").strip()])
