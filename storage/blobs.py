@@ -183,16 +183,6 @@ class BlobStore:
         """No object lock on local disk: nothing to extend (Værn's rules alone keep the file)."""
         return None
 
-    def delete(self, sha256: str) -> bool:
-        """Remove the blob's file (durably); False if it was not there. See EvidenceStore.delete."""
-        path = self.path_for(sha256)
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            return False
-        _fsync_dir(path.parent)
-        return True
-
     def read(self, sha256: str) -> bytes:
         """The blob's bytes, verified; raises BlobMissing or BlobCorrupt."""
         return b"".join(self.iter_verified(sha256))
@@ -211,8 +201,9 @@ class BlobStore:
             yield from verified_chunks(sha256, iter(lambda: fh.read(CHUNK), b""))
 
     def delete(self, sha256: str) -> bool:
-        """Erase one blob for good (retention, issue 16); False if it was not there. The caller checks that no
-        row still refers to it: the store is content-addressed, so two cases may share one blob."""
+        """Erase one blob for good, durably (retention, issue 16); False if it was not there. See
+        EvidenceStore.delete: the caller checks that no row still refers to it (the store is content-addressed,
+        so two cases may share one blob)."""
         path = self.path_for(sha256)
         try:
             path.unlink()

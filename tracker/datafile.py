@@ -6,6 +6,27 @@ from pathlib import Path
 from typing import Any, Callable
 
 #: builds the loader's own error from (file, entry name, field, problem)
+from tracker.errors import DomainError
+
+
+class DataFileError(DomainError):
+    """A data file (rules, platforms, removal signs, retention) is missing or invalid; the message is one line:
+    ``<file>: <entry>, field '<field>': <problem>``. Each file's loader raises its own subclass (its ``code``)."""
+
+    code_for_file = "data_file_invalid"
+    #: whitespace in the problem (e.g. a pydantic message over several lines) collapsed to single spaces
+    one_line = True
+
+    def __init__(self, file: Path | str, entry: str | None, field: str | None, problem: str):
+        where = str(file) if entry is None else f"{file}: {entry}"
+        if field:
+            where += f", field {field!r}"
+        message = f"{where}: {problem}"
+        super().__init__(self.code_for_file, " ".join(message.split()) if self.one_line else message, field)
+        self.file = Path(file)
+        self.entry = entry
+
+
 ErrorFactory = Callable[[Path, str | None, str | None, str], Exception]
 
 

@@ -24,8 +24,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, StrictBool, StringConstraints,
                       ValidationError)
 
-from tracker.datafile import read_entries
-from tracker.errors import DomainError
+from tracker.datafile import DataFileError, read_entries
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "rules" / "platforms.toml"
 
@@ -40,19 +39,13 @@ _EMAIL_RE = re.compile(r"^[^@\s]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+$", re.IGNORECASE)
 _SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.\-]*:(?!\d)", re.IGNORECASE)  # "mailto:", not "host:443"
 
 
-class PlatformDirectoryError(DomainError):
+class PlatformDirectoryError(DataFileError):
     """The directory file is missing or invalid; the message is one line naming the file, the entry and the field.
 
     Same shape as ``tracker.workflow.rules.RulesError``: ``<file>: <entry>, field '<field>': <problem>``.
     """
 
-    def __init__(self, file: Path | str, entry: str | None, field: str | None, problem: str):
-        where = str(file) if entry is None else f"{file}: {entry}"
-        if field:
-            where += f", field {field!r}"
-        super().__init__("platforms_invalid", " ".join(f"{where}: {problem}".split()), field)
-        self.file = Path(file)
-        self.entry = entry
+    code_for_file = "platforms_invalid"
 
 
 def normalize_host(host: str) -> str:

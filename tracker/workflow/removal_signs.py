@@ -14,8 +14,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
-from tracker.datafile import read_entries
-from tracker.errors import DomainError
+from tracker.datafile import DataFileError, read_entries
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "rules" / "removal_signs.toml"
 FILE_NAME = DEFAULT_PATH.name
@@ -24,14 +23,10 @@ Text = Annotated[str, StringConstraints(strict=True, strip_whitespace=True, min_
 PathPrefix = Annotated[str, StringConstraints(strict=True, strip_whitespace=True, pattern=r"^/")]
 
 
-class RemovalSignsError(DomainError):
+class RemovalSignsError(DataFileError):
     """The removal-signs file is missing or invalid (one line: file, entry, field, problem)."""
 
-    def __init__(self, file: Path | str, entry: str | None, field: str | None, problem: str):
-        where = str(file) if entry is None else f"{file}: {entry}"
-        if field:
-            where += f", field {field!r}"
-        super().__init__("removal_signs_invalid", " ".join(f"{where}: {problem}".split()), field)
+    code_for_file = "removal_signs_invalid"
 
 
 class PlatformSigns(BaseModel):

@@ -14,8 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
-from tracker.datafile import read_entries
-from tracker.errors import DomainError
+from tracker.datafile import DataFileError, read_entries
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "rules" / "retention.toml"
 FILE_NAME = DEFAULT_PATH.name
@@ -26,14 +25,10 @@ KINDS = ("closed_case", "offender_unlinked", "offender_suggestion", "audit_event
 Text = Annotated[str, StringConstraints(strict=True, strip_whitespace=True, min_length=3)]
 
 
-class RetentionRulesError(DomainError):
+class RetentionRulesError(DataFileError):
     """The retention file is missing or invalid (one line: file, rule, field, problem)."""
 
-    def __init__(self, file: Path | str, entry: str | None, field: str | None, problem: str):
-        where = str(file) if entry is None else f"{file}: {entry}"
-        if field:
-            where += f", field {field!r}"
-        super().__init__("retention_rules_invalid", " ".join(f"{where}: {problem}".split()), field)
+    code_for_file = "retention_rules_invalid"
 
 
 class Source(BaseModel):

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from tracker.workflow.checklist import Step
 from tracker.workflow.deadlines import DeadlineRule
-from tracker.datafile import read_entries
+from tracker.datafile import DataFileError, read_entries
 from tracker.errors import DomainError
 
 RULES_DIR = Path(__file__).resolve().parent  #: the shipped rules
@@ -23,16 +23,11 @@ RESPONSE_FILE = "response.toml"
 DEADLINES_FILE = "deadlines.toml"
 
 
-class RulesError(DomainError):
+class RulesError(DataFileError):
     """A rule file is invalid; the message is one line naming the file, the entry and the field."""
 
-    def __init__(self, file: Path, entry: str | None, field: str | None, problem: str):
-        where = str(file) if entry is None else f"{file}: {entry}"
-        if field:
-            where += f", field {field!r}"
-        super().__init__("rules_invalid", f"{where}: {problem}", field)
-        self.file = file
-        self.entry = entry
+    code_for_file = "rules_invalid"
+    one_line = False  # keeps the problem text as given, as this class always did
 
 
 @dataclass(frozen=True)
