@@ -75,6 +75,7 @@ def test_the_security_measures_follow_the_settings(tmp_path):
 
     assert "Single sign-on er ikke sat op" in text(plain, "Login")
     assert "login.microsoftonline.com" in text(hardened, "Login") and "slået fra" in text(hardened, "Login")
+    assert "roller tildeles af en administrator i Værn" in text(hardened, "Login")  # no role map set
     assert "Secure-cookies og Strict-Transport-Security er slået fra" in text(plain, "Kryptering under transport")
     assert "Strict-Transport-Security" in text(hardened, "Kryptering under transport")
     assert "det ikke er" in _entry(plain, "g", "Kryptering under transport").confirm
@@ -113,7 +114,8 @@ def test_each_retention_rule_appears_with_its_sources_and_whether_each_was_verif
         assert [(s.text, s.verified, s.checked) for s in entry.sources] == \
             [(s.text, s.verified, s.checked) for s in rule.sources]
         assert entry.details[0].startswith(f"Regel {rule.id}: gemmes ")
-        assert entry.details[1] == f"{sum(s.verified for s in rule.sources)} af {len(rule.sources)} kilder er slået op og læst."
+        verified = sum(s.verified for s in rule.sources)
+        assert entry.details[1] == f"{verified} af {len(rule.sources)} kilder er slået op og læst."
         assert entry.origin == "retention.toml (leveret med Værn)"
         assert (entry.confirm is None) == rule.enforced  # a policy Værn does not enforce is the municipality's to keep
     assert "HR eller en administrator" in f["Retligt tilbageholdelse"].text

@@ -145,7 +145,7 @@ class LegalSource:
 
 @dataclass(frozen=True)
 class Entry:
-    """One statement of the record: ``origin`` says where Værn read it; ``confirm`` what the municipality must confirm."""
+    """One statement: ``origin`` says where Værn read it; ``confirm``, what the municipality must confirm."""
 
     title: str
     text: str
@@ -282,8 +282,9 @@ def _processors(st: "Settings") -> list[Entry]:
                          f"(bucket {parse_s3_url(st.blob_url)[0]}).", _setting("blob_url") + " og " +
                          _setting("s3_endpoint_url"), confirm=f"{CONFIRM} Databehandleraftale med udbyderen."))
     if st.smtp_host:
-        out.append(Entry("Mailserver", f"Notifikationer sendes gennem {st.smtp_host}; de indeholder kun et sagsnummer "
-                         "og et link.", _setting("smtp_host"), confirm=f"{CONFIRM} Hvem driver mailserveren."))
+        out.append(Entry("Mailserver", f"Notifikationer sendes gennem {st.smtp_host}; de indeholder kun "
+                         "sagsnummeret, en neutral sætning og et link, aldrig navne, adresser på opslag eller "
+                         "beskrivelser.", _setting("smtp_host"), confirm=f"{CONFIRM} Hvem driver mailserveren."))
     if st.oidc_enabled:
         out.append(Entry("Identitetsudbyder (single sign-on)", f"Login sker hos {_host(st.oidc_issuer)}, som "
                          "modtager brugerens login, men ingen sagsoplysninger.", _setting("oidc_issuer"),
@@ -325,7 +326,8 @@ def _keep(rule: RetentionRule) -> str:
 
 
 def _retention(rr: RetentionRules, st: "Settings") -> list[Entry]:
-    origin = f"{rr.path.name} ({'leveret med Værn' if rr.path.resolve() == RETENTION_SHIPPED else 'kommunens egen kopi'})"
+    whose = "leveret med Værn" if rr.path.resolve() == RETENTION_SHIPPED else "kommunens egen kopi"
+    origin = f"{rr.path.name} ({whose})"
     out = []
     for rule in rr.rules:
         state = ("Værn sletter efter reglen (»vaern retention run« og et dagligt job)." if rule.enforced else
@@ -409,8 +411,10 @@ def _database(st: "Settings") -> str:
 def _login(st: "Settings") -> Entry:
     origin = _setting("oidc_issuer") + " og " + _setting("local_login")
     if st.oidc_enabled:
+        roles = (f"roller tildeles ud fra udbyderens »{st.oidc_role_claim}«" if st.oidc_role_map.strip() else
+                 "roller tildeles af en administrator i Værn")
         text = (f"Single sign-on med kommunens identitetsudbyder ({_host(st.oidc_issuer)}, OpenID Connect) er slået "
-                "til; roller kan tildeles fra udbyderens grupper. " +
+                f"til; {roles}. " +
                 ("Login med e-mail og adgangskode er også muligt." if st.local_login else
                  "Login med e-mail og adgangskode er slået fra."))
         return Entry("Login", text, origin, confirm=f"{CONFIRM} Om udbyderen kræver to-faktor-login.")
