@@ -25,7 +25,7 @@ def test_the_operator_writes_the_record_as_pdf_and_markdown(tmp_path):
     for heading in HEADINGS:
         assert heading in text, heading
     assert "Dataansvarlig: Testrup Kommune" in text
-    assert "Hvert bevis tidsstemples hos tsa.example" in text  # the settings of this process
+    assert "VAERN_TSA_URL peger på tsa.example, men VAERN_TSA_CA_FILE er ikke sat" in text  # this process's settings
     assert "Lukkede sager slettes 5 år efter lukning" in text
 
     md_file = tmp_path / "fortegnelse.md"

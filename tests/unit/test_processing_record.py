@@ -68,6 +68,7 @@ def test_the_security_measures_follow_the_settings(tmp_path):
         oidc_issuer="https://login.microsoftonline.com/abc/v2.0", oidc_client_id="vaern", local_login=False,
         database_url="postgresql+psycopg://vaern@db/vaern", blob_url="s3://vaern-evidence/prod",
         s3_object_lock_days=1900, s3_object_lock_mode="GOVERNANCE", tsa_url="https://freetsa.example/tsr",
+        tsa_ca_file=tmp_path / "tsa-ca.pem", login_rate_limit="30/hour",
         smtp_host="smtp.kommune.dk", session_idle_hours=2))
 
     def text(record, title):
@@ -81,7 +82,12 @@ def test_the_security_measures_follow_the_settings(tmp_path):
     assert "det ikke er" in _entry(plain, "g", "Kryptering under transport").confirm
     assert "det ikke er" not in _entry(hardened, "g", "Kryptering under transport").confirm
     assert "Ikke sat op" in text(plain, "Betroede tidsstempler")
-    assert "freetsa.example" in text(hardened, "Betroede tidsstempler")
+    assert "Hvert bevis tidsstemples hos freetsa.example" in text(hardened, "Betroede tidsstempler")
+    half = _record(make_settings(tmp_path / "half", tsa_url="https://freetsa.example/tsr"))
+    assert "VAERN_TSA_CA_FILE er ikke sat" in text(half, "Betroede tidsstempler")  # Værn then sends no request
+    assert "Tidsstempeltjeneste (RFC 3161)" not in [e.title for e in _section(half, "d").entries]
+    assert text(hardened, "Begrænsning").startswith("Højst 30 pr. time login-forsøg")
+    assert text(plain, "Begrænsning").startswith("Højst 1000 pr. minut login-forsøg")
     assert _entry(plain, "g", "Beviser på lokal disk")
     locked = text(hardened, "Beviser i objektlager")
     assert "1900 dage" in locked and "GOVERNANCE" in locked and "BypassGovernanceRetention" in locked

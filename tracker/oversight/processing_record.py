@@ -289,7 +289,7 @@ def _processors(st: "Settings") -> list[Entry]:
         out.append(Entry("Identitetsudbyder (single sign-on)", f"Login sker hos {_host(st.oidc_issuer)}, som "
                          "modtager brugerens login, men ingen sagsoplysninger.", _setting("oidc_issuer"),
                          confirm=f"{CONFIRM} Databehandleraftale med udbyderen."))
-    if st.tsa_url:
+    if st.tsa_url and st.tsa_ca_file:  # without the CA file no request is sent (capture/timestamp.py)
         out.append(Entry("Tidsstempeltjeneste (RFC 3161)", f"{_host(st.tsa_url)} modtager kun en hash-værdi af "
                          "bevisets manifest, ingen personoplysninger.", _setting("tsa_url")))
     if st.dsa_tdb_token:
@@ -360,7 +360,7 @@ def _security(st: "Settings", roles) -> list[Entry]:
         Entry("Adgangskoder", f"Gemmes kun som hash: {password_hash_scheme()}. Mindst "
               f"{passwords.MIN_LENGTH_PRIVILEGED} tegn for HR og administratorer, {passwords.MIN_LENGTH} for andre; "
               "almindelige og gættelige adgangskoder afvises.", "Værns kode (tracker/accounts/users.py, passwords.py)"),
-        Entry("Begrænsning af loginforsøg", f"Højst {st.login_rate_limit} login-forsøg fra én adresse; efter "
+        Entry("Begrænsning af loginforsøg", f"Højst {_rate(st.login_rate_limit)} login-forsøg fra én adresse; efter "
               f"{st.login_free_attempts} forkerte adgangskoder til én konto venter hvert nyt forsøg længere.",
               _setting("login_rate_limit") + " og " + _setting("login_free_attempts")),
         Entry("Sessioner", f"Et login udløber efter {_num(st.session_idle_hours)} timer uden aktivitet og senest "
@@ -397,6 +397,17 @@ def _security(st: "Settings", roles) -> list[Entry]:
               confirm=CONFIRM),
     ]
     return out
+
+
+#: flask-limiter's units in Danish
+_PER = {"second": "sekund", "minute": "minut", "hour": "time", "day": "døgn"}
+
+
+def _rate(limit: str) -> str:
+    """``60 per minute`` (or ``60/minute``) as »60 pr. minut«; anything else as written."""
+    count, _sep, unit = limit.replace("/", " per ").partition(" per ")
+    unit = unit.strip().removesuffix("s")
+    return f"{count.strip()} pr. {_PER[unit]}" if unit in _PER else limit
 
 
 def _num(value: float) -> str:
@@ -439,10 +450,15 @@ def _transport(st: "Settings") -> Entry:
 
 
 def _timestamps(st: "Settings") -> Entry:
+    title, origin = "Betroede tidsstempler (RFC 3161)", _setting("tsa_url") + " og " + _setting("tsa_ca_file")
+    if st.tsa_url and st.tsa_ca_file:
+        return Entry(title, f"Hvert bevis tidsstemples hos {_host(st.tsa_url)} over manifestets SHA-256, og svaret "
+                     "kontrolleres mod CA-certifikatet i VAERN_TSA_CA_FILE; mislykkes det, prøver Værn igen senere, "
+                     "og sagen viser det.", origin)
     if st.tsa_url:
-        return Entry("Betroede tidsstempler (RFC 3161)", f"Hvert bevis tidsstemples hos {_host(st.tsa_url)}" +
-                     (", og svaret kontrolleres mod et angivet CA-certifikat." if st.tsa_ca_file else "."),
-                     _setting("tsa_url"))
+        return Entry(title, f"VAERN_TSA_URL peger på {_host(st.tsa_url)}, men VAERN_TSA_CA_FILE er ikke sat: Værn kan "
+                     "ikke kontrollere svaret og gemmer derfor ingen tidsstempler.", origin,
+                     confirm=f"{CONFIRM} Sæt VAERN_TSA_CA_FILE, hvis beviserne skal tidsstemples.")
     return Entry("Betroede tidsstempler (RFC 3161)", "Ikke sat op: beviserne har ikke et betroet tidsstempel, kun "
                  "Værns eget tidspunkt og hash-kæden.", _setting("tsa_url"))
 
