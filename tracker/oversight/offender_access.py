@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.models import Case, CaseOffender, CaseText, Evidence, Offender, Role, User
@@ -207,7 +207,8 @@ def search(rt, session: Session, actor: User | None, query: str, *, handout: boo
             CaseText.case_id.in_(ids_containing(session, CaseText.case_id, (CaseText.body,), query)))).scalars():
         why.setdefault(case_id, []).append("mentioned")
     handles = {handle, *(o.handle for o in own)}
-    for (case_id,) in session.execute(select(Evidence.case_id).where(Evidence.author_handle.in_(handles)).distinct()):
+    author = func.lower(func.ltrim(Evidence.author_handle, "@"))  #: a capture stores the handle as the page shows it
+    for (case_id,) in session.execute(select(Evidence.case_id).where(author.in_(handles)).distinct()):
         why.setdefault(case_id, []).append("author")
     cases = list(session.execute(select(Case).where(Case.id.in_(list(why)), Case.erased_at.is_(None))
                                  .order_by(Case.id).limit(MAX_CASES)).scalars())
@@ -216,7 +217,7 @@ def search(rt, session: Session, actor: User | None, query: str, *, handout: boo
     for case in cases:
         body = session.execute(select(CaseText.body).where(CaseText.case_id == case.id)).scalar() or ""
         posts = [u for (u,) in session.execute(select(Evidence.source_url).where(
-            Evidence.case_id == case.id, Evidence.author_handle.in_(handles), Evidence.source_url.is_not(None)))]
+            Evidence.case_id == case.id, author.in_(handles), Evidence.source_url.is_not(None)))]
         found_cases.append(CaseFound(
             ref=case.ref, opened=_local(case.created_at), closed=_local(case.closed_at), status=case.status,
             platform=_platform(rt, case.platform), category=vocabulary.danish(vocabulary.CATEGORIES, case.category,
