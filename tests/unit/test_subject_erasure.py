@@ -2,6 +2,7 @@
 `subject.erase` event records, and how the offender handout's redaction treats other people's data."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -9,13 +10,14 @@ from sqlalchemy import select
 
 from storage.models import AuditEvent, Case, Role, User
 from storage.types import utcnow
-from tests.support.factories import make_case, make_unit, make_user
+from tests.support.factories import csrf_login, make_case, make_unit, make_user
 from tracker.cases.hold import hold_case
 from tracker.cases.lifecycle import close_case
 from tracker.errors import DomainError
 from tracker.oversight import subject_erasure as se
 from tracker.oversight.offender_access import Redactor
 from tracker.workflow.retention import load_retention_rules
+from webui.app import create_app
 
 RULES = load_retention_rules()
 CLOSED = RULES.enforced("closed_case")
@@ -123,3 +125,47 @@ def test_the_redactor_removes_other_peoples_data_and_keeps_the_persons_own():
     assert {r["marker"]: r["count"] for r in redact.report()} == {
         "[medarbejder]": 1, "[e-mail]": 1, "[telefon]": 1, "[CPR-nr.]": 1, "[profil]": 1, "[anden person]": 1,
         "[adresse]": 1}
+
+
+# -- the pages ---------------------------------------------------------------------------------------
+def test_the_pages_are_hrs_the_administrator_erases_but_does_not_search_and_a_preview_changes_nothing(make_runtime):
+    rt = make_runtime()
+    with rt.transaction() as s:
+        unit = make_unit(s)
+        people = {role: make_user(s, role, unit if role in (Role.employee, Role.leader) else None,
+                                  email=f"{role.value}@kommune.dk") for role in (Role.employee, Role.leader, Role.hr,
+                                                                                  Role.admin)}
+        case = make_case(s, people[Role.employee], description="Trussel fra @hans_troll mod employee")
+        ref, emp_id = case.ref, people[Role.employee].id
+    app = create_app(runtime=rt)
+    app.config.update(TESTING=True)
+    token = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+    for role in (Role.employee, Role.leader):
+        client = csrf_login(app, f"{role.value}@kommune.dk")
+        assert [client.get(u).status_code for u in ("/hr/privacy/erase", "/hr/privacy/access")] == [404, 404]
+    admin = csrf_login(app, "admin@kommune.dk")
+    assert admin.get("/hr/privacy/access?q=hans_troll").status_code == 404
+    page = admin.get("/hr/privacy/erase")
+    assert page.status_code == 200
+    csrf = token.search(page.get_data(as_text=True)).group(1)
+    preview = admin.post("/hr/privacy/erase", data={"csrf_token": csrf, "email": "employee@kommune.dk",
+                                                   "reason": "Mail", "action": "preview"})
+    html = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and ref in html and "Sagen er åben" in html and 'value="erase"' in html
+    with rt.Session() as s:
+        assert s.get(User, emp_id).active
+    erased = admin.post("/hr/privacy/erase", data={"csrf_token": csrf, "email": "employee@kommune.dk",
+                                                  "reason": "Mail", "action": "erase"})
+    assert erased.status_code == 200 and 'id="erased-notice"' in erased.get_data(as_text=True)
+    with rt.Session() as s:
+        assert not s.get(User, emp_id).active
+        assert s.execute(select(AuditEvent.actor_id).where(AuditEvent.action == "subject.erase")).scalar_one() == \
+            s.execute(select(User.id).where(User.email == "admin@kommune.dk")).scalar_one()
+    missing = admin.post("/hr/privacy/erase", data={"csrf_token": csrf, "reason": "Mail"})
+    assert missing.status_code == 400
+    hr = csrf_login(app, "hr@kommune.dk")
+    found = hr.get("/hr/privacy/access?q=hans_troll")
+    assert found.status_code == 200 and ref in found.get_data(as_text=True)
+    with rt.Session() as s:
+        assert s.execute(select(AuditEvent.case_id).where(AuditEvent.action == "case.subject_search")).scalar_one()
+    assert hr.post("/hr/privacy/access/handout", data={"q": "hans_troll"}).status_code == 400  # no CSRF token
