@@ -55,6 +55,11 @@ def _subject(session, form: ErasureForm):
     return subject_erasure.offender_by_id(session, int(form.offender.data))
 
 
+def previewed(form: ErasureForm) -> str:
+    """What a preview was of: the erase button carries it, so only what was previewed is erased."""
+    return f"{form.email.data.lower()}|{form.offender.data}|{int(bool(form.within.data))}"
+
+
 def _preview(session, actor, form: ErasureForm):
     who = _subject(session, form)
     planner = subject_erasure.plan_for_offender if form.offender.data else subject_erasure.plan_for_user
@@ -77,14 +82,15 @@ def erase_page():
         if not form.validate():
             error = _("The form has expired. Please try again.")
         else:
-            erase_now = request.form.get("action") == "erase"
+            # an erase after the fields were changed since the preview shows the new preview instead
+            erase_now = request.form.get("action") == "erase" and request.form.get("previewed") == previewed(form)
             outcome = perform(_erase if erase_now else _preview, me(), form)
             if outcome:
                 plan, done = outcome.value, erase_now
             else:
                 error, field = _message(outcome.error), outcome.error.field
     return render_template("privacy/erase.html", form=form, plan=plan, done=done, error=error, field=field,
-                           kinds=KIND_TEXT, actions=ACTION_TEXT, counts=COUNT_TEXT,
+                           kinds=KIND_TEXT, actions=ACTION_TEXT, counts=COUNT_TEXT, previewed=previewed(form),
                            may_search=me().role is Role.hr), (400 if error else 200)
 
 

@@ -154,8 +154,15 @@ def test_the_pages_are_hrs_the_administrator_erases_but_does_not_search_and_a_pr
     assert preview.status_code == 200 and ref in html and "Sagen er åben" in html and 'value="erase"' in html
     with rt.Session() as s:
         assert s.get(User, emp_id).active
+    changed = admin.post("/hr/privacy/erase", data={"csrf_token": csrf, "email": "employee@kommune.dk", "within": "y",
+                                                   "reason": "Mail", "action": "erase", "previewed": "employee@kommune.dk|"
+                                                   "|0"})  # changed since the preview: shown again, not erased
+    assert changed.status_code == 200 and 'id="erased-notice"' not in changed.get_data(as_text=True)
+    with rt.Session() as s:
+        assert s.get(User, emp_id).active
     erased = admin.post("/hr/privacy/erase", data={"csrf_token": csrf, "email": "employee@kommune.dk",
-                                                  "reason": "Mail", "action": "erase"})
+                                                  "reason": "Mail", "action": "erase",
+                                                  "previewed": "employee@kommune.dk||0"})
     assert erased.status_code == 200 and 'id="erased-notice"' in erased.get_data(as_text=True)
     with rt.Session() as s:
         assert not s.get(User, emp_id).active
