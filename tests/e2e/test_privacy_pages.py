@@ -90,8 +90,10 @@ def test_hr_previews_and_erases_on_request_and_makes_an_offenders_redacted_hando
             assert not leaver.active and leaver.name == "Søren Sørensen"  # kept: the open case names them
             assert s.execute(select(Case.erased_at).where(Case.ref == closed_ref)).scalar() is None
             hr_id = s.execute(select(User.id).where(User.email == emails["hr"])).scalar_one()
-            searches = list(s.execute(select(AuditEvent).where(AuditEvent.action == "subject.offender_search")).scalars())
-            assert {e.actor_id for e in searches} == {hr_id} and all(e.details["query"] == "@hans_troll" for e in searches)
+            searches = list(s.execute(select(AuditEvent).where(AuditEvent.action == "subject.offender_search"))
+                            .scalars())
+            assert {e.actor_id for e in searches} == {hr_id}
+            assert all(e.details["query"] == "@hans_troll" for e in searches)
             assert any(e.details.get("handout") for e in searches)
     finally:
         rt.close()

@@ -156,7 +156,8 @@ def test_an_offenders_access_request_is_redacted_audited_and_their_erasure_kept_
     with runtime.Session() as s:
         search = s.execute(select(AuditEvent).where(AuditEvent.action == "subject.offender_search")).scalar_one()
         assert (search.actor_id, search.details["query"], search.details["cases"]) == (None, "@Hans_Troll", [refs[0]])
-        assert s.execute(select(AuditEvent.case_id).where(AuditEvent.action == "case.subject_search")).scalars().all() == [ids[0]]
+        found_in = s.execute(select(AuditEvent.case_id).where(AuditEvent.action == "case.subject_search")).scalars()
+        assert found_in.all() == [ids[0]]
 
     kept = run(runtime, "subject", "erase", "--offender", str(troll_id), "--reason", "Brev 2.12.2026")
     assert kept.returncode == 0, kept.stderr

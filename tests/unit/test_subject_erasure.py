@@ -154,9 +154,10 @@ def test_the_pages_are_hrs_the_administrator_erases_but_does_not_search_and_a_pr
     assert preview.status_code == 200 and ref in html and "Sagen er åben" in html and 'value="erase"' in html
     with rt.Session() as s:
         assert s.get(User, emp_id).active
+    # the box was ticked after the preview: the new preview is shown, nothing is erased
     changed = admin.post("/hr/privacy/erase", data={"csrf_token": csrf, "email": "employee@kommune.dk", "within": "y",
-                                                   "reason": "Mail", "action": "erase", "previewed": "employee@kommune.dk|"
-                                                   "|0"})  # changed since the preview: shown again, not erased
+                                                   "reason": "Mail", "action": "erase",
+                                                   "previewed": "employee@kommune.dk||0"})
     assert changed.status_code == 200 and 'id="erased-notice"' not in changed.get_data(as_text=True)
     with rt.Session() as s:
         assert s.get(User, emp_id).active

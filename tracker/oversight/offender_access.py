@@ -245,7 +245,8 @@ def _platform(rt, platform_id: str | None) -> str | None:
 
 # -- the handout ------------------------------------------------------------------------------------
 def handout_html(access: Access) -> str:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True)
     return env.get_template("offender_access.html.j2").render(a=access)
 
 

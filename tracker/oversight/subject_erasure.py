@@ -33,7 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy import func, or_, select, true
 from sqlalchemy.orm import Session
 
@@ -41,7 +41,7 @@ from storage.models import (ApiToken, AuditEvent, Case, CaseOffender, Evidence, 
 from storage.types import utcnow
 from tracker import uow
 from tracker.accounts.users import end_sessions
-from tracker.datafile import DataFileError, read_entries
+from tracker.datafile import DataFileError, read_entries, validated
 from tracker.errors import DomainError
 from tracker.oversight import audit
 from tracker.oversight.retention import delete_unreferenced_blobs, erase_case, erase_offender
@@ -86,12 +86,7 @@ def load_exceptions(path: Path | str | None = None) -> dict[str, ErasureExceptio
     path = Path(path) if path is not None else DEFAULT_PATH
     found: dict[str, ErasureException] = {}
     for name, raw in read_entries(path, "exception", ErasureRulesError):
-        try:
-            exc = ErasureException.model_validate(raw)
-        except ValidationError as err:
-            first = err.errors(include_url=False)[0]
-            where = ".".join(str(p) for p in first["loc"] if not isinstance(p, int)) or None
-            raise ErasureRulesError(path, name, where, first["msg"]) from None
+        exc = validated(ErasureException, raw, path, name, ErasureRulesError)
         if not exc.sources:
             raise ErasureRulesError(path, name, "sources", "an exception needs at least one legal source")
         if exc.applies_to in found:
@@ -147,8 +142,9 @@ class Item:
     refs: list[str] = field(default_factory=list)  #: the kept cases an account or offender record is kept for
 
     def line(self) -> str:
-        what = {"case": f"case {self.ref}", "account": f"account ({self.ref})", "offender": f"offender record "
-                f"({self.ref})", "audit_events": "audit events", "journal": "the municipality's journal (ESDH)"}[self.kind]
+        what = {"case": f"case {self.ref}", "account": f"account ({self.ref})",
+                "offender": f"offender record ({self.ref})", "audit_events": "audit events",
+                "journal": "the municipality's journal (ESDH)"}[self.kind]
         counts = ", ".join(f"{n} {k}" for k, n in self.counts.items() if n)
         action = {"erase": "erase", "keep": "keep", "already_erased": "already erased",
                   "pseudonymise": "close and pseudonymise (name and e-mail replaced)",
@@ -239,7 +235,8 @@ def plan_for_user(session: Session, user: User, rules: RetentionRules, exception
     acted = session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.actor_id == user.id)) or 0
     about = session.scalar(select(func.count()).select_from(AuditEvent).where(
         AuditEvent.object_type == "user", AuditEvent.object_id == str(user.id))) or 0
-    items.append(Item("audit_events", "", "keep", "audit_trail", {"done by the person": acted, "about the account": about}))
+    items.append(Item("audit_events", "", "keep", "audit_trail",
+                      {"done by the person": acted, "about the account": about}))
     items.append(Item("journal", "", "note", "journal"))
     return Plan("user", user.id, as_of, erase_within_retention, items, exceptions)
 
