@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 #: builds the loader's own error from (file, entry name, field, problem)
 from tracker.errors import DomainError
@@ -76,3 +78,17 @@ def write_entries(table: str, entries: list[dict[str, Any]], header: str) -> str
 
     comments = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
     return comments + "\n" + tomli_w.dumps({table: [clean(e) for e in entries]}, multiline_strings=True)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated(model: type[M], raw: dict[str, Any], file: Path, entry: str, error: ErrorFactory) -> M:
+    """``model.model_validate(raw)``; an invalid entry raises ``error(file, entry, field, problem)`` with the first
+    problem pydantic found (the field as a dotted path without list positions)."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        field = ".".join(str(p) for p in first["loc"] if not isinstance(p, int)) or None
+        raise error(file, entry, field, first["msg"]) from None

@@ -17,8 +17,8 @@ from tracker.settings import Settings, load_settings
 from webui import profiles_admin, remote_profiles, rules_admin  # noqa: F401 - add their pages to admin.bp first
 from webui import processing_record  # noqa: F401 - adds the record of processing (GDPR art. 30) to admin.bp first
 from webui import tdb_lookup  # noqa: F401 - adds the Transparency Database lookup to workflow.bp first
-from webui import (admin, api, auth, cases, db, demo_mail, exports, hr, letters, nav, oversight, phone, rechecks,
-                   report, sso, stats, workflow)
+from webui import (admin, api, auth, cases, db, demo_mail, exports, hr, letters, nav, oversight, phone, privacy,
+                   rechecks, report, sso, stats, workflow)
 from webui.help import bp as help_bp
 from webui.extensions import babel, csrf, limiter, login_manager
 from webui.labels import PLATFORMS_KEY, RULES_KEY
@@ -112,7 +112,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     babel.init_app(app, locale_selector=_select_locale)
     limiter.init_app(app)
 
-    for bp in (auth.bp, report.bp, cases.bp, letters.bp, hr.bp, oversight.bp, stats.bp, admin.bp, exports.bp):
+    for bp in (auth.bp, report.bp, cases.bp, letters.bp, hr.bp, oversight.bp, stats.bp, admin.bp, exports.bp,
+               privacy.bp):
         app.register_blueprint(bp)
     app.register_blueprint(help_bp)  # how-to pages (e.g. recording with ArchiveWeb.page)
     api.init_app(app)  # the JSON API: bearer tokens, exempt from CSRF, no session cookie

@@ -27,6 +27,7 @@ ITEMS = (
     NavItem("stats.index", _l("Statistics for MED"), frozenset({Role.hr, Role.leader, Role.amr})),
     NavItem("hr.audit", _l("Audit log"), frozenset({Role.hr})),
     NavItem("admin.index", _l("Administration"), frozenset({Role.admin})),
+    NavItem("privacy.erase", _l("Data subject requests"), frozenset({Role.hr, Role.admin})),
 )
 
 

@@ -160,6 +160,12 @@ ROUTES: dict[str, Route] = {
     "hr.search": Route("/hr/cases", get=may(HR)),
     "hr.case_history": Route("/hr/cases/{ref}/history", get=may(HR)),
     "hr.audit": Route("/hr/audit", get=may(HR)),
+    # issue 16.4: erasure on request for HR and the administrator (a preview of nobody: 400, nothing changes);
+    # the access search shows case text, so HR only (a 2-character search is refused before any PDF is made)
+    "privacy.erase": Route("/hr/privacy/erase", get=may(HR | ADMIN), post=may(HR | ADMIN),
+                           form={"email": "nobody@example.org", "reason": "Test", "action": "preview"}),
+    "privacy.access": Route("/hr/privacy/access", get=may(HR)),
+    "privacy.handout": Route("/hr/privacy/access/handout", post=may(HR), form={"q": "ab"}),
     # offenders: read by HR (all) and leaders/AMR (own unit); changed by the case's leader and HR
     "oversight.offenders": Route("/offenders", get=may(OVERSIGHT)),
     "oversight.offender": Route("/offenders/{offender_id}", get=may(SEES_OFFENDER)),

@@ -264,3 +264,28 @@ def _erased(d, e, n):
                 f"The details of offender no. {e.object_id} were erased under retention rule “{rule}”.")
     return (f"Et ubekræftet forslag om krænker nr. {d.get('offender')} blev slettet efter opbevaringsreglen «{rule}».",
             f"An unconfirmed suggestion of offender no. {d.get('offender')} was erased under retention rule “{rule}”.")
+
+
+@formats("subject.erase")
+def _subject_erase(d, e, n):
+    uid = int(e.object_id) if str(e.object_id).isdigit() else e.object_id
+    who_da = f"krænker nr. {e.object_id}" if e.object_type == "offender" else n.person(uid)
+    who_en = f"offender no. {e.object_id}" if e.object_type == "offender" else n.person(uid)
+    erased, kept = len(d.get("erased") or []), len(d.get("kept") or [])
+    return (f"Sletning efter anmodning (art. 17) for {who_da}: {erased} ting slettet, {kept} beholdt efter en "
+            f"undtagelse. Begrundelse: {quote(d.get('reason'))}.",
+            f"Erasure on request (art. 17) for {who_en}: {erased} item(s) erased, {kept} kept under an exception. "
+            f"Reason: {quote(d.get('reason'))}.")
+
+
+@formats("subject.offender_search", "case.subject_search")
+def _subject_search(d, e, n):
+    if e.action == "case.subject_search":
+        return ("Sagen kom med i en søgning efter, hvad Værn har om en person (indsigtsanmodning).",
+                "The case was included in a search for what Værn holds about a person (access request).")
+    return (f"Søgning efter, hvad Værn har om {quote(d.get('query'))} (indsigtsanmodning): "
+            f"{len(d.get('offenders') or [])} krænkere, {len(d.get('cases') or [])} sager"
+            + ("; udlevering dannet." if d.get("handout") else "."),
+            f"Search for what Værn holds about {quote(d.get('query'))} (access request): "
+            f"{len(d.get('offenders') or [])} offenders, {len(d.get('cases') or [])} cases"
+            + ("; handout made." if d.get("handout") else "."))

@@ -295,5 +295,7 @@ def erasures_in_chain(session: Session) -> list[str]:
         what = {"case.erase": f"case {object_id}", "offender.erase": f"offender {object_id}",
                 "offender.suggestion_erase": f"offender suggestion {object_id}"}[action]
         rule = (details or {}).get("rule") if isinstance(details, dict) else None
-        lines.append(f"{what} erased {at:%Y-%m-%d %H:%M} UTC by retention rule {rule} (audit event {ev_id})")
+        why = ("on the data subject's request (art. 17, tracker.oversight.subject_erasure)" if rule == "art17_request"
+               else f"by retention rule {rule}")
+        lines.append(f"{what} erased {at:%Y-%m-%d %H:%M} UTC {why} (audit event {ev_id})")
     return lines

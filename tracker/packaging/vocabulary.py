@@ -192,6 +192,9 @@ AUDIT_ACTIONS = {
     "case.erase": N_("Case content erased by retention"),
     "offender.erase": N_("Offender details erased by retention"),
     "offender.suggestion_erase": N_("Offender suggestion erased by retention"),
+    "subject.erase": N_("Person erased on request (art. 17)"),
+    "subject.offender_search": N_("Searched what Værn holds about a person"),
+    "case.subject_search": N_("Case found in an access-request search"),
 }
 
 

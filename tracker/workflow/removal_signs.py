@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from tracker.datafile import DataFileError, read_entries
+from tracker.datafile import DataFileError, read_entries, validated
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "rules" / "removal_signs.toml"
 FILE_NAME = DEFAULT_PATH.name
@@ -75,12 +75,7 @@ def load_removal_signs(path: Path | str | None = None) -> RemovalSigns:
     path = Path(path) if path is not None else DEFAULT_PATH
     entries: list[PlatformSigns] = []
     for name, raw in read_entries(path, "platform", RemovalSignsError):
-        try:
-            entry = PlatformSigns.model_validate(raw)
-        except ValidationError as exc:
-            first = exc.errors(include_url=False)[0]
-            field = ".".join(str(p) for p in first["loc"] if not isinstance(p, int)) or None
-            raise RemovalSignsError(path, name, field, first["msg"]) from None
+        entry = validated(PlatformSigns, raw, path, name, RemovalSignsError)
         if any(e.id == entry.id for e in entries):
             raise RemovalSignsError(path, name, "id", f"{entry.id!r} is listed twice")
         unsourced = [f for f in ("removal_texts", "deletion_redirects") if getattr(entry, f) and not entry.sources.get(f)]

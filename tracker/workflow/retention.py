@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from tracker.datafile import DataFileError, read_entries
+from tracker.datafile import DataFileError, read_entries, validated
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "rules" / "retention.toml"
 FILE_NAME = DEFAULT_PATH.name
@@ -80,12 +80,7 @@ def load_retention_rules(path: Path | str | None = None) -> RetentionRules:
     path = Path(path) if path is not None else DEFAULT_PATH
     rules: list[RetentionRule] = []
     for name, raw in read_entries(path, "rule", RetentionRulesError):
-        try:
-            rule = RetentionRule.model_validate(raw)
-        except ValidationError as exc:
-            first = exc.errors(include_url=False)[0]
-            field = ".".join(str(p) for p in first["loc"] if not isinstance(p, int)) or None
-            raise RetentionRulesError(path, name, field, first["msg"]) from None
+        rule = validated(RetentionRule, raw, path, name, RetentionRulesError)
         if any(r.id == rule.id for r in rules):
             raise RetentionRulesError(path, name, "id", f"{rule.id!r} is listed twice")
         if (rule.keep_years is None) == (rule.keep_days is None):
