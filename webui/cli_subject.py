@@ -11,3 +11,4 @@ from webui.cli import main
 @main.group()
 def subject() -> None:
     """The data subject's rights under GDPR: access (art. 15) and erasure (art. 17)."""
+from webui import cli_subject_export  # noqa: E402,F401

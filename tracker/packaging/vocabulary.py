@@ -192,6 +192,11 @@ AUDIT_ACTIONS = {
     "case.erase": N_("Case content erased by retention"),
     "offender.erase": N_("Offender details erased by retention"),
     "offender.suggestion_erase": N_("Offender suggestion erased by retention"),
+    "subject.export_requested": N_("Access package (GDPR art. 15) requested"),
+    "subject.export_built": N_("Access package (GDPR art. 15) built"),
+    "subject.export_downloaded": N_("Access package (GDPR art. 15) downloaded"),
+    "subject.export_failed": N_("Access package (GDPR art. 15) failed"),
+    "subject.export": N_("Access package (GDPR art. 15) exported at the command line"),
 }
 
 
