@@ -132,7 +132,8 @@ def test_the_events_about_her_are_hers_those_on_her_cases_and_those_on_her_accou
 
 def test_each_case_says_when_it_is_due_for_erasure(world, runtime):
     assert world.document().document["cases"][0]["retention"] == {
-        "state": "open", "rule": "closed_case", "keep_after_closing_days": 5 * 365 + 1}
+        "state": "open", "rule": "closed_case", "keep_after_closing_days": 5 * 365 + 1,
+        "keep_after_closing_years": 5}
     with runtime.transaction() as s:
         own = s.get(Case, world.own)
         close_case(s, own, s.get(User, world.ids["lone"]), "Fjernet")

@@ -185,7 +185,8 @@ def retention_due(case: Case, retention: RetentionRules) -> dict[str, Any]:
     if rule is None:
         return {"state": "no_enforced_rule", "rule": None}
     if case.closed_at is None:
-        return {"state": "open", "rule": rule.id, "keep_after_closing_days": rule.keep.days}
+        return {"state": "open", "rule": rule.id, "keep_after_closing_days": rule.keep.days,
+                "keep_after_closing_years": rule.keep_years}
     return {"state": "closed", "rule": rule.id, "due_at": _iso(case.closed_at + rule.keep)}
 
 

@@ -107,7 +107,7 @@ def subject_html(rt: "Runtime", access: SubjectAccess, now: datetime) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     return env.get_template("subject_access.html.j2").render(
-        title=TITLE, doc=doc, generated=_both(now), vaern_version=__version__, cases=[_case_view(c) for c in doc["cases"]],
+        title=TITLE, doc=doc, generated=_both(now), created=_when(doc["subject"]["created_at"]), vaern_version=__version__, cases=[_case_view(c) for c in doc["cases"]],
         role=vocabulary.danish(vocabulary.PERSON_ROLES, doc["subject"]["role"], doc["subject"]["role"]),
         counts=_counts(doc, access), recipients=_recipients(doc, _step_label(rt)), withheld=WITHHELD,
         retention=retention_in_force(rt.rules_dir).rules, storage="S3" if rt.blobs.kind == "s3" else "local")
@@ -132,7 +132,9 @@ def _case_view(c: dict) -> dict[str, Any]:
     elif ret["state"] == "legal_hold":
         due = "Sagen er tilbageholdt af retlige grunde og slettes ikke, før tilbageholdelsen ophæves."
     elif ret["state"] == "open":
-        due = f"Sagen er åben. Efter lukning gemmes den {ret['keep_after_closing_days']} dage (reglen «{ret['rule']}»)."
+        keep = (f"{ret['keep_after_closing_years']} år" if ret.get("keep_after_closing_years") is not None
+                else f"{ret['keep_after_closing_days']} dage")
+        due = f"Sagen er åben. Efter lukning gemmes den {keep} (reglen «{ret['rule']}»)."
     elif ret["state"] == "closed":
         due = f"Sagens indhold slettes {_when(ret['due_at'])['short']} (reglen «{ret['rule']}»)."
     else:
