@@ -2,7 +2,7 @@
 others' data, when each case is due for erasure, and who may ask for a package (no Chromium: the PDF's HTML)."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -19,7 +19,7 @@ from tracker.oversight import audit
 from tracker.oversight import offenders as offender_ops
 from tracker.oversight.subject_access import ACCOUNT, ACTOR, OWN_CASE, SCHEMA, find_subject
 from tracker.packaging import subject_jobs
-from tracker.packaging.subject_export import TITLE, gather_for, subject_html
+from tracker.packaging.subject_export import TITLE, gather_for, json_bytes, subject_html
 from tracker.workflow import letters as letter_ops
 from tracker.workflow.rules import load_rules
 
@@ -68,56 +68,68 @@ def runtime(tmp_path):
 
 @pytest.fixture
 def world(runtime):
+    """A world of its own, for a test that changes it."""
     return World(runtime)
 
 
-def test_her_own_cases_evidence_with_hashes_and_letters_are_gathered(world):
-    access = world.document()
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """One world for the tests that only read it."""
+    rt = new_runtime(make_settings(tmp_path_factory.mktemp("subject") / "data"))
+    yield World(rt)
+    rt.close()
+
+
+def test_her_own_cases_evidence_with_hashes_and_letters_are_gathered(shared):
+    access = shared.document()
     doc = access.document
+    with shared.rt.Session() as s:  # the same database and time: the same bytes
+        again = gather_for(shared.rt, s, s.get(User, shared.ids["mette"]), datetime.fromisoformat(doc["exported_at"]))
+    assert json_bytes(again.document) == json_bytes(doc) and again.files == access.files
     assert doc["schema"] == SCHEMA and doc["subject"]["email"] == "mette@kommune.dk"
     [case] = doc["cases"]
-    with world.rt.Session() as s:
-        own = s.get(Case, world.own)
-        arts = list(s.execute(select(Artifact).where(Artifact.evidence_id == world.evidence)).scalars())
+    with shared.rt.Session() as s:
+        own = s.get(Case, shared.own)
+        arts = list(s.execute(select(Artifact).where(Artifact.evidence_id == shared.evidence)).scalars())
         assert case["ref"] == own.ref and case["description"] == "Trusler mod mig i kommentarfeltet"
-    ev = next(e for e in case["evidence"] if e["id"] == world.evidence)
-    assert [e["state"] for e in case["evidence"] if e["id"] != world.evidence] == ["queued"]  # the case's own URL
+    ev = next(e for e in case["evidence"] if e["id"] == shared.evidence)
+    assert [e["state"] for e in case["evidence"] if e["id"] != shared.evidence] == ["queued"]  # the case's own URL
     assert {(f["name"], f["sha256"]) for f in ev["files"]} == {(a.name, a.sha256) for a in arts}
     assert {(f.path, f.sha256) for f in access.files} == {
-        (f"cases/{case['ref']}/evidence/{world.evidence}/{a.name}", a.sha256) for a in arts}
+        (f"cases/{case['ref']}/evidence/{shared.evidence}/{a.name}", a.sha256) for a in arts}
     [letter] = case["letters"]
-    assert letter["id"] == world.letter and letter["state"] == "draft" and letter["body"]
+    assert letter["id"] == shared.letter and letter["state"] == "draft" and letter["body"]
     assert letter["recipient_da"] == "opslagets ophavsmand"
     assert case["offender_profiles_linked"] == 1
     assert "vred.borger" not in str(doc) and "Vred Borger" not in str(doc)  # the register's profile: art. 15(4)
 
 
-def test_a_case_she_reported_for_a_colleague_is_listed_without_its_content(world):
-    doc = world.document().document
-    with world.rt.Session() as s:
-        kim_ref = s.get(Case, world.for_kim).ref
+def test_a_case_she_reported_for_a_colleague_is_listed_without_its_content(shared):
+    doc = shared.document().document
+    with shared.rt.Session() as s:
+        kim_ref = s.get(Case, shared.for_kim).ref
     assert doc["cases_reported_for_others"] == [
         {"ref": kim_ref, "reported_at": doc["cases_reported_for_others"][0]["reported_at"],
          "content": "withheld_other_persons_case"}]
     assert "Kim bliver hængt ud" not in str(doc)
-    assert all(e["id"] != world.kim_evidence for c in doc["cases"] for e in c["evidence"])
+    assert all(e["id"] != shared.kim_evidence for c in doc["cases"] for e in c["evidence"])
 
 
-def test_the_events_about_her_are_hers_those_on_her_cases_and_those_on_her_account(world):
-    events = world.document().document["audit_events"]
-    with world.rt.Session() as s:
+def test_the_events_about_her_are_hers_those_on_her_cases_and_those_on_her_account(shared):
+    events = shared.document().document["audit_events"]
+    with shared.rt.Session() as s:
         everything = list(s.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars())
     by_id = {e.id: e for e in everything}
-    mette, lone = world.ids["mette"], world.ids["lone"]
+    mette, lone = shared.ids["mette"], shared.ids["lone"]
     for e in events:
         row = by_id[e["id"]]
         assert e["hash"] == row.hash and e["prev_hash"] == row.prev_hash
-        expected = [r for r, hit in ((ACTOR, row.actor_id == mette), (OWN_CASE, row.case_id == world.own),
+        expected = [r for r, hit in ((ACTOR, row.actor_id == mette), (OWN_CASE, row.case_id == shared.own),
                                      (ACCOUNT, row.object_type == "user" and row.object_id == str(mette))) if hit]
         assert e["reasons"] == expected and expected
     listed = {e["id"] for e in events}
     left_out = [e for e in everything if e.id not in listed]
-    assert any(e.case_id == world.for_kim and e.actor_id == lone for e in left_out)
+    assert any(e.case_id == shared.for_kim and e.actor_id == lone for e in left_out)
     leader_view = next(e for e in events if e["action"] == "case.view" and e["actor"] and e["actor"]["id"] == lone)
     assert leader_view["actor"] == {"id": lone, "name": "Lone Leder", "role": "leader"}
     assert leader_view["text_da"] and leader_view["reasons"] == [OWN_CASE]
@@ -146,9 +158,9 @@ def test_each_case_says_when_it_is_due_for_erasure(world, runtime):
     assert world.document().document["cases"][0]["retention"]["state"] == "legal_hold"
 
 
-def test_the_summary_is_danish_and_says_what_was_left_out(world):
-    access = world.document()
-    html = subject_html(world.rt, access, utcnow())
+def test_the_summary_is_danish_and_says_what_was_left_out(shared):
+    access = shared.document()
+    html = subject_html(shared.rt, access, utcnow())
     assert TITLE in html and "Indsigt efter databeskyttelsesforordningens artikel 15" in html
     for heading in ("Hvad Værn har om dig", "Formål", "Hvem oplysningerne er givet til", "Hvor længe",
                     "Hvor oplysningerne kommer fra", "Andres oplysninger (artikel 15, stk. 4)", "Dine rettigheder"):
@@ -179,9 +191,9 @@ def test_only_hr_asks_for_a_package_and_only_the_asker_sees_and_downloads_it(wor
             world.ids["hanne"], "subject.export_requested", "user", str(world.ids["mette"]))
 
 
-def test_a_person_is_found_by_email_in_any_case_and_an_unknown_one_is_not_found(world, runtime):
-    with runtime.Session() as s:
-        assert find_subject(s, "  METTE@kommune.dk ").id == world.ids["mette"]
+def test_a_person_is_found_by_email_in_any_case_and_an_unknown_one_is_not_found(shared):
+    with shared.rt.Session() as s:
+        assert find_subject(s, "  METTE@kommune.dk ").id == shared.ids["mette"]
         with pytest.raises(NotFound):
             find_subject(s, "nobody@kommune.dk")
 
@@ -192,3 +204,20 @@ def test_evidence_that_was_not_secured_is_listed_without_files(world, runtime):
     access = world.document()
     ev = next(e for e in access.document["cases"][0]["evidence"] if e["id"] == world.evidence)
     assert ev["state"] == "failed" and all(f["path"] is None for f in ev["files"]) and access.files == ()
+
+
+def test_the_sweep_enqueues_a_lost_request_again_and_removes_expired_packages(world, runtime):
+    with runtime.transaction() as s:
+        mette, hanne = s.get(User, world.ids["mette"]), s.get(User, world.ids["hanne"])
+        lost, old = (subject_jobs.request_subject_export(s, hanne, mette).id for _ in range(2))
+    with runtime.transaction() as s:  # as if asked a while ago: the first never reached a worker
+        s.get(AuditEvent, lost).at = utcnow() - subject_jobs.REQUEUE_AFTER - timedelta(seconds=30)
+        s.get(AuditEvent, old).at = utcnow() - subject_jobs.KEEP_FOR - timedelta(hours=1)
+    folder = subject_jobs.root(runtime) / str(old)
+    folder.mkdir(parents=True)
+    (folder / "result.json").write_text("{}")
+    before = runtime.huey.pending_count()
+    assert subject_jobs.sweep(runtime) == 1
+    assert runtime.huey.pending_count() == before + 1
+    assert not folder.exists()
+    assert subject_jobs.run_subject_job(runtime, old) == "skipped"  # expired: never built
