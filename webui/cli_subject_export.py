@@ -6,7 +6,6 @@ SHA-256; a package whose audit event could not be written is removed.
 """
 from __future__ import annotations
 
-import getpass
 import sys
 from pathlib import Path
 
@@ -18,7 +17,9 @@ from tracker.errors import DomainError, NotFound
 from tracker.oversight import audit
 from tracker.oversight.subject_access import find_subject
 from tracker.packaging.subject_export import write_subject_export
+from tracker.packaging.subject_jobs import record_cases_handed_out
 from webui.cli import _runtime
+from webui.cli_export import _os_user
 from webui.cli_subject import subject
 
 
@@ -58,6 +59,7 @@ def export_subject(email: str, out: Path, as_email: str | None) -> None:
                 sys.exit(1)
             audit.record(session, actor, "subject.export", "user", person.id, via="cli", sha256=package.sha256,
                          size=package.size, files=package.files, os_user=None if actor else _os_user())
+            record_cases_handed_out(session, actor, person, sha256=package.sha256, via="cli")
     except BaseException:
         if package is not None:
             out.unlink(missing_ok=True)  # an export that is not in the audit log must not exist
@@ -67,9 +69,3 @@ def export_subject(email: str, out: Path, as_email: str | None) -> None:
     click.echo(f"vaern: {out}: {package.files} files, {package.evidence} evidence record(s)")
     click.echo(f"SHA-256 {package.sha256}")
 
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"

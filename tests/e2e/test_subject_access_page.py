@@ -86,6 +86,9 @@ def test_hr_builds_and_downloads_an_employees_access_package_and_nobody_else_may
         assert (requested.actor_id, requested.object_id) == (hr_id, str(mette_id))  # who exported whose data
         assert built.actor_id is None and built.details["sha256"] == sha
         assert (downloaded.actor_id, downloaded.details["sha256"], downloaded.details["job"]) == (hr_id, sha, requested.id)
+        with rt.Session() as s:  # the case's own history says its content left in the package
+            [handed] = s.execute(select(AuditEvent).where(AuditEvent.action == "case.subject_export")).scalars()
+        assert (handed.case_id, handed.actor_id, handed.details["sha256"]) == (case_id, hr_id, sha)
     finally:
         rt.close()
 

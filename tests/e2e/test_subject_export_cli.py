@@ -86,6 +86,9 @@ def test_an_operator_exports_what_vaern_holds_about_an_employee(runtime, tmp_pat
         [event] = s.execute(select(AuditEvent).where(AuditEvent.action == "subject.export")).scalars()
     assert (event.actor_id, event.object_type, event.object_id) == (ids["hr"], "user", str(ids["mette"]))
     assert event.details["sha256"] == package_sha and event.details["via"] == "cli"
+    with runtime.Session() as s:
+        [handed] = s.execute(select(AuditEvent).where(AuditEvent.action == "case.subject_export")).scalars()
+    assert (handed.case_id, handed.details["subject"], handed.details["sha256"]) == (case_id, ids["mette"], package_sha)
 
     again = vaern("subject", "export", "--email", "mette@kommune.dk", "--out", str(out),
                   data_dir=runtime.settings.data_dir, **env)

@@ -289,3 +289,10 @@ def _subject_export(d, e, n):
             f"{size(d.get('size'))}, SHA-256 {short_hash(d.get('sha256'))}.",
             f"The access package for {who} was built at the command line: {d.get('files', '?')} files, "
             f"{size(d.get('size'))}, SHA-256 {short_hash(d.get('sha256'))}.")
+
+
+@formats("case.subject_export")
+def _case_subject_export(d, e, n):
+    who = n.person(d.get("subject"))
+    return (f"Sagen indgik i indsigtspakken (art. 15) til {who}, SHA-256 {short_hash(d.get('sha256'))}.",
+            f"The case was part of the access package (art. 15) for {who}, SHA-256 {short_hash(d.get('sha256'))}.")

@@ -36,6 +36,7 @@ from tracker import after_commit, uow
 from tracker.accounts.permissions import require_role
 from tracker.errors import DomainError, NotFound
 from tracker.oversight import audit
+from tracker.oversight.subject_access import subject_cases
 from tracker.packaging.subject_export import write_subject_export
 
 if TYPE_CHECKING:
@@ -132,7 +133,18 @@ def take_file(rt: "Runtime", session: Session, actor: User, job_id: int, *, via:
         raise NotFound(str(job_id))
     audit.record(session, actor, "subject.export_downloaded", "user", ev.object_id, job=ev.id, sha256=info["sha256"],
                  size=info["size"], via=via)
+    record_cases_handed_out(session, actor, session.get(User, int(ev.object_id)), sha256=info["sha256"], via=via,
+                            job=ev.id)
     return path, filename_for(int(ev.object_id), ev.at), info
+
+
+def record_cases_handed_out(session: Session, actor: User | None, subject: User, *, sha256: str, via: str,
+                            job: int | None = None) -> None:
+    """One event on each of the person's cases: its content left Værn in their access package (the case's own
+    history shows it, like a case package's export)."""
+    for case in subject_cases(session, subject):
+        audit.record(session, actor, "case.subject_export", "case", case.ref, case.id, subject=subject.id,
+                     sha256=sha256, via=via, job=job)
 
 
 # -- building one (the huey task) ---------------------------------------------------------------------

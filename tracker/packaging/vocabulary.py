@@ -197,6 +197,7 @@ AUDIT_ACTIONS = {
     "subject.export_downloaded": N_("Access package (GDPR art. 15) downloaded"),
     "subject.export_failed": N_("Access package (GDPR art. 15) failed"),
     "subject.export": N_("Access package (GDPR art. 15) exported at the command line"),
+    "case.subject_export": N_("Case handed out in an access package (GDPR art. 15)"),
 }
 
 
