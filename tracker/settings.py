@@ -43,6 +43,12 @@ class Settings(BaseSettings):
                                     "(any long random text); default: derived from the secret key")
     base_url: str = Field("http://127.0.0.1:5000", description="address used in links in e-mails")
     language: Literal["da", "en"] = "da"
+    controller_name: str | None = Field(None, max_length=200, description="the data controller (the municipality) "
+                                        "named in the record of processing (GDPR art. 30); unset: the record says so")
+    controller_contact: str | None = Field(None, max_length=300, description="the controller's address, telephone "
+                                           "or e-mail for the record of processing")
+    dpo_contact: str | None = Field(None, max_length=300, description="the data protection officer's name and "
+                                    "contact details for the record of processing")
     secure_cookies: bool = Field(False, description="set Secure on cookies (turn on behind HTTPS)")
     trusted_proxies: int = Field(0, ge=0, le=5, description="reverse proxies in front of Værn whose X-Forwarded-For "
                                  "and X-Forwarded-Proto are believed (0: the TCP peer is the client; 1: one nginx)")

@@ -15,6 +15,7 @@ from tracker.workflow.rules import Rules
 from tracker.adapters.runtime import Runtime
 from tracker.settings import Settings, load_settings
 from webui import profiles_admin, remote_profiles, rules_admin  # noqa: F401 - add their pages to admin.bp first
+from webui import processing_record  # noqa: F401 - adds the record of processing (GDPR art. 30) to admin.bp first
 from webui import tdb_lookup  # noqa: F401 - adds the Transparency Database lookup to workflow.bp first
 from webui import (admin, api, auth, cases, db, demo_mail, exports, hr, letters, nav, oversight, phone, rechecks,
                    report, sso, stats, workflow)

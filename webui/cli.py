@@ -372,4 +372,4 @@ def token_revoke(email: str, name: str | None) -> None:
 
 
 # commands kept in their own modules register themselves on ``main`` when imported
-from webui import cli_export, cli_oversight, cli_profiles, cli_retention, cli_subject  # noqa: E402,F401
+from webui import cli_export, cli_oversight, cli_processing_record, cli_profiles, cli_retention, cli_subject  # noqa: E402,F401

@@ -198,6 +198,9 @@ ROUTES: dict[str, Route] = {
     "admin.rule_revert": Route("/admin/rules/deadlines/revert", post=may(ADMIN)),
     "admin.rule_entry": Route("/admin/rules/deadlines/entries/police_report", get=may(ADMIN), post=may(ADMIN)),
     "admin.rule_download": Route("/admin/rules/deadlines/download", get=may(ADMIN)),
+    "admin.processing_record": Route("/admin/processing-record", get=may(ADMIN)),
+    "admin.processing_record_download_pdf": Route("/admin/processing-record.pdf", get=may(ADMIN)),
+    "admin.processing_record_download_markdown": Route("/admin/processing-record.md", get=may(ADMIN)),
     "demo.mail": Route("/demo/mail", get=may(NOBODY)),  # only under `vaern demo` (tests/test_demo_mode.py)
     "admin.profiles": Route("/admin/profiles", get=may(ADMIN), post=may(ADMIN)),
     "admin.profile_remove": Route("/admin/profiles/matrix/remove", get=may(ADMIN), post=may(ADMIN)),

@@ -44,6 +44,13 @@ def generate_password_for(role: Role | str, email: str = "", name: str = "") -> 
     raise RuntimeError("no generated password passed the password policy")  # pragma: no cover
 
 
+def password_hash_scheme() -> str:
+    """How passwords are stored, read from the hasher in use (e.g. for the record of processing)."""
+    params = _hasher  # argon2-cffi's PasswordHasher; its type is argon2id unless told otherwise
+    return (f"argon2{params.type.name.lower()} (argon2-cffi: time_cost={params.time_cost}, "
+            f"memory_cost={params.memory_cost} KiB, parallelism={params.parallelism})")
+
+
 def hash_password(password: str, user: User) -> str:
     """The argon2id hash of ``password`` for ``user``; DomainError (tracker.accounts.passwords codes) if refused."""
     check_password(password, role=user.role, email=user.email, name=user.name)

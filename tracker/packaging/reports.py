@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -41,6 +41,9 @@ from tracker.oversight.history import CUSTODY_ACTIONS, names_for
 from tracker.packaging import vocabulary
 from tracker.textcut import excerpt
 from tracker.packaging.wacz_report import wacz_lines
+
+if TYPE_CHECKING:  # the record module imports the audit chain, which imports the export jobs, which import this
+    from tracker.oversight.processing_record import ProcessingRecord
 
 TEMPLATES = Path(__file__).resolve().parent / "report_templates"
 CPH = ZoneInfo("Europe/Copenhagen")
@@ -88,6 +91,24 @@ def case_report_html(rt, session: Session, case: Case, *, now: datetime | None =
         case=_case_head(rt, case), overview=_overview(rt, session, case, now), evidence=views,
         custody=_custody(rt, session, events), generated=_both(now.replace(microsecond=0)),
         vaern_version=__version__)
+
+
+def processing_record_pdf(rt, record: "ProcessingRecord") -> bytes:
+    """The record of processing (tracker.oversight.processing_record) as a Danish PDF; raises PdfRenderFailed."""
+    return rt.print_pdf(processing_record_html(record), header=f"Værn · {record.title}",
+                        footer=f"Dannet {_both(record.generated_at)['dk']} · {record.controller}",
+                        page_label="Side {page} af {pages}", timeout_seconds=_timeout(1))
+
+
+def processing_record_html(record: "ProcessingRecord") -> str:
+    """The self-contained HTML the record's PDF is printed from."""
+    return _env().get_template("processing_record.html.j2").render(r=record, generated=_both(record.generated_at))
+
+
+def processing_record_markdown(record: "ProcessingRecord") -> str:
+    """The record as Markdown, for the municipality to paste into its own record."""
+    return _markdown_env().get_template("processing_record.md.j2").render(
+        r=record, generated=_both(record.generated_at)).strip() + "\n"
 
 
 def package_dir(evidence: Evidence) -> str:
@@ -536,6 +557,22 @@ def _timeout(evidence_count: int) -> float:
 def _env() -> Environment:
     return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
                        trim_blocks=True, lstrip_blocks=True)
+
+
+@lru_cache(maxsize=1)
+def _markdown_env() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=False, undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["md"] = _md_escape
+    return env
+
+
+def _md_escape(text: str) -> str:
+    """Text from the data files as Markdown text: one line, with the characters Markdown would act on escaped."""
+    out = " ".join(str(text).split())
+    for ch in "\\*[]<>#|":  # an underscore inside a word (VAERN_DATA_DIR) is no emphasis in CommonMark
+        out = out.replace(ch, "\\" + ch)
+    return out
 
 
 # -- what a capture's status means (the words: tracker.packaging.vocabulary) --------------------------
