@@ -10,7 +10,8 @@ from sqlalchemy import select
 from storage.models import Artifact, AuditEvent, Case, Evidence, EvidenceState, Role, User
 from storage.types import utcnow
 from tests.support.database import new_runtime
-from tests.support.factories import make_case, make_done_evidence, make_settings, make_unit, make_user
+from tests.support.factories import CSRF_TOKEN, csrf_login, make_case, make_done_evidence, make_settings, make_unit, \
+    make_user
 from tracker.accounts import admin
 from tracker.cases.hold import hold_case
 from tracker.cases.lifecycle import close_case
@@ -22,6 +23,7 @@ from tracker.packaging import subject_jobs
 from tracker.packaging.subject_export import TITLE, gather_for, json_bytes, subject_html
 from tracker.workflow import letters as letter_ops
 from tracker.workflow.rules import load_rules
+from webui.app import create_app
 
 
 class World:
@@ -34,7 +36,7 @@ class World:
             mette = make_user(s, Role.employee, unit, email="mette@kommune.dk", name="Mette Jensen")
             kim = make_user(s, Role.employee, unit, name="Kim Kollega")
             lone = make_user(s, Role.leader, unit, name="Lone Leder")
-            hanne = make_user(s, Role.hr, name="Hanne HR")
+            hanne = make_user(s, Role.hr, name="Hanne HR", email="hanne@kommune.dk")
             own = make_case(s, mette, description="Trusler mod mig i kommentarfeltet")
             for_kim = make_case(s, mette, description="Kim bliver hængt ud")
             for_kim.employee_id = kim.id  # Mette reported it; the case is Kim's
@@ -221,3 +223,17 @@ def test_the_sweep_enqueues_a_lost_request_again_and_removes_expired_packages(wo
     assert runtime.huey.pending_count() == before + 1
     assert not folder.exists()
     assert subject_jobs.run_subject_job(runtime, old) == "skipped"  # expired: never built
+
+
+def test_hrs_page_says_in_danish_when_a_package_failed_and_refuses_an_empty_choice(world, runtime):
+    with runtime.transaction() as s:
+        job = subject_jobs.request_subject_export(s, s.get(User, world.ids["hanne"]), s.get(User, world.ids["mette"])).id
+    subject_jobs.root(runtime).mkdir(parents=True, exist_ok=True)
+    (subject_jobs.root(runtime) / f"{job}.failed").write_text("blob_corrupt: cases/V/evidence/1/page.html: changed")
+    client = csrf_login(create_app(runtime=runtime), "hanne@kommune.dk")
+    page = client.get("/hr/subject-access").get_data(as_text=True)
+    assert "Værn kunne ikke danne pakken; bestil en ny." in page and "<code>blob_corrupt</code>" in page
+    assert "changed" not in page  # the English details stay in the audit log
+    token = CSRF_TOKEN.search(page).group(1)
+    refused = client.post("/hr/subject-access", data={"person": "", "csrf_token": token})
+    assert refused.status_code == 400 and "Vælg en person på listen." in refused.get_data(as_text=True)
