@@ -156,10 +156,12 @@ def gather(session: Session, subject: User, *, retention: RetentionRules, now: d
 #: what the package leaves out and why (art. 15(4)); the same words are printed in the PDF
 WITHHELD = [
     {"what": "offender_register", "why_da": "Krænkerregistrets profil og typebeskrivelse af gerningspersonen og "
-     "hvilke andre sager, personen er set i: oplysninger om en anden person og andre medarbejderes sager."},
+     "hvilke andre sager, personen er set i: oplysninger om en anden person og andre medarbejderes sager "
+     "(registrets hændelser i dine sager står med tid og handling, uden detaljer)."},
     {"what": "near_duplicates", "why_da": "Lighed med beviser i andre sager: andre medarbejderes sager."},
     {"what": "other_persons_cases", "why_da": "Indholdet af sager, du har anmeldt for en kollega, og detaljerne "
-     "i dine handlinger i andres sager: kollegaens oplysninger (kun sagsnummer, tid og handling er med)."},
+     "i dine handlinger i andres sager: kollegaens oplysninger (sager, du har anmeldt, står med sagsnummer og "
+     "dato; dine handlinger i andres sager med tid og handling)."},
     {"what": "security_secrets", "why_da": "Adgangskodens hash, API-nøglernes hash og låsning efter forkerte "
      "adgangskoder: sikkerhedsforanstaltninger, der ikke må udleveres."},
 ]
