@@ -15,6 +15,7 @@ CAPTURES = "vaern_pending_captures"
 CASES_OPENED = "vaern_pending_case_notifications"
 EXPORTS = "vaern_pending_exports"
 CASE_LOCKS = "vaern_pending_case_locks"
+SUBJECT_EXPORTS = "vaern_pending_subject_exports"
 
 
 def _note(session: Session, key: str, item_id: int) -> None:
@@ -34,6 +35,11 @@ def case_opened(session: Session, case_id: int) -> None:
 def export(session: Session, job_id: int) -> None:
     """Enqueue the export job once it is committed."""
     _note(session, EXPORTS, job_id)
+
+
+def subject_export(session: Session, job_id: int) -> None:
+    """Enqueue the build of an access package (tracker.packaging.subject_jobs) once its request is committed."""
+    _note(session, SUBJECT_EXPORTS, job_id)
 
 
 def case_locks(session: Session, case_id: int) -> None:

@@ -11,4 +11,8 @@ from webui.cli import main
 @main.group()
 def subject() -> None:
     """The data subject's rights under GDPR: access (art. 15) and erasure (art. 17)."""
+
+
+# the commands register themselves on the group when imported
 from webui import cli_subject_erasure  # noqa: E402,F401
+from webui import cli_subject_export  # noqa: E402,F401

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from flask import Blueprint, abort, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, send_file, url_for
 from flask_babel import format_decimal, get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from storage.models import Case, OrgUnit, Role
+from storage.models import Case, OrgUnit, Role, User
 from tracker.oversight import history
 from tracker.oversight import search
 from tracker.errors import DomainError, NotFound
+from tracker.packaging import subject_jobs
 from webui import labels
 from webui.db import db, runtime
 from webui.roles import me, role_required
-from webui.forms.hr import MESSAGES, AuditLogForm, CaseSearchForm, HistoryForm
+from webui.forms.hr import MESSAGES, AuditLogForm, CaseSearchForm, HistoryForm, SubjectAccessForm
 from webui.timefmt import CPH
 from webui.workflow import ACTIONS, rules
 
@@ -129,6 +131,37 @@ def audit_page():
         object_types={**OBJECT_TYPE_LABELS, **({values["object_type"]: values["object_type"]}
                                                if values["object_type"] not in OBJECT_TYPE_LABELS | {"": ""} else {})},
         page_args=form.link_args("before"), first_page=before is not None)
+
+
+@bp.route("/hr/subject-access", methods=["GET", "POST"], endpoint="subject_access")
+@role_required(Role.hr)
+def subject_access():
+    """The right of access (GDPR art. 15): HR picks a person, a job builds the package, HR downloads it."""
+    session, user = db(), me()
+    people = list(session.execute(select(User).order_by(User.name, User.id)).scalars())
+    form = SubjectAccessForm()
+    form.person.choices = [(p.id, f"{p.name} ({p.email})") for p in people]
+    if form.validate_on_submit():
+        job = subject_jobs.request_subject_export(session, user, session.get(User, form.person.data))
+        flash(_("Værn is building the access package (job no. %(id)s). It is listed below when it is ready.",
+                id=job.id), "ok")
+        return redirect(url_for("hr.subject_access"))
+    return render_template("hr/subject_access.html", form=form, people=people,
+                           jobs=subject_jobs.jobs_for(runtime(), session, user),
+                           keep_hours=int(subject_jobs.KEEP_FOR.total_seconds() // 3600)), 400 if form.errors else 200
+
+
+@bp.get("/hr/subject-access/<int:job_id>/download", endpoint="subject_access_download")
+@role_required(Role.hr)
+def subject_access_download(job_id: int):
+    try:
+        path, name, info = subject_jobs.take_file(runtime(), db(), me(), job_id)
+    except NotFound:
+        abort(404)
+    resp = send_file(path, mimetype="application/zip", as_attachment=True, download_name=name, max_age=0)
+    resp.headers["X-Evidence-SHA256"] = info["sha256"]
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 def _case_refs(page: history.Page | None) -> dict[int, str]:

@@ -26,6 +26,7 @@ ITEMS = (
     NavItem("oversight.offenders", _l("Offenders"), frozenset({Role.hr, Role.leader, Role.amr})),
     NavItem("stats.index", _l("Statistics for MED"), frozenset({Role.hr, Role.leader, Role.amr})),
     NavItem("hr.audit", _l("Audit log"), frozenset({Role.hr})),
+    NavItem("hr.subject_access", _l("Right of access"), frozenset({Role.hr})),
     NavItem("admin.index", _l("Administration"), frozenset({Role.admin})),
     NavItem("privacy.erase", _l("Data subject requests"), frozenset({Role.hr, Role.admin})),
 )

@@ -20,6 +20,7 @@ from tests.support.factories import PASSWORD, make_case, make_done_evidence, mak
 from tests.support.database import new_runtime
 from tracker.accounts import profiles as profile_ops
 from tracker.packaging import exports as export_ops
+from tracker.packaging import subject_jobs as subject_ops
 from tracker.workflow import letters as letter_ops
 from tracker.oversight import offenders as offender_ops
 from tracker.workflow import steps as step_ops
@@ -166,6 +167,8 @@ ROUTES: dict[str, Route] = {
                            form={"email": "nobody@example.org", "reason": "Test", "action": "preview"}),
     "privacy.access": Route("/hr/privacy/access", get=may(HR)),
     "privacy.handout": Route("/hr/privacy/access/handout", post=may(HR), form={"q": "ab"}),
+    "hr.subject_access": Route("/hr/subject-access", get=may(HR), post=may(HR), form={"person": "{employee_id}"}),
+    "hr.subject_access_download": Route("/hr/subject-access/{subject_job_id}/download", get=may(HR)),
     # offenders: read by HR (all) and leaders/AMR (own unit); changed by the case's leader and HR
     "oversight.offenders": Route("/offenders", get=may(OVERSIGHT)),
     "oversight.offender": Route("/offenders/{offender_id}", get=may(SEES_OFFENDER)),
@@ -263,6 +266,10 @@ class Org:
                                                "evidence_report", evidence_id=self.evidence_id)
             export_id = export.id
         assert export_ops.run_export_job(rt, export_id) == "done"
+        with rt.transaction() as s:  # hr-A asked for employee-A's access package; the job built it
+            subject_job_id = subject_ops.request_subject_export(s, s.get(User, self.people["hr-A"][0]),
+                                                                s.get(User, self.people["employee-A"][0])).id
+        assert subject_ops.run_subject_job(rt, subject_job_id) == "done"
         with rt.transaction() as s:  # a capture profile, for the admin's remove page
             profile_ops.import_profile(s, None, rt.settings, "matrix", "facebook.com", b'{"cookies": []}')
         with rt.transaction() as s:  # an uncertain re-check of the case (the evidence stands in for both captures)
@@ -275,7 +282,8 @@ class Org:
                        "recheck_id": self.recheck_id,
                        "attachment_id": self.attachment_id, "colleague_id": self.people["colleague-A"][0],
                        "unit_b": unit_b, "link_id": self.link_id, "offender_id": self.offender_id,
-                       "spare_token_id": self.spare_token_id}
+                       "spare_token_id": self.spare_token_id,
+                       "subject_job_id": subject_job_id, "employee_id": self.people["employee-A"][0]}
 
     def client(self, key: str):
         c = self.app.test_client()

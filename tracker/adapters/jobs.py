@@ -32,6 +32,7 @@ from tracker.oversight.integrity import anchor_if_intact
 from tracker.oversight.objectlock import extend_case_locks
 from tracker.oversight.med import send_reminders
 from tracker.oversight.retention import run_retention
+from tracker.packaging import subject_jobs
 from tracker.packaging.exports import run_export_job, sweep
 from tracker.workflow.recheck import after_capture, run_due
 
@@ -72,6 +73,15 @@ def make_huey(rt: "Runtime"):
     @huey.periodic_task(crontab(minute="*"), name="sweep_exports")
     def sweep_exports_task() -> int:
         return sweep(rt)
+
+    @huey.task(name="build_subject_export")
+    def build_subject_export(job_id: int) -> str:
+        """An employee's access package (GDPR art. 15), asked for by HR."""
+        return subject_jobs.run_subject_job(rt, job_id)
+
+    @huey.periodic_task(crontab(minute="*"), name="sweep_subject_exports")
+    def sweep_subject_exports_task() -> int:
+        return subject_jobs.sweep(rt)
 
     @huey.periodic_task(crontab(minute="*"), name="requeue_stalled")
     def requeue_stalled_task() -> int:
@@ -114,6 +124,7 @@ def make_huey(rt: "Runtime"):
     huey.vaern_capture = capture_evidence
     huey.vaern_extend_case_locks = extend_case_locks_task  # type: ignore[attr-defined]  # type: ignore[attr-defined]
     huey.vaern_export = build_export  # type: ignore[attr-defined]
+    huey.vaern_subject_export = build_subject_export  # type: ignore[attr-defined]
     huey.vaern_notify_case_opened = notify_case_opened  # type: ignore[attr-defined]
     return huey
 
@@ -144,6 +155,11 @@ def bind_enqueue_on_commit(rt: "Runtime") -> None:
                 rt.enqueue_export(job_id)
             except Exception:  # the periodic sweep enqueues it again
                 log.exception("could not enqueue export %s; the sweep will retry", job_id)
+        for job_id in after_commit.take(session, after_commit.SUBJECT_EXPORTS):
+            try:
+                rt.enqueue_subject_export(job_id)
+            except Exception:  # the periodic sweep enqueues it again
+                log.exception("could not enqueue access package %s; the sweep will retry", job_id)
         closed = after_commit.take(session, after_commit.CASE_LOCKS)
         if closed and rt.blobs.kind == "s3":
             try:

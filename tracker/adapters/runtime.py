@@ -106,6 +106,10 @@ class Runtime:
     def enqueue_export(self, job_id: int) -> None:
         self.huey.vaern_export(job_id)  # type: ignore[attr-defined]
 
+    def enqueue_subject_export(self, job_id: int) -> None:
+        """Enqueue the build of an access package (the sweep enqueues it again if this fails)."""
+        self.huey.vaern_subject_export(job_id)  # type: ignore[attr-defined]
+
     def capturer(self):
         """The process's capturer (browser + egress proxy), built on first use."""
         return jobs.get_capturer(self)

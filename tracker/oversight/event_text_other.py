@@ -289,3 +289,35 @@ def _subject_search(d, e, n):
             f"Search for what Værn holds about {quote(d.get('query'))} (access request): "
             f"{len(d.get('offenders') or [])} offenders, {len(d.get('cases') or [])} cases"
             + ("; handout made." if d.get("handout") else "."))
+
+
+@formats("subject.export_requested", "subject.export_built", "subject.export_downloaded", "subject.export_failed",
+         "subject.export")
+def _subject_export(d, e, n):
+    who = n.person(int(e.object_id)) if str(e.object_id).isdigit() else str(e.object_id)
+    job = d.get("job", e.id)
+    if e.action == "subject.export_requested":
+        return (f"Der blev bestilt en indsigtspakke (art. 15) for {who} (job nr. {job}).",
+                f"An access package (art. 15) was requested for {who} (job no. {job}).")
+    if e.action == "subject.export_built":
+        return (f"Indsigtspakken for {who} blev dannet: {d.get('files', '?')} filer, {size(d.get('size'))}, "
+                f"SHA-256 {short_hash(d.get('sha256'))} (job nr. {job}).",
+                f"The access package for {who} was built: {d.get('files', '?')} files, {size(d.get('size'))}, "
+                f"SHA-256 {short_hash(d.get('sha256'))} (job no. {job}).")
+    if e.action == "subject.export_downloaded":
+        return (f"Indsigtspakken for {who} blev hentet, SHA-256 {short_hash(d.get('sha256'))} (job nr. {job}).",
+                f"The access package for {who} was downloaded, SHA-256 {short_hash(d.get('sha256'))} (job no. {job}).")
+    if e.action == "subject.export_failed":
+        return (f"Indsigtspakken for {who} kunne ikke dannes (job nr. {job}): {quote(d.get('error', ''))}.",
+                f"The access package for {who} could not be built (job no. {job}): {quote(d.get('error', ''))}.")
+    return (f"Indsigtspakken for {who} blev dannet fra kommandolinjen: {d.get('files', '?')} filer, "
+            f"{size(d.get('size'))}, SHA-256 {short_hash(d.get('sha256'))}.",
+            f"The access package for {who} was built at the command line: {d.get('files', '?')} files, "
+            f"{size(d.get('size'))}, SHA-256 {short_hash(d.get('sha256'))}.")
+
+
+@formats("case.subject_export")
+def _case_subject_export(d, e, n):
+    who = n.person(d.get("subject"))
+    return (f"Sagen indgik i indsigtspakken (art. 15) til {who}, SHA-256 {short_hash(d.get('sha256'))}.",
+            f"The case was part of the access package (art. 15) for {who}, SHA-256 {short_hash(d.get('sha256'))}.")

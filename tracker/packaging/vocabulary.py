@@ -195,6 +195,12 @@ AUDIT_ACTIONS = {
     "subject.erase": N_("Person erased on request (art. 17)"),
     "subject.offender_search": N_("Searched what Værn holds about a person"),
     "case.subject_search": N_("Case found in an access-request search"),
+    "subject.export_requested": N_("Access package (GDPR art. 15) requested"),
+    "subject.export_built": N_("Access package (GDPR art. 15) built"),
+    "subject.export_downloaded": N_("Access package (GDPR art. 15) downloaded"),
+    "subject.export_failed": N_("Access package (GDPR art. 15) failed"),
+    "subject.export": N_("Access package (GDPR art. 15) exported at the command line"),
+    "case.subject_export": N_("Case handed out in an access package (GDPR art. 15)"),
 }
 
 

@@ -12,7 +12,8 @@ from datetime import date
 
 from flask import request
 from flask_babel import lazy_gettext as _l
-from wtforms import Form, StringField
+from flask_wtf import FlaskForm
+from wtforms import Form, SelectField, StringField
 
 from webui.timefmt import parse_date
 
@@ -121,3 +122,9 @@ class AuditLogForm(GetForm):
     system = Text()
     before = Number()
     quiet = ("before",)
+
+
+class SubjectAccessForm(FlaskForm):
+    """HR picks the person whose access package (GDPR art. 15) Værn builds; the choices are set by the view."""
+
+    person = SelectField(coerce=int, validate_choice=True)
