@@ -63,6 +63,10 @@ def make_huey(rt: "Runtime"):
     else:
         huey = SqliteHuey(s.queue_name, filename=str((s.data_dir / "queue.sqlite3").resolve()))
 
+    @huey.pre_execute()
+    def _rule_files_saved_elsewhere(task) -> None:  # an admin saved them in a web process on this data directory
+        rt.refresh_in_force()
+
     def periodic(schedule, name: str, hold: timedelta):
         """huey's periodic task, run by one worker process per ``hold`` however many run the scheduler."""
 
