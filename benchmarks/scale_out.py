@@ -33,9 +33,8 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select  # noqa: E402
 
 from storage.models import Case, Evidence, EvidenceState, Role  # noqa: E402
-from tests.support.cluster import (POST_WORDS, Cluster, fresh_pg_schema, submit_all, vaern_env,  # noqa: E402
-                                   wait_for_captures)
-from tests.support.database import new_runtime  # noqa: E402
+from tests.support.cluster import POST_WORDS, Cluster, submit_all, vaern_env, wait_for_captures  # noqa: E402
+from tests.support.database import fresh_pg_schema, new_runtime  # noqa: E402
 from tests.support.factories import make_settings, make_unit, make_user  # noqa: E402
 from tests.support.fixture_site import FixtureSite  # noqa: E402
 from tests.support.s3 import CREDENTIALS, s3_server  # noqa: E402

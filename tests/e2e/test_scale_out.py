@@ -72,6 +72,8 @@ def test_two_web_and_two_worker_processes_take_fifty_concurrent_reports(pg_url, 
             assert set(by_worker) == {"worker1", "worker2"}, by_worker  # both did some; no web process captured
 
             versions = {v.sha256: v.version_id for v in s.execute(select(BlobVersion)).scalars()}
+            artifacts = s.execute(select(func.count()).select_from(Artifact)).scalar()
+            print(f"{artifacts} artifacts in {len(versions)} distinct blobs")
             for e in evidence:
                 names = {a.name: a.sha256 for a in e.artifacts}
                 assert {"screenshot_full.png", "page.html", "text.txt", "manifest.json"} <= set(names)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -22,9 +21,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from storage.models import Evidence, EvidenceState
 from tests.support.environment import CHROMIUM
@@ -34,23 +32,6 @@ VAERN = str(Path(sys.executable).with_name("vaern"))
 #: the words of tests/support/fixture_site/plain_post.html every capture's text.txt must hold
 POST_WORDS = "Ingeniøren Bjørn Ødegård har IGEN ladet hullerne stå på Strandvejen"
 UNFINISHED = (EvidenceState.queued, EvidenceState.running)
-
-
-@contextlib.contextmanager
-def fresh_pg_schema(base_url: str) -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a new schema on ``base_url``'s database, dropped afterwards."""
-    schema = f"vaern_t_{secrets.token_hex(6)}"
-    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base_url else "?"
-    try:
-        yield f"{base_url}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text("SET lock_timeout = '20s'"))  # a leaked transaction fails the caller, not hangs it
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def free_port() -> int:
