@@ -16,7 +16,8 @@ The same promises as the local store (storage.blobs), kept with S3's own means:
 - **The version id is recorded** (table ``blob_versions``, storage.models.BlobVersion) in its own
   transaction before ``put`` returns, so before any row points at the SHA-256; every read asks for
   exactly that version and re-hashes it. A newer version written over the key later is never served,
-  and ``vaern verify`` names it.
+  and ``vaern verify`` names it. Each process caches the records; one whose version it finds missing or
+  altered is read again from the database, so a version another process wrote since is the one read.
 - **Nothing on local disk** but the temporary upload file, deleted when ``put`` returns.
 
 Needs PostgreSQL (the version record is written on its own connection while a caller's transaction
@@ -260,9 +261,22 @@ class S3BlobStore:
                 return False
             raise BlobError(f"evidence blob {sha256} cannot be looked up: {_why(exc)}") from None
 
+    def _recorded_anew(self, sha256: str) -> bool:
+        """Forget the cached record and read it again: True if another process recorded a new version since (it
+        found the one this process knew missing or altered and wrote the bytes again)."""
+        with self._cache_lock:
+            known = self._cache.pop(sha256, None)
+        fresh = self.recorded(sha256)
+        return known is not None and fresh is not None and fresh.version_id != known.version_id
+
     def read(self, sha256: str) -> bytes:
         """The blob's bytes (its recorded version), verified; raises BlobMissing or BlobCorrupt."""
-        return b"".join(self.iter_verified(sha256))
+        try:
+            return b"".join(self.iter_verified(sha256))
+        except (BlobMissing, BlobCorrupt):
+            if not self._recorded_anew(sha256):
+                raise
+            return b"".join(self.iter_verified(sha256))
 
     def iter_verified(self, sha256: str) -> Iterator[bytes]:
         """Yield the recorded version in chunks; raises BlobCorrupt after the last chunk if the hash differs."""
@@ -273,8 +287,14 @@ class S3BlobStore:
 
     def verify(self, sha256: str) -> None:
         """Re-hash one blob's recorded version; raises BlobMissing or BlobCorrupt."""
-        for _ in self.iter_verified(sha256):
-            pass
+        try:
+            for _ in self.iter_verified(sha256):
+                pass
+        except (BlobMissing, BlobCorrupt):
+            if not self._recorded_anew(sha256):
+                raise
+            for _ in self.iter_verified(sha256):
+                pass
 
     def hash_version(self, sha256: str, version_id: str) -> tuple[str, int]:
         """Stream one version through SHA-256: (hex digest, size); BlobMissing if that version is gone."""

@@ -11,12 +11,10 @@ Test data comes from the factories in tests/support/factories.py.
 from __future__ import annotations
 
 import os
-import secrets
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from tests.support.database import new_runtime
+from tests.support.database import fresh_pg_schema, new_runtime
 from tests.support.factories import make_settings
 from tracker.adapters.runtime import Runtime
 
@@ -40,18 +38,8 @@ def pg_url():
     if not base:
         pytest.skip("VAERN_TEST_DATABASE_URL not set: PostgreSQL tests need a server "
                     "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test; CI sets it)")
-    schema = f"vaern_t_{secrets.token_hex(6)}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text("SET lock_timeout = '20s'"))  # a leaked transaction fails the test, not hangs it
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_pg_schema(base) as url:
+        yield url
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from webui import (admin, api, auth, cases, db, demo_mail, exports, hr, letters,
                    rechecks, report, sso, stats, workflow)
 from webui.help import bp as help_bp
 from webui.extensions import babel, csrf, limiter, login_manager
-from webui.labels import PLATFORMS_KEY, RULES_KEY
+from webui.labels import IN_FORCE_KEY, PLATFORMS_KEY, RULES_KEY
 from webui.timefmt import DATE_PATTERN, DATETIME_PATTERN, format_date_input, format_local
 from tracker.adapters.jobs import bind_enqueue_on_commit
 from webui.errors import register_error_pages
@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     app.extensions["vaern"] = runtime
     app.extensions[RULES_KEY] = rules
     app.extensions[PLATFORMS_KEY] = in_force.directory
+    app.extensions[IN_FORCE_KEY] = in_force
     logging.getLogger("webui").setLevel(logging.INFO)
 
     db.init_app(app)  # the request owns its transaction: commit after the view, or roll back (first: runs last)
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     rechecks.init_app(app)  # re-check reasons, and the leader's decision on an uncertain one
     phone.init_app(app)  # the installable app: manifest, service worker, offline page, share target
     demo_mail.init_app(app, demo)  # the demo's mail page; the banner when notifications are off
+    rules_admin.init_app(app)  # rule files saved by another process on this data directory are used here too
     sso.init_app(app, settings)  # single sign-on with the municipality's OpenID Connect provider (if set)
 
     app.jinja_env.filters["localtime"] = format_local

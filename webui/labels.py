@@ -24,3 +24,5 @@ OFFENDER_KIND_LABELS = {
 #: where create_app keeps the checked rule files and the platform directory in force
 RULES_KEY = "vaern.rules"
 PLATFORMS_KEY = "vaern.platforms"
+#: the rule files in force the two keys above were taken from (webui.rules_admin compares it with the runtime's)
+IN_FORCE_KEY = "vaern.in_force"

@@ -19,7 +19,7 @@ from webui.db import perform, runtime
 from webui.demo_mail import DEMO_KEY
 from webui.forms.admin import ActionForm
 from webui.forms.rules import ENTRY_FORMS, RuleFileForm
-from webui.labels import PLATFORMS_KEY, RULES_KEY
+from webui.labels import IN_FORCE_KEY, PLATFORMS_KEY, RULES_KEY
 from webui.roles import me, role_required
 
 #: what the list of entries calls each TOML file's entries
@@ -44,7 +44,20 @@ def _use(in_force: ops.InForce) -> None:
         in_force = demo.in_force(in_force)
     current_app.extensions[RULES_KEY] = in_force.rules
     current_app.extensions[PLATFORMS_KEY] = in_force.directory
+    current_app.extensions[IN_FORCE_KEY] = in_force
     runtime().use_in_force(in_force)
+
+
+def init_app(app) -> None:
+    """Before each request, use the rule files another process on this data directory saved (another `vaern serve`
+    behind the same proxy): Runtime.refresh_in_force looks at the files every few seconds."""
+
+    @app.before_request
+    def _rule_files_saved_elsewhere() -> None:
+        rt = runtime()
+        rt.refresh_in_force()  # a worker thread in this process may have loaded them already
+        if rt.in_force is not current_app.extensions.get(IN_FORCE_KEY):
+            _use(rt.in_force)
 
 
 def _entry_rows(file: ops.RuleFile, entries: list[dict]) -> list[tuple[str, str, str]]:

@@ -18,6 +18,7 @@ from tracker.oversight import offenders as offender_ops
 from tracker.errors import DomainError
 from tracker.workflow.platforms import DEFAULT_PATH
 from tracker.workflow.rules import RULES_DIR, RulesError
+from tracker.adapters import runtime as runtime_module
 from tracker.adapters.runtime import Runtime
 from tracker.accounts.users import authenticate
 from webui.app import create_app
@@ -306,6 +307,29 @@ def test_a_valid_rule_file_is_saved_as_a_local_version_used_at_once_and_after_a_
     assert event.object_id == "deadlines.toml" and event.details["before"]["source"] == "shipped"
     restarted = create_app(runtime=site.rt)
     assert restarted.extensions[RULES_KEY].deadlines["police_report"].label_da == "Anmeld til politiet (72 t)"
+
+
+def test_a_rule_file_saved_in_one_process_is_used_by_the_others_on_the_same_data_directory(site, make_runtime,
+                                                                                           monkeypatch, caplog):
+    monkeypatch.setattr(runtime_module, "RULES_LOOK_EVERY", 0)  # in production they look every few seconds
+    same = dict(data_dir=site.rt.settings.data_dir, secret_key=site.rt.settings.secret_key)
+    other_web = create_app(runtime=make_runtime(**same))  # a second `vaern serve` behind the same proxy
+    worker = make_runtime(**same)  # a `vaern worker`: it has read the files at its start
+    assert worker.rules.deadlines["police_report"].label_da == "Politianmeldelse inden 72 timer"
+    text = _shipped("deadlines.toml").replace('"Politianmeldelse inden 72 timer"', '"Anmeld til politiet (72 t)"')
+    assert post(site.admin(), "/admin/rules/deadlines", {"content": text}).status_code == 302
+
+    other_web.test_client().get("/login")  # its next request
+    assert other_web.extensions[RULES_KEY].deadlines["police_report"].label_da == "Anmeld til politiet (72 t)"
+    assert other_web.extensions["vaern"].rules.deadlines["police_report"].label_da == "Anmeld til politiet (72 t)"
+    assert worker.refresh_in_force() is True  # before its next job (huey's pre-execute hook)
+    assert worker.rules.deadlines["police_report"].label_da == "Anmeld til politiet (72 t)"
+    assert worker.refresh_in_force() is False  # nothing new
+
+    (site.rules_dir / "deadlines.toml").write_text(text.replace('counting = "elapsed"', "counting = elapsed", 1))
+    assert worker.refresh_in_force() is False  # a file broken on disk by hand: the files in use stay
+    assert worker.rules.deadlines["police_report"].label_da == "Anmeld til politiet (72 t)"
+    assert "do not load; keeping the ones in use" in caplog.text and "deadlines.toml: not valid TOML" in caplog.text
 
 
 BROKEN = [

@@ -210,6 +210,37 @@ def test_a_capture_failing_three_times_ends_failed(make_runtime, site):
     assert count(rt, AuditEvent, AuditEvent.action == "evidence.failed") == 1
 
 
+def test_a_capture_waiting_behind_a_backlog_is_not_enqueued_again(queue_settings, make_runtime):
+    rt = make_runtime(**queue_settings)
+    (_, waiting), (_, lost) = new_case(rt, "https://example.org/p/1"), new_case(rt, "https://example.org/p/2")
+    rt.huey.vaern_capture(waiting)  # its message is still in the queue; the other's was lost
+    with rt.transaction() as s:  # both were reported long ago (a backlog of other captures before them)
+        s.execute(update(Evidence).values(created_at=utcnow() - jobs.REQUEUE_AFTER - timedelta(seconds=1)))
+    assert requeue_stalled(rt) == 1
+    assert sorted(pending_captures(rt.huey)) == sorted([waiting, lost])
+    assert requeue_stalled(rt) == 0  # every worker's sweep, every minute: still one message each
+    assert sorted(pending_captures(rt.huey)) == sorted([waiting, lost])
+
+
+def test_a_periodic_task_runs_in_one_worker_process_per_period(redis_url, pg_url, make_runtime):
+    first = make_runtime(database_url=pg_url, redis_url=redis_url)  # two `vaern worker` processes on one queue
+    second = make_runtime(database_url=pg_url, redis_url=redis_url, queue_name=first.settings.queue_name)
+    assert jobs.first_in_cluster(first, "probe", timedelta(seconds=30))
+    assert not jobs.first_in_cluster(second, "probe", timedelta(seconds=30))
+    assert not jobs.first_in_cluster(first, "probe", timedelta(seconds=30))
+    assert jobs.first_in_cluster(first, "other", timedelta(seconds=30))
+
+    def run(rt, name):  # what each worker's scheduler enqueues at the minute, run as its consumer runs it
+        task = next(cls for cls in rt.huey._registry._periodic_tasks if cls.__name__ == name)
+        return rt.huey.execute(task())
+
+    assert (run(first, "requeue_stalled"), run(second, "requeue_stalled")) == (0, None)
+    assert (run(second, "sweep_exports"), run(first, "sweep_exports")) == (0, None)
+    embedded = make_runtime()  # one consumer process: it always runs its copy
+    assert jobs.first_in_cluster(embedded, "probe", timedelta(seconds=30))
+    assert jobs.first_in_cluster(embedded, "probe", timedelta(seconds=30))
+
+
 # -- a worker killed mid-capture ---------------------------------------------------------------
 CONSUMER_SCRIPT = textwrap.dedent("""
     from tracker.adapters.runtime import Runtime

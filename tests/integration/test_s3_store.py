@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from storage.blobs import BlobCorrupt, BlobLocked, BlobMissing
+from storage.s3blobs import S3BlobStore
 from storage.models import Artifact, BlobVersion, Case, Role, User
 from storage.types import utcnow
 from tests.support.cli import vaern
@@ -74,6 +75,24 @@ def test_a_blob_is_written_once_with_retention_and_its_version_is_read_back(s3, 
     assert rt.blobs.read(sha) == data
     assert not any(p.is_file() for p in rt.settings.data_dir.rglob("*") if "blobs" in p.parts)
     assert not (rt.settings.data_dir / "blobs").exists()
+
+
+def test_a_blob_written_again_by_another_process_is_read_in_its_new_version_here_too(s3, s3_runtime):
+    rt = s3_runtime  # this process; `other` is a second process's store on the same bucket and database
+    other = S3BlobStore.from_url(rt.settings.blob_url, rt.engine, endpoint_url=s3.endpoint_url, lock_days=30)
+    data, kept = png_bytes(color=(4, 5, 6)) * 20, png_bytes(color=(6, 5, 4)) * 20
+    sha, kept_sha = rt.blobs.put(data), rt.blobs.put(kept)
+    assert other.read(sha) == data and other.read(kept_sha) == kept  # the other process knows both versions now
+    first = recorded(rt, sha).version_id
+    for name in (sha, kept_sha):
+        s3.tamper_version(rt.test_bucket, f"evidence/{name[:2]}/{name[2:4]}/{name}", recorded(rt, name).version_id,
+                          b"not what was captured")
+    assert rt.blobs.put(data) == sha  # this process finds the version altered and writes the bytes again
+    assert recorded(rt, sha).version_id != first
+    assert other.read(sha) == data  # the newly recorded version, not the altered one it knew
+    other.verify(sha)
+    with pytest.raises(BlobCorrupt):  # nobody wrote this one again: still an error
+        other.read(kept_sha)
 
 
 def test_a_newer_version_over_a_blob_is_never_read_and_verify_names_it(s3, s3_runtime):

@@ -8,11 +8,16 @@ migrated by Alembic as before; tests/integration/test_migrations.py runs Alembic
 from __future__ import annotations
 
 import atexit
+import contextlib
+import secrets
 import shutil
 import sqlite3
 import tempfile
 import threading
 from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import create_engine, text
 
 from storage.db import upgrade
 from tracker.adapters.runtime import Runtime
@@ -48,3 +53,20 @@ def new_runtime(settings: Settings) -> Runtime:
             shutil.copyfile(sqlite_template(), target)
             return Runtime.from_settings(settings, migrate=False)
     return Runtime.from_settings(settings)
+
+
+@contextlib.contextmanager
+def fresh_pg_schema(base_url: str) -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a new schema on ``base_url``'s database, dropped afterwards."""
+    schema = f"vaern_t_{secrets.token_hex(6)}"
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base_url else "?"
+    try:
+        yield f"{base_url}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text("SET lock_timeout = '20s'"))  # a leaked transaction fails the caller, not hangs it
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
 import tomllib
 from dataclasses import dataclass
@@ -77,6 +78,22 @@ class RuleFileError(DomainError):
 def override_dir(data_dir: Path) -> Path:
     """Where the municipality's copies live: ``<data_dir>/rules``."""
     return Path(data_dir) / OVERRIDE_SUBDIR
+
+
+def override_stamp(override_dir: Path) -> tuple:
+    """What the municipality's copies look like on disk now (name, inode, mtime, size of each: a save writes a new
+    file and renames it over the old one); equal stamps, same files."""
+    found = []
+    for path in Path(override_dir).rglob("*"):
+        if path.name.startswith("."):  # a save's temporary file
+            continue
+        try:
+            st = path.stat()
+        except FileNotFoundError:  # removed while looking (a revert)
+            continue
+        if stat.S_ISREG(st.st_mode):
+            found.append((str(path.relative_to(override_dir)), st.st_ino, st.st_mtime_ns, st.st_size))
+    return tuple(sorted(found))
 
 
 def rule_files() -> tuple[RuleFile, ...]:

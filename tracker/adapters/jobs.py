@@ -6,10 +6,15 @@ Scale-out: huey on Redis (VAERN_REDIS_URL), consumed by any number of `vaern wor
 huey removes a message when a worker takes it, so a worker killed mid-capture would lose it.
 Værn does not rely on the queue for that: the evidence row is the source of truth. A worker
 claims a row with a lease; a periodic sweep re-enqueues rows still queued or whose lease ran out.
-Claiming is atomic, so a job enqueued twice runs once.
+Claiming is atomic, so a job enqueued twice runs once; the sweep leaves alone a row whose message is
+still waiting in the queue (a backlog is not a lost message).
+
+Every `vaern worker` runs huey's scheduler, so on Redis each periodic task is enqueued once per worker
+process; ``first_in_cluster`` lets one copy run (the audit anchor excepted: each worker writes its own file).
 """
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
@@ -59,6 +64,22 @@ def make_huey(rt: "Runtime"):
     else:
         huey = SqliteHuey(s.queue_name, filename=str((s.data_dir / "queue.sqlite3").resolve()))
 
+    @huey.pre_execute()
+    def _rule_files_saved_elsewhere(task) -> None:  # an admin saved them in a web process on this data directory
+        rt.refresh_in_force()
+
+    def periodic(schedule, name: str, hold: timedelta):
+        """huey's periodic task, run by one worker process per ``hold`` however many run the scheduler."""
+
+        def wrap(fn):
+            @functools.wraps(fn)
+            def once():
+                return fn() if first_in_cluster(rt, name, hold) else None
+
+            return huey.periodic_task(schedule, name=name)(once)
+
+        return wrap
+
     @huey.task(name="capture_evidence", retries=MAX_ATTEMPTS - 1, retry_delay=5)
     def capture_evidence(evidence_id: int) -> str:
         state = run_capture_job(rt, evidence_id)
@@ -70,7 +91,7 @@ def make_huey(rt: "Runtime"):
     def build_export(job_id: int) -> str:
         return run_export_job(rt, job_id)
 
-    @huey.periodic_task(crontab(minute="*"), name="sweep_exports")
+    @periodic(crontab(minute="*"), "sweep_exports", timedelta(seconds=45))
     def sweep_exports_task() -> int:
         return sweep(rt)
 
@@ -79,15 +100,15 @@ def make_huey(rt: "Runtime"):
         """An employee's access package (GDPR art. 15), asked for by HR."""
         return subject_jobs.run_subject_job(rt, job_id)
 
-    @huey.periodic_task(crontab(minute="*"), name="sweep_subject_exports")
+    @periodic(crontab(minute="*"), "sweep_subject_exports", timedelta(seconds=45))
     def sweep_subject_exports_task() -> int:
         return subject_jobs.sweep(rt)
 
-    @huey.periodic_task(crontab(minute="*"), name="requeue_stalled")
+    @periodic(crontab(minute="*"), "requeue_stalled", timedelta(seconds=45))
     def requeue_stalled_task() -> int:
         return requeue_stalled(rt)
 
-    @huey.periodic_task(crontab(minute="*/10"), name="retry_timestamps")
+    @periodic(crontab(minute="*/10"), "retry_timestamps", timedelta(minutes=9))
     def retry_timestamps_task() -> int:
         return retry_timestamps(rt)
 
@@ -95,23 +116,24 @@ def make_huey(rt: "Runtime"):
     def notify_case_opened(case_id: int) -> int:
         return notify.case_opened(rt, case_id)
 
-    @huey.periodic_task(crontab(minute="*/15"), name="recheck_due")
+    @periodic(crontab(minute="*/15"), "recheck_due", timedelta(minutes=14))
     def recheck_due_task() -> int:
         return run_due(rt)
 
-    @huey.periodic_task(crontab(minute="*/5"), name="send_notifications")
+    @periodic(crontab(minute="*/5"), "send_notifications", timedelta(minutes=4))
     def send_notifications_task() -> int:
         return notify.send_due(rt)
 
-    @huey.periodic_task(crontab(minute="7"), name="med_reminders")
+    @periodic(crontab(minute="7"), "med_reminders", timedelta(minutes=50))
     def med_reminders_task() -> int:
         return send_reminders(rt, utcnow())
 
+    # not once per cluster: each worker anchors into the file in its own data directory (docs/deploy.md §7)
     @huey.periodic_task(crontab(minute="17", hour="3"), name="anchor_audit_chain")
     def anchor_audit_chain_task() -> int | None:
         return anchor_if_intact(rt)
 
-    @huey.periodic_task(crontab(minute="37", hour="2"), name="retention_run")
+    @periodic(crontab(minute="37", hour="2"), "retention_run", timedelta(hours=23))
     def retention_run_task() -> int:
         """Daily: erase what the retention rules say is due (issue 16); the count of erased cases."""
         return len(run_retention(rt, utcnow()).cases)
@@ -196,7 +218,8 @@ def fail_exhausted(rt: "Runtime") -> list[int]:
 def requeue_stalled(rt: "Runtime") -> int:
     """Enqueue again every capture that is queued too long or whose worker's lease ran out.
 
-    One that used all its attempts is marked failed instead (it would never be claimed again).
+    One that used all its attempts is marked failed instead (it would never be claimed again). One whose
+    message is still in the queue, or scheduled for a retry, is left alone: it waits its turn.
     """
     fail_exhausted(rt)
     now = utcnow()
@@ -205,11 +228,32 @@ def requeue_stalled(rt: "Runtime") -> int:
             (Evidence.state == EvidenceState.queued) & (Evidence.created_at < now - REQUEUE_AFTER),
             (Evidence.state == EvidenceState.running) & (Evidence.lease_expires_at < now),
         ))).scalars())
+    if ids:  # a row waiting behind a backlog still has its message: enqueueing it again only adds copies
+        waiting = waiting_captures(rt.huey)
+        ids = [ev_id for ev_id in ids if ev_id not in waiting]
     for ev_id in ids:
         enqueue_capture(rt, ev_id)
     if ids:
         log.info("re-enqueued %d stalled capture(s): %s", len(ids), ids)
     return len(ids)
+
+
+def waiting_captures(huey) -> set[int]:
+    """Evidence ids with a capture message in the queue or scheduled for a retry (reads the whole queue)."""
+    return {t.args[0] for t in (*huey.pending(), *huey.scheduled()) if t.name == "capture_evidence" and t.args}
+
+
+def first_in_cluster(rt: "Runtime", name: str, hold: timedelta) -> bool:
+    """True for the first worker process to ask within ``hold``; False for the others.
+
+    Every `vaern worker` runs huey's scheduler, so on Redis each periodic task is enqueued once per worker
+    process at its time; this lets one of those copies run and the others end at once. The embedded
+    queue has one consumer process, which always runs its copy.
+    """
+    if not rt.settings.redis_url:
+        return True
+    key = f"{rt.settings.queue_name}.periodic.{name}"
+    return bool(rt.huey.storage.conn.set(key, worker_name(), nx=True, px=int(hold.total_seconds() * 1000)))
 
 
 # -- one capturer (browser + egress proxy) per process ----------------------------------------

@@ -7,7 +7,9 @@ queue, the mail and the browser only through its methods (``enqueue_capture``, `
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -21,9 +23,14 @@ from storage.blobs import BlobError, BlobStore, EvidenceStore
 from storage.s3blobs import S3BlobStore
 from storage.db import WRITE, make_engine, make_session_factory, upgrade
 from tracker import __version__
-from tracker.accounts.rule_files import load_in_force, override_dir
+from tracker.accounts.rule_files import load_in_force, override_dir, override_stamp
 from tracker.adapters import jobs, notify
+from tracker.errors import DomainError
 from tracker.settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+#: seconds between two looks at the rule files on disk (a save in another process is used this much later)
+RULES_LOOK_EVERY = 5.0
 
 
 @dataclass
@@ -36,6 +43,8 @@ class Runtime:
     _huey: object | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _in_force: object | None = field(default=None, repr=False)
+    _in_force_stamp: tuple | None = field(default=None, repr=False)
+    _in_force_looked: float = field(default=0.0, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, migrate: bool = True) -> "Runtime":
@@ -70,13 +79,39 @@ class Runtime:
         """
         with self._lock:
             if self._in_force is None:
+                self._in_force_stamp = override_stamp(self.rules_dir)
                 self._in_force = load_in_force(self.rules_dir)
             return self._in_force
 
     def use_in_force(self, in_force) -> None:
-        """Switch this process to newly saved and checked files (other processes pick them up at restart)."""
+        """Switch this process to newly saved and checked files (other processes: ``refresh_in_force``)."""
         with self._lock:
+            self._in_force_stamp = override_stamp(self.rules_dir)
             self._in_force = in_force
+
+    def refresh_in_force(self) -> bool:
+        """Load the files again if another process on this data directory saved new ones (looked at no more than
+        every RULES_LOOK_EVERY seconds). True if this process now uses new files; a file that does not load is
+        logged and the files in use are kept."""
+        now = time.monotonic()
+        with self._lock:
+            if self._in_force is None or now - self._in_force_looked < RULES_LOOK_EVERY:
+                return False
+            self._in_force_looked = now
+            stamp = override_stamp(self.rules_dir)
+            if stamp == self._in_force_stamp:
+                return False
+            self._in_force_stamp = stamp  # a broken file is reported once, not at every look
+        try:
+            fresh = load_in_force(self.rules_dir)
+        except DomainError as exc:
+            log.error("the rule files in %s changed but do not load; keeping the ones in use: %s", self.rules_dir,
+                      exc.message)
+            return False
+        with self._lock:
+            self._in_force = fresh
+        log.info("rule files in %s changed on disk: now in use", self.rules_dir)
+        return True
 
     @property
     def rules(self):
