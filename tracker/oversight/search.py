@@ -167,6 +167,7 @@ def _fts_query(terms: list[str]) -> str:
 
 #: PostgreSQL checks this many of the newest cases (filtered) one by one before it picks a text search's shape
 PG_WINDOW = 2 * (COUNT_CAP + 1)
+PG_COMMON_SHARE = 0.5  #: this share of the window matching makes the words "common": checked case by case
 #: SQLite: filters (and the user's permission) that leave fewer cases than this are a text search's narrow
 #: side; each match of the words is then looked up in their list of ids
 SQLITE_NARROW = 10_000
@@ -198,7 +199,7 @@ def _pg_text_condition(session: Session, cases: Select, terms: list[str]):
     newest = cases.order_by(Case.id.desc()).limit(PG_WINDOW).subquery()
     seen, found = session.execute(select(func.count(), func.count().filter(has_words(newest.c.id)))
                                   .select_from(newest)).one()
-    if seen < PG_WINDOW or 2 * found >= seen:
+    if seen < PG_WINDOW or found >= PG_COMMON_SHARE * seen:
         return has_words(Case.id)
     return Case.id.in_(select(texts.c.case_id).where(texts.c[PG_COLUMN].bool_op("@@")(matches)))
 
