@@ -182,12 +182,13 @@ def _pg_text_condition(session: Session, cases: Select, terms: list[str]):
     """The case's text has every term as a (stemmed) word beginning; ``cases``: the filtered ids (keyset included).
 
     Two shapes, chosen by checking the newest PG_WINDOW of ``cases`` against their stored tsvectors. If the
-    filters leave fewer cases than that, or at least half of them match, each case is checked on its own
-    while walking newest first, which stops after about a page: PostgreSQL cannot know how many cases match
-    a prefix query, so through the GIN index it fetched every match (44,000 of 50,000 for "skændsel",
-    300 ms) to sort them for the newest 1,001, and even counting whether a word is common that way reads
-    all of its matches (55 ms at 50,000 cases). Otherwise (the words are rarer) the matching ids come from
-    the GIN index. The scalar subquery keeps the planner from turning the check back into a join.
+    filters leave fewer cases than that, or at least PG_COMMON_SHARE of them match, each case is checked on
+    its own while walking newest first (or through the filters' index), which stops after about a page:
+    PostgreSQL cannot know how many cases match a prefix query, so through the GIN index it fetched every
+    match (44,000 of 50,000 for "skændsel", 300 ms) to sort them for the newest 1,001, and even a bounded
+    count of matches through the GIN index reads all of them first. Otherwise (the words are rarer) the
+    matching ids come from the GIN index. The scalar subquery keeps the planner from turning the check back
+    into a join.
     """
     query = " & ".join(f"{t}:*" for t in terms)  # letters/digits only: no tsquery operator can slip in
     texts = table("case_texts", column("case_id"), column(PG_COLUMN))
@@ -255,7 +256,7 @@ def search_ids_query(session: Session, user: User, filters: CaseFilters, *, afte
     after one page instead of collecting every match first. When the filters leave few cases (fewer than
     SQLITE_NARROW, found by a count that stops there: a unit and a status, an employee, a short period),
     their ids are collected once and each match is looked up among them rather than in the cases table
-    (half the cost when the walk passes every match). PostgreSQL: see _pg_text_condition.
+    (about half the cost when the walk passes every match). PostgreSQL: see _pg_text_condition.
     """
     dialect = session.get_bind().dialect.name
     query = visible_cases(user).where(*_conditions(session, filters)).with_only_columns(Case.id)
