@@ -82,8 +82,8 @@ def fill(session: Session, n_cases: int, *, seed: int = 5, units: int = 20, empl
         session.execute(insert(AuditEvent), events)
     session.execute(text("ANALYZE"))
     mid = START + timedelta(days=SPAN_DAYS // 2)
-    return {"unit_id": unit_ids[3], "employee": LAST[4],
-            "rare_refs": [f"B-{first_id + i:07d}" for i in range(n_cases) if i % 5000 == 17], "offender": f"krænker_{tag}_12", "platform": platforms[0],
+    return {"unit_id": unit_ids[3], "employee": LAST[4], "offender": f"krænker_{tag}_12", "platform": platforms[0],
+            "rare_refs": [f"B-{first_id + i:07d}" for i in range(n_cases) if i % 5000 == 17],  # the cases RARE is in
             "from": mid, "to": mid + timedelta(days=31), "actor_id": user_rows[7][0],
             "case_ref": f"B-{first_id + n_cases // 2:07d}"}
 
