@@ -173,9 +173,12 @@ PG_COMMON_SHARE = 0.5  #: this share of the window matching makes the words "com
 SQLITE_NARROW = 10_000
 
 
-def _fewer_than(session: Session, query: Select, limit: int) -> bool:
-    """True when ``query`` yields fewer than ``limit`` rows (a count that stops at ``limit``)."""
-    return session.execute(select(func.count()).select_from(query.limit(limit).subquery())).scalar() < limit
+def _few_ids(session: Session, query: Select, limit: int) -> tuple[int | None, int | None] | None:
+    """The lowest and highest of the case ids ``query`` yields, if fewer than ``limit`` (a count that stops
+    there); None if as many or more."""
+    ids = query.limit(limit).subquery()
+    count, low, high = session.execute(select(func.count(), func.min(ids.c.id), func.max(ids.c.id))).one()
+    return (low, high) if count < limit else None
 
 
 def _pg_text_condition(session: Session, cases: Select, terms: list[str]):
@@ -256,7 +259,8 @@ def search_ids_query(session: Session, user: User, filters: CaseFilters, *, afte
     after one page instead of collecting every match first. When the filters leave few cases (fewer than
     SQLITE_NARROW, found by a count that stops there: a unit and a status, an employee, a short period),
     their ids are collected once and each match is looked up among them rather than in the cases table
-    (about half the cost when the walk passes every match). PostgreSQL: see _pg_text_condition.
+    (about half the cost when the walk passes every match), and FTS5 walks only the span of their ids (a
+    period). PostgreSQL: see _pg_text_condition.
     """
     dialect = session.get_bind().dialect.name
     query = visible_cases(user).where(*_conditions(session, filters)).with_only_columns(Case.id)
@@ -268,9 +272,9 @@ def search_ids_query(session: Session, user: User, filters: CaseFilters, *, afte
     elif terms:
         fts = table(FTS_TABLE, column("rowid"), column(FTS_TABLE))
         matching = fts.c[FTS_TABLE].op("MATCH")(_fts_query(terms))
-        if query.whereclause is not None and _fewer_than(session, query, SQLITE_NARROW):
-            # "+ 0": a list to look each match up in, not rowids for FTS5 to fetch one by one
-            query = select(fts.c.rowid).where(matching, (fts.c.rowid + 0).in_(query))
+        span = _few_ids(session, query, SQLITE_NARROW) if query.whereclause is not None else None
+        if span:  # "+ 0": a list to look each match up in, not rowids for FTS5 to fetch one by one
+            query = select(fts.c.rowid).where(matching, fts.c.rowid.between(*span), (fts.c.rowid + 0).in_(query))
         else:
             query = query.join(fts, fts.c.rowid == Case.id).where(matching)
         if after is not None:
