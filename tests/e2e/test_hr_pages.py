@@ -319,7 +319,7 @@ INDEX_OF = {"status": "ix_cases_status", "unit": "ix_cases_unit_id",
             "category+status": "ix_cases_category", "platform": "ix_cases_platform",
             "offender": "ix_case_offenders_offender_", "period": "ix_cases_created_at",
             "text common": "case_text_fts VIRTUAL TABLE", "text rare": "case_text_fts VIRTUAL TABLE",
-            "all filters": "case_text_fts VIRTUAL TABLE"}
+            "all filters": "case_text_fts VIRTUAL TABLE", "text+unit+status": "ix_cases_unit_status"}
 
 
 def test_every_search_uses_its_index_and_pages_with_fifty_thousand_cases(tmp_path):
@@ -381,10 +381,11 @@ def test_the_three_hr_pages_in_a_browser_pass_axe(org):
                     assert_fits_the_width(page, key)
 
 
-@pytest.mark.parametrize("common_at", [1, 10_000])
-def test_both_text_search_shapes_find_the_same_cases_page_by_page(runtime, monkeypatch, common_at):
+@pytest.mark.parametrize("window, share", [(1, 2.0), (10_000, 0.5)])
+def test_both_text_search_shapes_find_the_same_cases_page_by_page(runtime, monkeypatch, window, share):
     """PostgreSQL checks a common query case by case and a rare one through the index: same answer."""
-    monkeypatch.setattr(search, "PG_COMMON_MATCHES", common_at)
+    monkeypatch.setattr(search, "PG_WINDOW", window)
+    monkeypatch.setattr(search, "PG_COMMON_SHARE", share)
     with runtime.transaction() as s:
         unit = make_unit(s)
         hr, employee = make_user(s, "hr", unit), make_user(s, "employee", unit)

@@ -7,10 +7,11 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import column, func, insert, literal_column, select, table, text
 from sqlalchemy.orm import Session
 
 from storage.models import AuditEvent, Case, CaseOffender, CaseText, Offender, OrgUnit, Role, User
+from tracker.accounts.permissions import visible_cases
 from tracker.oversight import history, search
 from tracker.workflow.platforms import shipped_directory
 
@@ -82,6 +83,7 @@ def fill(session: Session, n_cases: int, *, seed: int = 5, units: int = 20, empl
     session.execute(text("ANALYZE"))
     mid = START + timedelta(days=SPAN_DAYS // 2)
     return {"unit_id": unit_ids[3], "employee": LAST[4], "offender": f"krænker_{tag}_12", "platform": platforms[0],
+            "rare_refs": [f"B-{first_id + i:07d}" for i in range(n_cases) if i % 5000 == 17],  # the cases RARE is in
             "from": mid, "to": mid + timedelta(days=31), "actor_id": user_rows[7][0],
             "case_ref": f"B-{first_id + n_cases // 2:07d}"}
 
@@ -106,3 +108,19 @@ def audit_queries(k: dict) -> dict[str, history.AuditFilters]:
     return {"audit everything": A(), "audit actor": A(actor_id=k["actor_id"]), "audit action": A(action="case.create"),
             "audit case": A(case_ref=k["case_ref"]), "audit period": A(at_from=k["from"], at_to=k["to"]),
             "audit system": A(system_only=True)}
+
+
+def reference_ids(session: Session, user: User, filters: search.CaseFilters) -> list[int]:
+    """Every matching case id, newest first, by the plainest query: the filters, and the words as the set of
+    cases their full-text index matches (FTS5 / the Danish tsvector). What a search's pages must add up to."""
+    query = visible_cases(user).where(*search._conditions(session, filters)).with_only_columns(Case.id)
+    terms = search.text_terms(filters.text)
+    if terms and session.get_bind().dialect.name == "postgresql":
+        texts = table("case_texts", column("case_id"), column(search.PG_COLUMN))
+        words = func.to_tsquery(literal_column("'danish'::regconfig"), " & ".join(f"{t}:*" for t in terms))
+        query = query.where(Case.id.in_(select(texts.c.case_id).where(texts.c[search.PG_COLUMN].bool_op("@@")(words))))
+    elif terms:
+        fts = table(search.FTS_TABLE, column("rowid"), column(search.FTS_TABLE))
+        query = query.where(Case.id.in_(select(fts.c.rowid).where(
+            fts.c[search.FTS_TABLE].op("MATCH")(" ".join(f'"{t}"*' for t in terms)))))
+    return list(session.execute(query.order_by(Case.id.desc())).scalars())
