@@ -8,7 +8,6 @@ hard timeout can end everything it started: a hung driver or browser is killed, 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import html as html_mod
 import json
 import os
@@ -29,7 +28,9 @@ DEAD_PROXY = {"server": "http://127.0.0.1:9", "bypass": "<-loopback>"}
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)  #: where the child process imports capture from
 #: how much lower than the web server the printing child runs (0 = same priority, 19 = lowest)
 PRINT_NICENESS = 10
-_CHILD = "import sys; sys.path.insert(0, sys.argv[1]); from capture.pdf import _child_main; _child_main()"
+#: the child lowers its priority before anything else (importing Playwright is work too)
+_CHILD = ("import os, sys; hasattr(os, 'nice') and os.nice(int(sys.argv[2])); sys.path.insert(0, sys.argv[1]); "
+          "from capture.pdf import _child_main; _child_main()")
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,14 @@ def html_to_pdf(html: str, options: CaptureOptions, frame: PageFrame | None = No
 
     Blocking; safe to call from any thread, with or without a running event loop.
     """
-    job = json.dumps({"html": html, "chromium_path": options.chromium_path,
-                      "frame": asdict(frame or PageFrame())}).encode("utf-8")
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD, _PACKAGE_ROOT], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    # one JSON line, then the document as it is: a report's HTML is megabytes of images, and encoding
+    # it as a JSON string would hold the interpreter (and the web pages it serves) for tens of ms
+    job = json.dumps({"chromium_path": options.chromium_path, "frame": asdict(frame or PageFrame())}).encode("utf-8")
+    job += b"\n" + html.encode("utf-8")
+    # its own process group (so a timeout can kill all it started) but the parent's session: on Linux
+    # a new session is a new scheduler autogroup, in which the lower priority would count for nothing
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, _PACKAGE_ROOT, str(PRINT_NICENESS)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, process_group=0)
     try:
         pdf, err = proc.communicate(job, timeout=timeout_seconds)
     except subprocess.TimeoutExpired:
@@ -84,14 +89,14 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 def _child_main() -> None:
     """The child process: read the job from stdin, write the PDF to stdout, one error line to stderr.
 
-    It lowers its own priority first (Chromium inherits it): a report printed in the background must not
-    slow the pages people are waiting for on a small server (issue 11, benchmarks/responsiveness.py).
+    Its priority is lowered before it starts (``_CHILD``; Chromium inherits it): a report printed in the
+    background must not slow the pages people are waiting for on a small server (issue 11,
+    benchmarks/responsiveness.py).
     """
-    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.nice on this platform
-        os.nice(PRINT_NICENESS)
-    job = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+    head, _, html = sys.stdin.buffer.read().partition(b"\n")
+    job = json.loads(head)
     try:
-        pdf = asyncio.run(_print(job["html"], job["chromium_path"], PageFrame(**job["frame"])))
+        pdf = asyncio.run(_print(html.decode("utf-8"), job["chromium_path"], PageFrame(**job["frame"])))
     except Exception as exc:  # noqa: BLE001 - Playwright's errors vary; the parent needs one line
         print(f"Chromium could not print the report: {type(exc).__name__}: {str(exc).splitlines()[0]}",
               file=sys.stderr)
