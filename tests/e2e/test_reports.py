@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 import shlex
 import subprocess
 import threading
+import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,7 +29,7 @@ from capture.bundle import Artifact as BundleArtifact
 from capture.bundle import EvidenceBundle
 from capture.judge import COVER_UNMEASURED
 from capture.options import CaptureOptions
-from capture.pdf import PageFrame, PdfRenderFailed, html_to_pdf
+from capture.pdf import PRINT_NICENESS, PageFrame, PdfRenderFailed, html_to_pdf
 from storage.models import AuditEvent, Case, Evidence, EvidenceState, Role, User
 from tests.support.fixture_site import NAMED_COLOURS, FixtureSite
 from tests.support.environment import CHROMIUM
@@ -196,6 +198,43 @@ def test_the_printer_fetches_nothing_and_runs_no_script_even_for_hostile_html(co
 def test_printing_that_cannot_finish_in_time_fails_at_once_with_a_clear_error(timeout):
     with pytest.raises(PdfRenderFailed, match="longer than"):
         html_to_pdf("<p>x</p>", CaptureOptions(chromium_path=CHROMIUM), timeout_seconds=timeout)
+
+
+@pytest.mark.browser
+def test_the_printer_runs_below_the_web_server_in_its_session_and_in_a_group_of_its_own():
+    """nice counts only within a scheduler autogroup (Linux: one per session): a printer in a session of
+    its own would compete with the web pages at full weight (issue 11, benchmarks/responsiveness.py)."""
+    seen: list[tuple[int, int, int]] = []  # (nice, process group, session) of our child, once it is niced
+    done = threading.Event()
+
+    def child_stat(pid: str) -> list[str] | None:
+        try:  # fields after the command: state, ppid, pgrp, session, … nice is the 17th (proc(5))
+            return (Path("/proc") / pid / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+
+    def watch() -> None:
+        while not done.is_set():
+            for pid in (p.name for p in Path("/proc").iterdir() if p.name.isdigit()):
+                fields = child_stat(pid)
+                while fields and int(fields[1]) == os.getpid() and not done.is_set():
+                    if int(fields[16]) != os.nice(0):  # it lowers its priority as its first act
+                        seen.append((int(fields[16]), int(fields[2]), int(fields[3])))
+                        return
+                    time.sleep(0.005)
+                    fields = child_stat(pid)
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        assert html_to_pdf("<p>x</p>", CaptureOptions(chromium_path=CHROMIUM)).startswith(b"%PDF-")
+    finally:
+        done.set()
+        watcher.join()
+    [(nice, group, session)] = seen[:1]
+    assert session == os.getsid(0) and group != os.getpgid(0)
+    assert nice == min(19, os.nice(0) + PRINT_NICENESS)
 
 
 def test_printing_with_a_chromium_that_does_not_exist_fails_with_one_clear_line(tmp_path):
