@@ -29,7 +29,7 @@ from capture.bundle import Artifact as BundleArtifact
 from capture.bundle import EvidenceBundle
 from capture.judge import COVER_UNMEASURED
 from capture.options import CaptureOptions
-from capture.pdf import PRINT_NICENESS, PageFrame, PdfRenderFailed, html_to_pdf
+from capture.pdf import PRINT_NICENESS, PageFrame, PdfRenderFailed, html_to_pdf, html_to_pdfs
 from storage.models import AuditEvent, Case, Evidence, EvidenceState, Role, User
 from tests.support.fixture_site import NAMED_COLOURS, FixtureSite
 from tests.support.environment import CHROMIUM
@@ -198,6 +198,18 @@ def test_the_printer_fetches_nothing_and_runs_no_script_even_for_hostile_html(co
 def test_printing_that_cannot_finish_in_time_fails_at_once_with_a_clear_error(timeout):
     with pytest.raises(PdfRenderFailed, match="longer than"):
         html_to_pdf("<p>x</p>", CaptureOptions(chromium_path=CHROMIUM), timeout_seconds=timeout)
+
+
+@pytest.mark.browser
+def test_several_documents_print_with_one_chromium_each_with_its_own_frame_in_their_order():
+    docs = [(f"<h1>Dokument {n}</h1><p>{'æøå ' * n}</p>", PageFrame(header=f"Hoved {n}", footer=f"Fod {n}"))
+            for n in (1, 2, 3)]
+    pdfs = html_to_pdfs(docs, CaptureOptions(chromium_path=CHROMIUM), timeout_seconds=120)
+    assert len(pdfs) == 3
+    for n, pdf in enumerate(pdfs, 1):
+        text = pdf_text(pdf)
+        assert f"Dokument {n}" in text and f"Hoved {n}" in text and f"Fod {n}" in text
+        assert not {f"Dokument {m}" for m in (1, 2, 3) if m != n} & set(re.findall(r"Dokument \d", text))
 
 
 @pytest.mark.browser
