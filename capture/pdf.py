@@ -31,9 +31,14 @@ DEAD_PROXY = {"server": "http://127.0.0.1:9", "bypass": "<-loopback>"}
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)  #: where the child process imports capture from
 #: how much lower than the web server the printing child runs (0 = same priority, 19 = lowest)
 PRINT_NICENESS = 10
-#: the child lowers its priority before anything else (importing Playwright is work too)
-_CHILD = ("import os, sys; hasattr(os, 'nice') and os.nice(int(sys.argv[2])); sys.path.insert(0, sys.argv[1]); "
-          "from capture.pdf import _child_main; _child_main()")
+#: the child lowers its priority before anything else (importing Playwright is work too). It runs in a
+#: session of its own, so on Linux a scheduler autogroup of its own: nice counts only inside an autogroup,
+#: so the group's nice is lowered too (where the kernel has autogroups; nothing else needs it)
+_CHILD = ("import os, sys\n"
+          "try:\n    with open('/proc/self/autogroup', 'w') as group:\n        group.write(sys.argv[2])\n"
+          "except OSError:\n    pass\n"
+          "hasattr(os, 'nice') and os.nice(int(sys.argv[2]))\n"
+          "sys.path.insert(0, sys.argv[1])\nfrom capture.pdf import _child_main\n_child_main()")
 
 
 @dataclass(frozen=True)
@@ -75,10 +80,10 @@ def html_to_pdfs(documents: Sequence[tuple[str, PageFrame]], options: CaptureOpt
     head = {"chromium_path": options.chromium_path,
             "documents": [{"frame": asdict(frame), "size": len(body)} for (_, frame), body in zip(documents, bodies)]}
     job = b"\n".join([json.dumps(head).encode("utf-8"), *bodies])
-    # its own process group (so a timeout can kill all it started) but the parent's session: on Linux
-    # a new session is a new scheduler autogroup, in which the lower priority would count for nothing
+    # a session of its own: a timeout kills all it started, and its autogroup's priority is its own (_CHILD)
     proc = subprocess.Popen([sys.executable, "-c", _CHILD, _PACKAGE_ROOT, str(PRINT_NICENESS)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, process_group=0)
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
     try:
         out, err = proc.communicate(job, timeout=timeout_seconds)
     except subprocess.TimeoutExpired:
