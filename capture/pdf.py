@@ -123,7 +123,7 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _child_main() -> None:
-    """The child process: read the job from stdin, write the PDF to stdout, one error line to stderr.
+    """The child process: read the documents from stdin, write their PDFs to stdout, one error line to stderr.
 
     Its priority is lowered before it starts (``_CHILD``; Chromium inherits it): a report printed in the
     background must not slow the pages people are waiting for on a small server (issue 11,

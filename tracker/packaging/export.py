@@ -5,7 +5,7 @@ by its evidence id, the "Bevis nr." of the reports, e.g. ``evidence/12``)::
 
     README.txt                        Danish first, then English: what is here and how to verify it
     SHA256SUMS                        ``sha256sum -c`` format (two spaces, sorted paths); covers every other file
-    case-report.pdf                   the case report (tracker.packaging.reports.case_report_printable)
+    case-report.pdf                   the case report (tracker.packaging.reports.case_report_pdf)
     case.json                         the case's facts, steps and evidence list
     audit-extract.jsonl               the case's audit events, oldest first: id, at, actor, action, object,
                                       details, prev_hash, hash
@@ -14,7 +14,7 @@ by its evidence id, the "Bevis nr." of the reports, e.g. ``evidence/12``)::
     evidence/12/<artifact>            every artifact by its name (screenshot_full.png, page.mhtml, text.txt, …)
     evidence/12/manifest.tsr          RFC 3161 token over manifest.json, when the capture was timestamped
     evidence/12/manifest.tsa-chain.pem  the TSA certificates the token was verified against when obtained
-    evidence/12/report.pdf            the evidence report of that capture (tracker.packaging.reports.evidence_report_printable)
+    evidence/12/report.pdf            the evidence report of that capture (tracker.packaging.reports.evidence_report_pdf)
     evidence/12/capture.wacz          a replayable WACZ of the capture's WARC, when it has one (tracker.packaging.wacz);
                                       a viewing aid, not evidence: it is not in manifest.json
     tsa/tsa-ca.pem                    the TSA's CA certificate(s) (settings.tsa_ca_file, and those stored with
