@@ -2,19 +2,22 @@
 
 Seeds a fresh data directory (SQLite, huey on SQLite): unit A's leader has a case with 10 secured
 evidence items (synthetic sealed bundles with ~0.5 MB screenshots), unit B's leader has 20 cases.
-Then runs the real ``vaern serve`` (waitress + the embedded job consumer) as a subprocess and, over
-HTTP, times leader B's case list (``GET /``):
+Then runs the real ``vaern serve`` (waitress + the embedded job consumer) of this checkout (or of
+``--code DIR``) as a subprocess and, over HTTP, times leader B's case list (``GET /``; each answer
+must be HTTP 200 and list B's 20 cases and not A's), in rounds after one unmeasured warm-up build:
 
-1. idle: nobody else does anything;
-2. while leader A builds packages of the 10-evidence case (``GET /cases/<ref>/package.zip`` starts
-   the job; the timing samples are those taken while a job is queued or running; repeated until
-   enough samples are in).
+1. idle: nobody builds anything (as long as the previous build took);
+2. building: leader A builds a package of the 10-evidence case (``GET /cases/<ref>/package.zip``
+   starts the job; the samples are those taken while it is queued or running).
+
+Both sides make the same requests in the same loop: a timed case list for B, then a status poll by
+A (of the running job, or idle of the last finished one). The machine's other load moves the figures,
+so idle and building alternate and each round's figures are printed too.
 
 Prints the p50/p95/max of both, how long the packages took, and last ``ratio=X.XX`` (p95 while
-building over p95 idle; target <= 1.5, and no sample above 1 s). On a shared machine the figures
-move: compare within one run.
+building over p95 idle; target <= 1.5, and no sample above 1 s).
 
-    .venv/bin/python benchmarks/responsiveness.py [--samples 60] [--packages 3]
+    .venv/bin/python benchmarks/responsiveness.py [--rounds 3] [--code DIR]
 """
 from __future__ import annotations
 
@@ -77,8 +80,8 @@ def _bundle(rng: random.Random, i: int, shot: int = 500_000) -> EvidenceBundle:
                                             "url": f"https://example.org/opslag/{i}"})
 
 
-def seed(settings) -> str:
-    """The organisation; returns the ref of leader A's 10-evidence case."""
+def seed(settings) -> tuple[str, list[str]]:
+    """The organisation; returns the ref of leader A's 10-evidence case and the refs of unit B's cases."""
     rng = random.Random(11)
     rt = Runtime.from_settings(settings)
     try:
@@ -91,7 +94,8 @@ def seed(settings) -> str:
             case = open_case(s, ea, _report(0, "Trusler i kommentarfeltet"))
             ref, case_id, ea_id = case.ref, case.id, ea.id
             evidence = [case.evidence[0].id]
-            others = [open_case(s, eb, _report(100 + n, f"Sag {n} i Borgerservice")).evidence[0].id for n in range(20)]
+            b_cases = [open_case(s, eb, _report(100 + n, f"Sag {n} i Borgerservice")) for n in range(20)]
+            others, b_refs = [c.evidence[0].id for c in b_cases], [c.ref for c in b_cases]
         for i in range(1, 10):
             with rt.transaction() as s:
                 ev = add_evidence(s, s.get(User, ea_id), s.get(Case, case_id), url=f"https://example.org/opslag/{i}")
@@ -103,7 +107,7 @@ def seed(settings) -> str:
             store_bundle(rt, ev_id, _bundle(small, ev_id, shot=20_000))
     finally:
         rt.close()
-    return ref
+    return ref, b_refs
 
 
 class Client:
@@ -139,12 +143,23 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def timed_list(client: Client) -> float:
+def timed_list(client: Client, expect: list[str], refuse: str) -> float:
+    """One timed case list; it must be the whole page of B's cases (and none of A's)."""
     t0 = time.perf_counter()
     status, body, _ = client.get("/")
     took = time.perf_counter() - t0
-    assert status == 200, status
+    assert status == 200, f"case list: HTTP {status}"
+    page = body.decode("utf-8")
+    missing = [r for r in expect if r not in page]
+    assert not missing and refuse not in page, f"case list: missing {missing[:3]} or shows {refuse}"
     return took
+
+
+def poll(client: Client, job_page: str) -> bool:
+    """Leader A's status poll; True when the job is finished."""
+    status, body, _ = client.get(job_page + "/status.json")
+    assert status == 200, f"status.json: HTTP {status}"
+    return b'"finished":true' in body.replace(b" ", b"")
 
 
 def pct(values: list[float], p: float) -> float:
@@ -157,32 +172,51 @@ def describe(name: str, values: list[float]) -> str:
             f"p95={pct(values, 95) * 1000:7.1f} ms  max={max(values) * 1000:7.1f} ms")
 
 
+def start_build(client: Client, ref: str) -> str:
+    status, _, headers = client.get(f"/cases/{ref}/package.zip")
+    assert status == 303, f"expected the job's progress page, got {status}"
+    return headers["Location"]
+
+
+def collect_package(client: Client, ref: str) -> None:
+    status, body, _ = client.get(f"/cases/{ref}/package.zip")  # the ready file
+    assert status == 200 and body[:2] == b"PK", f"the package was not handed out: {status}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--samples", type=int, default=60, help="case-list requests idle, and at least as many while building")
-    parser.add_argument("--packages", type=int, default=3, help="at least this many packages are built")
+    parser.add_argument("--rounds", type=int, default=3, help="idle windows, each followed by one package build")
+    parser.add_argument("--code", type=Path, default=ROOT, help="the checkout whose `vaern serve` is measured")
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="vaern-responsiveness-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("VAERN_")}
     env.update(VAERN_DATA_DIR=str(data_dir), VAERN_SECRET_KEY=secrets.token_hex(16),
-               VAERN_QUEUE_NAME=f"bench-{secrets.token_hex(3)}", VAERN_LOGIN_RATE_LIMIT="1000 per minute")
+               VAERN_QUEUE_NAME=f"bench-{secrets.token_hex(3)}", VAERN_LOGIN_RATE_LIMIT="1000 per minute",
+               PYTHONPATH=str(args.code.resolve()))
     if CHROMIUM:
         env["VAERN_CHROMIUM_PATH"] = CHROMIUM
     settings = load_settings(data_dir=data_dir, secret_key=env["VAERN_SECRET_KEY"], queue_name=env["VAERN_QUEUE_NAME"],
                              chromium_path=CHROMIUM)
     t0 = time.perf_counter()
-    ref = seed(settings)
-    print(f"seeded: case {ref} with 10 evidence items, 20 other cases ({time.perf_counter() - t0:.1f} s)", flush=True)
+    ref, b_refs = seed(settings)
+    print(f"seeded: case {ref} with 10 evidence items, 20 other cases ({time.perf_counter() - t0:.1f} s); "
+          f"serving {args.code.resolve()}", flush=True)
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    vaern = str(Path(sys.executable).with_name("vaern"))
     log = open(data_dir / "serve.log", "wb")
-    server = subprocess.Popen([vaern, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
+    # the checkout's own code (the venv's `vaern` script may be installed from another checkout)
+    server = subprocess.Popen([sys.executable, "-c", "from webui.cli import main; main()", "serve",
+                               "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=args.code,
                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
+    idle: list[float] = []
+    busy: list[float] = []
+    builds: list[float] = []
+    rounds: list[tuple[list[float], list[float]]] = []
+    loads: list[float] = []
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -194,27 +228,34 @@ def main() -> None:
                     raise SystemExit(f"vaern serve did not start; see {data_dir / 'serve.log'}")
                 time.sleep(0.3)
         b, a = Client(base, "leder.b@kommune.dk"), Client(base, "leder.a@kommune.dk")
-        for _ in range(5):  # warm up
-            timed_list(b)
-        idle = [timed_list(b) for _ in range(args.samples)]
-
-        busy: list[float] = []
-        builds: list[float] = []
-        while len(builds) < args.packages or len(busy) < args.samples:
-            status, _, headers = a.get(f"/cases/{ref}/package.zip")
-            assert status == 303, f"expected the job's progress page, got {status}"
-            job_page = headers["Location"]
-            started = time.perf_counter()
+        lst = lambda: timed_list(b, b_refs, ref)  # noqa: E731
+        for _ in range(5):
+            lst()
+        # warm-up: one build, not measured (first use of Chromium, templates, caches)
+        job_page, started = start_build(a, ref), time.perf_counter()
+        while not poll(a, job_page):
+            lst()
+        collect_package(a, ref)
+        window = time.perf_counter() - started
+        for _ in range(args.rounds):
+            loads.append(os.getloadavg()[0])
+            quiet: list[float] = []
+            until = time.perf_counter() + window
+            while time.perf_counter() < until:  # idle: the same two requests, nothing being built
+                quiet.append(lst())
+                assert poll(a, job_page), "a finished job reads as unfinished"
+            job_page, started = start_build(a, ref), time.perf_counter()
+            during: list[float] = []
             while True:
-                busy.append(timed_list(b))
-                st = a.get(job_page + "/status.json")
-                if b'"finished":true' in st[1].replace(b" ", b""):
+                during.append(lst())
+                if poll(a, job_page):
                     break
-            builds.append(time.perf_counter() - started)
-            status, body, headers = a.get(f"/cases/{ref}/package.zip")  # the ready file
-            assert status == 200 and body[:2] == b"PK", f"the package was not handed out: {status}"
-            if len(builds) >= 20:
-                break
+            window = time.perf_counter() - started
+            builds.append(window)
+            collect_package(a, ref)
+            rounds.append((quiet, during))
+            idle += quiet
+            busy += during
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
@@ -223,6 +264,10 @@ def main() -> None:
             os.killpg(server.pid, signal.SIGKILL)
         log.close()
 
+    for n, (quiet, during) in enumerate(rounds, 1):
+        print(f"round {n} (load {loads[n - 1]:.1f}): idle p95={pct(quiet, 95) * 1000:.1f} ms (n={len(quiet)}), "
+              f"building p95={pct(during, 95) * 1000:.1f} ms (n={len(during)}), "
+              f"ratio {pct(during, 95) / pct(quiet, 95):.2f}")
     print(f"packages built: {len(builds)}, each {min(builds):.2f}–{max(builds):.2f} s (job start to ready)")
     print(describe("case list, idle", idle))
     print(describe("case list, building", busy))

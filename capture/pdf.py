@@ -4,11 +4,12 @@ Used for Værn's evidence reports. The document is rendered with JavaScript off,
 would make is aborted (images must be ``data:`` URIs), and all traffic of the browser points at a dead
 proxy. Printing runs in a child process of its own (with its own Playwright driver and Chromium), so the
 hard timeout can end everything it started: a hung driver or browser is killed, never left behind.
+Several documents can share one child and one Chromium (``html_to_pdfs``): a case package prints its
+reports that way, since starting them costs more than printing.
 """
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import html as html_mod
 import json
 import os
@@ -17,6 +18,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Sequence
 
 from playwright.async_api import async_playwright
 
@@ -29,7 +31,14 @@ DEAD_PROXY = {"server": "http://127.0.0.1:9", "bypass": "<-loopback>"}
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)  #: where the child process imports capture from
 #: how much lower than the web server the printing child runs (0 = same priority, 19 = lowest)
 PRINT_NICENESS = 10
-_CHILD = "import sys; sys.path.insert(0, sys.argv[1]); from capture.pdf import _child_main; _child_main()"
+#: the child lowers its priority before anything else (importing Playwright is work too). It runs in a
+#: session of its own, so on Linux a scheduler autogroup of its own: nice counts only inside an autogroup,
+#: so the group's nice is lowered too (where the kernel has autogroups; nothing else needs it)
+_CHILD = ("import os, sys\n"
+          "try:\n    with open('/proc/self/autogroup', 'w') as group:\n        group.write(sys.argv[2])\n"
+          "except OSError:\n    pass\n"
+          "hasattr(os, 'nice') and os.nice(int(sys.argv[2]))\n"
+          "sys.path.insert(0, sys.argv[1])\nfrom capture.pdf import _child_main\n_child_main()")
 
 
 @dataclass(frozen=True)
@@ -54,22 +63,54 @@ def html_to_pdf(html: str, options: CaptureOptions, frame: PageFrame | None = No
 
     Blocking; safe to call from any thread, with or without a running event loop.
     """
-    job = json.dumps({"html": html, "chromium_path": options.chromium_path,
-                      "frame": asdict(frame or PageFrame())}).encode("utf-8")
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD, _PACKAGE_ROOT], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    return html_to_pdfs([(html, frame or PageFrame())], options, timeout_seconds=timeout_seconds)[0]
+
+
+def html_to_pdfs(documents: Sequence[tuple[str, PageFrame]], options: CaptureOptions, *,
+                 timeout_seconds: float) -> list[bytes]:
+    """The PDFs of several documents, printed one after another by one Chromium, in their order.
+
+    Starting the child, its driver and Chromium costs more processor time than printing a report, so a
+    case package prints its reports in one go. All or nothing: PdfRenderFailed if any fails, or if all
+    together take longer than ``timeout_seconds``.
+    """
+    # one JSON line, then the documents as they are: a report's HTML is megabytes of images, and encoding
+    # it as a JSON string would hold the interpreter (and the web pages it serves) for tens of ms
+    bodies = [html.encode("utf-8") for html, _ in documents]
+    head = {"chromium_path": options.chromium_path,
+            "documents": [{"frame": asdict(frame), "size": len(body)} for (_, frame), body in zip(documents, bodies)]}
+    job = b"\n".join([json.dumps(head).encode("utf-8"), *bodies])
+    # a session of its own: a timeout kills all it started, and its autogroup's priority is its own (_CHILD)
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, _PACKAGE_ROOT, str(PRINT_NICENESS)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
     try:
-        pdf, err = proc.communicate(job, timeout=timeout_seconds)
+        out, err = proc.communicate(job, timeout=timeout_seconds)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
         raise PdfRenderFailed(f"printing the report took longer than {timeout_seconds:g} s") from None
     except BaseException:
         _kill_group(proc)
         raise
-    if proc.returncode != 0 or not pdf.startswith(b"%PDF-"):
+    pdfs = _split(out, len(documents)) if proc.returncode == 0 else None
+    if pdfs is None:
         why = err.decode("utf-8", errors="replace").strip().splitlines()
         raise PdfRenderFailed(why[-1] if why else f"the printer exited with status {proc.returncode}")
-    return pdf
+    return pdfs
+
+
+def _split(out: bytes, count: int) -> list[bytes] | None:
+    """The child's answer (a JSON line of sizes, then the PDFs) as PDFs; None if it is not that."""
+    head, _, rest = out.partition(b"\n")
+    try:
+        sizes = json.loads(head)["sizes"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if len(sizes) != count or sum(sizes) != len(rest):
+        return None
+    offsets = [sum(sizes[:i]) for i in range(count)]
+    pdfs = [rest[at:at + size] for at, size in zip(offsets, sizes)]
+    return pdfs if all(pdf.startswith(b"%PDF-") for pdf in pdfs) else None
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -82,39 +123,49 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _child_main() -> None:
-    """The child process: read the job from stdin, write the PDF to stdout, one error line to stderr.
+    """The child process: read the documents from stdin, write their PDFs to stdout, one error line to stderr.
 
-    It lowers its own priority first (Chromium inherits it): a report printed in the background must not
-    slow the pages people are waiting for on a small server (issue 11, benchmarks/responsiveness.py).
+    Its priority is lowered before it starts (``_CHILD``; Chromium inherits it): a report printed in the
+    background must not slow the pages people are waiting for on a small server (issue 11,
+    benchmarks/responsiveness.py).
     """
-    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.nice on this platform
-        os.nice(PRINT_NICENESS)
-    job = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+    head, _, rest = sys.stdin.buffer.read().partition(b"\n")
+    job = json.loads(head)
+    documents, at = [], 0
+    for doc in job["documents"]:
+        documents.append((rest[at:at + doc["size"]].decode("utf-8"), PageFrame(**doc["frame"])))
+        at += doc["size"] + 1  # the newline between two documents
     try:
-        pdf = asyncio.run(_print(job["html"], job["chromium_path"], PageFrame(**job["frame"])))
+        pdfs = asyncio.run(_print(documents, job["chromium_path"]))
     except Exception as exc:  # noqa: BLE001 - Playwright's errors vary; the parent needs one line
         print(f"Chromium could not print the report: {type(exc).__name__}: {str(exc).splitlines()[0]}",
               file=sys.stderr)
         sys.exit(3)
-    sys.stdout.buffer.write(pdf)
+    sys.stdout.buffer.write(json.dumps({"sizes": [len(pdf) for pdf in pdfs]}).encode("utf-8") + b"\n")
+    for pdf in pdfs:
+        sys.stdout.buffer.write(pdf)
     sys.stdout.buffer.flush()
 
 
-async def _print(html: str, chromium_path: str | None, frame: PageFrame) -> bytes:
+async def _print(documents: list[tuple[str, PageFrame]], chromium_path: str | None) -> list[bytes]:
     async with async_playwright() as pw:
         executable = browser_mod.find_chromium(chromium_path, pw.chromium.executable_path)
         browser = await pw.chromium.launch(executable_path=executable, headless=True,
                                            args=list(browser_mod.LAUNCH_ARGS), proxy=DEAD_PROXY)
         try:
-            context = await browser.new_context(java_script_enabled=False, offline=True,
-                                                service_workers="block", accept_downloads=False)
-            await context.route("**/*", lambda route: route.abort("blockedbyclient"))
-            page = await context.new_page()
-            await page.set_content(html, wait_until="load")
-            return await page.pdf(format="A4", print_background=True, prefer_css_page_size=False,
-                                  display_header_footer=True, header_template=_header(frame),
-                                  footer_template=_footer(frame),
-                                  margin={"top": "20mm", "bottom": "18mm", "left": "16mm", "right": "16mm"})
+            pdfs = []
+            for html, frame in documents:  # each in a fresh context: nothing of one document reaches the next
+                context = await browser.new_context(java_script_enabled=False, offline=True,
+                                                    service_workers="block", accept_downloads=False)
+                await context.route("**/*", lambda route: route.abort("blockedbyclient"))
+                page = await context.new_page()
+                await page.set_content(html, wait_until="load")
+                pdfs.append(await page.pdf(format="A4", print_background=True, prefer_css_page_size=False,
+                                           display_header_footer=True, header_template=_header(frame),
+                                           footer_template=_footer(frame),
+                                           margin={"top": "20mm", "bottom": "18mm", "left": "16mm", "right": "16mm"}))
+                await context.close()
+            return pdfs
         finally:
             await browser.close()
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 import shlex
 import subprocess
 import threading
+import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,7 +29,7 @@ from capture.bundle import Artifact as BundleArtifact
 from capture.bundle import EvidenceBundle
 from capture.judge import COVER_UNMEASURED
 from capture.options import CaptureOptions
-from capture.pdf import PageFrame, PdfRenderFailed, html_to_pdf
+from capture.pdf import PRINT_NICENESS, PageFrame, PdfRenderFailed, html_to_pdf, html_to_pdfs
 from storage.models import AuditEvent, Case, Evidence, EvidenceState, Role, User
 from tests.support.fixture_site import NAMED_COLOURS, FixtureSite
 from tests.support.environment import CHROMIUM
@@ -196,6 +198,60 @@ def test_the_printer_fetches_nothing_and_runs_no_script_even_for_hostile_html(co
 def test_printing_that_cannot_finish_in_time_fails_at_once_with_a_clear_error(timeout):
     with pytest.raises(PdfRenderFailed, match="longer than"):
         html_to_pdf("<p>x</p>", CaptureOptions(chromium_path=CHROMIUM), timeout_seconds=timeout)
+
+
+@pytest.mark.browser
+def test_several_documents_print_with_one_chromium_each_with_its_own_frame_in_their_order():
+    docs = [(f"<h1>Dokument {n}</h1><p>{'æøå ' * n}</p>", PageFrame(header=f"Hoved {n}", footer=f"Fod {n}"))
+            for n in (1, 2, 3)]
+    pdfs = html_to_pdfs(docs, CaptureOptions(chromium_path=CHROMIUM), timeout_seconds=120)
+    assert len(pdfs) == 3
+    for n, pdf in enumerate(pdfs, 1):
+        text = pdf_text(pdf)
+        assert f"Dokument {n}" in text and f"Hoved {n}" in text and f"Fod {n}" in text
+        assert not {f"Dokument {m}" for m in (1, 2, 3) if m != n} & set(re.findall(r"Dokument \d", text))
+
+
+@pytest.mark.browser
+def test_the_printer_runs_below_the_web_server_in_a_session_and_scheduler_group_of_its_own():
+    """nice counts only within a scheduler autogroup (Linux: one per session): the printer's own group is
+    lowered too, or it would compete with the web pages at full weight (issue 11, benchmarks/responsiveness.py)."""
+    seen: list[tuple[int, int, str]] = []  # (nice, session, autogroup line) of our child, the last one read
+    done = threading.Event()
+
+    def child_stat(pid: str) -> list[str] | None:
+        try:  # fields after the command: state, ppid, pgrp, session, … nice is the 17th (proc(5))
+            return (Path("/proc") / pid / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+
+    def watch() -> None:  # follows the child until it ends: the last reading is after it lowered itself
+        while not done.is_set():
+            for pid in (p.name for p in Path("/proc").iterdir() if p.name.isdigit()):
+                fields = child_stat(pid)
+                while fields and int(fields[1]) == os.getpid():
+                    try:
+                        group = (Path("/proc") / pid / "autogroup").read_text()
+                    except OSError:
+                        group = ""
+                    seen[:] = [(int(fields[16]), int(fields[3]), group)]
+                    time.sleep(0.005)
+                    fields = child_stat(pid)
+                if seen:
+                    return
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        assert html_to_pdf("<p>x</p>", CaptureOptions(chromium_path=CHROMIUM)).startswith(b"%PDF-")
+    finally:
+        done.set()
+        watcher.join()
+    [(nice, session, autogroup)] = seen
+    assert session != os.getsid(0) and nice == min(19, os.nice(0) + PRINT_NICENESS)
+    if Path("/proc/self/autogroup").exists():
+        assert autogroup.split()[-1] == str(PRINT_NICENESS) and autogroup != Path("/proc/self/autogroup").read_text()
 
 
 def test_printing_with_a_chromium_that_does_not_exist_fails_with_one_clear_line(tmp_path):

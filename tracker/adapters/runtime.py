@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from capture.options import CaptureOptions
-from capture.pdf import PageFrame, html_to_pdf
+from capture.pdf import PageFrame, html_to_pdfs
 from storage.blobs import BlobError, BlobStore, EvidenceStore
 from storage.s3blobs import S3BlobStore
 from storage.db import WRITE, make_engine, make_session_factory, upgrade
@@ -157,10 +157,12 @@ class Runtime:
         """Drop the process's capturer (a broken browser or proxy is rebuilt for the next capture)."""
         jobs.close_capturer()
 
-    def print_pdf(self, html: str, *, header: str, footer: str, page_label: str, timeout_seconds: float) -> bytes:
-        """Print self-contained HTML to an A4 PDF in a Chromium that cannot reach the network (capture.pdf)."""
-        return html_to_pdf(html, self.capture_options, PageFrame(header=header, footer=footer, page_label=page_label),
-                           timeout_seconds=timeout_seconds)
+    def print_pdfs(self, documents: list[tuple[str, str, str, str]], *, timeout_seconds: float) -> list[bytes]:
+        """Print self-contained HTML documents, each ``(html, header, footer, page_label)``, to A4 PDFs with
+        one Chromium that cannot reach the network (capture.pdf)."""
+        return html_to_pdfs([(html, PageFrame(header=header, footer=footer, page_label=page_label))
+                             for html, header, footer, page_label in documents],
+                            self.capture_options, timeout_seconds=timeout_seconds)
 
     def mail_configured(self) -> bool:
         return notify.mail_configured(self)

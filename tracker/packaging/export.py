@@ -55,7 +55,7 @@ from storage.types import utcnow
 from tracker import __version__
 from tracker.oversight import audit
 from tracker.errors import DomainError
-from tracker.packaging.reports import case_report_pdf, evidence_report_pdf
+from tracker.packaging.reports import case_report_printable, evidence_report_printable, print_reports
 from tracker.packaging.wacz import WaczError, build_wacz
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ def write_case_package(rt: "Runtime", session: Session, case: Case, out: str | o
     if out.exists():
         raise FileExistsError(f"{out} exists: an export package is never overwritten")
     now = now or utcnow()
-    entries = [_bytes_entry(CASE_REPORT, case_report_pdf(rt, session, case, now=now))]
+    entries: list[_Entry] = []
     folders: list[tuple[str, Evidence]] = []
     for ev in packaged_evidence(case):
         folder = evidence_folder(ev)
@@ -133,10 +133,14 @@ def write_case_package(rt: "Runtime", session: Session, case: Case, out: str | o
             if not SAFE_NAME.match(art.name) or art.name == EVIDENCE_REPORT:
                 raise DomainError("artifact_name", f"evidence {ev.id}: artifact name {art.name!r} cannot be packaged")
             entries.append(_blob_entry(rt, f"{folder}/{art.name}", art.sha256, art.size))
-        entries.append(_bytes_entry(f"{folder}/{EVIDENCE_REPORT}", evidence_report_pdf(rt, session, ev, now=now)))
         warc = next((a for a in ev.artifacts if a.role == "warc"), None)
         if warc is not None:
             entries.append(_wacz_entry(rt, f"{folder}/{WACZ_NAME}", ev, warc.sha256, warc.size))
+    # every report in one go: one Chromium start-up instead of one per report (issue 11)
+    pdfs = print_reports(rt, [case_report_printable(rt, session, case, now=now)]
+                         + [evidence_report_printable(rt, session, ev, now=now) for _, ev in folders])
+    entries.append(_bytes_entry(CASE_REPORT, pdfs[0]))
+    entries += [_bytes_entry(f"{folder}/{EVIDENCE_REPORT}", pdf) for (folder, _), pdf in zip(folders, pdfs[1:])]
     extract, hashed = audit_extract(session, case)
     entries += [_bytes_entry(AUDIT_EXTRACT, extract), _bytes_entry(AUDIT_HASHED, hashed),
                 _bytes_entry(CASE_JSON, _json_bytes(case_facts(session, case, folders, now)))]

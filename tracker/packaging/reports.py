@@ -3,7 +3,7 @@
 The report says what each capture shows and, just as plainly, what it does not; it lists every file's
 SHA-256, the trusted timestamp, the method and the chain of custody, and how to check all of it with
 standard tools. Everything captured is shown as escaped text or as an image, never as live HTML, and
-the PDF is printed by a Chromium that cannot reach the network (capture/pdf.py, through ``rt.print_pdf``).
+the PDF is printed by a Chromium that cannot reach the network (capture/pdf.py, through ``rt.print_pdfs``).
 These functions read; recording the download as an audit event is the caller's business.
 
 Long because a report is one document: what it gathers for each capture (files, timestamp, custody,
@@ -15,6 +15,7 @@ import base64
 import hashlib
 import io
 import json
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
@@ -56,20 +57,45 @@ EXCERPT_CHARS = 4000  #: captured text shown in the report at most
 
 
 # -- public API -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Printable:
+    """A report ready to print: its HTML, the line above and below each page, and how long it may take."""
+
+    html: str
+    header: str
+    footer: str
+    page_label: str
+    timeout_seconds: float
+
+
 def evidence_report_pdf(rt, session: Session, evidence: Evidence, *, now: datetime | None = None) -> bytes:
     """The PDF report of one evidence (capture or upload); raises capture.pdf.PdfRenderFailed."""
-    html = evidence_report_html(rt, session, evidence, now=now)
-    return rt.print_pdf(html, header=f"Værn · Bevisrapport · Sag {evidence.case.ref} · Bevis nr. {evidence.id}",
-                        footer=_footer_fingerprint(evidence), page_label="Side {page} af {pages}",
-                        timeout_seconds=_timeout(1))
+    return print_reports(rt, [evidence_report_printable(rt, session, evidence, now=now)])[0]
 
 
 def case_report_pdf(rt, session: Session, case: Case, *, now: datetime | None = None) -> bytes:
     """The PDF report of a case with every capture; raises capture.pdf.PdfRenderFailed."""
-    html = case_report_html(rt, session, case, now=now)
-    return rt.print_pdf(html, header=f"Værn · Sagsrapport · Sag {case.ref} · {case.unit.name}",
-                        footer=f"Sag {case.ref} · {len(case.evidence)} bevis(er)", page_label="Side {page} af {pages}",
-                        timeout_seconds=_timeout(len(case.evidence)))
+    return print_reports(rt, [case_report_printable(rt, session, case, now=now)])[0]
+
+
+def print_reports(rt, reports: list[Printable]) -> list[bytes]:
+    """The PDFs of several reports, in their order, printed by one Chromium (one start-up for all)."""
+    return rt.print_pdfs([(r.html, r.header, r.footer, r.page_label) for r in reports],
+                         timeout_seconds=sum(r.timeout_seconds for r in reports))
+
+
+def evidence_report_printable(rt, session: Session, evidence: Evidence, *, now: datetime | None = None) -> Printable:
+    return Printable(evidence_report_html(rt, session, evidence, now=now),
+                     header=f"Værn · Bevisrapport · Sag {evidence.case.ref} · Bevis nr. {evidence.id}",
+                     footer=_footer_fingerprint(evidence), page_label="Side {page} af {pages}",
+                     timeout_seconds=_timeout(1))
+
+
+def case_report_printable(rt, session: Session, case: Case, *, now: datetime | None = None) -> Printable:
+    return Printable(case_report_html(rt, session, case, now=now),
+                     header=f"Værn · Sagsrapport · Sag {case.ref} · {case.unit.name}",
+                     footer=f"Sag {case.ref} · {len(case.evidence)} bevis(er)", page_label="Side {page} af {pages}",
+                     timeout_seconds=_timeout(len(case.evidence)))
 
 
 def evidence_report_html(rt, session: Session, evidence: Evidence, *, now: datetime | None = None) -> str:
