@@ -157,6 +157,10 @@ class Runtime:
         """Drop the process's capturer (a broken browser or proxy is rebuilt for the next capture)."""
         jobs.close_capturer()
 
+    def print_pdf(self, html: str, *, header: str, footer: str, page_label: str, timeout_seconds: float) -> bytes:
+        """One document: ``print_pdfs`` with a single entry."""
+        return self.print_pdfs([(html, header, footer, page_label)], timeout_seconds=timeout_seconds)[0]
+
     def print_pdfs(self, documents: list[tuple[str, str, str, str]], *, timeout_seconds: float) -> list[bytes]:
         """Print self-contained HTML documents, each ``(html, header, footer, page_label)``, to A4 PDFs with
         one Chromium that cannot reach the network (capture.pdf)."""
