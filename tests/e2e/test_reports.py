@@ -517,3 +517,51 @@ def test_a_missing_blob_is_reported_as_missing_and_a_thin_manifest_prints_no_non
     assert "Kontrolleret ved udskrivning: manifest.json giver dette fingeraftryk" in html
     visible = re.sub(r"<[^>]+>", " ", html.split("<body>", 1)[1])
     assert not re.search(r"\bNone\b", visible)
+
+
+def test_the_printers_chromium_runs_at_the_printers_low_priority_too():
+    """Playwright starts Chromium in a session (an autogroup) of its own at nice 0; the printer lowers it, or the
+    browser would compete with the web pages at full weight (measured: case list p95 ×2.7 while a package is built)."""
+    last: dict[int, tuple[int, str]] = {}  # pid -> (session, autogroup line) of the printer's Chromium, last reading
+    done = threading.Event()
+
+    def stat(pid: int) -> list[str] | None:
+        try:
+            return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+
+    def comm(pid: int) -> str:
+        try:
+            return (Path("/proc") / str(pid) / "comm").read_text().strip()
+        except OSError:
+            return ""
+
+    earlier = {int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()}  # e.g. the e2e browser
+
+    def watch() -> None:
+        while not done.is_set():
+            for entry in Path("/proc").iterdir():
+                if not entry.name.isdigit() or int(entry.name) in earlier:
+                    continue
+                pid, fields = int(entry.name), stat(int(entry.name))
+                # the browser: a session-leading Chromium started by Playwright's driver (not a crash reporter)
+                if fields and int(fields[3]) == pid and comm(pid) in ("chromium", "chrome", "headless_shell") \
+                        and int(fields[1]) != 1 and comm(int(fields[1])) not in ("chromium", "chrome", "headless_shell"):
+                    try:
+                        last[pid] = (pid, (entry / "autogroup").read_text())
+                    except OSError:
+                        pass
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        assert html_to_pdf("<p>x</p>" * 20000, CaptureOptions(chromium_path=CHROMIUM)).startswith(b"%PDF-")
+    finally:
+        done.set()
+        watcher.join()
+    assert len(last) == 1, last  # one browser, in a session of its own
+    if Path("/proc/self/autogroup").exists():  # the whole session's group (its renderers too) runs lowered
+        [(_, group)] = last.values()
+        assert group.split()[-1] == str(PRINT_NICENESS), group
