@@ -213,17 +213,32 @@ def test_several_documents_print_with_one_chromium_each_with_its_own_frame_in_th
 
 
 @pytest.mark.browser
+def _proc_stat(pid: int | str) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command: state, ppid, pgrp, session, … nice is [16] (proc(5))."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _print_while(watch, done: threading.Event, html: str) -> None:
+    """Print ``html`` while ``watch`` runs in a thread; ``done`` tells it to stop once the printer has ended."""
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        assert html_to_pdf(html, CaptureOptions(chromium_path=CHROMIUM)).startswith(b"%PDF-")
+    finally:
+        done.set()
+        watcher.join()
+
+
 def test_the_printer_runs_below_the_web_server_in_a_session_and_scheduler_group_of_its_own():
     """nice counts only within a scheduler autogroup (Linux: one per session): the printer's own group is
     lowered too, or it would compete with the web pages at full weight (issue 11, benchmarks/responsiveness.py)."""
     seen: list[tuple[int, int, str]] = []  # (nice, session, autogroup line) of our child, the last one read
     done = threading.Event()
 
-    def child_stat(pid: str) -> list[str] | None:
-        try:  # fields after the command: state, ppid, pgrp, session, … nice is the 17th (proc(5))
-            return (Path("/proc") / pid / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
+    child_stat = _proc_stat
 
     def our_children() -> set[str]:
         return {p.name for p in Path("/proc").iterdir()
@@ -247,13 +262,7 @@ def test_the_printer_runs_below_the_web_server_in_a_session_and_scheduler_group_
                     return
             time.sleep(0.01)
 
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    try:
-        assert html_to_pdf("<p>x</p>", CaptureOptions(chromium_path=CHROMIUM)).startswith(b"%PDF-")
-    finally:
-        done.set()
-        watcher.join()
+    _print_while(watch, done, "<p>x</p>")
     [(nice, session, autogroup)] = seen
     assert session != os.getsid(0) and nice == min(19, os.nice(0) + PRINT_NICENESS)
     if Path("/proc/self/autogroup").exists():
@@ -525,11 +534,7 @@ def test_the_printers_chromium_runs_at_the_printers_low_priority_too():
     last: dict[int, tuple[int, str]] = {}  # pid -> (session, autogroup line) of the printer's Chromium, last reading
     done = threading.Event()
 
-    def stat(pid: int) -> list[str] | None:
-        try:
-            return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
+    stat = _proc_stat
 
     def comm(pid: int) -> str:
         try:
@@ -554,13 +559,7 @@ def test_the_printers_chromium_runs_at_the_printers_low_priority_too():
                         pass
             time.sleep(0.01)
 
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    try:
-        assert html_to_pdf("<p>x</p>" * 20000, CaptureOptions(chromium_path=CHROMIUM)).startswith(b"%PDF-")
-    finally:
-        done.set()
-        watcher.join()
+    _print_while(watch, done, "<p>x</p>" * 20000)
     assert len(last) == 1, last  # one browser, in a session of its own
     if Path("/proc/self/autogroup").exists():  # the whole session's group (its renderers too) runs lowered
         [(_, group)] = last.values()
