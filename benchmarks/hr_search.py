@@ -7,7 +7,9 @@ autovacuum would give it). Before timing, every query's pages are checked agains
 exactly the cases it was put in. Then each query's first page (with the count, capped) plus the page after
 it (``after`` = the first page's last case, asked at both sizes even where it comes back empty) is timed;
 the sizes take turns query by query, so a busy machine slows both alike. Prints the median per query at
-both sizes and, last, ``ratio=X.XX``: the slowest query at 50k over the slowest at 1k (with
+both sizes with the rows their two pages showed (a query that finds 1 case among 1,000 and 167 among 50,000
+shows more at 50k, and showing costs), then the worst single query (also among those showing as many rows at
+both sizes), all queries together, and, last, ``ratio=X.XX``: the slowest query at 50k over the slowest at 1k (with
 ``--postgres-url``: SQLite and PostgreSQL each print their ``ratio_…``, and ``ratio`` is the larger).
 A linear scan would give about 50.
 
@@ -52,20 +54,23 @@ def check(session: Session, hr: User, k: dict) -> None:
     session.rollback()
 
 
-def run_once(session: Session, hr: User, name: str, f) -> float:
-    """Seconds for one query: a case search's first page and the page after it, or the audit log's two pages."""
+def run_once(session: Session, hr: User, name: str, f) -> tuple[float, int]:
+    """Seconds for one query (a case search's first page and the page after it, or the audit log's two
+    pages) and how many rows those pages showed: a query whose pages fill up at 50,000 cases shows more."""
     t0 = time.perf_counter()
     if isinstance(f, search.CaseFilters):
         first = search.search_cases(session, hr, f)
+        shown = len(first.cases)
         if first.cases:
-            search.search_cases(session, hr, f, after=first.cases[-1].id)
+            shown += len(search.search_cases(session, hr, f, after=first.cases[-1].id).cases)
     else:
         page = history.audit_log(session, hr, f)
+        shown = len(page.entries)
         if page.next_cursor:
-            history.audit_log(session, hr, f, before=page.next_cursor)
+            shown += len(history.audit_log(session, hr, f, before=page.next_cursor).entries)
     elapsed = time.perf_counter() - t0
     session.rollback()  # one transaction per search, as a request; drops the "audit.view" events recorded
-    return elapsed
+    return elapsed, shown
 
 
 def fill_one(url: str, n: int) -> tuple:
@@ -132,10 +137,12 @@ def run_sizes(url: str | None, sizes: list[int], label: str, repeat: int) -> flo
             check(session, hr, k)
         queries = [{**case_queries(k), **audit_queries(k)} for _engine, _session, _hr, k in dbs]
         times: list[dict[str, list[float]]] = [{name: [] for name in queries[0]} for _ in dbs]
+        shown: list[dict[str, int]] = [{} for _ in dbs]
         for _ in range(repeat):
             for name in queries[0]:
                 for i, (_engine, session, hr, _k) in enumerate(dbs):
-                    times[i][name].append(run_once(session, hr, name, queries[i][name]))
+                    elapsed, shown[i][name] = run_once(session, hr, name, queries[i][name])
+                    times[i][name].append(elapsed)
     finally:
         for engine, session, _hr, _k in dbs:
             session.close()
@@ -143,12 +150,19 @@ def run_sizes(url: str | None, sizes: list[int], label: str, repeat: int) -> flo
         for drop in drops:
             drop()
     small, large = ({name: statistics.median(ts) for name, ts in t.items()} for t in times)
-    print(f"[{label}] {'query':<20} {sizes[0]:>8} {sizes[1]:>8}  ratio  (ms, first + next page, median of {repeat})")
+    print(f"[{label}] {'query':<20} {sizes[0]:>8} {sizes[1]:>8}  ratio  rows shown  "
+          f"(ms, first + next page, median of {repeat})")
     for name in small:
-        print(f"[{label}] {name:<20} {small[name] * 1000:8.1f} {large[name] * 1000:8.1f}  {large[name] / small[name]:5.2f}")
+        print(f"[{label}] {name:<20} {small[name] * 1000:8.1f} {large[name] * 1000:8.1f}  {large[name] / small[name]:5.2f}"
+              f"  {shown[0][name]:>4} {shown[1][name]:>4}")
     ratio = max(large.values()) / max(small.values())
+    same = [name for name in small if shown[0][name] == shown[1][name]]
     worst = max(small, key=lambda name: large[name] / small[name])
-    print(f"[{label}] worst single query: {worst} {large[worst] / small[worst]:.2f}")
+    worst_same = max(same, key=lambda name: large[name] / small[name])
+    print(f"[{label}] worst single query: {worst} {large[worst] / small[worst]:.2f}; of those showing as many rows "
+          f"at both sizes: {worst_same} {large[worst_same] / small[worst_same]:.2f}")
+    print(f"[{label}] all queries together: {sum(small.values()) * 1000:.1f} ms -> {sum(large.values()) * 1000:.1f} ms, "
+          f"ratio {sum(large.values()) / sum(small.values()):.2f}")
     print(f"[{label}] slowest_small_ms={max(small.values()) * 1000:.1f} "
           f"slowest_large_ms={max(large.values()) * 1000:.1f} ratio_{label}={ratio:.2f}", flush=True)
     return ratio

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from storage.models import AuditEvent, Case, Role, User
@@ -132,7 +132,18 @@ def audit_log(session: Session, user: User, filters: AuditFilters, *, before: in
                     for k, v in vars(filters).items() if v not in (None, "", False)},
                  page_before=before)
     per_page = max(1, min(per_page, MAX_PER_PAGE))
-    q = select(AuditEvent)
+    # the ids first, then their rows: sorting whole rows (details included) cost SQLite ten times more
+    ids = list(session.execute(audit_ids_query(session, filters, before=before).limit(per_page + 1)).scalars())
+    more = len(ids) > per_page
+    ids = ids[:per_page]
+    rows = {e.id: e for e in session.execute(select(AuditEvent).where(AuditEvent.id.in_(ids))).scalars()} if ids else {}
+    events = [rows[i] for i in ids]
+    return Page(_entries(session, events, rules, lang), events[-1].id if more else None)
+
+
+def audit_ids_query(session: Session, filters: AuditFilters, *, before: int | None = None) -> Select:
+    """The ids of the audit events matching ``filters``, newest first (unlimited; callers add a limit)."""
+    q = select(AuditEvent.id)
     if filters.actor_id is not None:
         q = q.where(AuditEvent.actor_id == filters.actor_id)
     if filters.actor.strip():
@@ -153,10 +164,10 @@ def audit_log(session: Session, user: User, filters: AuditFilters, *, before: in
         q = q.where(AuditEvent.at < filters.at_to)
     if before is not None:
         q = q.where(AuditEvent.id < before)
-    events = list(session.execute(q.order_by(AuditEvent.id.desc()).limit(per_page + 1)).scalars())
-    more = len(events) > per_page
-    events = events[:per_page]
-    return Page(_entries(session, events, rules, lang), events[-1].id if more else None)
+    # A period that ends: its events come from ix_audit_at and are sorted ("+ 0" keeps the database from
+    # walking the whole log backwards by id instead: PostgreSQL did, passing 47,000 newer events to reach a
+    # month in the middle of 100,000).
+    return q.order_by((AuditEvent.id + 0).desc() if filters.at_to is not None else AuditEvent.id.desc())
 
 
 def audit_actions(session: Session) -> list[str]:
