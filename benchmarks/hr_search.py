@@ -1,7 +1,8 @@
 """How does HR's case search scale: every filter and the free-text search at 1,000 and at 50,000 cases.
 
 Fills a fresh database per size (SQLite by default, or ``--database-url`` for PostgreSQL) with synthetic
-cases, Danish case texts of 1–3 KB, offenders and audit events (PostgreSQL then gets the VACUUM ANALYZE
+cases, Danish case texts of 1–3 KB, offenders (one for every two cases: the register grows with them) and
+audit events (PostgreSQL then gets the VACUUM ANALYZE
 autovacuum would give it). Before timing, every query's pages are checked against the plainest query
 (tests/support/hr_data.reference_ids: same ids, same order, the capped count) and the rare word must find
 exactly the cases it was put in. Then each query's first page (with the count, capped) plus the page after

@@ -39,9 +39,14 @@ def _body(rng: random.Random, i: int) -> str:
 
 
 def fill(session: Session, n_cases: int, *, seed: int = 5, units: int = 20, employees: int = 600,
-         offenders: int = 3000, audit_per_case: int = 2) -> dict:
-    """Insert ``n_cases`` synthetic cases (and their people, texts, offenders, audit events); returns ids to query."""
+         offenders: int | None = None, audit_per_case: int = 2) -> dict:
+    """Insert ``n_cases`` synthetic cases (and their people, texts, offenders, audit events); returns ids to query.
+
+    The offender register grows with the cases (one account for every two cases unless ``offenders`` says),
+    the staff does not.
+    """
     rng = random.Random(seed)
+    offenders = offenders if offenders is not None else max(300, n_cases // 2)
     platforms = [p.id for p in shipped_directory().platforms]
     tag = f"{n_cases}-{seed}"
     session.execute(insert(OrgUnit), [{"name": f"Bench-enhed {tag}-{u}", "created_at": START} for u in range(units)])
@@ -52,7 +57,7 @@ def fill(session: Session, n_cases: int, *, seed: int = 5, units: int = 20, empl
          "created_at": START} for u in range(employees)])
     user_rows = session.execute(select(User.id, User.unit_id).where(User.email.like(f"bench{tag}-%"))).all()
     session.execute(insert(Offender), [
-        {"platform": rng.choice(platforms), "handle": f"krænker_{tag}_{o}", "display_name": f"Vred Borger {o}",
+        {"platform": rng.choice(platforms), "handle": f"krænker_{tag}_{o:06d}", "display_name": f"Vred Borger {o}",
          "kind": "unknown", "note": "", "created_at": START} for o in range(offenders)])
     offender_ids = list(session.execute(select(Offender.id).where(Offender.handle.like(f"krænker_{tag}_%"))).scalars())
     first_id = (session.execute(select(Case.id).order_by(Case.id.desc()).limit(1)).scalar() or 0) + 1
@@ -82,7 +87,10 @@ def fill(session: Session, n_cases: int, *, seed: int = 5, units: int = 20, empl
         session.execute(insert(AuditEvent), events)
     session.execute(text("ANALYZE"))
     mid = START + timedelta(days=SPAN_DAYS // 2)
-    return {"unit_id": unit_ids[3], "employee": LAST[4], "offender": f"krænker_{tag}_12", "platform": platforms[0],
+    # the offender of the middle case, by its whole handle (of one width: no handle contains another)
+    middle = session.execute(select(Offender.handle).join(CaseOffender, CaseOffender.offender_id == Offender.id)
+                             .where(CaseOffender.case_id == first_id + n_cases // 2)).scalar_one()
+    return {"unit_id": unit_ids[3], "employee": LAST[4], "offender": middle, "platform": platforms[0],
             "rare_refs": [f"B-{first_id + i:07d}" for i in range(n_cases) if i % 5000 == 17],  # the cases RARE is in
             "from": mid, "to": mid + timedelta(days=31), "actor_id": user_rows[7][0],
             "case_ref": f"B-{first_id + n_cases // 2:07d}"}

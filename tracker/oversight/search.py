@@ -34,6 +34,9 @@ STATUSES = ("open", "closed")
 FTS_TABLE = "case_text_fts"  #: SQLite (migration 0004)
 PG_COLUMN = "body_tsv"  #: PostgreSQL: stored to_tsvector('danish', body) (migration 0004)
 PG_INDEX = "ix_case_texts_body_tsv"  #: PostgreSQL: GIN over PG_COLUMN
+OFFENDER_FTS = "offender_name_fts"  #: SQLite: trigram index over offenders' handle and display name (migration 0016)
+PG_OFFENDER_INDEXES = ("ix_offenders_handle_trgm", "ix_offenders_display_name_trgm")  #: PostgreSQL: pg_trgm (0016)
+TRIGRAM = 3  #: a trigram index finds parts of a name from this many characters; shorter ones read every name
 _WORD = re.compile(r"[^\W_]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -44,8 +47,9 @@ def clean(value: str | None, limit: int = 200) -> str:
 
 
 def is_search_index_object(name: str | None, type_: str, parent_names: dict | None = None) -> bool:
-    """True for the full-text index objects migration 0004 creates outside the models (for the drift check)."""
-    return bool(name) and (name in (PG_INDEX, PG_COLUMN, FTS_TABLE) or name.startswith(FTS_TABLE + "_"))
+    """True for the search index objects migrations 0004 and 0016 create outside the models (for the drift check)."""
+    return bool(name) and (name in (PG_INDEX, PG_COLUMN, FTS_TABLE, OFFENDER_FTS, *PG_OFFENDER_INDEXES)
+                           or name.startswith((FTS_TABLE + "_", OFFENDER_FTS + "_")))
 
 
 # -- indexing -------------------------------------------------------------------------------------
@@ -223,6 +227,27 @@ def ids_containing(session: Session, id_column, columns: tuple, needle: str) -> 
     return ids if len(ids) <= MAX_LISTED_IDS else in_sql  # beyond SQLite's bound-parameter limit: ASCII folding
 
 
+def offender_ids_containing(session: Session, needle: str) -> list[int] | Select:
+    """Ids of the offenders whose handle or display name contains ``needle``, as ``ids_containing`` decides.
+
+    On SQLite a needle of TRIGRAM characters or more first asks the trigram index (case-insensitive as
+    FTS5 folds letters, æ, ø, å included) which offenders can match, and only those are compared here,
+    so the search no longer reads the whole register. A name written with letters that case folding turns
+    into two (ß, ẞ, ligatures such as ﬁ) is found by what FTS5 makes of it ("meiß" finds Meißner, "meiss"
+    does not). PostgreSQL's ILIKE uses its pg_trgm indexes by itself.
+    """
+    columns = (Offender.handle, Offender.display_name)
+    if session.get_bind().dialect.name == "postgresql" or len(needle) < TRIGRAM:
+        return ids_containing(session, Offender.id, columns, needle)
+    fts = table(OFFENDER_FTS, column("rowid"), column(OFFENDER_FTS))
+    phrase = '"' + needle.replace('"', '""') + '"'  # one FTS5 string: its trigrams in a row, no operators
+    folded = needle.casefold()
+    ids = [row[0] for row in session.execute(
+        select(Offender.id, *columns).where(Offender.id.in_(select(fts.c.rowid).where(fts.c[OFFENDER_FTS].op("MATCH")(phrase)))))
+        if any(folded in (value or "").casefold() for value in row[1:])]
+    return ids if len(ids) <= MAX_LISTED_IDS else ids_containing(session, Offender.id, columns, needle)
+
+
 def _conditions(session: Session, f: CaseFilters) -> list:
     where = []
     if f.employee_id is not None:
@@ -234,7 +259,7 @@ def _conditions(session: Session, f: CaseFilters) -> list:
         where.append(Case.unit_id == f.unit_id)
     if f.offender.strip():
         needle = f.offender.strip().lstrip("@")
-        offenders = ids_containing(session, Offender.id, (Offender.handle, Offender.display_name), needle)
+        offenders = offender_ids_containing(session, needle)
         where.append(Case.id.in_(select(CaseOffender.case_id).where(
             CaseOffender.state != "dismissed", CaseOffender.offender_id.in_(offenders))))
     if f.platform:
