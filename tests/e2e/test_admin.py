@@ -482,6 +482,19 @@ def test_the_administrator_confirms_statements_of_the_record_and_the_record_page
     assert "Aarhus Kommunes" not in client.get("/admin/processing-record").get_data(as_text=True)
 
 
+def test_a_record_file_broken_on_disk_after_the_start_sends_the_administrator_to_the_rule_files_with_its_line(site):
+    client = site.admin()
+    site.rules_dir.mkdir()
+    (site.rules_dir / "processing_record.toml").write_text("[record]\ntitle = 1\n", encoding="utf-8")
+    for url in ("/admin/processing-record", "/admin/processing-record.md", "/admin/processing-record.pdf"):
+        resp = client.get(url)
+        assert resp.status_code == 302 and resp.headers["Location"].endswith("/admin/rules"), url
+    page = client.get("/admin/rules").get_data(as_text=True)
+    assert ("The record could not be made, because a rule file has an error: "
+            f"{site.rules_dir / 'processing_record.toml'}: record, field &#39;title&#39;: Input should be a valid "
+            "string") in page
+
+
 def test_the_municipalitys_own_erasure_exceptions_are_the_ones_an_erasure_plan_names(site):
     client = site.admin()
     own = _shipped("erasure.toml").replace('label_da = "Sagen er åben"', 'label_da = "Sagen kører stadig"', 1)
