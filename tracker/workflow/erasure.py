@@ -12,7 +12,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from tracker.datafile import DataFileError, read_entries, validated
+from tracker.datafile import DataFileError, local_copy, read_entries, validated
 from tracker.workflow.retention import Source, Text
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "rules" / "erasure.toml"
@@ -64,5 +64,4 @@ def load_exceptions(path: Path | str | None = None) -> dict[str, ErasureExceptio
 
 def erasure_in_force(override_dir: Path | str | None) -> dict[str, ErasureException]:
     """The municipality's copy in ``override_dir`` when there is one, else the shipped file."""
-    local = Path(override_dir) / FILE_NAME if override_dir is not None else None
-    return load_exceptions(local if local is not None and local.is_file() else None)
+    return load_exceptions(local_copy(override_dir, FILE_NAME))

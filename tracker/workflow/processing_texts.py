@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from storage.models import Role
-from tracker.datafile import DataFileError, read_toml, validated
+from tracker.datafile import DataFileError, local_copy, read_toml, validated
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "rules" / "processing_record.toml"
 FILE_NAME = DEFAULT_PATH.name
@@ -175,5 +175,4 @@ def load_texts(path: Path | str | None = None) -> Texts:
 
 def processing_texts_in_force(override_dir: Path | str | None) -> Texts:
     """The municipality's copy in ``override_dir`` when there is one, else the shipped file."""
-    local = Path(override_dir) / FILE_NAME if override_dir is not None else None
-    return load_texts(local if local is not None and local.is_file() else None)
+    return load_texts(local_copy(override_dir, FILE_NAME))
