@@ -32,6 +32,13 @@ class DataFileError(DomainError):
 ErrorFactory = Callable[[Path, str | None, str | None, str], Exception]
 
 
+def local_copy(override_dir: Path | str | None, file_name: str) -> Path | None:
+    """The municipality's copy ``<override_dir>/<file_name>`` when there is one, else None (the loaders then read
+    the shipped file)."""
+    local = Path(override_dir) / file_name if override_dir is not None else None
+    return local if local is not None and local.is_file() else None
+
+
 def read_toml(file: Path, error: ErrorFactory) -> dict[str, Any]:
     """The whole file as a dict; ``error(...)`` for a file that cannot be read or is not TOML."""
     try:

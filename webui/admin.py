@@ -26,7 +26,19 @@ bp = Blueprint("admin", __name__)
 ROLES = PERSON_ROLE_LABELS
 TOKEN_STATES = {"live": _l("In use"), "revoked": _l("Revoked"), "expired": _l("Expired")}
 KINDS = {"rules": _l("Rules"), "platforms": _l("Platform directory"), "letter": _l("Letter template"),
-         "removal_signs": _l("Removal signs for re-checks"), "retention": _l("Retention rules")}
+         "removal_signs": _l("Removal signs for re-checks"), "retention": _l("Retention rules"),
+         "erasure": _l("Exceptions to erasure (GDPR art. 17(3))"),
+         "processing_record": _l("Texts of the record of processing (GDPR art. 30)")}
+#: what a file is for, on its page (files whose kind says it all have none)
+FILE_HINTS = {
+    "erasure": _l("Why Værn keeps something when a person asks to be erased: one exception for each kind of item, "
+                  "with its article and legal sources. The plan on HR's erasure page and vaern subject erase use "
+                  "the version in use."),
+    "processing_record": _l("The texts Værn cannot read from its settings: purposes, categories, recipients and "
+                            "roles. Statements marked »Skal bekræftes af kommunen« are confirmed in a "
+                            "[[confirmed]] entry (statement, text, confirmed_by; the keys are listed at the top of "
+                            "the file): the record then shows the municipality's words instead of the mark."),
+}
 
 
 def _message(exc: DomainError) -> str:

@@ -6,11 +6,13 @@ or Markdown.
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
 from capture.pdf import PdfRenderFailed
+from tracker.errors import DomainError
 from tracker.oversight.processing_record import record_for
 from tracker.packaging.reports import processing_record_markdown, processing_record_pdf
 from webui.cli import _runtime, main
@@ -28,7 +30,11 @@ def processing_record(out: Path) -> None:
         raise click.UsageError("--out must end in .pdf or .md")
     rt = _runtime()
     try:
-        record = record_for(rt)
+        try:
+            record = record_for(rt)
+        except DomainError as exc:  # a broken rule file (e.g. the municipality's processing_record.toml): one line
+            click.echo(f"vaern: {exc.message}", err=True)
+            sys.exit(2)
         if suffix == ".pdf":
             try:
                 body: bytes = processing_record_pdf(rt, record)

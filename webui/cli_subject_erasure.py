@@ -10,6 +10,7 @@ import click
 
 from capture.pdf import PdfRenderFailed
 from tracker.oversight import offender_access, subject_erasure
+from tracker.workflow.erasure import erasure_in_force
 from tracker.workflow.retention import retention_in_force
 from webui.cli import _work
 from webui.cli_retention import _as_of
@@ -33,7 +34,7 @@ def subject_erase(email: str | None, offender_id: int | None, reason: str, dry_r
     when = _as_of(as_of)
     with _work() as (rt, session):
         rules = retention_in_force(rt.rules_dir)
-        exceptions = subject_erasure.load_exceptions()
+        exceptions = erasure_in_force(rt.rules_dir)
         who = (subject_erasure.user_by_email(session, email) if email is not None
                else subject_erasure.offender_by_id(session, offender_id))
         if dry_run:

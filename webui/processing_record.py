@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 
 from capture.pdf import PdfRenderFailed
 from storage.models import Role
+from tracker.datafile import DataFileError
 from tracker.oversight.processing_record import record_for
 from tracker.packaging.reports import processing_record_markdown, processing_record_pdf
 from webui.admin import bp
@@ -30,18 +31,33 @@ def _download(body: bytes | str, mimetype: str, ext: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{_filename(ext)}"'})
 
 
+def _record():
+    """The record, or (a rule file it reads was broken on disk after the start) None with the loader's line flashed."""
+    try:
+        return record_for(runtime())
+    except DataFileError as exc:
+        flash(_("The record could not be made, because a rule file has an error: %(error)s", error=exc.message),
+              "error")
+        return None
+
+
 @bp.get("/admin/processing-record")
 @role_required(Role.admin)
 def processing_record():
-    return render_template("admin/processing_record.html", record=record_for(runtime()))
+    record = _record()
+    if record is None:
+        return redirect(url_for("admin.rules"))
+    return render_template("admin/processing_record.html", record=record)
 
 
 @bp.get("/admin/processing-record.pdf")
 @role_required(Role.admin)
 def processing_record_download_pdf():
-    rt = runtime()
+    record = _record()
+    if record is None:
+        return redirect(url_for("admin.rules"))
     try:
-        pdf = processing_record_pdf(rt, record_for(rt))
+        pdf = processing_record_pdf(runtime(), record)
     except PdfRenderFailed:
         flash(_("The PDF could not be made. Try again, or download the Markdown version."), "error")
         return redirect(url_for("admin.processing_record"))
@@ -51,4 +67,7 @@ def processing_record_download_pdf():
 @bp.get("/admin/processing-record.md")
 @role_required(Role.admin)
 def processing_record_download_markdown():
-    return _download(processing_record_markdown(record_for(runtime())), "text/markdown; charset=utf-8", "md")
+    record = _record()
+    if record is None:
+        return redirect(url_for("admin.rules"))
+    return _download(processing_record_markdown(record), "text/markdown; charset=utf-8", "md")

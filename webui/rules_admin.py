@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from storage.models import Role
 from tracker.accounts import rule_files as ops
 from tracker.errors import NotFound
-from webui.admin import KINDS, bp
+from webui.admin import FILE_HINTS, KINDS, bp
 from webui.db import perform, runtime
 from webui.demo_mail import DEMO_KEY
 from webui.forms.admin import ActionForm
@@ -102,7 +102,8 @@ def rule_file(file_id: str):
     view = ops.view_rule_file(odir, file)
     rows = _entry_rows(file, ops.entries_of(odir, file)) if file.id in ENTRY_FORMS else None
     return render_template("admin/rule_file.html", view=view, kinds=KINDS, error=error, rows=rows,
-                           pasted=view.text if pasted is None else pasted), (400 if error else 200)
+                           hint=FILE_HINTS.get(file.kind), pasted=view.text if pasted is None else pasted), (
+        400 if error else 200)
 
 
 @bp.get("/admin/rules/<file_id>/download")

@@ -16,6 +16,8 @@ from tracker.accounts import admin as ops
 from tracker.accounts import rule_files
 from tracker.oversight import offenders as offender_ops
 from tracker.errors import DomainError
+from tracker.workflow import erasure as erasure_file
+from tracker.workflow import processing_texts
 from tracker.workflow.platforms import DEFAULT_PATH
 from tracker.workflow.rules import RULES_DIR, RulesError
 from tracker.adapters import runtime as runtime_module
@@ -347,6 +349,10 @@ BROKEN = [
      "removal_signs.toml: platform 'youtube', field 'sources': removal_texts needs a source"),
     ("retention", "retention.toml", lambda t: t.replace("keep_years = 5\nenforced = true", "keep_years = 11\nenforced = true", 1),
      "retention.toml: rule 'closed_case', field 'keep_years': closed cases are kept 1 to 10 years after closing"),
+    ("erasure", "erasure.toml", lambda t: t.replace('article = "art. 17, stk. 3, litra e"\n', "", 1),
+     "erasure.toml: exception 'legal_hold', field 'article': Field required"),
+    ("processing-record", "processing_record.toml", lambda t: t.replace('role = "admin"', 'role = "hr"', 1),
+     "processing_record.toml: role, field 'role': no text for the role 'admin'"),
 ]
 
 
@@ -405,6 +411,99 @@ def test_a_broken_local_file_on_disk_stops_the_start_with_one_line(site):
     assert str(e.value).startswith(str(site.rules_dir / "response.toml")) and "\n" not in str(e.value)
 
 
+@pytest.mark.parametrize(("name", "breaks", "message"), [
+    ("erasure.toml", lambda t: t.replace('applies_to = "journal"', 'applies_to = "esdh"', 1),
+     "exception 'journal', field 'applies_to': Input should be"),
+    ("processing_record.toml", lambda t: t.replace('letter = "g"', 'letter = "h"', 1),
+     "section 'h', field 'letter': Input should be"),
+], ids=["erasure", "processing-record"])
+def test_a_broken_local_copy_of_the_erasure_or_record_file_stops_the_start_and_every_reload(site, monkeypatch, caplog,
+                                                                                            name, breaks, message):
+    site.rules_dir.mkdir()
+    (site.rules_dir / name).write_text(breaks(_shipped(name)), encoding="utf-8")
+    with pytest.raises(DomainError) as e:
+        create_app(runtime=site.rt)
+    assert str(e.value).startswith(f"{site.rules_dir / name}: {message}") and "\n" not in str(e.value)
+    monkeypatch.setattr(runtime_module, "RULES_LOOK_EVERY", 0)  # a process already running keeps its files
+    assert site.rt.refresh_in_force() is False
+    assert f"{name}: {message.split(':')[0]}" in caplog.text
+
+
+@pytest.mark.parametrize("module", [erasure_file, processing_texts], ids=["erasure", "processing-record"])
+def test_a_broken_shipped_erasure_or_record_file_stops_the_start_with_one_line(site, tmp_path, monkeypatch, module):
+    broken = tmp_path / module.FILE_NAME
+    broken.write_text(module.DEFAULT_PATH.read_text(encoding="utf-8") + "\n[[section\n", encoding="utf-8")
+    monkeypatch.setattr(module, "DEFAULT_PATH", broken)  # as if the installed copy were damaged
+    with pytest.raises(DomainError) as e:
+        create_app(runtime=site.rt)
+    assert str(e.value).startswith(f"{broken}: not valid TOML") and "\n" not in str(e.value)
+
+
+def test_the_administrator_confirms_statements_of_the_record_and_the_record_page_shows_the_municipalitys_text(
+        site, make_runtime):
+    client = site.admin()
+    record = client.get("/admin/processing-record").get_data(as_text=True)
+    assert "Sikkerhedskopier" in record and "IT-driften" not in record
+    before = int(re.search(r"(\d+) statements must be confirmed", record).group(1))
+    assert 'href="/admin/rules/processing-record"' in record
+
+    page = client.get("/admin/rules/processing-record").get_data(as_text=True)
+    assert "Texts of the record of processing (GDPR art. 30)" in page and "[[confirmed]]" in page
+    own = _shipped("processing_record.toml").replace(
+        "Stille beviser til rådighed for en politianmeldelse", "Aarhus Kommunes egen formulering: stille beviser til "
+        "rådighed for en politianmeldelse", 1) + (
+        '\n[[confirmed]]\nstatement = "backups"\ntext = "Databasen kopieres hver nat til kommunens backupsystem."\n'
+        'confirmed_by = "IT-driften, 1.12.2026"\n')
+    refused = post(client, "/admin/rules/processing-record", {"content": own.replace('"backups"', '"backup"')})
+    body = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "The file was not saved" in body
+    assert "processing_record.toml: confirmed &#39;backup&#39;, field &#39;statement&#39;: Input should be" in body
+    assert not (site.rules_dir / "processing_record.toml").exists() and not site.audit("rules.save")
+
+    assert post(client, "/admin/rules/processing-record", {"content": own}).status_code == 302
+    assert (site.rules_dir / "processing_record.toml").read_text(encoding="utf-8") == own
+    assert site.audit("rules.save")[-1].object_id == "processing_record.toml"
+    record = client.get("/admin/processing-record").get_data(as_text=True)
+    assert "Aarhus Kommunes egen formulering" in record
+    assert "Kommunens bekræftelse (IT-driften, 1.12.2026): Databasen kopieres hver nat" in record
+    assert f"{before - 1} statements must be confirmed" in record
+    markdown = client.get("/admin/processing-record.md").get_data(as_text=True)
+    assert "Aarhus Kommunes egen formulering" in markdown
+    # another `vaern serve` on the same data directory makes the record from the same file
+    other_web = create_app(runtime=make_runtime(data_dir=site.rt.settings.data_dir,
+                                                secret_key=site.rt.settings.secret_key))
+    other = csrf_login(other_web, ADMIN_EMAIL)
+    other.get("/?lang=en")
+    assert "Aarhus Kommunes egen formulering" in other.get("/admin/processing-record").get_data(as_text=True)
+
+    page = client.get("/admin/rules/processing-record").get_data(as_text=True)
+    assert client.post("/admin/rules/processing-record/revert",
+                       data={"csrf_token": TOKEN.search(page).group(1)}).status_code == 302
+    assert "Aarhus Kommunes" not in client.get("/admin/processing-record").get_data(as_text=True)
+
+
+def test_a_record_file_broken_on_disk_after_the_start_sends_the_administrator_to_the_rule_files_with_its_line(site):
+    client = site.admin()
+    site.rules_dir.mkdir()
+    (site.rules_dir / "processing_record.toml").write_text("[record]\ntitle = 1\n", encoding="utf-8")
+    for url in ("/admin/processing-record", "/admin/processing-record.md", "/admin/processing-record.pdf"):
+        resp = client.get(url)
+        assert resp.status_code == 302 and resp.headers["Location"].endswith("/admin/rules"), url
+    page = client.get("/admin/rules").get_data(as_text=True)
+    assert ("The record could not be made, because a rule file has an error: "
+            f"{site.rules_dir / 'processing_record.toml'}: record, field &#39;title&#39;: Input should be a valid "
+            "string") in page
+
+
+def test_the_municipalitys_own_erasure_exceptions_are_the_ones_an_erasure_plan_names(site):
+    client = site.admin()
+    own = _shipped("erasure.toml").replace('label_da = "Sagen er åben"', 'label_da = "Sagen kører stadig"', 1)
+    assert own != _shipped("erasure.toml")
+    assert post(client, "/admin/rules/erasure", {"content": own}).status_code == 302
+    plan = post(client, "/hr/privacy/erase", {"email": "ansat@kommune.dk", "reason": "E-mail af 1.12.2026"})
+    assert plan.status_code == 200 and "Sagen kører stadig" in plan.get_data(as_text=True)
+
+
 def test_reverting_is_refused_when_the_shipped_file_no_longer_fits_the_other_local_files(site):
     client = site.admin()
     response = _shipped("response.toml").replace('deadline = "police_report"', 'deadline = "politi"', 1)
@@ -456,6 +555,7 @@ def test_the_admin_pages_in_a_browser_pass_axe_and_fit_a_phone(site):
             for shot, url in (("index", "/admin"), ("users", "/admin/users?active=all"),
                               ("user", f"/admin/users/{site.leader_id}"), ("units", "/admin/units"),
                               ("rules", "/admin/rules"), ("rule-file", "/admin/rules/deadlines"),
+                              ("rule-file-record", "/admin/rules/processing-record"),
                               ("rule-step", "/admin/rules/response/entries/police_report"),
                               ("rule-deadline", "/admin/rules/deadlines/entries/police_report"),
                               ("rule-platform", "/admin/rules/platforms/entries/facebook"),

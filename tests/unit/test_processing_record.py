@@ -10,10 +10,11 @@ import pytest
 
 from tests.support.factories import make_settings
 from tracker.oversight.integrity import anchor_path
-from tracker.oversight.processing_record import (CONFIRM, DATA_FILE, ProcessingRecord, ProcessingRecordError,
-                                                 build_record, load_texts)
+from tracker.oversight.processing_record import CONFIRM, ProcessingRecord, build_record
 from tracker.packaging.reports import processing_record_html, processing_record_markdown
 from tracker.workflow.platforms import shipped_directory
+from tracker.workflow.processing_texts import DEFAULT_PATH as DATA_FILE
+from tracker.workflow.processing_texts import ProcessingRecordError, load_texts
 from tracker.workflow.redress import shipped
 from tracker.workflow.retention import DEFAULT_PATH, load_retention_rules
 from tracker.workflow.rules import load_rules

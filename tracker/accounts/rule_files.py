@@ -1,4 +1,5 @@
-"""The municipality's own copies of the rule files (deadlines, checklist, platforms, letters, removal signs, retention).
+"""The municipality's own copies of the rule files (deadlines, checklist, platforms, letters, removal signs, retention,
+the exceptions to erasure and the texts of the record of processing).
 
 The shipped files (``tracker/workflow/rules/``) stay untouched; a municipality's replacement is saved in an
 override folder (``<data_dir>/rules/``, letters in ``letters/`` below it) after the real loaders have accepted
@@ -24,10 +25,14 @@ from storage.models import Role, User
 from tracker.datafile import write_entries
 from tracker.oversight import audit
 from tracker.errors import DomainError, NotFound
+from tracker.workflow.erasure import DEFAULT_PATH as ERASURE_PATH
+from tracker.workflow.erasure import ErasureRulesError, erasure_in_force, load_exceptions
 from tracker.workflow.letters import SUFFIX as LETTER_SUFFIX
 from tracker.workflow.letters import TEMPLATE_DIR, LetterTemplateError, check_templates
 from tracker.workflow.platforms import (DEFAULT_PATH, PlatformDirectory, PlatformDirectoryError, load_directory_with_override,
                                load_platform_directory)
+from tracker.workflow.processing_texts import DEFAULT_PATH as RECORD_TEXTS_PATH
+from tracker.workflow.processing_texts import ProcessingRecordError, load_texts, processing_texts_in_force
 from tracker.workflow.removal_signs import DEFAULT_PATH as SIGNS_PATH
 from tracker.workflow.removal_signs import RemovalSignsError, load_removal_signs, signs_in_force
 from tracker.workflow.retention import DEFAULT_PATH as RETENTION_PATH
@@ -45,7 +50,7 @@ class RuleFile:
 
     id: str
     name: str
-    kind: str  #: rules | platforms | letter
+    kind: str  #: rules | platforms | removal_signs | retention | erasure | processing_record | letter
     shipped: Path
 
     def override(self, override_dir: Path) -> Path:
@@ -97,12 +102,15 @@ def override_stamp(override_dir: Path) -> tuple:
 
 
 def rule_files() -> tuple[RuleFile, ...]:
-    """The editable files: response, deadlines, the platform directory, the removal signs, retention, then each letter."""
+    """The editable files: response, deadlines, the platform directory, the removal signs, retention, the exceptions to
+    erasure, the texts of the record of processing, then each letter."""
     files = [RuleFile("response", RESPONSE_FILE, "rules", RULES_DIR / RESPONSE_FILE),
              RuleFile("deadlines", DEADLINES_FILE, "rules", RULES_DIR / DEADLINES_FILE),
              RuleFile("platforms", DEFAULT_PATH.name, "platforms", DEFAULT_PATH),
              RuleFile("removal-signs", SIGNS_PATH.name, "removal_signs", SIGNS_PATH),
-             RuleFile("retention", RETENTION_PATH.name, "retention", RETENTION_PATH)]
+             RuleFile("retention", RETENTION_PATH.name, "retention", RETENTION_PATH),
+             RuleFile("erasure", ERASURE_PATH.name, "erasure", ERASURE_PATH),
+             RuleFile("processing-record", RECORD_TEXTS_PATH.name, "processing_record", RECORD_TEXTS_PATH)]
     for path in sorted(TEMPLATE_DIR.glob(f"*{LETTER_SUFFIX}")):
         stem = path.name.removesuffix(LETTER_SUFFIX)
         files.append(RuleFile(f"letter-{stem}", f"letters/{path.name}", "letter", path))
@@ -133,6 +141,8 @@ def load_in_force(override_dir: Path) -> InForce:
             check_templates(_merged_letters(override_dir, Path(tmp)))
     signs_in_force(override_dir)  # checked at start too; re-checks read it when they decide
     retention_in_force(override_dir)  # likewise; `vaern retention run` reads it when it runs
+    erasure_in_force(override_dir)  # likewise; an erasure on request reads it when it plans
+    processing_texts_in_force(override_dir)  # likewise; the record reads it each time it is made
     return InForce(load_rules_with_overrides(override_dir), load_directory_with_override(override_dir))
 
 
@@ -181,11 +191,16 @@ def validate_rule_file(override_dir: Path, file: RuleFile, text: str) -> None:
                 load_removal_signs(candidate)
             elif file.kind == "retention":
                 load_retention_rules(candidate)
+            elif file.kind == "erasure":
+                load_exceptions(candidate)
+            elif file.kind == "processing_record":
+                load_texts(candidate)
             elif file.name == RESPONSE_FILE:
                 load_rule_files(rule_file_in_force(DEADLINES_FILE, override_dir), candidate)
             else:
                 load_rule_files(candidate, rule_file_in_force(RESPONSE_FILE, override_dir))
-        except (RulesError, PlatformDirectoryError, LetterTemplateError, RemovalSignsError, RetentionRulesError) as exc:
+        except (RulesError, PlatformDirectoryError, LetterTemplateError, RemovalSignsError, RetentionRulesError,
+                ErasureRulesError, ProcessingRecordError) as exc:
             raise RuleFileError(str(exc).replace(str(tmp_dir) + os.sep, "").replace(str(tmp_dir), "")) from None
 
 

@@ -4,8 +4,10 @@
 secure cookies, timestamps, mail, session limits), the rule files in force (recipients come from the checklist
 and ladder steps, the platforms from the platform directory, the bodies from redress.toml), the retention rules
 in force with their sources, the password hasher and the audit anchor file — with the texts in
-``processing_record.toml`` for what code cannot know (purposes, categories). Whatever Værn cannot establish
-(that backups run, where a platform processes data) is marked ``confirm`` ("Skal bekræftes af kommunen").
+``processing_record.toml`` in force (``tracker.workflow.processing_texts``: shipped, or the municipality's copy)
+for what code cannot know (purposes, categories). Whatever Værn cannot establish (that backups run, where a
+platform processes data) is marked ``confirm`` ("Skal bekræftes af kommunen") until the municipality confirms it
+in that file (``[[confirmed]]``: its words are added and the mark goes).
 The result is a plain structure; the admin page, the PDF and the Markdown export render it.
 
 Long because the record is one document: each of its seven parts reads the settings or files it rests on,
@@ -15,12 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import lru_cache
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from dataclasses import replace
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from storage.blobs import parse_s3_url
 from storage.models import Role
@@ -28,9 +27,10 @@ from tracker import __version__
 from tracker.accounts import passwords
 from tracker.accounts.users import password_hash_scheme
 from tracker.cases.hold import HOLD_ROLES
-from tracker.datafile import DataFileError, read_toml
 from tracker.oversight.integrity import anchor_path, read_anchors
 from tracker.workflow.platforms import PlatformDirectory
+from tracker.workflow.processing_texts import FILE_NAME as TEXTS_FILE
+from tracker.workflow.processing_texts import Texts, load_texts, processing_texts_in_force
 from tracker.workflow import redress as redress_file
 from tracker.workflow.redress import Redress
 from tracker.workflow.retention import DEFAULT_PATH as RETENTION_SHIPPED
@@ -41,98 +41,11 @@ if TYPE_CHECKING:
     from tracker.adapters.runtime import Runtime
     from tracker.settings import Settings
 
-DATA_FILE = Path(__file__).resolve().parent / "processing_record.toml"
 #: what a statement Værn cannot establish says
 CONFIRM = "Skal bekræftes af kommunen."
 #: the roles as the record names them in a sentence
 ROLE_NAMES = {Role.employee: "medarbejderen", Role.leader: "en leder", Role.amr: "arbejdsmiljørepræsentanten",
               Role.hr: "HR", Role.admin: "en administrator"}
-
-Text = Annotated[str, StringConstraints(strict=True, strip_whitespace=True, min_length=2)]
-
-
-class ProcessingRecordError(DataFileError):
-    """processing_record.toml is missing or invalid (one line: file, entry, field, problem)."""
-
-    code_for_file = "processing_record_invalid"
-
-
-# -- the data file ------------------------------------------------------------------------------------
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SourceIn(_Model):
-    text: Text
-    url: Text | None = None
-    verified: bool
-    checked: Text
-
-
-class RecordIn(_Model):
-    title: Text
-    intro: Text
-    sources: tuple[SourceIn, ...] = ()
-
-
-class SectionIn(_Model):
-    letter: Literal["a", "b", "c", "d", "e", "f", "g"]
-    heading_da: Text
-    legal_da: Text
-
-
-class TextIn(_Model):
-    title: Text
-    text: Text
-    confirm: bool = False
-    possible: bool = False
-    sources: tuple[SourceIn, ...] = ()
-
-
-class RecipientIn(_Model):
-    title: Text
-    text: Text
-    steps: tuple[Text, ...]
-    lists: Literal["platforms", "bodies"] | None = None
-
-
-class RoleIn(_Model):
-    role: Role
-    text: Text
-
-
-class Texts(_Model):
-    record: RecordIn
-    section: tuple[SectionIn, ...]
-    purpose: tuple[TextIn, ...]
-    subject: tuple[TextIn, ...]
-    data: tuple[TextIn, ...]
-    recipient: tuple[RecipientIn, ...]
-    role: tuple[RoleIn, ...]
-
-
-def load_texts(path: Path | str | None = None) -> Texts:
-    """Read and check the data file (default: the shipped one); ProcessingRecordError (one line) if invalid."""
-    path = Path(path) if path is not None else DATA_FILE
-    try:
-        texts = Texts.model_validate(read_toml(path, ProcessingRecordError))
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        loc = [str(p) for p in first["loc"]]
-        raise ProcessingRecordError(path, loc[0] if loc else None, ".".join(loc[1:]) or None, first["msg"]) from None
-    letters = [s.letter for s in texts.section]
-    if letters != sorted(set(letters)) or len(letters) != 7:
-        raise ProcessingRecordError(path, "section", "letter", "give each of a-g once, in order")
-    missing = [r.value for r in Role if r not in {x.role for x in texts.role}]
-    if missing:
-        raise ProcessingRecordError(path, "role", "role", f"no text for the role {missing[0]!r}")
-    return texts
-
-
-@lru_cache(maxsize=1)
-def shipped_texts() -> Texts:
-    return load_texts()
-
 
 # -- what the record is made of -----------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -153,6 +66,7 @@ class Entry:
     confirm: str | None = None
     details: tuple[str, ...] = ()
     sources: tuple[LegalSource, ...] = ()
+    key: str | None = None  #: the key the municipality confirms it by (processing_texts.CONFIRMABLE)
 
 
 @dataclass(frozen=True)
@@ -182,7 +96,7 @@ class ProcessingRecord:
 def build_record(settings: "Settings", rules: Rules, platforms: PlatformDirectory, retention: RetentionRules,
                  redress: Redress, *, texts: Texts | None = None, now: datetime | None = None) -> ProcessingRecord:
     """The record as the configuration and the files in force make it today (reads the anchor file; writes nothing)."""
-    texts = texts or shipped_texts()
+    texts = texts or load_texts()
     now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
     parts = {
         "a": _controller(settings),
@@ -193,7 +107,8 @@ def build_record(settings: "Settings", rules: Rules, platforms: PlatformDirector
         "f": _retention(retention, settings),
         "g": _security(settings, texts.role),
     }
-    sections = tuple(Section(s.letter, s.heading_da, s.legal_da, tuple(parts[s.letter])) for s in texts.section)
+    sections = tuple(Section(s.letter, s.heading_da, s.legal_da, tuple(_confirmed(parts[s.letter], texts)))
+                     for s in texts.section)
     return ProcessingRecord(title=texts.record.title, controller=settings.controller_name or "[UDFYLD: kommunens navn]",
                             intro=texts.record.intro, generated_at=now, vaern_version=__version__,
                             sources=_sources(texts.record.sources), sections=sections)
@@ -202,7 +117,18 @@ def build_record(settings: "Settings", rules: Rules, platforms: PlatformDirector
 def record_for(rt: "Runtime", *, now: datetime | None = None) -> ProcessingRecord:
     """The record of this process: its settings and the rule files in force (RetentionRulesError if broken)."""
     return build_record(rt.settings, rt.rules, rt.platforms, retention_in_force(rt.rules_dir), redress_file.shipped(),
-                        now=now)
+                        texts=processing_texts_in_force(rt.rules_dir), now=now)
+
+
+def _confirmed(entries: list[Entry], texts: Texts) -> list[Entry]:
+    """Each statement the municipality confirmed in the texts file: its words added, no longer marked."""
+    out = []
+    for e in entries:
+        c = texts.confirmation(e.key) if e.key else None
+        out.append(e if c is None else replace(
+            e, confirm=None, details=e.details + (f"Kommunens bekræftelse ({c.confirmed_by}): {c.text}",),
+            origin=f"{e.origin}; {TEXTS_FILE} (kommunens bekræftelse)"))
+    return out
 
 
 def _sources(raw) -> tuple[LegalSource, ...]:
@@ -231,7 +157,8 @@ def _controller(st: "Settings") -> list[Entry]:
         given("Databeskyttelsesrådgiver (DPO)", st.dpo_contact, "dpo_contact",
               "[UDFYLD: databeskyttelsesrådgiverens navn og kontaktoplysninger]"),
         Entry("Fælles dataansvarlige og repræsentant", "Værn kender ingen fælles dataansvarlige. En repræsentant "
-              "(art. 27) er ikke relevant for en dansk kommune.", "Værns indstillinger (intet felt)", confirm=CONFIRM),
+              "(art. 27) er ikke relevant for en dansk kommune.", "Værns indstillinger (intet felt)", confirm=CONFIRM,
+              key="joint_controllers"),
     ]
 
 
@@ -275,20 +202,23 @@ def _processors(st: "Settings") -> list[Entry]:
     """Those who process data on the municipality's behalf, as far as the settings show them."""
     out = [Entry("Drift af Værn (databehandler)", "Hvem der driver serveren, databasen og lageret, står ikke i "
                  "Værns indstillinger.", "Værns indstillinger (intet felt)",
-                 confirm=f"{CONFIRM} Er driften udliciteret, kræves en databehandleraftale (art. 28).")]
+                 confirm=f"{CONFIRM} Er driften udliciteret, kræves en databehandleraftale (art. 28).",
+                 key="operation")]
     if st.blob_url:
         where = _host(st.s3_endpoint_url) if st.s3_endpoint_url else "Amazon Web Services (S3)"
         out.append(Entry("Objektlager for beviser", f"Beviserne ligger i S3-kompatibelt objektlager hos {where} "
                          f"(bucket {parse_s3_url(st.blob_url)[0]}).", _setting("blob_url") + " og " +
-                         _setting("s3_endpoint_url"), confirm=f"{CONFIRM} Databehandleraftale med udbyderen."))
+                         _setting("s3_endpoint_url"), confirm=f"{CONFIRM} Databehandleraftale med udbyderen.",
+                         key="object_store"))
     if st.smtp_host:
         out.append(Entry("Mailserver", f"Notifikationer sendes gennem {st.smtp_host}; de indeholder kun "
                          "sagsnummeret, en neutral sætning og et link, aldrig navne, adresser på opslag eller "
-                         "beskrivelser.", _setting("smtp_host"), confirm=f"{CONFIRM} Hvem driver mailserveren."))
+                         "beskrivelser.", _setting("smtp_host"), confirm=f"{CONFIRM} Hvem driver mailserveren.",
+                         key="mail_server"))
     if st.oidc_enabled:
         out.append(Entry("Identitetsudbyder (single sign-on)", f"Login sker hos {_host(st.oidc_issuer)}, som "
                          "modtager brugerens login, men ingen sagsoplysninger.", _setting("oidc_issuer"),
-                         confirm=f"{CONFIRM} Databehandleraftale med udbyderen."))
+                         confirm=f"{CONFIRM} Databehandleraftale med udbyderen.", key="identity_provider"))
     if st.tsa_url and st.tsa_ca_file:  # without the CA file no request is sent (capture/timestamp.py)
         out.append(Entry("Tidsstempeltjeneste (RFC 3161)", f"{_host(st.tsa_url)} modtager kun en hash-værdi af "
                          "bevisets manifest, ingen personoplysninger.", _setting("tsa_url")))
@@ -306,17 +236,19 @@ def _transfers(st: "Settings", platforms: PlatformDirectory) -> list[Entry]:
                  "platformen: hvor den er etableret, og hvor den behandler oplysningerne. Værns platformsoversigt "
                  "registrerer ikke platformenes land.", "platforms.toml",
                  confirm=f"{CONFIRM} For hver platform, kommunen anmelder til.",
-                 details=(f"Platforme i oversigten: {', '.join(names)}.",))]
+                 details=(f"Platforme i oversigten: {', '.join(names)}.",), key="platform_transfers")]
     if st.blob_url:
         out.append(Entry("Objektlager for beviser", "Hvor bucket'en ligger (region), står ikke i Værns indstillinger "
-                         "(den kommer fra AWS_DEFAULT_REGION eller udbyderen).", _setting("blob_url"), confirm=CONFIRM))
+                         "(den kommer fra AWS_DEFAULT_REGION eller udbyderen).", _setting("blob_url"), confirm=CONFIRM,
+                         key="object_store_region"))
     else:
         out.append(Entry("Database og beviser", "Databasen og beviserne ligger på kommunens egne servere (lokal disk "
                          "eller database), hvis serverne står i EU/EØS.", _setting("blob_dir") + " og " +
-                         _setting("database_url"), confirm=f"{CONFIRM} Hvor serverne står."))
+                         _setting("database_url"), confirm=f"{CONFIRM} Hvor serverne står.", key="server_location"))
     if st.oidc_enabled:
         out.append(Entry("Identitetsudbyder", f"Login sker hos {_host(st.oidc_issuer)}; hvor udbyderen behandler "
-                         "oplysningerne, kan Værn ikke se.", _setting("oidc_issuer"), confirm=CONFIRM))
+                         "oplysningerne, kan Værn ikke se.", _setting("oidc_issuer"), confirm=CONFIRM,
+                         key="identity_provider_location"))
     return out
 
 
@@ -375,7 +307,7 @@ def _security(st: "Settings", roles) -> list[Entry]:
                "intet anker (det skrives af »vaern verify« og et dagligt job).") +
               (f" {len(problems)} linje(r) kan ikke læses." if problems else ""),
               "ankerfilen i VAERN_DATA_DIR", confirm=f"{CONFIRM} At ankerfilen kopieres væk fra serveren efter "
-              "hver kørsel (docs/deploy.md, afsnit 7)."),
+              "hver kørsel (docs/deploy.md, afsnit 7).", key="anchor_copies"),
         _timestamps(st),
         _evidence_store(st),
         Entry("Bevisernes integritet", "Hver fil i et bevis har en SHA-256-værdi i et manifest, hvis hash er "
@@ -389,12 +321,13 @@ def _security(st: "Settings", roles) -> list[Entry]:
         Entry("Sikkerhedskopier", "docs/deploy.md, afsnit 7 beskriver sikkerhedskopi af databasen (pg_dump hver nat, "
               "uden for serveren), ankerfilen, indstillingerne og kommunens regelfiler, og en årlig gendannelsesprøve. "
               "Værn kan ikke se, om de bliver taget.", "docs/deploy.md", confirm=f"{CONFIRM} At sikkerhedskopier "
-              "tages, opbevares sikkert og gendannes som prøve."),
+              "tages, opbevares sikkert og gendannes som prøve.", key="backups"),
         Entry("Kryptering af lagrede data", f"Databasen er {_database(st)}. Om disken eller databasen er krypteret, "
-              "står ikke i Værns indstillinger.", _setting("database_url"), confirm=CONFIRM),
+              "står ikke i Værns indstillinger.", _setting("database_url"), confirm=CONFIRM,
+              key="storage_encryption"),
         Entry("Organisatoriske foranstaltninger", "Instruktion af brugere, tavshedspligt, fratrædelse (deaktivering "
               "af brugere) og kontrol af revisionssporet er kommunens opgave.", "Værns indstillinger (intet felt)",
-              confirm=CONFIRM),
+              confirm=CONFIRM, key="organisational"),
     ]
     return out
 
@@ -428,7 +361,8 @@ def _login(st: "Settings") -> Entry:
                 f"til; {roles}. " +
                 ("Login med e-mail og adgangskode er også muligt." if st.local_login else
                  "Login med e-mail og adgangskode er slået fra."))
-        return Entry("Login", text, origin, confirm=f"{CONFIRM} Om udbyderen kræver to-faktor-login.")
+        return Entry("Login", text, origin, confirm=f"{CONFIRM} Om udbyderen kræver to-faktor-login.",
+                     key="login_two_factor")
     return Entry("Login", "Single sign-on er ikke sat op; brugerne logger ind med e-mail og adgangskode i Værn. "
                  "Værn har ikke to-faktor-login.", origin)
 
@@ -446,7 +380,7 @@ def _transport(st: "Settings") -> Entry:
     return Entry("Kryptering under transport (TLS)", text, origin,
                  confirm=f"{CONFIRM} At TLS er sat op foran Værn (fx nginx, docs/deploy.md)" +
                  ("" if st.secure_cookies and https else "; i dag tyder indstillingerne på, at det ikke er.") +
-                 ("." if st.secure_cookies and https else ""))
+                 ("." if st.secure_cookies and https else ""), key="tls")
 
 
 def _timestamps(st: "Settings") -> Entry:
@@ -458,7 +392,7 @@ def _timestamps(st: "Settings") -> Entry:
     if st.tsa_url:
         return Entry(title, f"VAERN_TSA_URL peger på {_host(st.tsa_url)}, men VAERN_TSA_CA_FILE er ikke sat: Værn kan "
                      "ikke kontrollere svaret og gemmer derfor ingen tidsstempler.", origin,
-                     confirm=f"{CONFIRM} Sæt VAERN_TSA_CA_FILE, hvis beviserne skal tidsstemples.")
+                     confirm=f"{CONFIRM} Sæt VAERN_TSA_CA_FILE, hvis beviserne skal tidsstemples.", key="timestamps")
     return Entry("Betroede tidsstempler (RFC 3161)", "Ikke sat op: beviserne har ikke et betroet tidsstempel, kun "
                  "Værns eget tidspunkt og hash-kæden.", _setting("tsa_url"))
 
@@ -472,4 +406,5 @@ def _evidence_store(st: "Settings") -> Entry:
                      _setting("blob_url") + " og " + _setting("s3_object_lock_days"))
     return Entry("Beviser på lokal disk", "Beviserne ligger på serverens disk, adresseret efter deres SHA-256; "
                  "objektlås (S3) er ikke slået til, så den, der har adgang til serveren, kan slette filer (»vaern "
-                 "verify« opdager det).", _setting("blob_url"), confirm=f"{CONFIRM} Adgangen til serveren.")
+                 "verify« opdager det).", _setting("blob_url"), confirm=f"{CONFIRM} Adgangen til serveren.",
+                 key="server_access")

@@ -2,7 +2,8 @@
 
 A person asks to be erased: an employee (by their account) or an offender (by their record in the offender
 register). ``plan_for_user`` / ``plan_for_offender`` say, item by item, what would be erased and what is kept
-under which exception of art. 17(3) (the exceptions and their sources are data: ``rules/erasure.toml``);
+under which exception of art. 17(3) (the exceptions and their sources are data: ``rules/erasure.toml``, the copy in force read by
+``tracker.workflow.erasure.erasure_in_force``);
 ``erase`` does it in the caller's transaction and records one ``subject.erase`` event naming every item, the
 action taken and the exception that kept it. Planning and erasing use the same function, so the preview HR sees
 is what is carried out (re-planned inside the erasing transaction).
@@ -30,10 +31,8 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy import func, or_, select, true
 from sqlalchemy.orm import Session
 
@@ -41,62 +40,22 @@ from storage.models import (ApiToken, AuditEvent, Case, CaseOffender, Evidence, 
 from storage.types import utcnow
 from tracker import uow
 from tracker.accounts.users import end_sessions
-from tracker.datafile import DataFileError, read_entries, validated
 from tracker.errors import DomainError
 from tracker.oversight import audit
 from tracker.oversight.retention import delete_unreferenced_blobs, erase_case, erase_offender
 from tracker.packaging.exports import job_dir
+from tracker.workflow.erasure import ErasureException
 from tracker.workflow.retention import RetentionRule, RetentionRules, Source
 
 if TYPE_CHECKING:
     from tracker.adapters.runtime import Runtime
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "workflow" / "rules" / "erasure.toml"
 REQUEST_RULE_ID = "art17_request"  #: the "rule" an erasure on request records on the case (``case.erased_rule``)
 REASON_MAX = 2000
 ERASE_ROLES = (Role.hr, Role.admin)
 PSEUDONYM_DOMAIN = "slettet.invalid"  #: an erased account's e-mail: slettet-<id>@slettet.invalid (RFC 2606)
 #: the order an offender record takes the exception of its linked cases in (the strongest first)
 STRENGTH = ("legal_hold", "open_case", "retention_period")
-
-Text = Annotated[str, StringConstraints(strict=True, strip_whitespace=True, min_length=3)]
-
-
-class ErasureRulesError(DataFileError):
-    """rules/erasure.toml is missing or invalid (one line: file, entry, field, problem)."""
-
-    code_for_file = "erasure_rules_invalid"
-
-
-class ErasureException(BaseModel):
-    """One reason art. 17(3) lets the municipality keep something, with its sources."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
-    applies_to: Literal["legal_hold", "open_case", "retention", "case_record", "audit_trail", "journal"]
-    article: Text
-    label_da: Text
-    note_da: Text
-    sources: tuple[Source, ...]
-
-
-def load_exceptions(path: Path | str | None = None) -> dict[str, ErasureException]:
-    """The exceptions by ``applies_to`` (every kind exactly once); ErasureRulesError (one line) if invalid."""
-    path = Path(path) if path is not None else DEFAULT_PATH
-    found: dict[str, ErasureException] = {}
-    for name, raw in read_entries(path, "exception", ErasureRulesError):
-        exc = validated(ErasureException, raw, path, name, ErasureRulesError)
-        if not exc.sources:
-            raise ErasureRulesError(path, name, "sources", "an exception needs at least one legal source")
-        if exc.applies_to in found:
-            raise ErasureRulesError(path, name, "applies_to", f"{exc.applies_to!r} is listed twice")
-        found[exc.applies_to] = exc
-    missing = sorted(set(ErasureException.model_fields["applies_to"].annotation.__args__) - set(found))
-    if missing:
-        raise ErasureRulesError(path, None, "applies_to", f"no exception for {missing[0]!r}")
-    return found
-
 
 #: what an erasure on request records as its rule (case.erase / offender.erase events, ``erased_rule``)
 REQUEST_RULE = RetentionRule(

@@ -14,7 +14,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from tracker.datafile import DataFileError, read_entries, validated
+from tracker.datafile import DataFileError, local_copy, read_entries, validated
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "rules" / "removal_signs.toml"
 FILE_NAME = DEFAULT_PATH.name
@@ -87,5 +87,4 @@ def load_removal_signs(path: Path | str | None = None) -> RemovalSigns:
 
 def signs_in_force(override_dir: Path | str | None) -> RemovalSigns:
     """The municipality's copy in ``override_dir`` when there is one, else the shipped file."""
-    local = Path(override_dir) / FILE_NAME if override_dir is not None else None
-    return load_removal_signs(local if local is not None and local.is_file() else None)
+    return load_removal_signs(local_copy(override_dir, FILE_NAME))

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from tracker.datafile import DataFileError, read_entries, validated
+from tracker.datafile import DataFileError, local_copy, read_entries, validated
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "rules" / "retention.toml"
 FILE_NAME = DEFAULT_PATH.name
@@ -103,5 +103,4 @@ def load_retention_rules(path: Path | str | None = None) -> RetentionRules:
 
 def retention_in_force(override_dir: Path | str | None) -> RetentionRules:
     """The municipality's copy in ``override_dir`` when there is one, else the shipped file."""
-    local = Path(override_dir) / FILE_NAME if override_dir is not None else None
-    return load_retention_rules(local if local is not None and local.is_file() else None)
+    return load_retention_rules(local_copy(override_dir, FILE_NAME))
