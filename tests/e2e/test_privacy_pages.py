@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -102,6 +103,8 @@ def test_hr_previews_and_erases_on_request_and_makes_an_offenders_redacted_hando
 def test_in_english_on_a_phone_the_erasure_preview_explains_itself_before_the_erase_button(tmp_path):
     """The preview names each exception in English, says nothing is erased yet, and puts the erase button after the
     table; the offender search says when nothing matches. Both pages fit 390 px and have no serious axe finding."""
+    from playwright.sync_api import expect
+
     rt = new_runtime(make_settings(tmp_path / "data"))
     try:
         with rt.transaction() as s:
@@ -138,5 +141,8 @@ def test_in_english_on_a_phone_the_erasure_preview_explains_itself_before_the_er
                 assert "The draft is in Danish" in page.locator("section[aria-labelledby=draft-title]").inner_text()
                 assert_no_serious_axe_findings(page, f"offender access, nothing found, in English ({name})")
                 assert_fits_the_width(page, f"offender access in English {name}")
+                page.goto(f"{base}/hr/privacy/access?q=ab")  # the error is read out with the field it is about
+                expect(page.get_by_label("Name or handle")).to_have_accessible_description(
+                    re.compile(r"Write at least 3 characters of the name or handle\.$"))
     finally:
         rt.close()
