@@ -61,6 +61,17 @@ def test_every_exception_has_an_article_and_a_source_and_a_broken_file_is_one_li
     assert "\n" not in err.value.message and "sources" in err.value.message
 
 
+
+def test_the_shipped_exceptions_read_in_english_and_an_exception_without_english_reads_in_danish():
+    for exc in se.load_exceptions().values():
+        assert exc.label("en") == exc.label_en and exc.note("en") == exc.note_en
+        assert exc.cited("en").startswith("Art. 17(") and "stk." not in exc.cited("en")
+        assert (exc.label("da"), exc.note("da"), exc.cited("da")) == (exc.label_da, exc.note_da, exc.article)
+    only_danish = se.ErasureException(id="x", applies_to="journal", article="art. 17, stk. 3, litra b",
+                                      label_da="Kun dansk", note_da="Kun dansk note", sources=())
+    assert (only_danish.label("en"), only_danish.note("en"), only_danish.cited("en")) == (
+        "Kun dansk", "Kun dansk note", "art. 17, stk. 3, litra b")
+
 def test_erasing_an_employee_keeps_the_held_and_open_cases_records_why_and_keeps_the_name(make_runtime):
     runtime = make_runtime()
     with runtime.transaction() as s:
