@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -34,12 +35,26 @@ MESSAGES = {
 }
 KIND_TEXT = {"case": _l("Case"), "account": _l("Account"), "offender": _l("Offender record"),
              "audit_events": _l("Audit log events"), "journal": _l("The municipality's journal (ESDH)")}
-ACTION_TEXT = {"erase": _l("Erased"), "keep": _l("Kept"), "already_erased": _l("Already erased"),
-               "pseudonymise": _l("Closed; name and e-mail replaced by a pseudonym"),
-               "close_account": _l("Closed (no login, tokens revoked); name and e-mail kept"),
+#: what the preview says will happen to each thing (nothing has happened yet)
+ACTION_TEXT = {"erase": _l("Will be erased"), "keep": _l("Will be kept"), "already_erased": _l("Already erased"),
+               "pseudonymise": _l("Will be closed; name and e-mail replaced by a pseudonym"),
+               "close_account": _l("Will be closed (no login, tokens revoked); name and e-mail kept"),
                "note": _l("Not in Værn: check it there")}
-COUNT_TEXT = {"evidence": _l("evidence"), "letters": _l("letters"), "done by the person": _l("done by the person"),
-              "about the account": _l("about the account")}
+#: what happened, after the erasure
+DONE_TEXT = {"erase": _l("Erased"), "keep": _l("Kept"), "already_erased": _l("Already erased"),
+             "pseudonymise": _l("Closed; name and e-mail replaced by a pseudonym"),
+             "close_account": _l("Closed (no login, tokens revoked); name and e-mail kept"),
+             "note": _l("Not in Værn: check it there")}
+
+
+def count_text(kind: str, n: int) -> str:
+    """``n`` things of ``kind`` in a plan item's counts, with the noun in the right number ("1 evidence item")."""
+    if kind == "evidence":
+        return ngettext("%(num)d piece of evidence", "%(num)d pieces of evidence", n)
+    if kind == "letters":
+        return ngettext("%(num)d letter", "%(num)d letters", n)
+    words = {"done by the person": _("done by the person"), "about the account": _("about the account")}
+    return f"{n} {words.get(kind, kind)}"
 
 
 def _message(error: DomainError) -> str:
@@ -92,7 +107,8 @@ def erase_page():
             else:
                 error, field = _message(outcome.error), outcome.error.field
     return render_template("privacy/erase.html", form=form, plan=plan, done=done, error=error, field=field,
-                           kinds=KIND_TEXT, actions=ACTION_TEXT, counts=COUNT_TEXT, previewed=previewed(form),
+                           kinds=KIND_TEXT, actions=DONE_TEXT if done else ACTION_TEXT, count_text=count_text,
+                           lang=str(get_locale()), previewed=previewed(form),
                            may_search=me().role is Role.hr), (400 if error else 200)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -95,5 +96,53 @@ def test_hr_previews_and_erases_on_request_and_makes_an_offenders_redacted_hando
             assert {e.actor_id for e in searches} == {hr_id}
             assert all(e.details["query"] == "@hans_troll" for e in searches)
             assert any(e.details.get("handout") for e in searches)
+    finally:
+        rt.close()
+
+
+def test_in_english_on_a_phone_the_erasure_preview_explains_itself_before_the_erase_button(tmp_path):
+    """The preview names each exception in English, says nothing is erased yet, and puts the erase button after the
+    table; the offender search says when nothing matches. Both pages fit 390 px and have no serious axe finding."""
+    from playwright.sync_api import expect
+
+    rt = new_runtime(make_settings(tmp_path / "data"))
+    try:
+        with rt.transaction() as s:
+            unit = make_unit(s, "Jobcenter Øst – Ydelseskontoret for sygedagpenge")
+            leaver = make_user(s, Role.employee, unit, name="Søren Sørensen", email="soren@kommune.dk")
+            hr = make_user(s, Role.hr, name="Hanne HR").email
+            open_ref = make_case(s, leaver, description="Opslag om Søren").ref
+        app = create_app(runtime=rt)
+        with served(app) as base, open_browser() as browser:
+            for name, page in each_viewport(browser):
+                log_in(page, base, hr, lang="en")
+                page.goto(f"{base}/hr/privacy/erase")
+                page.get_by_label("The employee's e-mail address").fill("soren@kommune.dk")
+                page.get_by_label("The request").fill("E-mail of 1.12.2026")
+                page.get_by_role("button", name="Show what would be erased").click()
+                plan = page.locator("table.plan")
+                plan.wait_for()
+                text = plan.inner_text()
+                assert f"Case {open_ref} (1 piece of evidence)" in text  # the report's one evidence, singular
+                assert "Will be kept" in text and "The case is open" in text and "Art. 17(1)(a) is not met" in text
+                assert "Sagen er åben" not in text and "stk." not in text
+                assert "Nothing has been erased yet." in page.locator(".plan-summary").inner_text()
+                erase = page.get_by_role("button", name="Erase as shown")
+                assert erase.count() == 1
+                assert page.evaluate("""() => {  // the button comes after the table it acts on
+                    const t = document.querySelector('table.plan'), b = document.querySelector('button[value=erase]');
+                    return !!(t.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING); }""")
+                assert_no_serious_axe_findings(page, f"erasure preview in English ({name})")
+                assert_fits_the_width(page, f"erasure preview in English {name}")
+                screenshot(page, f"privacy-erase-preview-en-{name}")
+
+                page.goto(f"{base}/hr/privacy/access?q=nobody-here")
+                assert "Værn holds nothing that matches “nobody-here”" in page.locator("#found-nothing").inner_text()
+                assert "The draft is in Danish" in page.locator("section[aria-labelledby=draft-title]").inner_text()
+                assert_no_serious_axe_findings(page, f"offender access, nothing found, in English ({name})")
+                assert_fits_the_width(page, f"offender access in English {name}")
+                page.goto(f"{base}/hr/privacy/access?q=ab")  # the error is read out with the field it is about
+                expect(page.get_by_label("Name or handle")).to_have_accessible_description(
+                    re.compile(r"Write at least 3 characters of the name or handle\.$"))
     finally:
         rt.close()

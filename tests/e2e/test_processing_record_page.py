@@ -72,3 +72,32 @@ def test_the_administrator_reads_and_downloads_the_record_and_no_one_else_reache
                 page.context.close()
     finally:
         rt.close()
+
+
+def test_in_english_on_a_phone_the_record_says_it_is_danish_and_lists_what_to_confirm_by_section(tmp_path):
+    """The English page tells the reader the record itself is Danish; the section list links each section and its
+    counts of statements to confirm add up to the total. It fits 390 px and has no serious axe finding."""
+    rt = new_runtime(make_settings(tmp_path / "data", controller_name="Testrup Kommune"))
+    try:
+        with rt.transaction() as s:
+            admin = make_user(s, Role.admin, name="Ada Admin").email
+        app = create_app(runtime=rt)
+        with served(app) as base, open_browser() as browser:
+            for name, page in each_viewport(browser):
+                log_in(page, base, admin, lang="en")
+                page.goto(f"{base}/admin/processing-record")
+                assert "The record below is in Danish" in page.locator("#record-language").inner_text()
+                toc = page.get_by_role("navigation", name="Sections of the record")
+                assert [a.get_attribute("href") for a in toc.get_by_role("link").all()] == [
+                    f"#record-{letter}" for letter in "abcdefg"]
+                confirms = [int(t.split()[1]) for t in toc.locator(".hint").all_inner_texts()]
+                total = page.locator(".record-confirm").count()
+                assert total and sum(confirms) == total, (confirms, total)
+                assert f"{total} statements must be confirmed" in page.locator("main").inner_text()
+                toc.get_by_role("link", name=HEADINGS[6]).click()
+                assert page.url.endswith("#record-g")
+                assert_no_serious_axe_findings(page, f"record of processing in English ({name})")
+                assert_fits_the_width(page, f"record of processing in English {name}")
+                screenshot(page, f"processing-record-en-{name}-top", full_page=False)
+    finally:
+        rt.close()

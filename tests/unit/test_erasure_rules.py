@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tracker.accounts.rule_files import RuleFileError, rule_file, validate_rule_file
-from tracker.workflow.erasure import DEFAULT_PATH, ErasureRulesError, erasure_in_force, load_exceptions
+from tracker.workflow.erasure import DEFAULT_PATH, ErasureException, ErasureRulesError, erasure_in_force, load_exceptions
 
 SHIPPED = DEFAULT_PATH.read_text(encoding="utf-8")
 
@@ -66,3 +66,14 @@ def test_the_municipalitys_copy_is_in_force_and_is_checked_like_the_other_rule_f
     with pytest.raises(RuleFileError) as refused:
         validate_rule_file(tmp_path / "none", file, SHIPPED.replace('applies_to = "journal"', "", 1))
     assert refused.value.message == "erasure.toml: exception 'journal', field 'applies_to': Field required"
+
+
+def test_the_shipped_exceptions_read_in_english_and_an_exception_without_english_reads_in_danish():
+    for exc in load_exceptions().values():
+        assert exc.label("en") == exc.label_en and exc.note("en") == exc.note_en
+        assert exc.cited("en").startswith("Art. 17(") and "stk." not in exc.cited("en")
+        assert (exc.label("da"), exc.note("da"), exc.cited("da")) == (exc.label_da, exc.note_da, exc.article)
+    only_danish = ErasureException(id="x", applies_to="journal", article="art. 17, stk. 3, litra b",
+                                   label_da="Kun dansk", note_da="Kun dansk note", sources=())
+    assert (only_danish.label("en"), only_danish.note("en"), only_danish.cited("en")) == (
+        "Kun dansk", "Kun dansk note", "art. 17, stk. 3, litra b")

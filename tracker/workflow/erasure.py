@@ -37,7 +37,22 @@ class ErasureException(BaseModel):
     article: Text
     label_da: Text
     note_da: Text
+    article_en: Text | None = None  #: the article as cited in English ("Art. 17(3)(e)"); None: the Danish
+    label_en: Text | None = None  #: shown on the English page; None: the Danish label
+    note_en: Text | None = None  #: shown on the English page; None: the Danish note
     sources: tuple[Source, ...]
+
+    def label(self, lang: str) -> str:
+        """The short label in ``lang`` ("da" or "en"), Danish when there is no English one."""
+        return self.label_en if lang == "en" and self.label_en else self.label_da
+
+    def cited(self, lang: str) -> str:
+        """The article in ``lang``, Danish when there is no English citation."""
+        return self.article_en if lang == "en" and self.article_en else self.article
+
+    def note(self, lang: str) -> str:
+        """The note in ``lang``, Danish when there is no English one."""
+        return self.note_en if lang == "en" and self.note_en else self.note_da
 
 
 def load_exceptions(path: Path | str | None = None) -> dict[str, ErasureException]:
