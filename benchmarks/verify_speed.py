@@ -3,7 +3,7 @@
 Fills a temporary blob store through ``BlobStore.put`` with captures shaped like real ones (a few
 MB of full-page PNG, MHTML and WARC, smaller viewport PNGs and HTML, many small text files and
 manifests; random bytes), reads every file once so both runs hash from the page cache, then times
-``sha256sum`` over the files and Værn's blob check (``tracker.oversight.blob_check.check_blobs``, the function
+``sha256sum`` over the files and Værn's blob check (``tracker.integrity.blob_check.check_blobs``, the function
 `vaern verify` uses) over the same store, interleaved, several rounds. Prints both throughputs and,
 last, ``ratio=X.XX`` (Værn / sha256sum; target >= 0.5). On a shared machine absolute figures move:
 compare within one run.
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from storage.blobs import BlobStore, iter_store_files  # noqa: E402
-from tracker.oversight.blob_check import check_blobs, rehash_workers  # noqa: E402
+from tracker.integrity.blob_check import check_blobs, rehash_workers  # noqa: E402
 
 MB = 1024 * 1024
 #: one capture's files: (name, smallest, largest size in bytes, probability the capture has it)

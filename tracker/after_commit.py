@@ -44,7 +44,7 @@ def subject_export(session: Session, job_id: int) -> None:
 
 def case_locks(session: Session, case_id: int) -> None:
     """Have the case's blobs' object lock extended to its retention's end once the close is committed
-    (tracker.oversight.objectlock; a job, so no S3 call runs inside the request)."""
+    (tracker.integrity.objectlock; a job, so no S3 call runs inside the request)."""
     _note(session, CASE_LOCKS, case_id)
 
 

@@ -9,7 +9,7 @@ import click
 
 from webui.cli import _runtime, _settings, main
 from storage.blobs import BlobError
-from tracker.oversight.integrity import AnchorWriteError, anchor_path, run_verification
+from tracker.integrity.integrity import AnchorWriteError, anchor_path, run_verification
 from tracker.oversight.search import reindex_case_texts
 
 

@@ -1,6 +1,6 @@
 """`vaern processing-record --out FILE.pdf|FILE.md` (issue 16.5): Værn's section of the GDPR art. 30 record.
 
-The same record as the administrator's page (``tracker.oversight.processing_record``), from this process's
+The same record as the administrator's page (``tracker.privacy.processing_record``), from this process's
 settings and the rule files in force; the suffix of ``--out`` chooses PDF (printed by the network-less Chromium)
 or Markdown.
 """
@@ -13,7 +13,7 @@ import click
 
 from capture.pdf import PdfRenderFailed
 from tracker.errors import DomainError
-from tracker.oversight.processing_record import record_for
+from tracker.privacy.processing_record import record_for
 from tracker.packaging.reports import processing_record_markdown, processing_record_pdf
 from webui.cli import _runtime, main
 

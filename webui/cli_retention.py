@@ -10,7 +10,7 @@ from sqlalchemy import select
 from storage.models import Case
 from storage.types import utcnow
 from tracker.cases.hold import hold_case, release_case
-from tracker.oversight.retention import run_retention
+from tracker.privacy.retention import run_retention
 from tracker.workflow.retention import RetentionRulesError
 from webui.cli import _runtime, _work, main
 

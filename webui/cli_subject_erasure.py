@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from capture.pdf import PdfRenderFailed
-from tracker.oversight import offender_access, subject_erasure
+from tracker.privacy import offender_access, subject_erasure
 from tracker.workflow.erasure import erasure_in_force
 from tracker.workflow.retention import retention_in_force
 from webui.cli import _work

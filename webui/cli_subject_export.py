@@ -15,7 +15,7 @@ from sqlalchemy import select
 from storage.models import Role, User
 from tracker.errors import DomainError, NotFound
 from tracker.oversight import audit
-from tracker.oversight.subject_access import find_subject
+from tracker.privacy.subject_access import find_subject
 from tracker.packaging.subject_export import write_subject_export
 from tracker.packaging.subject_jobs import record_cases_handed_out
 from webui.cli import _runtime

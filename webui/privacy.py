@@ -1,6 +1,6 @@
 """The data subject's rights on the web (issue 16.4): erasure on request with a preview (HR and the administrator),
 and an offender's access request with a redacted handout (HR: it shows case text, which the administrator does
-not read). The rules are tracker.oversight.subject_erasure and tracker.oversight.offender_access."""
+not read). The rules are tracker.privacy.subject_erasure and tracker.privacy.offender_access."""
 from __future__ import annotations
 
 import io
@@ -14,7 +14,7 @@ from capture.pdf import PdfRenderFailed
 from storage.models import Role
 from storage.types import utcnow
 from tracker.errors import DomainError
-from tracker.oversight import offender_access, subject_erasure
+from tracker.privacy import offender_access, subject_erasure
 from tracker.workflow.erasure import erasure_in_force
 from tracker.workflow.retention import retention_in_force
 from webui.db import db, perform, runtime

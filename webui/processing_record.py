@@ -1,7 +1,7 @@
 """The record of processing (GDPR art. 30, issue 16.5) for the administrator: a page, a PDF and Markdown.
 
 The pages live on the admin blueprint (``admin.processing_record`` …); only administrators reach them (others
-get 404). The record itself is ``tracker.oversight.processing_record``: built from the settings and the files in
+get 404). The record itself is ``tracker.privacy.processing_record``: built from the settings and the files in
 force at each request, so it never goes stale; it holds no case content. The PDF is printed synchronously by the
 same network-less Chromium as the evidence reports (a few seconds).
 """
@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from capture.pdf import PdfRenderFailed
 from storage.models import Role
 from tracker.datafile import DataFileError
-from tracker.oversight.processing_record import record_for
+from tracker.privacy.processing_record import record_for
 from tracker.packaging.reports import processing_record_markdown, processing_record_pdf
 from webui.admin import bp
 from webui.db import runtime

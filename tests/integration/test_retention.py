@@ -19,9 +19,9 @@ from tracker.cases.hold import hold_case, release_case
 from tracker.cases.lifecycle import close_case
 from tracker.cases.register import add_evidence
 from tracker.errors import DomainError
-from tracker.oversight.integrity import verify_everything
+from tracker.integrity.integrity import verify_everything
 from tracker.oversight.offenders import decide
-from tracker.oversight.retention import run_retention
+from tracker.privacy.retention import run_retention
 from tracker.oversight.statistics import med_statistics
 from tracker.workflow.letters import create_letter
 from tracker.accounts.rule_files import rule_file, save_rule_file

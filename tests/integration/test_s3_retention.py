@@ -24,9 +24,9 @@ from tracker.adapters.jobs import bind_enqueue_on_commit
 from tracker.cases.lifecycle import close_case, reopen_case
 from tracker.cases.register import add_evidence
 from tracker.oversight.event_text import sentence
-from tracker.oversight.integrity import verify_everything
-from tracker.oversight.objectlock import lock_targets
-from tracker.oversight.retention import run_retention
+from tracker.integrity.integrity import verify_everything
+from tracker.integrity.objectlock import lock_targets
+from tracker.privacy.retention import run_retention
 from tracker.workflow.retention import retention_in_force
 
 

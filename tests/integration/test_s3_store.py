@@ -24,7 +24,7 @@ from tests.support.factories import make_bundle, make_case, make_done_evidence, 
 from tests.support.s3 import s3_runtime_on, s3_server, use_test_credentials
 from tracker.accounts.tokens import create_token
 from tracker.cases.register import add_evidence
-from tracker.oversight.integrity import verify_everything
+from tracker.integrity.integrity import verify_everything
 from tracker.settings import SettingsError
 from tracker.workflow.rules import load_rules
 from tracker.workflow.steps import attach_upload

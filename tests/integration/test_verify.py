@@ -21,7 +21,7 @@ from storage.models import Artifact, AuditEvent, Case, Role, User
 from tests.support.factories import make_bundle, make_case, make_done_evidence, make_unit, make_user, png_bytes
 from tracker.oversight import audit
 from tracker.cases.register import add_evidence, view_case
-from tracker.oversight.integrity import (ANCHOR_FILE, anchor_head, anchor_if_intact, read_anchors, run_verification,
+from tracker.integrity.integrity import (ANCHOR_FILE, anchor_head, anchor_if_intact, read_anchors, run_verification,
                                verify_everything)
 from tracker.workflow.rules import load_rules
 from tracker.workflow.steps import attach_upload

@@ -79,7 +79,7 @@ def test_every_data_file_of_the_packages_is_declared_as_package_data():
 
 
 # -- inside tracker: the domain packages and the adapters (docs/architecture.md) ----------------------------
-DOMAIN = ("accounts", "cases", "workflow", "oversight", "packaging")
+DOMAIN = ("accounts", "cases", "workflow", "oversight", "integrity", "privacy", "packaging")
 #: function-level imports of our own modules allowed in tracker/ and webui/ together (each says why)
 FUNCTION_IMPORT_BUDGET = 8
 #: a module longer than this says why in its docstring ("Long because …")
@@ -153,3 +153,12 @@ def test_a_long_module_says_why(package):
         if len(text.splitlines()) > MAX_LINES and "Long because" not in (ast.get_docstring(ast.parse(text)) or ""):
             long.append(rel)
     assert long == []
+
+
+def test_integrity_does_not_import_privacy():
+    """`vaern verify` reads what retention and erasure left (their audit events); retention and erasure use the
+    blob and lock checks of integrity. One direction, so the checker never depends on what it checks."""
+    users = {str(path.relative_to(ROOT)): bad for path in (ROOT / "tracker" / "integrity").rglob("*.py")
+             if (bad := [m for node, _ in _imports(ast.parse(path.read_text(encoding="utf-8")), skip_type_checking=False)
+                         for m in _modules(node) if m.startswith("tracker.privacy")])}
+    assert users == {}

@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 import pytest
 
 from tests.support.factories import make_settings
-from tracker.oversight.integrity import anchor_path
-from tracker.oversight.processing_record import CONFIRM, ProcessingRecord, build_record
+from tracker.integrity.integrity import anchor_path
+from tracker.privacy.processing_record import CONFIRM, ProcessingRecord, build_record
 from tracker.packaging.reports import processing_record_html, processing_record_markdown
 from tracker.workflow.platforms import shipped_directory
 from tracker.workflow.processing_texts import DEFAULT_PATH as DATA_FILE

@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.factories import make_settings
 from tracker.accounts.rule_files import RuleFileError, rule_file, validate_rule_file
-from tracker.oversight.processing_record import CONFIRM, build_record
+from tracker.privacy.processing_record import CONFIRM, build_record
 from tracker.workflow.platforms import shipped_directory
 from tracker.workflow.processing_texts import (CONFIRMABLE, DEFAULT_PATH, ProcessingRecordError, load_texts,
                                                processing_texts_in_force)

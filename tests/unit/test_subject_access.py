@@ -18,7 +18,7 @@ from tracker.cases.lifecycle import close_case
 from tracker.errors import NotFound
 from tracker.oversight import audit
 from tracker.oversight import offenders as offender_ops
-from tracker.oversight.subject_access import ACCOUNT, ACTOR, OWN_CASE, SCHEMA, find_subject
+from tracker.privacy.subject_access import ACCOUNT, ACTOR, OWN_CASE, SCHEMA, find_subject
 from tracker.packaging import subject_jobs
 from tracker.packaging.subject_export import TITLE, gather_for, json_bytes, subject_html
 from tracker.workflow import letters as letter_ops

@@ -14,8 +14,8 @@ from tests.support.factories import csrf_login, make_case, make_unit, make_user
 from tracker.cases.hold import hold_case
 from tracker.cases.lifecycle import close_case
 from tracker.errors import DomainError
-from tracker.oversight import subject_erasure as se
-from tracker.oversight.offender_access import Redactor
+from tracker.privacy import subject_erasure as se
+from tracker.privacy.offender_access import Redactor
 from tracker.workflow.erasure import load_exceptions
 from tracker.workflow.retention import load_retention_rules
 from webui.app import create_app

@@ -33,10 +33,10 @@ from tracker.adapters import notify
 from tracker.cases.evidence import (  # noqa: F401 - the lease rules stay readable as jobs.MAX_ATTEMPTS etc.
     MAX_ATTEMPTS, lease_length, retry_timestamps, run_capture_job, worker_name)
 from tracker.oversight import audit
-from tracker.oversight.integrity import anchor_if_intact
-from tracker.oversight.objectlock import extend_case_locks
+from tracker.integrity.integrity import anchor_if_intact
+from tracker.integrity.objectlock import extend_case_locks
 from tracker.oversight.med import send_reminders
-from tracker.oversight.retention import run_retention
+from tracker.privacy.retention import run_retention
 from tracker.packaging import subject_jobs
 from tracker.packaging.exports import run_export_job, sweep
 from tracker.workflow.recheck import after_capture, run_due

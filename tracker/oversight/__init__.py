@@ -1,1 +1,1 @@
-"""HR and integrity: the audit chain and `vaern verify`, search, offenders, near-duplicates, statistics, MED, history."""
+"""HR's view: the audit chain and its history, case search, offenders, near-duplicates, statistics, MED."""

@@ -10,7 +10,7 @@ the details: retention may later replace the details of an erased case's events 
 details must still hash to the digest; the only other accepted form is the marker, which keeps the hash-valued
 keys (``KEPT_ON_ERASURE``) that `vaern verify` reads and says which rule erased the rest.
 What a chain alone cannot show (its newest events cut off, or the whole chain rewritten) is
-covered by the anchors in ``tracker.oversight.integrity``.
+covered by the anchors in ``tracker.integrity.integrity``.
 """
 from __future__ import annotations
 
@@ -216,7 +216,7 @@ def walk_chain_in_batches(session_factory: Callable[[], Session], batch: int = 5
 def verify_chain(session: Session) -> list[str]:
     """Walk the chain; return one line per broken link (empty list: intact).
 
-    The short form; ``tracker.oversight.integrity`` says which events border a gap and checks the anchors.
+    The short form; ``tracker.integrity.integrity`` says which events border a gap and checks the anchors.
     """
     walk = walk_chain(session)
     lines = [(b.event_id, 0, f"audit event {b.event_id}: previous-hash link broken "

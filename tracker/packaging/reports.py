@@ -44,7 +44,7 @@ from tracker.textcut import excerpt
 from tracker.packaging.wacz_report import wacz_lines
 
 if TYPE_CHECKING:  # the record module imports the audit chain, which imports the export jobs, which import this
-    from tracker.oversight.processing_record import ProcessingRecord
+    from tracker.privacy.processing_record import ProcessingRecord
 
 TEMPLATES = Path(__file__).resolve().parent / "report_templates"
 CPH = ZoneInfo("Europe/Copenhagen")
@@ -120,7 +120,7 @@ def case_report_html(rt, session: Session, case: Case, *, now: datetime | None =
 
 
 def processing_record_pdf(rt, record: "ProcessingRecord") -> bytes:
-    """The record of processing (tracker.oversight.processing_record) as a Danish PDF; raises PdfRenderFailed."""
+    """The record of processing (tracker.privacy.processing_record) as a Danish PDF; raises PdfRenderFailed."""
     return rt.print_pdf(processing_record_html(record), header=f"Værn · {record.title}",
                         footer=f"Dannet {_both(record.generated_at)['dk']} · {record.controller}",
                         page_label="Side {page} af {pages}", timeout_seconds=_timeout(1))

@@ -11,7 +11,7 @@ Layout (paths ``/``-separated, sorted; docs/subject-access.md describes subject.
     cases/<ref>/attachments/<id>        each uploaded step attachment
     cases/<ref>/letters/<id>.txt        each letter's subject and text
 
-What is "about them" is decided in ``tracker.oversight.subject_access``. Given the same database and ``now``,
+What is "about them" is decided in ``tracker.privacy.subject_access``. Given the same database and ``now``,
 subject.json, the letters, README.txt, manifest entries of stored files and the ZIP's order and timestamps are
 the same; the PDF is printed by Chromium, whose output was not checked for byte-identity (its hash is in the
 manifest like every file's). Blobs are streamed through the verifying reader: a corrupt blob stops the package.
@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from storage.models import User
 from storage.types import utcnow
 from tracker import __version__
-from tracker.oversight.subject_access import WITHHELD, SubjectAccess, gather
+from tracker.privacy.subject_access import WITHHELD, SubjectAccess, gather
 from tracker.packaging import vocabulary
 from tracker.packaging.export import SAFE_NAME, ExportedPackage, _blob_entry, _bytes_entry, _Entry, _write_zip
 from tracker.packaging.reports import TEMPLATES, _both

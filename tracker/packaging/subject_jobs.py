@@ -36,7 +36,7 @@ from tracker import after_commit, uow
 from tracker.accounts.permissions import require_role
 from tracker.errors import DomainError, NotFound
 from tracker.oversight import audit
-from tracker.oversight.subject_access import subject_cases
+from tracker.privacy.subject_access import subject_cases
 from tracker.packaging.subject_export import write_subject_export
 
 if TYPE_CHECKING:

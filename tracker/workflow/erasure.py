@@ -3,7 +3,7 @@
 The data is ``tracker/workflow/rules/erasure.toml``; a municipality's copy in ``<data_dir>/rules/erasure.toml``
 replaces it (edited on the admin's rule-file pages, checked at start and at each save). An invalid file raises
 ``ErasureRulesError`` with one line naming the file, the exception and the field. The plan and the erasure
-itself are ``tracker.oversight.subject_erasure``.
+itself are ``tracker.privacy.subject_erasure``.
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ recipients' texts, the roles) and the municipality's confirmations of statements
 (``[[confirmed]]``, one per key of ``CONFIRMABLE``). A municipality's copy in ``<data_dir>/rules/`` replaces it
 (edited on the admin's rule-file pages, checked at start and at each save). An invalid file raises
 ``ProcessingRecordError`` with one line naming the file, the entry and the field. The record itself is
-``tracker.oversight.processing_record``.
+``tracker.privacy.processing_record``.
 """
 from __future__ import annotations
 

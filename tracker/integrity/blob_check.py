@@ -1,5 +1,5 @@
 """`vaern verify`'s file checks: re-hash every blob a row refers to (in a few threads), and hold each capture's
-rows against its sealed manifest. Split from tracker.oversight.integrity, which runs them with the chain check.
+rows against its sealed manifest. Split from tracker.integrity.integrity, which runs them with the chain check.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from capture.bundle import MANIFEST_NAME, TIMESTAMP_NAME, TSA_CHAIN_NAME
 from storage.blobs import BlobError, BlobMissing, BlobStore, EvidenceStore, iter_store_files, sha256_of_file
 from storage.s3blobs import S3BlobStore
 from storage.models import Artifact, AuditEvent, Case, CaseStep, Evidence, StepAttachment
-from tracker.oversight.integrity_report import HEX64, Problem
+from tracker.integrity.integrity_report import HEX64, Problem
 
 
 # -- blobs ------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""What one `vaern verify` run found (tracker.oversight.integrity), and how it reads for the operator."""
+"""What one `vaern verify` run found (tracker.integrity.integrity), and how it reads for the operator."""
 from __future__ import annotations
 
 import re

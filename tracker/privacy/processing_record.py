@@ -27,7 +27,7 @@ from tracker import __version__
 from tracker.accounts import passwords
 from tracker.accounts.users import password_hash_scheme
 from tracker.cases.hold import HOLD_ROLES
-from tracker.oversight.integrity import anchor_path, read_anchors
+from tracker.integrity.integrity import anchor_path, read_anchors
 from tracker.workflow.platforms import PlatformDirectory
 from tracker.workflow.processing_texts import FILE_NAME as TEXTS_FILE
 from tracker.workflow.processing_texts import Texts, load_texts, processing_texts_in_force

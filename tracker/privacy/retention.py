@@ -21,7 +21,7 @@ Each erasure is one audit event naming the rule (``case.erase``, ``offender.eras
 by the system (actor None). Blob deletion goes through the blob store's ``delete`` so another store can plug in.
 On S3 a blob still under object lock is left (never failing the run), named in ``case.erase`` (``blobs_locked``)
 and in the run's output, and deleted by the first run after its lock has ended; closing a case moves the lock's
-end to the end of the case's retention (tracker.oversight.objectlock).
+end to the end of the case's retention (tracker.integrity.objectlock).
 """
 from __future__ import annotations
 
@@ -41,8 +41,8 @@ from storage.models import (Artifact, AuditEvent, BlobVersion, Case, CaseClock, 
 from tracker import uow
 from tracker.cases import casefacts
 from tracker.oversight import audit
-from tracker.oversight.blob_check import blob_references
-from tracker.oversight.objectlock import extend_case_locks
+from tracker.integrity.blob_check import blob_references
+from tracker.integrity.objectlock import extend_case_locks
 from tracker.packaging.exports import job_dir
 from tracker.workflow.retention import RetentionRule, RetentionRules, retention_in_force
 
@@ -50,7 +50,6 @@ if TYPE_CHECKING:
     from tracker.adapters.runtime import Runtime
 
 log = logging.getLogger(__name__)
-ERASE_ACTIONS = ("case.erase", "offender.erase", "offender.suggestion_erase")
 
 
 @dataclass
@@ -284,18 +283,3 @@ def run_retention(rt: "Runtime", as_of: datetime, *, dry_run: bool = False,
     except Exception:  # the erasure is committed; the next run (or the next close) extends the locks
         log.exception("retention: object locks of closed cases could not be extended")
     return result
-
-
-def erasures_in_chain(session: Session) -> list[str]:
-    """One line per erasure the chain records (for `vaern verify`): what, when, by which rule, which event."""
-    lines = []
-    for ev_id, at, action, object_id, details in session.execute(
-            select(AuditEvent.id, AuditEvent.at, AuditEvent.action, AuditEvent.object_id, AuditEvent.details)
-            .where(AuditEvent.action.in_(ERASE_ACTIONS)).order_by(AuditEvent.id)):
-        what = {"case.erase": f"case {object_id}", "offender.erase": f"offender {object_id}",
-                "offender.suggestion_erase": f"offender suggestion {object_id}"}[action]
-        rule = (details or {}).get("rule") if isinstance(details, dict) else None
-        why = ("on the data subject's request (art. 17, tracker.oversight.subject_erasure)" if rule == "art17_request"
-               else f"by retention rule {rule}")
-        lines.append(f"{what} erased {at:%Y-%m-%d %H:%M} UTC {why} (audit event {ev_id})")
-    return lines

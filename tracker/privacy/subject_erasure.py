@@ -12,7 +12,7 @@ An employee's cases (where they are the person harassed):
 - under legal hold → kept (``legal_hold``); open → kept (``open_case``); closed but within the ``closed_case``
   retention rule's period → kept (``retention_period``) unless HR judged that no legal claim needs it
   (``erase_within_retention``, recorded); closed and past the period → erased now, exactly as the retention run
-  erases it (tracker.oversight.retention.erase_case: blobs, letters, texts, search and near-duplicate index,
+  erases it (tracker.privacy.retention.erase_case: blobs, letters, texts, search and near-duplicate index,
   event details; an anonymous tombstone stays so the statistics do not change).
 - The account is always closed (inactive, sessions ended, API tokens revoked, single-sign-on identity cleared).
   Its name and e-mail are pseudonymised (``Slettet bruger <id>``) only when no case that is kept names the
@@ -22,7 +22,7 @@ An employee's cases (where they are the person harassed):
 - Letters, attachments and evidence go with their case. Cases of other employees the person only handled are
   not theirs: they stay, and their history names the person until the account is pseudonymised.
 
-An offender's record: erased (handle, profile, name, note; tracker.oversight.retention.erase_offender) when no
+An offender's record: erased (handle, profile, name, note; tracker.privacy.retention.erase_offender) when no
 case that is kept links to it; a linked case past its retention period is erased with it (it is due anyway);
 otherwise the record is kept under the linked case's exception.
 """
@@ -42,7 +42,7 @@ from tracker import uow
 from tracker.accounts.users import end_sessions
 from tracker.errors import DomainError
 from tracker.oversight import audit
-from tracker.oversight.retention import delete_unreferenced_blobs, erase_case, erase_offender
+from tracker.privacy.retention import delete_unreferenced_blobs, erase_case, erase_offender
 from tracker.packaging.exports import job_dir
 from tracker.workflow.erasure import ErasureException
 from tracker.workflow.retention import RetentionRule, RetentionRules, Source

@@ -10,7 +10,7 @@ What one run proves:
   before it (nothing removed or inserted in between);
 - every case row's facts (description, episode time, category, status, …) hash to what the chain last
   recorded for them (tracker.cases.casefacts), so a row edited with SQL is named;
-- what retention erased (tracker.oversight.retention) is listed as notes: which case, when, by which rule;
+- what retention erased (tracker.privacy.retention) is listed as notes: which case, when, by which rule;
   an erased case's rows no longer refer to its blobs, so their absence is no problem;
 - every anchor in ``<data_dir>/audit-anchors.jsonl`` still holds: the event it recorded exists with
   the same hash. Each intact run, and a daily job, appends the chain's head to that file.
@@ -41,10 +41,9 @@ from storage.models import AuditEvent
 from storage.types import utcnow
 from tracker.oversight import audit
 from tracker.cases import casefacts
-from tracker.oversight.blob_check import (  # noqa: F401 - the file checks, readable from here as before
+from tracker.integrity.blob_check import (  # noqa: F401 - the file checks, readable from here as before
     blob_references, check_blobs, check_manifests, rehash_paths, rehash_workers, sealed_evidence)
-from tracker.oversight.retention import erasures_in_chain
-from tracker.oversight.integrity_report import (  # noqa: F401 - the report types, readable from here as before
+from tracker.integrity.integrity_report import (  # noqa: F401 - the report types, readable from here as before
     HEX64, AnchorWriteError, IntegrityReport, Problem, event_span, plural, utc_text)
 
 if TYPE_CHECKING:
@@ -289,3 +288,22 @@ def anchor_if_intact(rt: "Runtime") -> int | None:
         return None
     anchor = anchor_head(rt, walk.head_id, walk.head_hash, walk.count)
     return anchor.event_id if anchor else None
+
+
+#: the audit actions of an erasure (retention and erasure on request write them; `vaern verify` lists them)
+ERASE_ACTIONS = ("case.erase", "offender.erase", "offender.suggestion_erase")
+
+
+def erasures_in_chain(session: Session) -> list[str]:
+    """One line per erasure the chain records (for `vaern verify`): what, when, by which rule, which event."""
+    lines = []
+    for ev_id, at, action, object_id, details in session.execute(
+            select(AuditEvent.id, AuditEvent.at, AuditEvent.action, AuditEvent.object_id, AuditEvent.details)
+            .where(AuditEvent.action.in_(ERASE_ACTIONS)).order_by(AuditEvent.id)):
+        what = {"case.erase": f"case {object_id}", "offender.erase": f"offender {object_id}",
+                "offender.suggestion_erase": f"offender suggestion {object_id}"}[action]
+        rule = (details or {}).get("rule") if isinstance(details, dict) else None
+        why = ("on the data subject's request (art. 17, tracker.privacy.subject_erasure)" if rule == "art17_request"
+               else f"by retention rule {rule}")
+        lines.append(f"{what} erased {at:%Y-%m-%d %H:%M} UTC {why} (audit event {ev_id})")
+    return lines
