@@ -17,12 +17,20 @@ so idle and building alternate and each round's figures are printed too.
 Prints the p50/p95/max of both, how long the packages took, and last ``ratio=X.XX`` (p95 while
 building over p95 idle; target <= 1.5, and no sample above 1 s).
 
-    .venv/bin/python benchmarks/responsiveness.py [--rounds 3] [--code DIR]
+``--during capture`` measures the most common background work instead: employee A reports a post (a
+fixture page that looks like a Facebook post with a cookie wall, tests/support/fixture_site, served on
+127.0.0.1 and allow-listed through VAERN_CAPTURE_ALLOWED_HOSTS) through the real report form, a new
+case each round, and the samples are those taken until the capture is finished (A polls the evidence's
+status.json). Each capture must end ``done`` with status ``consent_dismissed`` (the page's cookie wall
+closed, the post secured) and its text.txt must hold the post's words. The warm-up capture starts the capture browser; the rounds measure captures on a warm browser.
+
+    .venv/bin/python benchmarks/responsiveness.py [--rounds 3] [--code DIR] [--during package|capture]
 """
 from __future__ import annotations
 
 import argparse
 import http.cookiejar
+import json
 import os
 import random
 import re
@@ -44,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 from capture.bundle import Artifact as BundleArtifact  # noqa: E402
 from capture.bundle import EvidenceBundle  # noqa: E402
 from storage.models import Case, Role, User  # noqa: E402
+from tests.support.fixture_site import FixtureSite  # noqa: E402
 from tracker.cases.register import Report, add_evidence, open_case  # noqa: E402
 from tracker.cases.evidence import store_bundle  # noqa: E402
 from tracker.adapters.runtime import Runtime  # noqa: E402
@@ -51,6 +60,11 @@ from tracker.settings import load_settings  # noqa: E402
 from tracker.accounts.users import add_unit, add_user  # noqa: E402
 
 PASSWORD = "benchmark-hest-batteri-7"
+#: the fixture post employee A reports in ``--during capture``, words its captured text.txt must hold, and
+#: the capture status it must get (its cookie wall is closed by rejecting optional cookies)
+POST_PAGE = "/facebook_post.html"
+POST_WORDS = "Sagsbehandleren på Rådhuset burde skamme sig"
+POST_STATUS = "consent_dismissed"
 CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if os.path.exists(p)), None)
 
 
@@ -117,8 +131,7 @@ class Client:
         self.base = base
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
                                                   _NoRedirect())
-        html = self.get("/login")[1].decode()
-        token = re.search(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"', html).group(1)
+        token = csrf_token(self.get("/login")[1])
         status, _, headers = self.post("/login", {"email": email, "password": PASSWORD, "csrf_token": token})
         assert status == 302 and "/login" not in headers.get("Location", ""), f"login failed for {email}: {status}"
 
@@ -136,6 +149,10 @@ class Client:
                 return r.status, r.read(), dict(r.headers)
         except urllib.error.HTTPError as e:
             return e.code, e.read(), dict(e.headers)
+
+
+def csrf_token(page: bytes) -> str:
+    return re.search(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"', page.decode()).group(1)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -156,7 +173,7 @@ def timed_list(client: Client, expect: list[str], refuse: str) -> float:
 
 
 def poll(client: Client, job_page: str) -> bool:
-    """Leader A's status poll; True when the job is finished."""
+    """A's status poll (of a package job or a piece of evidence); True when it is finished."""
     status, body, _ = client.get(job_page + "/status.json")
     assert status == 200, f"status.json: HTTP {status}"
     return b'"finished":true' in body.replace(b" ", b"")
@@ -183,11 +200,63 @@ def collect_package(client: Client, ref: str) -> None:
     assert status == 200 and body[:2] == b"PK", f"the package was not handed out: {status}"
 
 
+class Packages:
+    """The background work of the default mode: leader A builds the 10-evidence case's package."""
+
+    label, noun = "building", "packages built"
+    span = "job start to ready"
+
+    def __init__(self, base: str, ref: str):
+        self.client, self.ref = Client(base, "leder.a@kommune.dk"), ref
+
+    def start(self) -> str:
+        return start_build(self.client, self.ref)
+
+    def finished(self, job_page: str) -> bool:
+        return poll(self.client, job_page)
+
+    def check(self, job_page: str) -> None:
+        collect_package(self.client, self.ref)
+
+
+class Captures:
+    """The background work of ``--during capture``: employee A reports the fixture post as a new case."""
+
+    label, noun = "capturing", "captures"
+    span = "report sent to evidence secured"
+
+    def __init__(self, base: str, post_url: str):
+        self.client, self.url = Client(base, "ansat.a@kommune.dk"), post_url
+
+    def start(self) -> str:
+        """Sends the report form; returns the new evidence's address (``/cases/<ref>/evidence/<id>``)."""
+        form = {"csrf_token": csrf_token(self.client.get("/report")[1]), "kind": "url", "url": self.url,
+                "episode_at": "", "description": "Grimt opslag om mig"}
+        status, body, headers = self.client.post("/report", form)
+        assert status == 302, f"the report was not received: HTTP {status} {body[:300]!r}"
+        status, body, _ = self.client.get(headers["Location"])
+        assert status == 200, f"the new case's page: HTTP {status}"
+        return re.search(r'data-status-url="([^"]+)/status.json"', body.decode()).group(1)
+
+    def finished(self, evidence: str) -> bool:
+        return poll(self.client, evidence)
+
+    def check(self, evidence: str) -> None:
+        """The capture succeeded: state done, the cookie wall dismissed, and the post's words in its text."""
+        state = json.loads(self.client.get(evidence + "/status.json")[1])
+        assert (state["state"], state["capture_status"]) == ("done", POST_STATUS), f"the capture failed: {state}"
+        status, text, _ = self.client.get(evidence + "/text.txt")
+        assert status == 200 and POST_WORDS in text.decode("utf-8"), f"text.txt: HTTP {status}, post text missing"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="idle windows, each followed by one package build")
     parser.add_argument("--code", type=Path, default=ROOT, help="the checkout whose `vaern serve` is measured")
+    parser.add_argument("--during", choices=("package", "capture"), default="package",
+                        help="the background work: leader A builds a case package, or employee A reports a post")
     args = parser.parse_args()
+    site = FixtureSite().start() if args.during == "capture" else None
 
     data_dir = Path(tempfile.mkdtemp(prefix="vaern-responsiveness-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("VAERN_")}
@@ -196,6 +265,8 @@ def main() -> None:
                PYTHONPATH=str(args.code.resolve()))
     if CHROMIUM:
         env["VAERN_CHROMIUM_PATH"] = CHROMIUM
+    if site is not None:
+        env["VAERN_CAPTURE_ALLOWED_HOSTS"] = f"{site.host}:{site.port}"
     settings = load_settings(data_dir=data_dir, secret_key=env["VAERN_SECRET_KEY"], queue_name=env["VAERN_QUEUE_NAME"],
                              chromium_path=CHROMIUM)
     t0 = time.perf_counter()
@@ -227,32 +298,33 @@ def main() -> None:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise SystemExit(f"vaern serve did not start; see {data_dir / 'serve.log'}")
                 time.sleep(0.3)
-        b, a = Client(base, "leder.b@kommune.dk"), Client(base, "leder.a@kommune.dk")
+        b = Client(base, "leder.b@kommune.dk")
+        work = Captures(base, site.url(POST_PAGE)) if site is not None else Packages(base, ref)
         lst = lambda: timed_list(b, b_refs, ref)  # noqa: E731
         for _ in range(5):
             lst()
-        # warm-up: one build, not measured (first use of Chromium, templates, caches)
-        job_page, started = start_build(a, ref), time.perf_counter()
-        while not poll(a, job_page):
+        # warm-up: one run, not measured (first use of Chromium, templates, caches)
+        job, started = work.start(), time.perf_counter()
+        while not work.finished(job):
             lst()
-        collect_package(a, ref)
+        work.check(job)
         window = time.perf_counter() - started
         for _ in range(args.rounds):
             loads.append(os.getloadavg()[0])
             quiet: list[float] = []
             until = time.perf_counter() + window
-            while time.perf_counter() < until:  # idle: the same two requests, nothing being built
+            while time.perf_counter() < until:  # idle: the same two requests, nothing running
                 quiet.append(lst())
-                assert poll(a, job_page), "a finished job reads as unfinished"
-            job_page, started = start_build(a, ref), time.perf_counter()
+                assert work.finished(job), "a finished job reads as unfinished"
+            job, started = work.start(), time.perf_counter()
             during: list[float] = []
             while True:
                 during.append(lst())
-                if poll(a, job_page):
+                if work.finished(job):
                     break
             window = time.perf_counter() - started
             builds.append(window)
-            collect_package(a, ref)
+            work.check(job)
             rounds.append((quiet, during))
             idle += quiet
             busy += during
@@ -263,16 +335,19 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
         log.close()
+        if site is not None:
+            site.stop()
 
+    label = work.label
     for n, (quiet, during) in enumerate(rounds, 1):
         print(f"round {n} (load {loads[n - 1]:.1f}): idle p95={pct(quiet, 95) * 1000:.1f} ms (n={len(quiet)}), "
-              f"building p95={pct(during, 95) * 1000:.1f} ms (n={len(during)}), "
+              f"{label} p95={pct(during, 95) * 1000:.1f} ms (n={len(during)}), "
               f"ratio {pct(during, 95) / pct(quiet, 95):.2f}")
-    print(f"packages built: {len(builds)}, each {min(builds):.2f}–{max(builds):.2f} s (job start to ready)")
+    print(f"{work.noun}: {len(builds)}, each {min(builds):.2f}–{max(builds):.2f} s ({work.span})")
     print(describe("case list, idle", idle))
-    print(describe("case list, building", busy))
-    print(f"idle_p95_ms={pct(idle, 95) * 1000:.1f} building_p95_ms={pct(busy, 95) * 1000:.1f} "
-          f"building_max_ms={max(busy) * 1000:.1f} (target: ratio <= 1.5 and max <= 1000)")
+    print(describe(f"case list, {label}", busy))
+    print(f"idle_p95_ms={pct(idle, 95) * 1000:.1f} {label}_p95_ms={pct(busy, 95) * 1000:.1f} "
+          f"{label}_max_ms={max(busy) * 1000:.1f} (target: ratio <= 1.5 and max <= 1000)")
     print(f"ratio={pct(busy, 95) / pct(idle, 95):.2f}")
 
 

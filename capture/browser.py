@@ -19,6 +19,11 @@ log = logging.getLogger(__name__)
 #: The real binary: the Debian wrapper script adds flags from /etc/chromium.d (less reproducible).
 SYSTEM_CHROMIUM = ("/usr/lib/chromium/chromium", "chromium", "chromium-browser")
 
+#: how much lower than the web pages the capture browser runs (0 = same priority, 19 = lowest): a capture runs
+#: inside `vaern serve` in the embedded default, and its Chromium must not slow the pages people wait for
+#: (benchmarks/responsiveness.py --during capture); it still gets all the processor time the pages leave
+CAPTURE_NICENESS = 10
+
 #: Keep every byte on the filtering proxy and stop the browser's own background traffic (tech.md §1, §7).
 LAUNCH_ARGS: tuple[str, ...] = (
     "--disable-quic",
@@ -85,3 +90,36 @@ def check_version_match(browser_version: str, bundled: str | None) -> bool:
                     "captures may misbehave", browser_version, bundled, playwright_version())
         return False
     return True
+
+
+def lower_descendants(nice: int) -> None:
+    """Run every process this one started (Playwright's driver, Chromium and its helpers) at ``nice`` or lower.
+
+    Playwright starts Chromium in a session of its own, so on Linux in a scheduler autogroup of its own at full
+    weight (nice 0): a nice only counts inside its autogroup, so the group's nice is lowered too. Each thread is
+    lowered (a nice is per thread; Chromium starts its threads before it can be reached). Nothing is raised, and
+    lowering one's own processes needs no privilege; where it is refused, they go on at their priority.
+    """
+    me = os.getpid()
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    todo = list(children.get(me, []))
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        proc = Path("/proc") / str(pid)
+        try:
+            for task in (proc / "task").iterdir():
+                tid = int(task.name)
+                os.setpriority(os.PRIO_PROCESS, tid, max(nice, os.getpriority(os.PRIO_PROCESS, tid)))
+            group = proc / "autogroup"  # "/autogroup-N nice X"; absent where the kernel has no autogroups
+            if group.exists() and int(group.read_text().split()[-1]) < nice:
+                group.write_text(str(nice))
+        except (OSError, ValueError):
+            pass

@@ -148,35 +148,9 @@ def _child_main() -> None:
 
 
 def _lower_our_descendants() -> None:
-    """Give Chromium this process's low priority: Playwright starts it in a session of its own, so on Linux in
-    an autogroup of its own at full weight (nice 0), where the printer's nice would not reach it.
-
-    Measured (benchmarks/responsiveness.py): the browser otherwise competes with the web pages at full weight.
-    Lowering one's own processes needs no privilege; where it is refused, printing goes on at normal priority.
-    """
-    me, nice = os.getpid(), os.getpriority(os.PRIO_PROCESS, 0)
-    try:
-        group = Path("/proc/self/autogroup").read_text().split()[-1]  # "/autogroup-N nice 10"
-    except (OSError, IndexError):
-        group = None
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    todo = list(children.get(me, []))
-    while todo:
-        pid = todo.pop()
-        todo += children.get(pid, [])
-        try:
-            os.setpriority(os.PRIO_PROCESS, pid, max(nice, os.getpriority(os.PRIO_PROCESS, pid)))
-            if group is not None:
-                (Path("/proc") / str(pid) / "autogroup").write_text(group)
-        except OSError:
-            pass
+    """Give Chromium this process's low priority (``browser.lower_descendants``). Measured
+    (benchmarks/responsiveness.py): the browser otherwise competes with the web pages at full weight."""
+    browser_mod.lower_descendants(os.getpriority(os.PRIO_PROCESS, 0))
 
 
 async def _print(documents: list[tuple[str, PageFrame]], chromium_path: str | None) -> list[bytes]:

@@ -87,6 +87,7 @@ class BrowserPool:
             # Browser-level traffic (no context proxy) goes to the proxy's base port, which refuses it all.
             proxy=self.proxy.launch_proxy(), handle_sigint=False, handle_sigterm=False,
             handle_sighup=False)
+        browser_mod.lower_descendants(browser_mod.CAPTURE_NICENESS)  # the driver, the browser and its helpers
         cdp = await browser.new_browser_cdp_session()
         try:
             info = await cdp.send("Browser.getVersion")
@@ -272,7 +273,9 @@ class BrowserPool:
                     raise CaptureFailed(f"could not open a browser context: {short_error(exc)}") from exc
                 continue
             try:
-                return handle, context, await context.new_page()
+                page = await context.new_page()
+                browser_mod.lower_descendants(browser_mod.CAPTURE_NICENESS)  # the page's new renderer
+                return handle, context, page
             except Exception as exc:  # noqa: BLE001
                 await self._release(handle)
                 self.retire(handle, f"new_page failed: {short_error(exc)}")
