@@ -1,7 +1,8 @@
 """Finding cases across the organisation (HR): filters, full-text search in captured text, keyset pages.
 
 The searchable text of a case (``case_texts``) is its description plus the visible text of every
-capture, bounded to ``MAX_BODY_CHARS``. It is indexed by FTS5 on SQLite and by a GIN index on
+capture, bounded to ``MAX_BODY_CHARS``. It is indexed by FTS5 on SQLite (with prefix indexes for word
+beginnings of 2 to 16 letters, migrations 0006 and 0017) and by a GIN index on
 ``to_tsvector('danish', body)`` on PostgreSQL (migration 0004). A user's words are reduced to plain
 word tokens before they reach either query language, so no input can change the query's meaning.
 """
