@@ -1,14 +1,19 @@
 """The `vaern export` and `vaern verify-package` commands."""
 from __future__ import annotations
 
+import contextlib
 import getpass
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from webui.cli import _runtime, main
-from storage.models import Case, User
+from storage.models import Case, Role, User
+from tracker.adapters.runtime import Runtime
 from tracker.cases.register import get_case_for
 from tracker.errors import DomainError, NotFound
 from tracker.oversight import audit
@@ -24,48 +29,68 @@ from tracker.packaging.package import PackageUnreadable, verify_package
               help="the user the export is recorded for (must be allowed to see the case); default: the system")
 def export(ref: str, out: Path, as_email: str | None) -> None:
     """Export case REF as a ZIP package verifiable with sha256sum and openssl; prints its SHA-256."""
-    from sqlalchemy import select
+    with audited_zip(out, "an export package") as (rt, session, write):
+        actor = acting_user(session, as_email)
+        try:
+            case = get_case_for(session, ref, actor) if actor else \
+                session.execute(select(Case).where(Case.ref == ref)).scalar()
+        except NotFound:
+            case = None
+        if case is None:
+            click.echo(f"vaern: no case {ref!r}" + (f" that {actor.email} may see" if actor else ""), err=True)
+            sys.exit(2)
+        package = write(lambda: write_case_package(rt, session, case, out))
+        audit.record(session, actor, "package.export", "case", case.ref, case.id, via="cli",
+                     sha256=package.sha256, size=package.size, files=package.files,
+                     filename=out.name, os_user=None if actor else _os_user())
+    click.echo(f"vaern: {out}: {package.files} files, {package.evidence} evidence folder(s)")
+    click.echo(f"SHA-256 {package.sha256}")
 
+
+@contextlib.contextmanager
+def audited_zip(out: Path, what: str) -> Iterator[tuple[Runtime, Session, Callable]]:
+    """How a command writes a ZIP whose handing-out it audits: never over an existing file, in one transaction
+    with its audit event, and removed again if that transaction does not commit (an export that is not in the
+    audit log must not exist). Yields the runtime, the session and ``write(make)``, which calls ``make`` and
+    turns its refusals into the command's exit (2: the file appeared meanwhile; 1: the export failed)."""
     if out.exists():
-        click.echo(f"vaern: {out} exists: an export package is never overwritten", err=True)
+        click.echo(f"vaern: {out} exists: {what} is never overwritten", err=True)
         sys.exit(2)
     rt = _runtime()
-    package = None
+    written = []
+
+    def write(make: Callable):
+        try:
+            package = make()
+        except FileExistsError as exc:
+            click.echo(f"vaern: {exc}", err=True)
+            sys.exit(2)
+        except DomainError as exc:
+            click.echo(f"vaern: export failed: {exc.message}", err=True)
+            sys.exit(1)
+        written.append(package)
+        return package
+
     try:
         with rt.transaction() as session:
-            actor = None
-            if as_email:
-                actor = session.execute(select(User).where(User.email == as_email.strip().lower())).scalar()
-                if actor is None or not actor.active:
-                    click.echo(f"vaern: no active user {as_email!r}", err=True)
-                    sys.exit(2)
-            try:
-                case = get_case_for(session, ref, actor) if actor else \
-                    session.execute(select(Case).where(Case.ref == ref)).scalar()
-            except NotFound:
-                case = None
-            if case is None:
-                click.echo(f"vaern: no case {ref!r}" + (f" that {actor.email} may see" if actor else ""), err=True)
-                sys.exit(2)
-            try:
-                package = write_case_package(rt, session, case, out)
-            except FileExistsError as exc:
-                click.echo(f"vaern: {exc}", err=True)
-                sys.exit(2)
-            except DomainError as exc:
-                click.echo(f"vaern: export failed: {exc.message}", err=True)
-                sys.exit(1)
-            audit.record(session, actor, "package.export", "case", case.ref, case.id, via="cli",
-                         sha256=package.sha256, size=package.size, files=package.files,
-                         filename=out.name, os_user=None if actor else _os_user())
+            yield rt, session, write
     except BaseException:
-        if package is not None:
-            out.unlink(missing_ok=True)  # an export that is not in the audit log must not exist
+        if written:
+            out.unlink(missing_ok=True)
         raise
     finally:
         rt.close()
-    click.echo(f"vaern: {out}: {package.files} files, {package.evidence} evidence folder(s)")
-    click.echo(f"SHA-256 {package.sha256}")
+
+
+def acting_user(session: Session, as_email: str | None, *, role: Role | None = None) -> User | None:
+    """The active user ``--as`` names (of ``role``, if given), None without ``--as``; exit 2 if there is none."""
+    if not as_email:
+        return None
+    actor = session.execute(select(User).where(User.email == as_email.strip().lower())).scalar()
+    if actor is None or not actor.active or (role is not None and actor.role is not role):
+        click.echo(f"vaern: no active {'HR ' if role is Role.hr else ''}user {as_email!r}", err=True)
+        sys.exit(2)
+    return actor
 
 
 def _os_user() -> str:

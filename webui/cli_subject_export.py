@@ -10,16 +10,13 @@ import sys
 from pathlib import Path
 
 import click
-from sqlalchemy import select
-
-from storage.models import Role, User
-from tracker.errors import DomainError, NotFound
+from storage.models import Role
+from tracker.errors import NotFound
 from tracker.oversight import audit
 from tracker.privacy.subject_access import find_subject
 from tracker.packaging.subject_export import write_subject_export
 from tracker.packaging.subject_jobs import record_cases_handed_out
-from webui.cli import _runtime
-from webui.cli_export import _os_user
+from webui.cli_export import _os_user, acting_user, audited_zip
 from webui.cli_subject import subject
 
 
@@ -31,41 +28,17 @@ from webui.cli_subject import subject
               help="the HR person the export is recorded for; default: the operator at the shell")
 def export_subject(email: str, out: Path, as_email: str | None) -> None:
     """Write everything Værn holds about the employee EMAIL (GDPR art. 15) as a ZIP; prints its SHA-256."""
-    if out.exists():
-        click.echo(f"vaern: {out} exists: an access package is never overwritten", err=True)
-        sys.exit(2)
-    rt = _runtime()
-    package = None
-    try:
-        with rt.transaction() as session:
-            actor = None
-            if as_email:
-                actor = session.execute(select(User).where(User.email == as_email.strip().lower())).scalar()
-                if actor is None or not actor.active or actor.role is not Role.hr:
-                    click.echo(f"vaern: no active HR user {as_email!r}", err=True)
-                    sys.exit(2)
-            try:
-                person = find_subject(session, email)
-            except NotFound:
-                click.echo(f"vaern: no user {email!r}", err=True)
-                sys.exit(2)
-            try:
-                package = write_subject_export(rt, session, person, out)
-            except FileExistsError as exc:
-                click.echo(f"vaern: {exc}", err=True)
-                sys.exit(2)
-            except DomainError as exc:
-                click.echo(f"vaern: export failed: {exc.message}", err=True)
-                sys.exit(1)
-            audit.record(session, actor, "subject.export", "user", person.id, via="cli", sha256=package.sha256,
-                         size=package.size, files=package.files, os_user=None if actor else _os_user())
-            record_cases_handed_out(session, actor, person, sha256=package.sha256, via="cli")
-    except BaseException:
-        if package is not None:
-            out.unlink(missing_ok=True)  # an export that is not in the audit log must not exist
-        raise
-    finally:
-        rt.close()
+    with audited_zip(out, "an access package") as (rt, session, write):
+        actor = acting_user(session, as_email, role=Role.hr)
+        try:
+            person = find_subject(session, email)
+        except NotFound:
+            click.echo(f"vaern: no user {email!r}", err=True)
+            sys.exit(2)
+        package = write(lambda: write_subject_export(rt, session, person, out))
+        audit.record(session, actor, "subject.export", "user", person.id, via="cli", sha256=package.sha256,
+                     size=package.size, files=package.files, os_user=None if actor else _os_user())
+        record_cases_handed_out(session, actor, person, sha256=package.sha256, via="cli")
     click.echo(f"vaern: {out}: {package.files} files, {package.evidence} evidence record(s)")
     click.echo(f"SHA-256 {package.sha256}")
 
