@@ -213,18 +213,22 @@ def _pg_text_condition(session: Session, cases: Select, terms: list[str]):
     return Case.id.in_(select(texts.c.case_id).where(texts.c[PG_COLUMN].bool_op("@@")(matches)))
 
 
-def ids_containing(session: Session, id_column, columns: tuple, needle: str) -> list[int] | Select:
+def ids_containing(session: Session, id_column, columns: tuple, needle: str, *,
+                   among: Select | None = None) -> list[int] | Select:
     """Ids of rows where any of ``columns`` contains ``needle``, ignoring case also for æ, ø, å.
 
     PostgreSQL's ILIKE folds every letter; SQLite's folds ASCII only, so there the (small) table of
-    people or offenders is compared in Python.
+    people or offenders is compared in Python: only the rows whose ids ``among`` yields, when given (the
+    candidates an index found).
     """
     in_sql = select(id_column).where(or_(*(c.icontains(needle, autoescape=True) for c in columns)))
     if session.get_bind().dialect.name == "postgresql":
         return in_sql
+    rows = select(id_column, *columns)
+    if among is not None:
+        rows = rows.where(id_column.in_(among))
     folded = needle.casefold()
-    ids = [row[0] for row in session.execute(select(id_column, *columns))
-           if any(folded in (value or "").casefold() for value in row[1:])]
+    ids = [row[0] for row in session.execute(rows) if any(folded in (value or "").casefold() for value in row[1:])]
     return ids if len(ids) <= MAX_LISTED_IDS else in_sql  # beyond SQLite's bound-parameter limit: ASCII folding
 
 
@@ -232,21 +236,17 @@ def offender_ids_containing(session: Session, needle: str) -> list[int] | Select
     """Ids of the offenders whose handle or display name contains ``needle``, as ``ids_containing`` decides.
 
     On SQLite a needle of TRIGRAM characters or more first asks the trigram index (case-insensitive as
-    FTS5 folds letters, æ, ø, å included) which offenders can match, and only those are compared here,
-    so the search no longer reads the whole register. A name written with letters that case folding turns
-    into two (ß, ẞ, ligatures such as ﬁ) is found by what FTS5 makes of it ("meiß" finds Meißner, "meiss"
-    does not). PostgreSQL's ILIKE uses its pg_trgm indexes by itself.
+    FTS5 folds letters, æ, ø, å included) which offenders can match, and only those are compared, so the
+    search no longer reads the whole register. A name written with letters that case folding turns into
+    two (ß, ẞ, ligatures such as ﬁ) is found by what FTS5 makes of it ("meiß" finds Meißner, "meiss" does
+    not). PostgreSQL's ILIKE uses its pg_trgm indexes by itself.
     """
-    columns = (Offender.handle, Offender.display_name)
-    if session.get_bind().dialect.name == "postgresql" or len(needle) < TRIGRAM:
-        return ids_containing(session, Offender.id, columns, needle)
-    fts = table(OFFENDER_FTS, column("rowid"), column(OFFENDER_FTS))
-    phrase = '"' + needle.replace('"', '""') + '"'  # one FTS5 string: its trigrams in a row, no operators
-    folded = needle.casefold()
-    ids = [row[0] for row in session.execute(
-        select(Offender.id, *columns).where(Offender.id.in_(select(fts.c.rowid).where(fts.c[OFFENDER_FTS].op("MATCH")(phrase)))))
-        if any(folded in (value or "").casefold() for value in row[1:])]
-    return ids if len(ids) <= MAX_LISTED_IDS else ids_containing(session, Offender.id, columns, needle)
+    among = None
+    if session.get_bind().dialect.name == "sqlite" and len(needle) >= TRIGRAM:
+        fts = table(OFFENDER_FTS, column("rowid"), column(OFFENDER_FTS))
+        phrase = '"' + needle.replace('"', '""') + '"'  # one FTS5 string: its trigrams in a row, no operators
+        among = select(fts.c.rowid).where(fts.c[OFFENDER_FTS].op("MATCH")(phrase))
+    return ids_containing(session, Offender.id, (Offender.handle, Offender.display_name), needle, among=among)
 
 
 def _conditions(session: Session, f: CaseFilters) -> list:
