@@ -118,8 +118,32 @@ def lower_descendants(nice: int) -> None:
             for task in (proc / "task").iterdir():
                 tid = int(task.name)
                 os.setpriority(os.PRIO_PROCESS, tid, max(nice, os.getpriority(os.PRIO_PROCESS, tid)))
-            group = proc / "autogroup"  # "/autogroup-N nice X"; absent where the kernel has no autogroups
-            if group.exists() and int(group.read_text().split()[-1]) < nice:
-                group.write_text(str(nice))
+            group_nice = autogroup_nice(pid)
+            if group_nice is not None and group_nice < nice:
+                (proc / "autogroup").write_text(str(nice))
         except (OSError, ValueError):
             pass
+
+
+def autogroup_nice(pid: int | str = "self") -> int | None:
+    """The nice of the scheduler autogroup ``pid`` runs in, or None where it runs in none (or has ended)."""
+    try:
+        return parse_autogroup((Path("/proc") / str(pid) / "autogroup").read_text())
+    except OSError:
+        return None
+
+
+def parse_autogroup(text: str) -> int | None:
+    """The nice in a /proc/PID/autogroup text ("/autogroup-N nice X"), or None where it holds none.
+
+    The file is absent where the kernel has no autogroups, and the kernel writes nothing in it when it finds no
+    autogroup for the task (it looks the group up through the task's signal handlers, which a task that has just
+    ended and been reaped no longer has). CI once read it empty for one of Chromium's short-lived helpers, and no capture could start.
+    """
+    fields = text.split()
+    if len(fields) == 3 and fields[0].startswith("/autogroup-") and fields[1] == "nice":
+        try:
+            return int(fields[2])
+        except ValueError:
+            return None
+    return None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from capture.browser import CAPTURE_NICENESS
+from capture.browser import CAPTURE_NICENESS, autogroup_nice
 from capture.engine import Capturer
 from capture.errors import CaptureFailed
 from tests.support.engine_helpers import options_for
@@ -91,7 +91,6 @@ def test_the_capture_browser_runs_below_the_web_pages_of_the_process_that_starte
         driver = int(stat[browser][1])
         threads = [int(t.name) for t in (Path("/proc") / str(driver) / "task").iterdir()]
         assert {os.getpriority(os.PRIO_PROCESS, tid) for tid in threads} == {CAPTURE_NICENESS}  # Playwright's driver
-        if Path("/proc/self/autogroup").exists():  # the browser's whole session (its renderers too) runs lowered
-            group = (Path("/proc") / str(browser) / "autogroup").read_text()
-            assert group.split()[-1] == str(CAPTURE_NICENESS), group
+        if autogroup_nice() is not None:  # the browser's whole session (its renderers too) runs lowered
+            assert autogroup_nice(browser) == CAPTURE_NICENESS
     assert os.getpriority(os.PRIO_PROCESS, 0) == mine  # the process that captures (the web server) is untouched

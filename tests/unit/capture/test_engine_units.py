@@ -101,3 +101,19 @@ def test_a_major_version_mismatch_is_logged_as_a_warning(caplog):
 def test_a_configured_chromium_that_does_not_exist_is_a_capture_failure():
     with pytest.raises(CaptureFailed):
         browser.find_chromium("/nonexistent/chromium", None)
+
+
+@pytest.mark.parametrize("text, nice", [
+    ("/autogroup-85 nice 0\n", 0),
+    ("/autogroup-3 nice 10\n", 10),
+    ("/autogroup-3 nice -5\n", -5),
+    ("", None),  # the kernel found no autogroup for the task (CI: a Chromium helper that was ending)
+    ("\n", None),
+    ("/autogroup-3 nice\n", None),
+    ("something else entirely\n", None),
+    ("/autogroup-3 nice x\n", None),
+])
+def test_the_autogroup_file_is_read_as_written_and_anything_else_is_no_autogroup(text, nice):
+    """An empty autogroup file once stopped every capture from starting (lowering a priority is never worth that)."""
+    assert browser.parse_autogroup(text) == nice
+
