@@ -41,7 +41,7 @@ def calm_view(user: User, case: Case) -> bool:
 
 
 def weekday_due(due: datetime) -> str:
-    """``fredag 05.12.2026 kl. 11.05`` in the page's language (weekday from the locale)."""
+    """``fredag 05.12.2026 kl. 11.05``, ``Friday 05.12.2026 at 11:05`` in the page's language."""
     return f"{format_datetime(due, 'EEEE')} {format_local(due)}"
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 import io
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask_babel import format_decimal, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from PIL import Image, ImageOps
 
 from capture.judge import POST_NOT_SEEN
@@ -21,8 +23,10 @@ from tracker.packaging.exports import jobs_for
 from tracker.accounts.permissions import can_report
 from tracker.workflow.steps import urgency_order
 from tracker.textcut import excerpt
+from tracker.wording import file_size
 from webui import case_page, oversight, workflow
 from webui.db import abort_keeping, db, runtime
+from webui.timefmt import page_language
 
 bp = Blueprint("cases", __name__)
 bp.add_app_template_filter(case_page.weekday_due, "weekday_due")
@@ -135,13 +139,14 @@ def role_label(role: str) -> str:
 
 
 @bp.app_template_filter("human_size")
-def human_size(size: int) -> str:
-    """Sizes the Danish way: 1,5 MB, 135 kB, 525 B."""
-    if size < 1000:
-        return f"{size} B"
-    if size < 1_000_000:
-        return f"{size / 1000:.0f} kB"
-    return f"{size / 1_000_000:.1f} MB".replace(".", ",")
+def human_size(size: int, exact: bool = False) -> str | Markup:
+    """``1,5 MB``, ``135 kB``, ``525 B`` (English ``1.5 MB``; 1 kB = 1000 bytes). With ``exact`` (evidence), a
+    ``<data>`` element that keeps the byte count as its value and title."""
+    text = file_size(size, page_language())
+    if not exact:
+        return text
+    count = ngettext("%(count)s byte", "%(count)s bytes", size, count=format_decimal(size))
+    return Markup('<data value="{}" title="{}">{}</data>').format(size, count, text)
 
 
 @bp.app_template_filter("evidence_reason")

@@ -1,4 +1,5 @@
-"""Danish dates: formatting (``26.11.2026 kl. 14.05``) and reading what people type into the forms.
+"""Dates on the pages: formatting (``26.11.2026 kl. 14.05``; English ``26.11.2026 at 14:05``) and reading what
+people type into the forms.
 
 Forms use plain text fields in the Danish form (``26.11.2026 14.05``) rather than the browser's date
 pickers, which show the browser's locale (mm/dd/yyyy in an English browser). The ISO forms the pickers
@@ -8,9 +9,12 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
-CPH = ZoneInfo("Europe/Copenhagen")
+from flask import has_request_context
+from flask_babel import get_locale
+
+from tracker.wording import CPH, local_time
+
 #: what a date-and-time field accepts (the HTML ``pattern``): 26.11.2026 14.05, also 26.11.2026 kl. 14:05
 DATETIME_PATTERN = r"\s*\d{1,2}\.\d{1,2}\.\d{4},?\s+(kl\.?\s*)?\d{1,2}[.:]\d{2}\s*"
 #: what a date field accepts: 26.11.2026
@@ -19,11 +23,15 @@ _DANISH = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})(?:,?\s+(?:kl\.?\s*)?(\d{1,2
 
 
 def format_local(dt: datetime | None, with_seconds: bool = False) -> str:
-    """``26.11.2026 kl. 14.05`` in Danish time."""
+    """``26.11.2026 kl. 14.05`` in Danish time, ``26.11.2026 at 14:05`` on an English page."""
     if dt is None:
         return ""
-    local = dt.astimezone(CPH)
-    return local.strftime("%d.%m.%Y kl. %H.%M.%S" if with_seconds else "%d.%m.%Y kl. %H.%M")
+    return local_time(dt.astimezone(CPH), page_language(), with_seconds)
+
+
+def page_language() -> str:
+    """The page's language; Danish outside a request."""
+    return str(get_locale() or "da") if has_request_context() else "da"
 
 
 def format_input(dt: datetime | None) -> str:

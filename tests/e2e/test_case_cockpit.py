@@ -252,6 +252,30 @@ def test_the_cockpit_and_the_calm_page_in_a_browser_at_laptop_and_phone_size(sit
                 page.context.close()
 
 
+def test_the_cockpit_in_english_gives_times_with_at_and_sizes_with_a_decimal_point(site):
+    from playwright.sync_api import expect
+
+    with served(site.app) as base, open_browser() as browser:
+        page = new_page(browser, **LAPTOP)
+        try:
+            log_in(page, base, site.leader)
+            for lang, next_action, size in (("da", r"Anmeld til politiet senest \w+dag \d\d\.\d\d\.\d{4} kl\. \d\d\.\d\d",
+                                             r"^\d+ kB$|^\d+,\d MB$"),
+                                            ("en", r"Report to the police by \w+day \d\d\.\d\d\.\d{4} at \d\d:\d\d",
+                                             r"^\d+ kB$|^\d+\.\d MB$")):
+                page.goto(f"{base}/cases/{site.ref}?lang={lang}")
+                expect(page.locator("#next-action")).to_contain_text(re.compile(next_action))
+                shot = page.locator("table.artifacts data").first  # the screenshot's size, its bytes in the title
+                assert re.match(size, shot.inner_text()), shot.inner_text()
+                assert re.fullmatch(r"[\d.,]+ bytes?", shot.get_attribute("title")) and shot.get_attribute("value").isdigit()
+                main = page.locator("main").inner_text()
+                assert (" kl. " in main) == (lang == "da"), lang  # the timeline's sentences too
+                assert_no_serious_axe_findings(page, f"cockpit {lang}")
+                screenshot(page, f"cockpit-leader-laptop-{lang}")
+        finally:
+            page.context.close()
+
+
 # -- one form per ladder rung -----------------------------------------------------------------------
 def rung_item(page: str, step_id: str) -> str:
     start = page.index(f'id="step-{step_id}"')

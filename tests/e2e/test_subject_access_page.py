@@ -13,6 +13,7 @@ from tests.support.browser import (DESKTOP, assert_fits_the_width, assert_no_ser
                                    log_in, new_page, open_browser, screenshot, served)
 from tests.support.database import new_runtime
 from tests.support.factories import make_case, make_done_evidence, make_settings, make_unit, make_user, running_consumer
+from tracker.wording import file_size
 from webui.app import create_app
 
 
@@ -59,6 +60,15 @@ def test_hr_builds_and_downloads_an_employees_access_package_and_nobody_else_may
                 doc = json.loads(z.read("subject.json"))
                 assert "indsigt.pdf" in z.namelist()
             assert doc["subject"]["id"] == mette_id and len(doc["cases"]) == 1
+            size, shown_size = saved.stat().st_size, page.locator(".subject-jobs data")
+            assert shown_size.get_attribute("value") == str(size)  # the exact count stays with the ZIP's hash
+            assert shown_size.get_attribute("title") == f"{size:,} byte".replace(",", ".")
+            assert shown_size.inner_text() == file_size(size, "da")
+            page.goto(f"{base}/hr/subject-access?lang=en")
+            expect(page.get_by_role("heading", level=1)).to_have_text("Right of access (GDPR art. 15)")
+            assert shown_size.inner_text() == file_size(size, "en") and shown_size.get_attribute("title") == f"{size:,} bytes"
+            assert " kl. " not in page.locator("main").inner_text()
+            screenshot(page, "subject-access-desktop-en")
             page.context.close()
 
             download_url = f"{base}/hr/subject-access/{_job_id(rt)}/download"

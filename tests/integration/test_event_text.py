@@ -73,6 +73,17 @@ def test_events_read_as_danish_sentences(e, expected):
     assert sentence(e, NAMES) == expected
 
 
+def test_english_sentences_give_times_with_at_and_sizes_with_a_decimal_point():
+    english = Names(lang="en", step_label=lambda i: RULES.step(i).label_en)
+    rung = sentence(event("step.rung", "request_to_author", sent_at="2026-12-05T10:05:00+00:00", channel="Letter",
+                          platform_ref=None, outcome="no_answer"), english)
+    assert "sent 05.12.2026 at 11:05, via Letter" in rung and "kl." not in rung
+    assert sentence(event("case.create", "V-2026-00001", episode_at="2026-12-05T10:05:00+00:00"), english) == \
+        "The case was opened; the episode took place on 05.12.2026 at 11:05."
+    export = event("package.export", via="web", sha256="a" * 64, size=1_234_567, files=12, filename="V.zip")
+    assert "1.2 MB" in sentence(export, english) and "1,2 MB" in sentence(export, NAMES)
+
+
 def test_no_sentence_shows_raw_keys_in_either_language():
     samples = {
         "artifact.download": {"evidence": 1, "name": "page.mhtml", "via": "api", "token": 3},

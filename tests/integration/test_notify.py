@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -153,6 +154,10 @@ def test_deadline_reminders_go_out_24_hours_and_2_hours_before_and_when_overdue_
     for msg in police_mails():
         assert_neutral(msg, c["ref"])
         assert "Politi" not in msg.get_content()  # the mail does not say which deadline
+    due = (t0 + timedelta(hours=22)).astimezone(ZoneInfo("Europe/Copenhagen"))
+    danish, english = police_mails()[0].get_content().split(f"Case {c['ref']}")
+    assert f"({due:%d.%m.%Y} kl. {due:%H:%M})" in danish  # the Danish half as before
+    assert f"({due:%d.%m.%Y} at {due:%H:%M})" in english and "kl." not in english
 
 
 def test_a_platform_notice_without_receipt_or_decision_is_reminded_after_the_configured_days(rt, smtp):

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from storage.models import Case, CaseClock, CaseStep, NotificationSent, Recheck, Role, User
 from storage.types import utcnow
 from tracker import after_commit, uow
+from tracker.wording import local_time
 from tracker.workflow.deadlines import COPENHAGEN
 from tracker.workflow.recheck import verified_removal
 from tracker.workflow.steps import INFORM_LEADER, case_deadlines, done_by_vaern
@@ -68,10 +69,11 @@ def case_link(settings: "Settings", ref: str) -> str:
 def compose(settings: "Settings", kind: str, ref: str, due: datetime | None = None) -> tuple[str, str]:
     """Subject and body of a notification: the reference, a neutral sentence (Danish, then English), the link."""
     subject, da, en = TEXTS[kind]
-    when = due.astimezone(COPENHAGEN).strftime("%d.%m.%Y kl. %H:%M") if due is not None else ""
+    when_da = due.astimezone(COPENHAGEN).strftime("%d.%m.%Y kl. %H:%M") if due is not None else ""
+    when_en = local_time(due, "en") if due is not None else ""
     link = case_link(settings, ref)
-    body = (f"Sag {ref}\n\n{da.format(due=when)}\n{link}\n\n"
-            f"Case {ref}\n{en.format(due=when)}\n{link}\n\n"
+    body = (f"Sag {ref}\n\n{da.format(due=when_da)}\n{link}\n\n"
+            f"Case {ref}\n{en.format(due=when_en)}\n{link}\n\n"
             "-- \nVærn. Svar ikke på denne e-mail. / Do not reply to this e-mail.\n")
     return "Værn: " + subject.format(ref=ref), body
 

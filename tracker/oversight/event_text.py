@@ -11,12 +11,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from storage.models import AuditEvent
 from tracker.textcut import excerpt
+from tracker.wording import file_size, local_time
 
-CPH = ZoneInfo("Europe/Copenhagen")
 Pair = tuple[str, str]
 
 STEP_STATES: dict[str, Pair] = {
@@ -103,8 +102,9 @@ class Names:
 
 
 # -- small helpers ---------------------------------------------------------------------------------
-def when(value: Any) -> str:
-    """An ISO time from the details as ``05.12.2026 kl. 11.05`` (Danish time); empty if unreadable."""
+def when(value: Any, names: Names | None = None) -> str:
+    """An ISO time from the details as ``05.12.2026 kl. 11.05`` (Danish time; English ``05.12.2026 at 11:05``);
+    as given if unreadable."""
     if isinstance(value, datetime):
         dt = value
     else:
@@ -112,10 +112,7 @@ def when(value: Any) -> str:
             dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError:
             return str(value or "")
-    if dt.tzinfo is None:
-        return f"{dt:%d.%m.%Y} kl. {dt:%H.%M}"
-    local = dt.astimezone(CPH)
-    return f"{local:%d.%m.%Y} kl. {local:%H.%M}"
+    return local_time(dt, names.lang if names else "da")
 
 
 def short_hash(value: Any) -> str:
@@ -126,14 +123,9 @@ def quote(value: Any, limit: int = 120) -> str:
     return f"«{excerpt(' '.join(str(value).split()), limit)}»"
 
 
-def size(n: Any) -> str:
-    if not isinstance(n, int):
-        return "?"
-    if n < 1000:
-        return f"{n} B"
-    if n < 1_000_000:
-        return f"{n / 1000:.0f} kB"
-    return f"{n / 1_000_000:.1f} MB".replace(".", ",")
+def size(n: Any, names: Names | None = None) -> str:
+    """``1,5 MB`` (English ``1.5 MB``); ``?`` if not a byte count."""
+    return file_size(n, names.lang if names else "da") if isinstance(n, int) and n >= 0 else "?"
 
 
 _FORMATTERS: dict[str, Callable[[dict, AuditEvent, Names], Pair]] = {}
@@ -171,9 +163,9 @@ EPISODE_KINDS = {"phone_call": ("et telefonopkald", "a phone call"), "letter": (
 
 @formats("case.create")
 def _case_create(d, e, n):
-    at = when(d["episode_at"]) if d.get("episode_at") else None
+    at = when(d["episode_at"], n) if d.get("episode_at") else None
     da, en = (f"Sagen blev oprettet; episoden fandt sted {at}." if at else "Sagen blev oprettet; episodens tid er ukendt.",
-              f"The case was opened; the episode took place {at}." if at else "The case was opened; the episode time is unknown.")
+              f"The case was opened; the episode took place on {at}." if at else "The case was opened; the episode time is unknown.")
     if d.get("kind") in EPISODE_KINDS:
         kind_da, kind_en = EPISODE_KINDS[d["kind"]]
         da, en = f"{da} Episoden var {kind_da}.", f"{en} The episode was {kind_en}."
@@ -261,7 +253,7 @@ def _evidence_captured(d, e, n):
 
 @formats("evidence.timestamped")
 def _evidence_timestamped(d, e, n):
-    at = when(d.get("gen_time"))
+    at = when(d.get("gen_time"), n)
     return (f"Bevis nr. {e.object_id} fik et tidsstempel bagefter fra {d.get('tsa') or 'tidsstemplingstjenesten'} "
             f"(tidspunkt {at}).",
             f"Evidence no. {e.object_id} was timestamped afterwards by {d.get('tsa') or 'the TSA'} (time {at}).")
@@ -328,7 +320,7 @@ def _step_state(d, e, n):
         if d.get("leader_id"):
             da, en = da + f" ({n.person(d['leader_id'])})", en + f" ({n.person(d['leader_id'])})"
     elif d.get("done_at") and d.get("state") == "done":
-        da, en = da + f", udført {when(d['done_at'])}", en + f", done {when(d['done_at'])}"
+        da, en = da + f", udført {when(d['done_at'], n)}", en + f", done {when(d['done_at'], n)}"
     if d.get("reason"):
         da, en = da + f". Begrundelse: {quote(d['reason'])}", en + f". Reason: {quote(d['reason'])}"
     if d.get("note_changed"):
@@ -348,8 +340,8 @@ def _step_rung(d, e, n):
     step = n.step(e.object_id)
     da, en = [f"Skridtet «{step}» blev registreret"], [f"The rung “{step}” was recorded"]
     if d.get("sent_at"):
-        da.append(f"sendt {when(d['sent_at'])}")
-        en.append(f"sent {when(d['sent_at'])}")
+        da.append(f"sendt {when(d['sent_at'], n)}")
+        en.append(f"sent {when(d['sent_at'], n)}")
     if d.get("channel"):
         da.append(f"via {d['channel']}")
         en.append(f"via {d['channel']}")
@@ -357,11 +349,11 @@ def _step_rung(d, e, n):
         da.append(f"reference {d['platform_ref']}")
         en.append(f"reference {d['platform_ref']}")
     if d.get("receipt_at"):
-        da.append(f"modtagelse bekræftet {when(d['receipt_at'])}")
-        en.append(f"receipt confirmed {when(d['receipt_at'])}")
+        da.append(f"modtagelse bekræftet {when(d['receipt_at'], n)}")
+        en.append(f"receipt confirmed {when(d['receipt_at'], n)}")
     if d.get("decided_at"):
-        da.append(f"afgørelse meddelt {when(d['decided_at'])}")
-        en.append(f"decision told {when(d['decided_at'])}")
+        da.append(f"afgørelse meddelt {when(d['decided_at'], n)}")
+        en.append(f"decision told {when(d['decided_at'], n)}")
     outcome = n.pick(OUTCOMES, d.get("outcome")) if d.get("outcome") else None
     da.append(f"udfald: {outcome}" if outcome else "intet udfald endnu")
     en.append(f"outcome: {outcome}" if outcome else "no outcome yet")
@@ -390,8 +382,8 @@ def _step_attach(d, e, n):
         return (f"Bevis nr. {d['evidence_id']} blev knyttet til trinnet «{step}».",
                 f"Evidence no. {d['evidence_id']} was attached to the step “{step}”.")
     name = d.get("filename") or "?"
-    return (f"Filen «{name}» ({size(d.get('size'))}) blev knyttet til trinnet «{step}».",
-            f"The file “{name}” ({size(d.get('size'))}) was attached to the step “{step}”.")
+    return (f"Filen «{name}» ({size(d.get('size'), n)}) blev knyttet til trinnet «{step}».",
+            f"The file “{name}” ({size(d.get('size'), n)}) was attached to the step “{step}”.")
 
 
 @formats("step.removed_verified")
@@ -405,8 +397,8 @@ def _removed_verified(d, e, n):
 def _clock_set(d, e, n):
     clock = n.pick(CLOCKS, e.object_id)
     unknown = "ukendt" if not n.en else "unknown"
-    at = when(d["at"]) if d.get("at") else unknown
-    before = when(d["before"]) if d.get("before") else unknown
+    at = when(d["at"], n) if d.get("at") else unknown
+    before = when(d["before"], n) if d.get("before") else unknown
     note = f" Note: {quote(d['note'])}." if d.get("note") else ""
     return (f"Tidspunktet for {clock} blev sat til {at} (før: {before}).{note}",
             f"The time of {clock} was set to {at} (before: {before}).{note}")

@@ -46,9 +46,9 @@ def _package(d, e, n):
     via = {"web": ("i browseren", "in the browser"), "cli": ("på kommandolinjen", "on the command line")}.get(
         d.get("via"), ("", ""))
     return (f"Eksportpakken {d.get('filename') or ''} blev dannet {via[0]} ({d.get('files', '?')} filer, "
-            f"{size(d.get('size'))}; SHA-256 {short_hash(d.get('sha256'))}).",
+            f"{size(d.get('size'), n)}; SHA-256 {short_hash(d.get('sha256'))}).",
             f"The export package {d.get('filename') or ''} was made {via[1]} ({d.get('files', '?')} files, "
-            f"{size(d.get('size'))}; SHA-256 {short_hash(d.get('sha256'))}).")
+            f"{size(d.get('size'), n)}; SHA-256 {short_hash(d.get('sha256'))}).")
 
 
 @formats("package.export_failed")
@@ -60,8 +60,8 @@ def _package_failed(d, e, n):
 @formats("report.download")
 def _report(d, e, n):
     kind = {"case": ("Sagsrapporten", "The case report")}.get(d.get("report"), ("Bevisrapporten", "The evidence report"))
-    return (f"{kind[0]} (PDF) blev hentet ({size(d.get('size'))}; SHA-256 {short_hash(d.get('sha256'))}).",
-            f"{kind[1]} (PDF) was downloaded ({size(d.get('size'))}; SHA-256 {short_hash(d.get('sha256'))}).")
+    return (f"{kind[0]} (PDF) blev hentet ({size(d.get('size'), n)}; SHA-256 {short_hash(d.get('sha256'))}).",
+            f"{kind[1]} (PDF) was downloaded ({size(d.get('size'), n)}; SHA-256 {short_hash(d.get('sha256'))}).")
 
 
 @formats("auth.login", "auth.logout", "auth.login_failed")
@@ -300,9 +300,9 @@ def _subject_export(d, e, n):
         return (f"Der blev bestilt en indsigtspakke (art. 15) for {who} (job nr. {job}).",
                 f"An access package (art. 15) was requested for {who} (job no. {job}).")
     if e.action == "subject.export_built":
-        return (f"Indsigtspakken for {who} blev dannet: {d.get('files', '?')} filer, {size(d.get('size'))}, "
+        return (f"Indsigtspakken for {who} blev dannet: {d.get('files', '?')} filer, {size(d.get('size'), n)}, "
                 f"SHA-256 {short_hash(d.get('sha256'))} (job nr. {job}).",
-                f"The access package for {who} was built: {d.get('files', '?')} files, {size(d.get('size'))}, "
+                f"The access package for {who} was built: {d.get('files', '?')} files, {size(d.get('size'), n)}, "
                 f"SHA-256 {short_hash(d.get('sha256'))} (job no. {job}).")
     if e.action == "subject.export_downloaded":
         return (f"Indsigtspakken for {who} blev hentet, SHA-256 {short_hash(d.get('sha256'))} (job nr. {job}).",
@@ -311,9 +311,9 @@ def _subject_export(d, e, n):
         return (f"Indsigtspakken for {who} kunne ikke dannes (job nr. {job}): {quote(d.get('error', ''))}.",
                 f"The access package for {who} could not be built (job no. {job}): {quote(d.get('error', ''))}.")
     return (f"Indsigtspakken for {who} blev dannet fra kommandolinjen: {d.get('files', '?')} filer, "
-            f"{size(d.get('size'))}, SHA-256 {short_hash(d.get('sha256'))}.",
+            f"{size(d.get('size'), n)}, SHA-256 {short_hash(d.get('sha256'))}.",
             f"The access package for {who} was built at the command line: {d.get('files', '?')} files, "
-            f"{size(d.get('size'))}, SHA-256 {short_hash(d.get('sha256'))}.")
+            f"{size(d.get('size'), n)}, SHA-256 {short_hash(d.get('sha256'))}.")
 
 
 @formats("case.subject_export")
