@@ -2,8 +2,8 @@
 
 Danish: ``26.11.2026 kl. 14.05`` and ``1,2 MB``; English: ``26.11.2026 at 14:05`` and ``1.2 MB`` (the date
 stays day.month.year in both, so an English page and a Danish report give the same date). Sizes use decimal
-units (1 kB = 1000 bytes), as the manifest's byte counts are plain numbers. The Danish PDF reports and
-letters keep their own forms (tracker/packaging/reports.py, tracker/workflow/letters.py).
+units (1 kB = 1000 bytes), as the manifest's byte counts are plain numbers; the Danish PDF reports use the same
+sizes with the exact count beside them, and keep their own date forms (tracker/packaging/reports.py).
 """
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from flask_babel import force_locale
 from tests.support.database import new_runtime
 from tests.support.factories import make_settings
 from tracker.oversight.event_text import Names, when
+from tracker.packaging import reports
 from tracker.wording import file_size, local_time
 from webui.app import create_app
 
@@ -70,3 +71,12 @@ def test_page_dates_keep_kl_in_danish_and_never_show_it_in_english(app):
     page = "{{ t|localtime }} · {{ t|localtime(with_seconds=True) }} · {{ t|weekday_due }}"
     assert render(app, page, "da", t=WINTER) == "26.11.2026 kl. 14.05 · 26.11.2026 kl. 14.05.09 · torsdag 26.11.2026 kl. 14.05"
     assert render(app, page, "en", t=WINTER) == "26.11.2026 at 14:05 · 26.11.2026 at 14:05:09 · Thursday 26.11.2026 at 14:05"
+
+
+@pytest.mark.parametrize("n, text", [
+    (525, "525 byte"), (1_000, "1 kB (1.000 byte)"), (1_234_567, "1,2 MB (1.234.567 byte)"),
+    (1_500_000_000, "1,5 GB (1.500.000.000 byte)"),
+])
+def test_the_pdf_reports_give_the_pages_size_and_the_exact_count(n, text):
+    """The reports counted in 1024s but wrote kB/MB, so a file read ~5 % apart on a page and in its report."""
+    assert reports._size(n) == text

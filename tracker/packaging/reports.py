@@ -42,6 +42,7 @@ from tracker.oversight.history import CUSTODY_ACTIONS, names_for
 from tracker.packaging import vocabulary
 from tracker.textcut import excerpt
 from tracker.packaging.wacz_report import wacz_lines
+from tracker.wording import file_size
 
 if TYPE_CHECKING:  # the record module imports the audit chain, which imports the export jobs, which import this
     from tracker.privacy.processing_record import ProcessingRecord
@@ -561,13 +562,9 @@ def _both(dt: datetime | None) -> dict[str, str] | None:
 
 
 def _size(n: int) -> str:
+    """``1,2 MB (1.234.567 byte)``: the pages' decimal units (1 kB = 1000 bytes), with the exact count."""
     exact = f"{n:,}".replace(",", ".") + " byte"
-    if n < 1024:
-        return exact
-    for unit, factor in (("MB", 1024 * 1024), ("kB", 1024)):
-        if n >= factor:
-            return f"{n / factor:.1f}".replace(".", ",") + f" {unit} ({exact})"
-    return exact
+    return exact if n < 1000 else f"{file_size(n, 'da')} ({exact})"
 
 
 def _footer_fingerprint(ev: Evidence) -> str:
