@@ -182,6 +182,20 @@ def test_the_warning_is_in_danish_and_a_save_on_the_page_clears_it(site):
     assert site.rt.load_problem is None and 'id="not-loaded"' not in site.get("/admin/rules")
 
 
+def test_a_letter_broken_on_disk_is_named_by_its_place_and_the_warning_says_it_cannot_be_drafted(site):
+    """Letters are only checked when the files are loaded; a letter is read from its file when it is drafted."""
+    letter = rule_file("letter-dsa_notice")
+    local = site.rules_dir / letter.name
+    local.parent.mkdir(parents=True)
+    local.write_text(letter.shipped.read_text(encoding="utf-8") + "\n{% if %}\n", encoding="utf-8")
+    page = site.get("/admin/rules")
+    warning = page.split('id="not-loaded"', 1)[1].split("</section>", 1)[0]
+    assert "letters/dsa_notice.txt.j2 on disk does not load" in warning
+    assert "<code>letters/dsa_notice.txt.j2: not a valid template (line " in warning and "vaern-letters" not in warning
+    assert "so this letter cannot be drafted until the file is fixed" in warning
+    assert 'href="/admin/rules/letter-dsa_notice"' in warning
+
+
 def test_another_file_is_not_saved_while_one_on_disk_does_not_load(site):
     """Saving deadlines.toml would put a set in force that cannot load: refused with the broken file's line."""
     (site.rules_dir).mkdir()
@@ -230,3 +244,14 @@ def test_a_command_that_runs_once_says_which_file_is_broken_in_one_line(runtime,
     done = _run(runtime, *command)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert said(done.stderr) == [f"vaern: {local}: not UTF-8 text (byte 50)"]
+
+
+def test_a_worker_checks_the_files_at_its_start_like_the_web_server(tmp_path, redis_url):
+    """Afterwards it keeps the last version that loaded (its pre-execute hook is ``refresh_in_force``)."""
+    data = tmp_path / "data"
+    (data / "rules").mkdir(parents=True)
+    (data / "rules" / "removal_signs.toml").write_text("[[platform]]\nid = 1\n", encoding="utf-8")
+    start = vaern("worker", data_dir=data, redis_url=redis_url, timeout=60)
+    assert start.returncode == 2 and "Traceback" not in start.stderr, start.stderr
+    assert said(start.stderr) == [f"vaern: {data / 'rules' / 'removal_signs.toml'}: platform #1, field 'id': "
+                                  "Input should be a valid string"]

@@ -112,12 +112,12 @@ class Runtime:
         try:
             fresh = load_in_force(self.rules_dir)
         except Exception as exc:  # noqa: BLE001 - a loader's DomainError, or anything a file by hand may cause
-            problem = load_problem(exc, self.rules_dir, noticed_at=datetime.now(timezone.utc),
-                                   in_use_since=self._in_force_since)
-            log.error("the rule files in %s changed but do not load; keeping the ones in use: %s", self.rules_dir,
-                      problem.message, exc_info=not isinstance(exc, DomainError))
             with self._lock:
-                self._load_problem = problem
+                self._load_problem = load_problem(exc, self.rules_dir, noticed_at=datetime.now(timezone.utc),
+                                                  in_use_since=self._in_force_since)
+                message = self._load_problem.message
+            log.error("the rule files in %s changed but do not load; keeping the ones in use: %s", self.rules_dir,
+                      message, exc_info=not isinstance(exc, DomainError))
             return False
         with self._lock:
             self._in_force = fresh
