@@ -48,6 +48,8 @@ def read_toml(file: Path, error: ErrorFactory) -> dict[str, Any]:
         raise error(file, None, None, f"cannot read the file: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise error(file, None, None, f"not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:  # e.g. saved by hand as Windows-1252
+        raise error(file, None, None, f"not UTF-8 text (byte {exc.start})") from None
 
 
 def read_entries(file: Path, table: str, error: ErrorFactory) -> list[tuple[str, dict[str, Any]]]:

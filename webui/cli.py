@@ -115,6 +115,12 @@ def worker(workers: int | None) -> None:
         click.echo("vaern: `vaern worker` needs VAERN_REDIS_URL; on the embedded default `vaern serve` runs the worker", err=True)
         sys.exit(2)
     rt = _runtime(settings)
+    try:  # checked at start, as `vaern serve` does; afterwards a file broken on disk leaves the last good one in use
+        rt.in_force
+    except DomainError as exc:
+        click.echo(f"vaern: {exc.message}", err=True)
+        rt.close()
+        sys.exit(2)
     consumer = rt.huey.create_consumer(workers=workers or settings.workers, worker_type="thread",
                                        periodic=True, check_worker_health=True)
     requeue_stalled(rt)

@@ -15,8 +15,6 @@ from storage.models import Role
 from storage.types import utcnow
 from tracker.errors import DomainError
 from tracker.privacy import offender_access, subject_erasure
-from tracker.workflow.erasure import erasure_in_force
-from tracker.workflow.retention import retention_in_force
 from webui.db import db, perform, runtime
 from webui.forms.privacy import ErasureForm, HandoutForm
 from webui.roles import me, role_required
@@ -79,14 +77,15 @@ def previewed(form: ErasureForm) -> str:
 def _preview(session, actor, form: ErasureForm):
     who = _subject(session, form)
     planner = subject_erasure.plan_for_offender if form.offender.data else subject_erasure.plan_for_user
-    return planner(session, who, retention_in_force(runtime().rules_dir), erasure_in_force(runtime().rules_dir),
-                   utcnow(), erase_within_retention=form.within.data, actor=actor)
+    rt = runtime()
+    return planner(session, who, rt.retention, rt.erasure_exceptions, utcnow(), erase_within_retention=form.within.data,
+                   actor=actor)
 
 
 def _erase(session, actor, form: ErasureForm):
-    rules_dir = runtime().rules_dir
-    return subject_erasure.erase(runtime(), session, _subject(session, form), actor, form.reason.data,
-                                 retention_in_force(rules_dir), erasure_in_force(rules_dir), utcnow(),
+    rt = runtime()
+    return subject_erasure.erase(rt, session, _subject(session, form), actor, form.reason.data,
+                                 rt.retention, rt.erasure_exceptions, utcnow(),
                                  erase_within_retention=form.within.data).plan
 
 

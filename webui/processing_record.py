@@ -1,9 +1,10 @@
 """The record of processing (GDPR art. 30, issue 16.5) for the administrator: a page, a PDF and Markdown.
 
 The pages live on the admin blueprint (``admin.processing_record`` …); only administrators reach them (others
-get 404). The record itself is ``tracker.privacy.processing_record``: built from the settings and the files in
-force at each request, so it never goes stale; it holds no case content. The PDF is printed synchronously by the
-same network-less Chromium as the evidence reports (a few seconds).
+get 404). The record itself is ``tracker.privacy.processing_record``: built at each request from the settings and
+the rule files this process has in force (a file broken on disk after the start leaves the last version that
+loaded in use), so it never goes stale; it holds no case content. The PDF is printed synchronously by the same
+network-less Chromium as the evidence reports (a few seconds).
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from flask_babel import gettext as _
 
 from capture.pdf import PdfRenderFailed
 from storage.models import Role
-from tracker.datafile import DataFileError
 from tracker.privacy.processing_record import record_for
 from tracker.packaging.reports import processing_record_markdown, processing_record_pdf
 from webui.admin import bp
@@ -31,33 +31,17 @@ def _download(body: bytes | str, mimetype: str, ext: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{_filename(ext)}"'})
 
 
-def _record():
-    """The record, or (a rule file it reads was broken on disk after the start) None with the loader's line flashed."""
-    try:
-        return record_for(runtime())
-    except DataFileError as exc:
-        flash(_("The record could not be made, because a rule file has an error: %(error)s", error=exc.message),
-              "error")
-        return None
-
-
 @bp.get("/admin/processing-record")
 @role_required(Role.admin)
 def processing_record():
-    record = _record()
-    if record is None:
-        return redirect(url_for("admin.rules"))
-    return render_template("admin/processing_record.html", record=record)
+    return render_template("admin/processing_record.html", record=record_for(runtime()))
 
 
 @bp.get("/admin/processing-record.pdf")
 @role_required(Role.admin)
 def processing_record_download_pdf():
-    record = _record()
-    if record is None:
-        return redirect(url_for("admin.rules"))
     try:
-        pdf = processing_record_pdf(runtime(), record)
+        pdf = processing_record_pdf(runtime(), record_for(runtime()))
     except PdfRenderFailed:
         flash(_("The PDF could not be made. Try again, or download the Markdown version."), "error")
         return redirect(url_for("admin.processing_record"))
@@ -67,7 +51,4 @@ def processing_record_download_pdf():
 @bp.get("/admin/processing-record.md")
 @role_required(Role.admin)
 def processing_record_download_markdown():
-    record = _record()
-    if record is None:
-        return redirect(url_for("admin.rules"))
-    return _download(processing_record_markdown(record), "text/markdown; charset=utf-8", "md")
+    return _download(processing_record_markdown(record_for(runtime())), "text/markdown; charset=utf-8", "md")

@@ -60,6 +60,15 @@ def init_app(app) -> None:
             _use(rt.in_force)
 
 
+def _not_loaded() -> tuple[ops.LoadProblem | None, ops.RuleFile | None]:
+    """The last look at the files on disk found one that does not load (the versions in use are kept): the problem
+    and the file it names (None if it names none we list)."""
+    problem = runtime().load_problem
+    if problem is None:
+        return None, None
+    return problem, next((f for f in ops.rule_files() if f.name == problem.file), None)
+
+
 def _entry_rows(file: ops.RuleFile, entries: list[dict]) -> list[tuple[str, str, str]]:
     """(id, what it is called, its kind or order) per entry, for the list on the file's page."""
     if file.id == "removal-signs":
@@ -78,7 +87,8 @@ def _entry_rows(file: ops.RuleFile, entries: list[dict]) -> list[tuple[str, str,
 def rules():
     odir = _override_dir()
     files = [(f, f.override(odir).is_file()) for f in ops.rule_files()]
-    return render_template("admin/rules.html", files=files, kinds=KINDS)
+    problem, problem_file = _not_loaded()
+    return render_template("admin/rules.html", files=files, kinds=KINDS, problem=problem, problem_file=problem_file)
 
 
 @bp.route("/admin/rules/<file_id>", methods=["GET", "POST"])
@@ -101,7 +111,9 @@ def rule_file(file_id: str):
         error = _("The form has expired. Try again.")
     view = ops.view_rule_file(odir, file)
     rows = _entry_rows(file, ops.entries_of(odir, file)) if file.id in ENTRY_FORMS else None
+    problem, problem_file = _not_loaded()
     return render_template("admin/rule_file.html", view=view, kinds=KINDS, error=error, rows=rows,
+                           problem=problem if problem_file == file else None, problem_file=problem_file,
                            hint=FILE_HINTS.get(file.kind), pasted=view.text if pasted is None else pasted), (
         400 if error else 200)
 

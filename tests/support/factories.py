@@ -124,6 +124,12 @@ def running_consumer(huey, workers: int = 2) -> Iterator[object]:
 CSRF_TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 
 
+def post_form(client, url: str, data: dict | None = None, **kw):
+    """POST the form on ``url`` with its CSRF token, as a browser would."""
+    token = CSRF_TOKEN.search(client.get(url).get_data(as_text=True)).group(1)
+    return client.post(url, data={"csrf_token": token, **(data or {})}, **kw)
+
+
 def csrf_login(app, email: str, password: str = PASSWORD):
     """A test client logged in through the real login form, CSRF token taken from the page."""
     client = app.test_client()

@@ -26,17 +26,17 @@ from tracker.datafile import write_entries
 from tracker.oversight import audit
 from tracker.errors import DomainError, NotFound
 from tracker.workflow.erasure import DEFAULT_PATH as ERASURE_PATH
-from tracker.workflow.erasure import ErasureRulesError, erasure_in_force, load_exceptions
+from tracker.workflow.erasure import ErasureException, ErasureRulesError, erasure_in_force, load_exceptions
 from tracker.workflow.letters import SUFFIX as LETTER_SUFFIX
 from tracker.workflow.letters import TEMPLATE_DIR, LetterTemplateError, check_templates
 from tracker.workflow.platforms import (DEFAULT_PATH, PlatformDirectory, PlatformDirectoryError, load_directory_with_override,
                                load_platform_directory)
 from tracker.workflow.processing_texts import DEFAULT_PATH as RECORD_TEXTS_PATH
-from tracker.workflow.processing_texts import ProcessingRecordError, load_texts, processing_texts_in_force
+from tracker.workflow.processing_texts import ProcessingRecordError, Texts, load_texts, processing_texts_in_force
 from tracker.workflow.removal_signs import DEFAULT_PATH as SIGNS_PATH
-from tracker.workflow.removal_signs import RemovalSignsError, load_removal_signs, signs_in_force
+from tracker.workflow.removal_signs import RemovalSigns, RemovalSignsError, load_removal_signs, signs_in_force
 from tracker.workflow.retention import DEFAULT_PATH as RETENTION_PATH
-from tracker.workflow.retention import RetentionRulesError, load_retention_rules, retention_in_force
+from tracker.workflow.retention import RetentionRules, RetentionRulesError, load_retention_rules, retention_in_force
 from tracker.workflow.rules import (DEADLINES_FILE, RESPONSE_FILE, RULES_DIR, Rules, RulesError, load_rule_files,
                            load_rules_with_overrides, rule_file_in_force)
 
@@ -67,10 +67,43 @@ class RuleFileView:
 
 @dataclass(frozen=True)
 class InForce:
-    """What the running app uses after a change: the checked rules and platform directory."""
+    """What the running app uses: every rule file checked and held in memory (the letters are only checked here;
+    they are read when a letter is drafted)."""
 
     rules: Rules
     directory: PlatformDirectory
+    removal_signs: RemovalSigns
+    retention: RetentionRules
+    erasure_exceptions: dict[str, ErasureException]
+    processing_texts: Texts
+
+
+@dataclass(frozen=True)
+class LoadProblem:
+    """The files on disk changed but one does not load, so a running process keeps the files it uses."""
+
+    file: str  #: its name below the rules folder (``retention.toml``, ``letters/dsa_notice.txt.j2``)
+    message: str  #: the loader's one line, the file named by ``file``
+    noticed_at: datetime
+    in_use_since: datetime | None  #: when the files kept in use were loaded
+
+
+def load_problem(exc: Exception, override_dir: Path, *, noticed_at: datetime,
+                 in_use_since: datetime | None) -> LoadProblem:
+    """``exc`` of ``load_in_force`` as a LoadProblem: the file by its name, not its path (a letter is checked in a
+    temporary folder); an error that is no loader's (no file named) by its type and text on one line."""
+    message = exc.message if isinstance(exc, DomainError) else " ".join(f"{type(exc).__name__}: {exc}".split())
+    path = getattr(exc, "file", None)
+    if path is None:
+        return LoadProblem("", message, noticed_at, in_use_since)
+    path = Path(path)
+    if path.is_relative_to(override_dir):
+        name = str(path.relative_to(override_dir))
+    elif path.name.endswith(LETTER_SUFFIX):
+        name = f"letters/{path.name}"
+    else:
+        name = path.name
+    return LoadProblem(name, message.replace(str(path), name, 1), noticed_at, in_use_since)
 
 
 class RuleFileError(DomainError):
@@ -126,11 +159,12 @@ def rule_file(file_id: str) -> RuleFile:
 
 
 def view_rule_file(override_dir: Path, file: RuleFile) -> RuleFileView:
-    """The text in force and where it comes from."""
+    """The text on disk (the municipality's copy, else the shipped file) and where it comes from; a copy that is not
+    UTF-8 (written by hand) is shown with U+FFFD for the bytes that are not."""
     path = file.override(override_dir)
     if path.is_file():
         modified = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
-        return RuleFileView(file, True, path.read_text(encoding="utf-8"), modified)
+        return RuleFileView(file, True, path.read_text(encoding="utf-8", errors="replace"), modified)
     return RuleFileView(file, False, file.shipped.read_text(encoding="utf-8"), None)
 
 
@@ -139,11 +173,10 @@ def load_in_force(override_dir: Path) -> InForce:
     if (override_dir / "letters").is_dir():
         with tempfile.TemporaryDirectory(prefix="vaern-letters-") as tmp:
             check_templates(_merged_letters(override_dir, Path(tmp)))
-    signs_in_force(override_dir)  # checked at start too; re-checks read it when they decide
-    retention_in_force(override_dir)  # likewise; `vaern retention run` reads it when it runs
-    erasure_in_force(override_dir)  # likewise; an erasure on request reads it when it plans
-    processing_texts_in_force(override_dir)  # likewise; the record reads it each time it is made
-    return InForce(load_rules_with_overrides(override_dir), load_directory_with_override(override_dir))
+    return InForce(rules=load_rules_with_overrides(override_dir), directory=load_directory_with_override(override_dir),
+                   removal_signs=signs_in_force(override_dir), retention=retention_in_force(override_dir),
+                   erasure_exceptions=erasure_in_force(override_dir),
+                   processing_texts=processing_texts_in_force(override_dir))
 
 
 def _merged_letters(override_dir: Path, target: Path) -> Path:
@@ -204,6 +237,27 @@ def validate_rule_file(override_dir: Path, file: RuleFile, text: str) -> None:
             raise RuleFileError(str(exc).replace(str(tmp_dir) + os.sep, "").replace(str(tmp_dir), "")) from None
 
 
+def check_together(override_dir: Path, file: RuleFile, text: str | None) -> None:
+    """Check every file in force as it would be with ``text`` saved as ``file`` (None: its copy removed), in a copy
+    of the override folder; RuleFileError naming the file that does not load (another one may have been broken on
+    disk by hand: then nothing is saved until it is fixed)."""
+    with tempfile.TemporaryDirectory(prefix="vaern-check-") as tmp:
+        copy = Path(tmp) / OVERRIDE_SUBDIR
+        if override_dir.is_dir():
+            shutil.copytree(override_dir, copy, ignore=shutil.ignore_patterns(".*"))
+        target = file.override(copy)
+        if text is None:
+            target.unlink(missing_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        try:
+            load_in_force(copy)
+        except DomainError as exc:
+            raise RuleFileError(load_problem(exc, copy, noticed_at=datetime.now(timezone.utc),
+                                             in_use_since=None).message) from None
+
+
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -244,6 +298,7 @@ def save_rule_file(session: Session, actor: User, override_dir: Path, file: Rule
     _require_admin(actor)
     text = _decode(content)
     validate_rule_file(override_dir, file, text)
+    check_together(override_dir, file, text)
     before = view_rule_file(override_dir, file)
     _write_atomically(file.override(override_dir), text)
     audit.record(session, actor, "rules.save", "rule_file", file.name,
@@ -263,6 +318,7 @@ def revert_rule_file(session: Session, actor: User, override_dir: Path, file: Ru
         return load_in_force(override_dir)
     old = path.read_text(encoding="utf-8")
     validate_rule_file(override_dir, file, file.shipped.read_text(encoding="utf-8"))
+    check_together(override_dir, file, None)
     path.unlink()
     audit.record(session, actor, "rules.revert", "rule_file", file.name,
                  before={"source": "override", "sha256": _sha256(old)},
@@ -280,11 +336,16 @@ FORM_HEADER = ("Kommunens egen udgave af {name}, gemt fra Værns formular til re
 
 
 def entries_of(override_dir: Path, file: RuleFile) -> list[dict[str, Any]]:
-    """The raw entries of ``file`` as in force (override, else shipped); NotFound for a letter."""
+    """The raw entries of ``file`` on disk (override, else shipped); NotFound for a letter. A copy broken by hand
+    so that it is no TOML list of tables has none (``Runtime.load_problem`` says why)."""
     table = ENTRY_TABLES.get(file.id)
     if table is None:
         raise NotFound(f"entries of {file.id}")
-    return tomllib.loads(view_rule_file(override_dir, file).text).get(table, [])
+    try:
+        entries = tomllib.loads(view_rule_file(override_dir, file).text).get(table, [])
+    except tomllib.TOMLDecodeError:
+        return []
+    return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
 
 
 def rule_entry(override_dir: Path, file: RuleFile, entry_id: str) -> dict[str, Any]:

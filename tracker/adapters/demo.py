@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -247,7 +247,7 @@ def with_demo_alias(in_force: "InForce", hosts: dict[str, str] | None = None) ->
     directory = in_force.directory
     platforms = tuple(p.model_copy(update={"hosts": (*p.hosts, hosts[p.id])}) if p.id in hosts else p
                       for p in directory.platforms)
-    return InForce(in_force.rules, PlatformDirectory(platforms, directory.path))
+    return replace(in_force, directory=PlatformDirectory(platforms, directory.path))
 
 
 @dataclass

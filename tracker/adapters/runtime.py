@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
@@ -23,7 +24,7 @@ from storage.blobs import BlobError, BlobStore, EvidenceStore
 from storage.s3blobs import S3BlobStore
 from storage.db import WRITE, make_engine, make_session_factory, upgrade
 from tracker import __version__
-from tracker.accounts.rule_files import load_in_force, override_dir, override_stamp
+from tracker.accounts.rule_files import InForce, LoadProblem, load_in_force, load_problem, override_dir, override_stamp
 from tracker.adapters import jobs, notify
 from tracker.errors import DomainError
 from tracker.settings import Settings, SettingsError
@@ -42,9 +43,11 @@ class Runtime:
     capture_options: CaptureOptions
     _huey: object | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _in_force: object | None = field(default=None, repr=False)
+    _in_force: InForce | None = field(default=None, repr=False)
     _in_force_stamp: tuple | None = field(default=None, repr=False)
     _in_force_looked: float = field(default=0.0, repr=False)
+    _in_force_since: datetime | None = field(default=None, repr=False)  #: when the files in use were loaded
+    _load_problem: LoadProblem | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, migrate: bool = True) -> "Runtime":
@@ -72,27 +75,31 @@ class Runtime:
         return override_dir(self.settings.data_dir)
 
     @property
-    def in_force(self):
-        """The checked rules, letters and platform directory in force (local copies over the shipped files).
+    def in_force(self) -> InForce:
+        """The checked rule files in force (local copies over the shipped files): rules, platform directory, removal
+        signs, retention, exceptions to erasure, texts of the record of processing (letters: checked only).
 
-        Loaded on first use; RulesError / PlatformDirectoryError / LetterTemplateError (one line) if broken.
+        Loaded on first use; the loader's DomainError (RulesError, RetentionRulesError …, one line) if broken.
         """
         with self._lock:
             if self._in_force is None:
                 self._in_force_stamp = override_stamp(self.rules_dir)
                 self._in_force = load_in_force(self.rules_dir)
+                self._in_force_since = datetime.now(timezone.utc)
             return self._in_force
 
-    def use_in_force(self, in_force) -> None:
+    def use_in_force(self, in_force: InForce) -> None:
         """Switch this process to newly saved and checked files (other processes: ``refresh_in_force``)."""
         with self._lock:
             self._in_force_stamp = override_stamp(self.rules_dir)
             self._in_force = in_force
+            self._in_force_since = datetime.now(timezone.utc)
+            self._load_problem = None
 
     def refresh_in_force(self) -> bool:
         """Load the files again if another process on this data directory saved new ones (looked at no more than
         every RULES_LOOK_EVERY seconds). True if this process now uses new files; a file that does not load is
-        logged and the files in use are kept."""
+        logged once, the files in use are kept and ``load_problem`` says why."""
         now = time.monotonic()
         with self._lock:
             if self._in_force is None or now - self._in_force_looked < RULES_LOOK_EVERY:
@@ -104,14 +111,26 @@ class Runtime:
             self._in_force_stamp = stamp  # a broken file is reported once, not at every look
         try:
             fresh = load_in_force(self.rules_dir)
-        except DomainError as exc:
+        except Exception as exc:  # noqa: BLE001 - a loader's DomainError, or anything a file by hand may cause
+            with self._lock:
+                self._load_problem = load_problem(exc, self.rules_dir, noticed_at=datetime.now(timezone.utc),
+                                                  in_use_since=self._in_force_since)
+                message = self._load_problem.message
             log.error("the rule files in %s changed but do not load; keeping the ones in use: %s", self.rules_dir,
-                      exc.message)
+                      message, exc_info=not isinstance(exc, DomainError))
             return False
         with self._lock:
             self._in_force = fresh
+            self._in_force_since = datetime.now(timezone.utc)
+            self._load_problem = None
         log.info("rule files in %s changed on disk: now in use", self.rules_dir)
         return True
+
+    @property
+    def load_problem(self) -> LoadProblem | None:
+        """Why the rule files on disk are not in use (the last look found one that does not load), else None."""
+        with self._lock:
+            return self._load_problem
 
     @property
     def rules(self):
@@ -120,6 +139,22 @@ class Runtime:
     @property
     def platforms(self):
         return self.in_force.directory
+
+    @property
+    def removal_signs(self):
+        return self.in_force.removal_signs
+
+    @property
+    def retention(self):
+        return self.in_force.retention
+
+    @property
+    def erasure_exceptions(self):
+        return self.in_force.erasure_exceptions
+
+    @property
+    def processing_texts(self):
+        return self.in_force.processing_texts
 
     @property
     def letters_dir(self) -> Path:

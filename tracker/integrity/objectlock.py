@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from storage.blobs import BlobError
 from storage.types import utcnow
 from storage.models import Artifact, Case, CaseStep, Evidence, StepAttachment
-from tracker.workflow.retention import RetentionRule, retention_in_force
+from tracker.workflow.retention import RetentionRule
 
 if TYPE_CHECKING:
     from tracker.adapters.runtime import Runtime
@@ -83,7 +83,7 @@ def extend_case_locks(rt: "Runtime", case_ids: Iterable[int] | None = None) -> l
     returns (blob, new retain-until) for each lock that was extended. Nothing to do on local disk."""
     if rt.blobs.kind != "s3":
         return []
-    rule = retention_in_force(rt.rules_dir).enforced("closed_case")
+    rule = rt.retention.enforced("closed_case")
     if rule is None:  # no enforced rule: Værn never erases a closed case, so the lock has no end to follow
         return []
     with rt.Session() as session:  # read, then close: no transaction stays open while S3 is called

@@ -35,7 +35,6 @@ from tracker.privacy.subject_access import WITHHELD, SubjectAccess, gather
 from tracker.packaging import vocabulary
 from tracker.packaging.export import SAFE_NAME, ExportedPackage, _blob_entry, _bytes_entry, _Entry, _write_zip
 from tracker.packaging.reports import TEMPLATES, _both
-from tracker.workflow.retention import retention_in_force
 
 if TYPE_CHECKING:
     from tracker.adapters.runtime import Runtime
@@ -51,7 +50,7 @@ def json_bytes(obj: object) -> bytes:
 
 def gather_for(rt: "Runtime", session: Session, subject: User, now: datetime) -> SubjectAccess:
     """``gather`` with the retention rules in force and the checklist's step names."""
-    return gather(session, subject, retention=retention_in_force(rt.rules_dir), now=now, step_label=_step_label(rt),
+    return gather(session, subject, retention=rt.retention, now=now, step_label=_step_label(rt),
                   safe_name=lambda name: bool(SAFE_NAME.match(name)))
 
 
@@ -110,7 +109,7 @@ def subject_html(rt: "Runtime", access: SubjectAccess, now: datetime) -> str:
         title=TITLE, doc=doc, generated=_both(now), created=_when(doc["subject"]["created_at"]), vaern_version=__version__, cases=[_case_view(c) for c in doc["cases"]],
         role=vocabulary.danish(vocabulary.PERSON_ROLES, doc["subject"]["role"], doc["subject"]["role"]),
         counts=_counts(doc, access), recipients=_recipients(doc, _step_label(rt)), withheld=WITHHELD,
-        retention=retention_in_force(rt.rules_dir).rules, storage="S3" if rt.blobs.kind == "s3" else "local")
+        retention=rt.retention.rules, storage="S3" if rt.blobs.kind == "s3" else "local")
 
 
 def _counts(doc: dict, access: SubjectAccess) -> dict[str, int]:

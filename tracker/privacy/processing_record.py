@@ -30,11 +30,11 @@ from tracker.cases.hold import HOLD_ROLES
 from tracker.integrity.integrity import anchor_path, read_anchors
 from tracker.workflow.platforms import PlatformDirectory
 from tracker.workflow.processing_texts import FILE_NAME as TEXTS_FILE
-from tracker.workflow.processing_texts import Texts, load_texts, processing_texts_in_force
+from tracker.workflow.processing_texts import Texts, load_texts
 from tracker.workflow import redress as redress_file
 from tracker.workflow.redress import Redress
 from tracker.workflow.retention import DEFAULT_PATH as RETENTION_SHIPPED
-from tracker.workflow.retention import RetentionRule, RetentionRules, retention_in_force
+from tracker.workflow.retention import RetentionRule, RetentionRules
 from tracker.workflow.rules import Rules
 
 if TYPE_CHECKING:
@@ -115,9 +115,9 @@ def build_record(settings: "Settings", rules: Rules, platforms: PlatformDirector
 
 
 def record_for(rt: "Runtime", *, now: datetime | None = None) -> ProcessingRecord:
-    """The record of this process: its settings and the rule files in force (RetentionRulesError if broken)."""
-    return build_record(rt.settings, rt.rules, rt.platforms, retention_in_force(rt.rules_dir), redress_file.shipped(),
-                        texts=processing_texts_in_force(rt.rules_dir), now=now)
+    """The record of this process: its settings and the rule files it has in force."""
+    return build_record(rt.settings, rt.rules, rt.platforms, rt.retention, redress_file.shipped(),
+                        texts=rt.processing_texts, now=now)
 
 
 def _confirmed(entries: list[Entry], texts: Texts) -> list[Entry]:

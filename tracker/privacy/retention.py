@@ -44,7 +44,7 @@ from tracker.oversight import audit
 from tracker.integrity.blob_check import blob_references
 from tracker.integrity.objectlock import extend_case_locks
 from tracker.packaging.exports import job_dir
-from tracker.workflow.retention import RetentionRule, RetentionRules, retention_in_force
+from tracker.workflow.retention import RetentionRule, RetentionRules
 
 if TYPE_CHECKING:
     from tracker.adapters.runtime import Runtime
@@ -247,7 +247,7 @@ def delete_unreferenced_blobs(rt: "Runtime", candidates: set[str]) -> tuple[int,
 def run_retention(rt: "Runtime", as_of: datetime, *, dry_run: bool = False,
                   rules: RetentionRules | None = None) -> Erased:
     """Erase everything the rules in force say is due on ``as_of`` (nothing held); ``dry_run``: only say what."""
-    rules = rules or retention_in_force(rt.rules_dir)
+    rules = rules or rt.retention
     result = Erased(as_of, dry_run, not_enforced=[r.id for r in rules.rules if not r.enforced])
     blobs: set[str] = set()
     exports: list[int] = []

@@ -2,8 +2,8 @@
 
 A person asks to be erased: an employee (by their account) or an offender (by their record in the offender
 register). ``plan_for_user`` / ``plan_for_offender`` say, item by item, what would be erased and what is kept
-under which exception of art. 17(3) (the exceptions and their sources are data: ``rules/erasure.toml``, the copy in force read by
-``tracker.workflow.erasure.erasure_in_force``);
+under which exception of art. 17(3) (the exceptions and their sources are data: ``rules/erasure.toml``, the copy in force held by
+the runtime, ``rt.erasure_exceptions``);
 ``erase`` does it in the caller's transaction and records one ``subject.erase`` event naming every item, the
 action taken and the exception that kept it. Planning and erasing use the same function, so the preview HR sees
 is what is carried out (re-planned inside the erasing transaction).

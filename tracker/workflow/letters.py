@@ -156,6 +156,8 @@ def check_templates(directory: Path | str | None = None) -> tuple[str, ...]:
             source = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise LetterTemplateError(path, f"cannot read the letter template: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:  # e.g. saved by hand as Windows-1252
+            raise LetterTemplateError(path, f"not UTF-8 text (byte {exc.start})") from None
         try:
             env.parse(source)
         except TemplateError as exc:
@@ -182,6 +184,8 @@ def render(template_id: str, context: dict[str, Any], directory: Path | None = N
         text = _environment(*search).get_template(path.name).render(**context)
     except TemplateError as exc:
         raise LetterTemplateError(path, f"rendering failed: {exc}") from None
+    except UnicodeDecodeError as exc:  # a local copy saved by hand as e.g. Windows-1252 (or an include of it)
+        raise LetterTemplateError(path, f"not UTF-8 text (byte {exc.start})") from None
     first, _, rest = text.lstrip("\n").partition("\n")
     if not first.startswith("Emne:"):
         raise LetterTemplateError(path, "the output must start with a line 'Emne: <subject>'")

@@ -35,7 +35,7 @@ from tracker.workflow.recheck_compare import (  # noqa: F401 - the comparison ru
     SEEN_STATUSES, STILL_ONLINE, UNCERTAIN, UNREACHABLE, UNSEEN_STATUSES, Finding, compare, has_post, hash_distance,
     reason_text)
 from tracker.workflow.platforms import platform_for_url
-from tracker.workflow.removal_signs import RemovalSigns, signs_in_force
+from tracker.workflow.removal_signs import RemovalSigns
 
 if TYPE_CHECKING:
     from tracker.adapters.runtime import Runtime
@@ -163,8 +163,8 @@ def load_page_text(rt: "Runtime", ev: Evidence) -> str | None:
 
 
 def removal_signs(rt: "Runtime") -> RemovalSigns:
-    """The removal signs in force (the municipality's copy over the shipped file)."""
-    return signs_in_force(rt.rules_dir)
+    """The removal signs in force (the municipality's copy over the shipped file, as this process last loaded it)."""
+    return rt.removal_signs
 
 
 def _previous_informative(session: Session, row: Recheck) -> Recheck | None:
