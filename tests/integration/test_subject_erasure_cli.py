@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from datetime import date, timedelta
+from datetime import timedelta
 
 from pypdf import PdfReader
 from sqlalchemy import select
@@ -22,6 +22,7 @@ from tracker.cases.lifecycle import close_case
 from tracker.cases.register import add_evidence
 from tracker.oversight.statistics import Period, med_statistics
 from tracker.workflow.letters import create_letter
+from tracker.wording import CPH
 from tracker.workflow.steps import attach_upload
 
 SIX_YEARS = (utcnow() + timedelta(days=6 * 365)).date().isoformat()
@@ -62,7 +63,7 @@ def test_an_operator_previews_and_erases_an_employee_keeping_the_held_and_open_c
 
     def stats():
         with runtime.Session() as s:
-            today = date.today()
+            today = utcnow().astimezone(CPH).date()  # statistics count Copenhagen days
             return med_statistics(s, s.get(User, hr_id), Period(today - timedelta(days=30), today), RULES, utcnow())
 
     before, gone = stats(), blobs_of(runtime, ids[2])

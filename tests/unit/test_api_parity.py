@@ -18,6 +18,7 @@ from storage.types import utcnow
 from tests.support.factories import make_case, make_done_evidence, make_settings, make_unit, make_user, png_bytes
 from tracker.accounts.tokens import create_token
 from tracker.adapters.runtime import Runtime
+from tracker.wording import CPH
 from webui.api.openapi import document
 from webui.app import create_app
 
@@ -155,7 +156,7 @@ def test_the_case_list_filters_by_status_category_and_day(org):
     org.post(f"/cases/{ref}/close", json={"note": "Afsluttet"})
     assert ref in [c["ref"] for c in org.get("/cases?status=closed").get_json()["cases"]]
     assert ref not in [c["ref"] for c in org.get("/cases?status=open").get_json()["cases"]]
-    today = utcnow().date().isoformat()
+    today = utcnow().astimezone(CPH).date().isoformat()  # the API's days are Copenhagen days (0-2 h after UTC's)
     assert ref in [c["ref"] for c in org.get(f"/cases?created_from={today}&created_to={today}").get_json()["cases"]]
     assert org.get("/cases?created_from=2999-01-01").get_json()["cases"] == []
     assert org.get("/cases?category=digital_bullying", "leader-B").get_json()["cases"] == []
