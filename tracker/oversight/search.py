@@ -40,8 +40,8 @@ PG_OFFENDER_INDEXES = ("ix_offenders_handle_trgm", "ix_offenders_display_name_tr
 OFFENDER_URL_FTS = "offender_url_fts"  #: SQLite: trigram index over offenders' profile addresses (migration 0018)
 #: the offender access request's indexes (migration 0018): whole display names, profile addresses (PostgreSQL),
 #: captures by their author
-ACCESS_INDEXES = ("ix_offenders_display_name_lower", "ix_offenders_profile_url_trgm", "ix_case_texts_body_trgm",
-                  "ix_evidence_author")
+ACCESS_INDEXES = ("ix_offenders_display_name_lower", "ix_offenders_handle_c", "ix_offenders_profile_url_trgm",
+                  "ix_case_texts_body_trgm", "ix_evidence_author")
 TRIGRAM = 3  #: a trigram index finds parts of a name from this many characters; shorter ones read every name
 _WORD = re.compile(r"[^\W_]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

@@ -3,9 +3,10 @@ other people's data redacted in what is handed out.
 
 ``search`` finds the offender records whose handle, display name or profile address contains the words asked
 for, the cases linked to them, and the cases whose searchable text (the description and the captured text,
-tracker.oversight.search) or a capture's author mentions them; each case contributes excerpts around the
-mentions. Every excerpt and every free-text field goes through ``Redactor``: the names and e-mails of every
-Værn user (the employees), the handles and names of every other offender, and e-mail addresses, CPR numbers,
+tracker.oversight.search) mentions them where a word begins or whose capture they wrote; each case contributes
+excerpts around the mentions. Every excerpt and every free-text field goes through ``Redactor``: the names and
+e-mails of every Værn user (the employees), the handles and names of every other offender (of those that stand in
+the excerpts, found by index: tracker.privacy.name_lookup), and e-mail addresses, CPR numbers,
 telephone numbers, web addresses and @handles that are not the person's own are replaced by a marker, and each
 replacement is counted. That is mechanical: a third party named only in free text (a neighbour's first name,
 a nickname) is not found, so the handout is always a DRAFT that HR must read and complete before it is handed

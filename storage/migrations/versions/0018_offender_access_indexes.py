@@ -3,9 +3,10 @@
 The request read every offender (its own records by any part of handle, name or profile address; the other
 offenders' names, to redact them) and every capture (by its author's handle). Now:
 
-- ``ix_offenders_display_name_lower`` on ``lower(display_name)``: an offender named in a handout's excerpts is
-  looked up by the whole name (tracker.privacy.name_lookup). SQLite's lower() folds A–Z only; the lookup asks
-  every other letter in both cases.
+- ``ix_offenders_display_name_lower`` on ``lower(trim(display_name))`` (and on PostgreSQL ``ix_offenders_handle_c``,
+  the handle in binary order): an offender named in a handout's excerpts is looked up by the whole name, or by
+  its first words (tracker.privacy.name_lookup). SQLite's lower() folds A–Z only; the lookup asks every other
+  letter in both cases.
 - the profile address by any part: SQLite an FTS5 table ``offender_url_fts`` with the trigram tokenizer
   (external content, triggers, as migration 0016's), PostgreSQL a pg_trgm GIN index (where pg_trgm is there).
 - PostgreSQL: a pg_trgm GIN index on the cases' searchable text, for the cases that mention the person (a
@@ -32,10 +33,12 @@ depends_on = None
 
 FTS = "offender_url_fts"
 PG_TRGM = {"ix_offenders_profile_url_trgm": ("offenders", "profile_url"), "ix_case_texts_body_trgm": ("case_texts", "body")}
-INDEXES = [
-    "CREATE INDEX ix_offenders_display_name_lower ON offenders (lower(display_name))",
-    "CREATE INDEX ix_evidence_author ON evidence (lower(ltrim(author_handle, '@')))",
-]
+INDEXES = {  # PostgreSQL: in binary order ("C"), for the ranges of names that begin with some words
+    "sqlite": ["CREATE INDEX ix_offenders_display_name_lower ON offenders (lower(trim(display_name)))"],
+    "postgresql": ['CREATE INDEX ix_offenders_display_name_lower ON offenders ((lower(trim(display_name))) COLLATE "C")',
+                   'CREATE INDEX ix_offenders_handle_c ON offenders (handle COLLATE "C")'],
+}
+EVIDENCE_INDEX = "CREATE INDEX ix_evidence_author ON evidence (lower(ltrim(author_handle, '@')))"
 SQLITE_UP = [
     f"CREATE VIRTUAL TABLE {FTS} USING fts5(profile_url, content='offenders', content_rowid='id', "
     "tokenize='trigram case_sensitive 0')",
@@ -54,7 +57,7 @@ SQLITE_DOWN = [f"DROP TRIGGER IF EXISTS {FTS}_au", f"DROP TRIGGER IF EXISTS {FTS
 
 def upgrade() -> None:
     bind = op.get_bind()
-    for statement in INDEXES:
+    for statement in [*INDEXES[bind.dialect.name], EVIDENCE_INDEX]:
         op.execute(statement)
     if bind.dialect.name == "sqlite":
         for statement in SQLITE_UP:
@@ -77,5 +80,6 @@ def downgrade() -> None:
     else:
         for name in PG_TRGM:
             op.execute(f"DROP INDEX IF EXISTS {name}")
+    op.execute("DROP INDEX IF EXISTS ix_offenders_handle_c")
     op.execute("DROP INDEX IF EXISTS ix_evidence_author")
     op.execute("DROP INDEX IF EXISTS ix_offenders_display_name_lower")
