@@ -35,6 +35,9 @@ def test_an_empty_database_migrates_to_head(empty_db_url):
         engine.dispose()
 
 
+# migration 0018's indexes on expressions are search indexes outside the models too; SQLAlchemy cannot reflect
+# them and says so before include_name skips them
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 def test_the_models_and_the_migrated_schema_do_not_drift(empty_db_url):
     upgrade(empty_db_url)
     engine = make_engine(empty_db_url)

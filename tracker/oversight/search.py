@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, and_, column, func, literal_column, or_, select, table
+from sqlalchemy import Select, and_, column, func, literal_column, or_, select, table, union
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
@@ -37,6 +37,11 @@ PG_COLUMN = "body_tsv"  #: PostgreSQL: stored to_tsvector('danish', body) (migra
 PG_INDEX = "ix_case_texts_body_tsv"  #: PostgreSQL: GIN over PG_COLUMN
 OFFENDER_FTS = "offender_name_fts"  #: SQLite: trigram index over offenders' handle and display name (migration 0016)
 PG_OFFENDER_INDEXES = ("ix_offenders_handle_trgm", "ix_offenders_display_name_trgm")  #: PostgreSQL: pg_trgm (0016)
+OFFENDER_URL_FTS = "offender_url_fts"  #: SQLite: trigram index over offenders' profile addresses (migration 0018)
+#: the offender access request's indexes (migration 0018): whole display names, profile addresses (PostgreSQL),
+#: captures by their author
+ACCESS_INDEXES = ("ix_offenders_display_name_lower", "ix_offenders_handle_c", "ix_offenders_profile_url_trgm",
+                  "ix_case_texts_body_trgm", "ix_evidence_author")
 TRIGRAM = 3  #: a trigram index finds parts of a name from this many characters; shorter ones read every name
 _WORD = re.compile(r"[^\W_]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -48,9 +53,11 @@ def clean(value: str | None, limit: int = 200) -> str:
 
 
 def is_search_index_object(name: str | None, type_: str, parent_names: dict | None = None) -> bool:
-    """True for the search index objects migrations 0004 and 0016 create outside the models (for the drift check)."""
-    return bool(name) and (name in (PG_INDEX, PG_COLUMN, FTS_TABLE, OFFENDER_FTS, *PG_OFFENDER_INDEXES)
-                           or name.startswith((FTS_TABLE + "_", OFFENDER_FTS + "_")))
+    """True for the search index objects migrations 0004, 0016 and 0018 create outside the models (for the drift
+    check)."""
+    return bool(name) and (name in (PG_INDEX, PG_COLUMN, FTS_TABLE, OFFENDER_FTS, OFFENDER_URL_FTS,
+                                    *PG_OFFENDER_INDEXES, *ACCESS_INDEXES)
+                           or name.startswith((FTS_TABLE + "_", OFFENDER_FTS + "_", OFFENDER_URL_FTS + "_")))
 
 
 # -- indexing -------------------------------------------------------------------------------------
@@ -232,21 +239,48 @@ def ids_containing(session: Session, id_column, columns: tuple, needle: str, *,
     return ids if len(ids) <= MAX_LISTED_IDS else in_sql  # beyond SQLite's bound-parameter limit: ASCII folding
 
 
-def offender_ids_containing(session: Session, needle: str) -> list[int] | Select:
-    """Ids of the offenders whose handle or display name contains ``needle``, as ``ids_containing`` decides.
+def offender_ids_containing(session: Session, needle: str, *, profile_url: bool = False) -> list[int] | Select:
+    """Ids of the offenders whose handle or display name (or, with ``profile_url``, profile address) contains
+    ``needle``, as ``ids_containing`` decides.
 
     On SQLite a needle of TRIGRAM characters or more first asks the trigram index (case-insensitive as
     FTS5 folds letters, æ, ø, å included) which offenders can match, and only those are compared, so the
     search no longer reads the whole register. A name written with letters that case folding turns into
     two (ß, ẞ, ligatures such as ﬁ) is found by what FTS5 makes of it ("meiß" finds Meißner, "meiss" does
-    not). PostgreSQL's ILIKE uses its pg_trgm indexes by itself.
+    not). The profile addresses have a trigram index of their own (migration 0018). PostgreSQL's ILIKE uses its
+    pg_trgm indexes by itself.
     """
+    columns = (Offender.handle, Offender.display_name, *((Offender.profile_url,) if profile_url else ()))
     among = None
     if session.get_bind().dialect.name == "sqlite" and len(needle) >= TRIGRAM:
-        fts = table(OFFENDER_FTS, column("rowid"), column(OFFENDER_FTS))
         phrase = '"' + needle.replace('"', '""') + '"'  # one FTS5 string: its trigrams in a row, no operators
-        among = select(fts.c.rowid).where(fts.c[OFFENDER_FTS].op("MATCH")(phrase))
-    return ids_containing(session, Offender.id, (Offender.handle, Offender.display_name), needle, among=among)
+        indexes = [OFFENDER_FTS, *((OFFENDER_URL_FTS,) if profile_url else ())]
+        found = [select(fts.c.rowid).where(fts.c[name].op("MATCH")(phrase))
+                 for name in indexes for fts in (table(name, column("rowid"), column(name)),)]
+        among = found[0] if len(found) == 1 else union(*found)
+    return ids_containing(session, Offender.id, columns, needle, among=among)
+
+
+def case_ids_mentioning(session: Session, needle: str) -> list[int]:
+    """Ids of the cases whose searchable text holds ``needle``, ignoring case, where a word begins (its first
+    letter or digit not right after another: "ole" finds "Ole", not "skole").
+
+    SQLite: the full-text index names the cases that have each of its words as a word beginning, and only
+    their texts are compared. PostgreSQL: a regular expression, through the pg_trgm index of migration 0018
+    (the Danish full-text index leaves out words such as "hans" and reads a web address as one word).
+    """
+    starts = r"(?<![^\W_])" if needle[:1].isalnum() else ""
+    if session.get_bind().dialect.name == "postgresql":
+        escaped = "".join(c if c.isalnum() else "\\" + c for c in needle)  # ARE: a backslash before a sign is that sign
+        pattern = ("(^|[^[:alnum:]])" if starts else "") + escaped
+        return list(session.execute(select(CaseText.case_id).where(CaseText.body.regexp_match(pattern, "i"))).scalars())
+    terms = text_terms(needle)
+    rows = select(CaseText.case_id, CaseText.body)
+    if terms:
+        fts = table(FTS_TABLE, column("rowid"), column(FTS_TABLE))
+        rows = rows.where(CaseText.case_id.in_(select(fts.c.rowid).where(fts.c[FTS_TABLE].op("MATCH")(_fts_query(terms)))))
+    mention = re.compile(starts + re.escape(needle), re.I)
+    return [case_id for case_id, body in session.execute(rows) if mention.search(body)]
 
 
 def _conditions(session: Session, f: CaseFilters) -> list:

@@ -3,9 +3,10 @@ other people's data redacted in what is handed out.
 
 ``search`` finds the offender records whose handle, display name or profile address contains the words asked
 for, the cases linked to them, and the cases whose searchable text (the description and the captured text,
-tracker.oversight.search) or a capture's author mentions them; each case contributes excerpts around the
-mentions. Every excerpt and every free-text field goes through ``Redactor``: the names and e-mails of every
-Værn user (the employees), the handles and names of every other offender, and e-mail addresses, CPR numbers,
+tracker.oversight.search) mentions them where a word begins or whose capture they wrote; each case contributes
+excerpts around the mentions. Every excerpt and every free-text field goes through ``Redactor``: the names and
+e-mails of every Værn user (the employees), the handles and names of every other offender (of those that stand in
+the excerpts, found by index: tracker.privacy.name_lookup), and e-mail addresses, CPR numbers,
 telephone numbers, web addresses and @handles that are not the person's own are replaced by a marker, and each
 replacement is counted. That is mechanical: a third party named only in free text (a neighbour's first name,
 a nickname) is not found, so the handout is always a DRAFT that HR must read and complete before it is handed
@@ -26,14 +27,16 @@ from datetime import datetime, timezone
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select
 from sqlalchemy.orm import Session
 
 from storage.models import Case, CaseOffender, CaseText, Evidence, Offender, Role, User
 from tracker.errors import DomainError
 from tracker.oversight import audit
 from tracker.oversight.offenders import normalise_handle
-from tracker.oversight.search import clean, ids_containing
+from tracker.oversight.search import case_ids_mentioning, clean, offender_ids_containing
+from tracker.privacy import name_lookup
+from tracker.privacy.name_lookup import fold
 from tracker.packaging import vocabulary
 from tracker.packaging.reports import CPH, TEMPLATES
 
@@ -65,22 +68,24 @@ _PATTERNS = (  # applied in this order, before the known names
     ("phone", re.compile(r"(?<![\w+])(?:\+45[ ]?)?\d{2}[ ]?\d{2}[ ]?\d{2}[ ]?\d{2}\b")),
     ("handle", re.compile(r"(?<![\w@])@[\w.]{2,}")),
 )
+_MARKER_TEXTS = tuple(dict.fromkeys(marker for marker, _what in MARKERS.values()))
+_MARKER_TEXT = "\x00".join(fold(m) for m in _MARKER_TEXTS)
 
 
 class Redactor:
     """Replaces other people's data in a text by markers (``MARKERS``), never the person's own ``keep`` terms;
-    counts each kind (``counts``)."""
+    counts each kind (``counts``). ``names`` (term, kind) are applied longest first (equal lengths in their order)."""
 
     def __init__(self, keep: list[str], names: list[tuple[str, str]]):
         #: the person's own handles, names and profile addresses (longest first), left as they are
         self.keep = sorted({k for k in keep if k}, key=len, reverse=True)
         self.names = sorted(names, key=lambda n: len(n[0]), reverse=True)
-        self._names = [(re.compile(r"(?<!\w)" + re.escape(term) + r"(?!\w)", re.I), kind) for term, kind in self.names]
+        self._folded = [fold(term) for term, _kind in self.names]
+        self._compiled: dict[int, re.Pattern] = {}
         self.counts: Counter[str] = Counter()
 
-    def __call__(self, text: str | None) -> str:
-        if not text:
-            return ""
+    def prepare(self, text: str) -> tuple[str, list[str]]:
+        """The text with the person's own terms hidden (and the hidden pieces) and the patterns' data marked."""
         kept: list[str] = []
 
         def hide(m: re.Match) -> str:
@@ -91,8 +96,19 @@ class Redactor:
             text = re.sub(re.escape(term), hide, text, flags=re.I)
         for kind, pattern in _PATTERNS:
             text = pattern.sub(lambda m, k=kind: self._mark(k), text)
-        for pattern, kind in self._names:
-            text = pattern.sub(lambda m, k=kind: self._mark(k), text)
+        return text, kept
+
+    def __call__(self, text: str | None) -> str:
+        if not text:
+            return ""
+        text, kept = self.prepare(text)
+        folded = fold(text)
+        for i, (term, kind) in enumerate(self.names):
+            # a name can only match where it stands, or where an earlier name's marker put its letters or brackets
+            if self._folded[i] in folded or self._folded[i] in _MARKER_TEXT or "[" in term or "]" in term:
+                if i not in self._compiled:
+                    self._compiled[i] = re.compile(r"(?<!\w)" + re.escape(term) + r"(?!\w)", re.I)
+                text = self._compiled[i].sub(lambda m, k=kind: self._mark(k), text)
         return re.sub(r"\x00(\d+)\x00", lambda m: kept[int(m.group(1))], text)
 
     def _mark(self, kind: str) -> str:
@@ -103,23 +119,35 @@ class Redactor:
         return [{"what": MARKERS[k][1], "marker": MARKERS[k][0], "count": n} for k, n in sorted(self.counts.items())]
 
 
-def redactor_for(session: Session, own: list[Offender], query: str) -> Redactor:
-    """A Redactor that keeps the person's own terms (the words asked for, the found records' handles, names and
-    profile addresses) and removes every Værn user's name and e-mail and every other offender's handle and name."""
-    keep = [query, *(t for o in own for t in (o.handle, "@" + o.handle, o.display_name, o.profile_url))]
-    own_ids = {o.id for o in own}
-    folded_keep = {k.casefold() for k in keep if k}
+def _keep_terms(own: list[Offender], query: str) -> list[str]:
+    return [query, *(t for o in own for t in (o.handle, "@" + o.handle, o.display_name, o.profile_url))]
+
+
+def employee_names(session: Session, folded_keep: set[str]) -> list[tuple[str, str]]:
+    """Every Værn user's e-mail, name and first/last names (MIN_NAME_PART letters or more) but the person's own."""
     names: list[tuple[str, str]] = []
     for name, email in session.execute(select(User.name, User.email)):
         names.append((email, "employee_email"))
         parts = [name, *(p for p in name.split() if len(p) >= MIN_NAME_PART)]
         names += [(p, "employee_name") for p in parts if p.casefold() not in folded_keep]
-    for oid, handle, display in session.execute(select(Offender.id, Offender.handle, Offender.display_name)
-                                                .where(Offender.erased_at.is_(None))):
-        if oid in own_ids:
-            continue
+    return names
+
+
+def redactor_for(session: Session, own: list[Offender], query: str, texts: list[str]) -> Redactor:
+    """A Redactor for ``texts`` that keeps the person's own terms (the words asked for, the found records' handles,
+    names and profile addresses) and removes every Værn user's name and e-mail and every other offender's handle
+    and name, as a Redactor given the whole register would: the register is not read, the offenders named in
+    the texts are looked up (tracker.privacy.name_lookup), in id order."""
+    keep = _keep_terms(own, query)
+    folded_keep = {k.casefold() for k in keep if k}
+    names = employee_names(session, folded_keep)
+    probe = Redactor(keep, [])
+    prepared = [probe.prepare(t)[0] for t in texts if t] + list(_MARKER_TEXTS)
+    folded = "\x00".join(fold(t) for t in prepared)
+    for _oid, handle, display in name_lookup.offenders_named_in(session, prepared, MIN_NAME_PART,
+                                                                exclude={o.id for o in own}):
         names += [(t, "other_offender") for t in (handle, display) if t and len(t) >= MIN_NAME_PART
-                  and t.casefold() not in folded_keep]
+                  and t.casefold() not in folded_keep and (fold(t) in folded or "[" in t or "]" in t)]
     return Redactor(keep, names)
 
 
@@ -164,8 +192,9 @@ def _local(dt: datetime | None) -> str | None:
     return dt.astimezone(CPH).strftime("%d.%m.%Y") if dt else None
 
 
-def _excerpts(body: str, terms: list[str], redact: Redactor) -> list[str]:
-    """Up to MAX_EXCERPTS windows of the body around the terms' mentions (merged where they overlap), redacted."""
+def _excerpts(body: str, terms: list[str]) -> list[tuple[str, str, str]]:
+    """Up to MAX_EXCERPTS windows of the body around the terms' mentions (merged where they overlap), not yet
+    redacted: (lead, piece, tail)."""
     folded = body.casefold()
     spans: list[list[int]] = []
     for term in {t.casefold() for t in terms if t and len(t) >= MIN_QUERY}:
@@ -182,7 +211,7 @@ def _excerpts(body: str, terms: list[str], redact: Redactor) -> list[str]:
     out = []
     for a, b in merged[:MAX_EXCERPTS]:
         piece = " ".join(body[a:b].split())
-        out.append(("… " if a else "") + redact(piece) + (" …" if b < len(body) else ""))
+        out.append(("… " if a else "", piece, " …" if b < len(body) else ""))
     return out
 
 
@@ -194,26 +223,25 @@ def search(rt, session: Session, actor: User | None, query: str, *, handout: boo
     if len(query) < MIN_QUERY:
         raise DomainError("query_short", f"write at least {MIN_QUERY} characters of the name or handle", "query")
     handle = normalise_handle(query) or query
-    found = ids_containing(session, Offender.id, (Offender.handle, Offender.display_name, Offender.profile_url), handle)
+    found = offender_ids_containing(session, handle, profile_url=True)
     own = list(session.execute(select(Offender).where(Offender.id.in_(found), Offender.erased_at.is_(None))
                                .order_by(Offender.id)).scalars())
-    redact = redactor_for(session, own, query)
     why: dict[int, list[str]] = {}
     if own:
         for (case_id,) in session.execute(select(CaseOffender.case_id).where(
                 CaseOffender.offender_id.in_([o.id for o in own]), CaseOffender.state != "dismissed")):
             why.setdefault(case_id, []).append("linked")
-    for case_id in session.execute(select(CaseText.case_id).where(
-            CaseText.case_id.in_(ids_containing(session, CaseText.case_id, (CaseText.body,), query)))).scalars():
+    for case_id in case_ids_mentioning(session, query):
         why.setdefault(case_id, []).append("mentioned")
     handles = {handle, *(o.handle for o in own)}
-    author = func.lower(func.ltrim(Evidence.author_handle, "@"))  #: a capture stores the handle as the page shows it
+    #: a capture stores the handle as the page shows it; the expression of migration 0018's index, literally
+    author = func.lower(func.ltrim(Evidence.author_handle, literal_column("'@'")))
     for (case_id,) in session.execute(select(Evidence.case_id).where(author.in_(handles)).distinct()):
         why.setdefault(case_id, []).append("author")
     cases = list(session.execute(select(Case).where(Case.id.in_(list(why)), Case.erased_at.is_(None))
                                  .order_by(Case.id).limit(MAX_CASES)).scalars())
     terms = [query, handle, *(t for o in own for t in (o.handle, o.display_name))]
-    found_cases = []
+    found_cases, pieces = [], {}
     for case in cases:
         body = session.execute(select(CaseText.body).where(CaseText.case_id == case.id)).scalar() or ""
         posts = [u for (u,) in session.execute(select(Evidence.source_url).where(
@@ -222,7 +250,12 @@ def search(rt, session: Session, actor: User | None, query: str, *, handout: boo
             ref=case.ref, opened=_local(case.created_at), closed=_local(case.closed_at), status=case.status,
             platform=_platform(rt, case.platform), category=vocabulary.danish(vocabulary.CATEGORIES, case.category,
                                                                                case.category),
-            why=sorted(set(why[case.id])), excerpts=_excerpts(body, terms, redact), own_posts=posts))
+            why=sorted(set(why[case.id])), own_posts=posts))
+        pieces[case.ref] = _excerpts(body, terms)
+    redact = redactor_for(session, own, query, [p for ps in pieces.values() for _a, p, _b in ps]
+                          + [o.note for o in own])
+    for found in found_cases:
+        found.excerpts = [lead + redact(piece) + tail for lead, piece, tail in pieces[found.ref]]
     records = [{"id": o.id, "platform": _platform(rt, o.platform), "handle": o.handle, "profile_url": o.profile_url,
                 "display_name": o.display_name, "kind": KIND_DA.get(o.kind.value, o.kind.value),
                 "note": redact(o.note), "registered": _local(o.created_at)} for o in own]
