@@ -270,6 +270,8 @@ def test_the_cockpit_in_english_gives_times_with_at_and_sizes_with_a_decimal_poi
                 assert re.fullmatch(r"[\d.,]+ bytes?", shot.get_attribute("title")) and shot.get_attribute("value").isdigit()
                 main = page.locator("main").inner_text()
                 assert (" kl. " in main) == (lang == "da"), lang  # the timeline's sentences too
+                # the platform directory's notes exist only in Danish: marked so, for a screen reader's voice
+                expect(page.locator("#platform p.hint[lang=da]").first).to_contain_text("Legal Removal Request")
                 assert_no_serious_axe_findings(page, f"cockpit {lang}")
                 screenshot(page, f"cockpit-leader-laptop-{lang}")
         finally:
@@ -328,3 +330,21 @@ def test_the_rung_form_records_the_request_and_skips_a_rung_with_its_reason(site
     amr = site.client(site.amr)
     assert amr.post(url, data={"csrf_token": TOKEN.search(amr.get(f"/cases/{site.ref}").get_data(as_text=True))
                                .group(1), "state": "done"}).status_code == 403
+
+
+def test_the_letter_draft_page_puts_each_provision_beside_its_box_and_passes_axe(site):
+    with served(site.app) as base, open_browser() as browser:
+        for size, options in (("laptop", LAPTOP), ("phone", PHONE)):
+            page = new_page(browser, **options)
+            log_in(page, base, site.leader)
+            page.goto(f"{base}/cases/{site.ref}/letters/new")
+            boxes = page.locator(".provisions input[type=checkbox]")
+            assert boxes.count() > 3
+            for i in range(boxes.count()):
+                box = boxes.nth(i).bounding_box()
+                label = page.locator(f'label[for="{boxes.nth(i).get_attribute("id")}"]').bounding_box()
+                assert label["x"] > box["x"] + box["width"] and label["y"] < box["y"] + box["height"], (size, i)
+            screenshot(page, f"letter-draft-{size}")
+            assert_fits_the_width(page, size)
+            assert_no_serious_axe_findings(page, f"letter draft {size}")
+            page.context.close()

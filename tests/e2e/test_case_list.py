@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from storage.models import AuditEvent
+from storage.models import AuditEvent, User
 from tests.support.browser import assert_fits_the_width, assert_no_serious_axe_findings, each_viewport, log_in, open_browser, \
     screenshot, served
 from tests.support.factories import csrf_login, make_case, make_done_evidence, make_settings, make_unit, \
@@ -76,6 +76,18 @@ def test_the_list_shows_excerpt_platform_status_countdown_and_a_thumbnail_link(o
     assert "<script" not in row
     closed = card(page, ids["closed"])
     assert "Lukket" in closed and "Intet billede endnu" in closed
+
+
+def test_the_evidence_of_a_case_is_counted_per_state_not_repeated(org):
+    rt, app, ids = org
+    with rt.transaction() as s:
+        employee = s.execute(select(User).where(User.email == "mette@kommune.dk")).scalar_one()
+        ref, case_id = (c := make_case(s, employee, description="Tre opslag")).ref, c.id
+    for n in range(3):
+        make_done_evidence(rt, case_id, ids["leader"], url=f"https://example.org/opslag/{n}")
+    row = card(csrf_login(app, "lone@kommune.dk").get("/").get_data(as_text=True), ref)
+    assert '<span class="state state-done">sikret</span> (3), <span class="state state-queued">venter</span>' in row
+    assert row.count(">sikret<") == 1  # not "sikret, sikret, sikret"
 
 
 def test_the_status_filter_shows_open_or_closed_cases(org):

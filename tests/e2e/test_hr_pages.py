@@ -286,6 +286,9 @@ def test_the_audit_log_filters_and_records_one_view_per_request(org):
         created = s.execute(select(AuditEvent).where(AuditEvent.action == "case.create",
                                                      AuditEvent.case_id == org.threat_id)).scalar_one()
     assert f">{created.hash[:12]}</code>" in page
+    assert f'<a class="case-ref" href="/hr/cases/{org.threat}/history">{org.threat}</a>' in page
+    views = client.get("/hr/audit?action=audit.view").get_data(as_text=True)  # no object id: no stray "-"
+    assert '<td data-label="Object">Audit log</td>' in views and '<span class="meta">-</span>' not in views
     system = client.get("/hr/audit?system=1").get_data(as_text=True)
     assert "Evidence secured" in system and "Mette Jensen" not in system.split("</form>")[-1]
     actor = client.get("/hr/audit?actor=lone").get_data(as_text=True).split("</form>")[-1]

@@ -290,6 +290,7 @@ def test_the_case_page_with_a_suggested_offender_and_a_near_duplicate_passes_axe
             assert_no_serious_axe_findings(page, f"{name} offender page")
             page.goto(f"{base}/offenders")
             screenshot(page, f"offenders-list-{name}")
+            assert_fits_the_width(page, f"{name} offender list")
             assert_no_serious_axe_findings(page, f"{name} offender list")
         # HR sees the look-alike in unit A's case by name, with the text verdict
         page = new_page(browser, timeout_ms=30_000)

@@ -84,6 +84,7 @@ def test_an_uploaded_file_opens_a_case_is_secured_and_shown_with_its_fingerprint
     if image is not None:
         src = shown_image(html)
         assert src == f"/cases/{ref}/evidence/{ev_id}/{image}"
+        assert f'src="{src}" alt="Det uploadede billede"' in html  # not "a screenshot of the captured post"
         shot = client.get(src)
         assert shot.status_code == 200 and shot.mimetype == "image/png"
         assert shot.data == rt.blobs.read(arts[image].sha256)

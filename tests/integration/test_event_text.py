@@ -51,8 +51,10 @@ NAMES = Names(lang="da", step_label=lambda i: RULES.step(i).label_da, people={7:
     (event("recheck.decided", "3", verdict="still_online", evidence_id=9, reason="the post text is on the page"),
      "Genkontrollen gav: stadig online (bevis nr. 9). Grundlag: «the post text is on the page»."),
     (event("evidence.captured", "4", fingerprint="f" * 64, status="consent_dismissed", worker="vm:6652:1403",
-           tsa=None), "Bevis nr. 4 blev sikret (sikret efter cookie-dialog); fingeraftrykket begynder med "
-                      "ffffffffffff. Ikke tidsstemplet. Arbejdsproces: vm:6652:1403."),
+           tsa=None), "Bevis nr. 4 blev sikret (sikret efter cookie-dialog); fingeraftrykket (SHA-256 af "
+                      "manifest.json) begynder med ffffffffffff. Ikke tidsstemplet. Arbejdsproces: vm:6652:1403."),
+    (event("evidence.request", "4", upload_sha256="a" * 64),  # the file's hash: not the fingerprint above
+     "En uploadet fil blev modtaget til sikring (bevis nr. 4, filens SHA-256 aaaaaaaaaaaa…)."),
     (event("step.state", "inform_leader", before="todo", state="done", done_at="2026-12-05T10:05:00+00:00",
            by="system", because="leader_opened", leader_id=7),
      "Trinnet «Orienter lederen straks» blev sat til Udført (før: Ikke startet) af Værn, fordi lederen åbnede "

@@ -313,7 +313,7 @@ def test_evidence_of_the_case_is_attached_to_a_step_and_others_may_not_attach(or
         rows = s.execute(select(StepAttachment).join(CaseStep).where(CaseStep.case_id == case_id)).scalars().all()
         assert [(a.evidence_id, a.sha256, a.step.step_id) for a in rows] == [(base_id, None, "secure_evidence")]
     page = client.get(f"/cases/{ref}").get_data(as_text=True)
-    assert f'<a href="#evidence-{base_id}">Sikring {base_id}</a>' in section(page, "step-secure_evidence", "</li>")
+    assert f'<a href="#evidence-{base_id}">Bevis nr. {base_id}</a>' in section(page, "step-secure_evidence", "</li>")
     resp = client.post(f"/cases/{ref}/steps/secure_evidence/attachments/evidence",
                        data={"csrf_token": token, "evidence_id": str(foreign_id)}, follow_redirects=True)
     assert "Vælg en bevissikring fra denne sag." in resp.get_data(as_text=True)

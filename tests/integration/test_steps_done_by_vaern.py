@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from storage.models import AuditEvent, Case, CaseStep, Role, StepState, User
 from tests.support.factories import make_case, make_unit, make_user
+from tests.support.flows import logged_in_client
 from tests.support.recheck_captures import manifest, sealed
 from tests.support.smtp import Inbox, free_port
 from tracker.adapters import notify
@@ -54,6 +55,17 @@ def test_a_capture_that_secured_the_post_marks_secure_evidence_done_by_vaern(mak
     assert event.actor_id is None
     assert event.details["by"] == "system" and event.details["because"] == "capture"
     assert event.details["evidence_id"] == c["ev"] and event.details["status"] == status
+
+
+def test_the_case_page_names_vaern_as_who_changed_a_step_it_did_itself(make_runtime):
+    rt = make_runtime()
+    c = setup(rt)
+    store_bundle(rt, c["ev"], sealed(manifest(status="ok")))
+    with rt.Session() as s:
+        leader_email = s.get(User, c["leader"]).email
+    html = logged_in_client(rt, leader_email).get(f"/cases/{c['ref']}").get_data(as_text=True)
+    step_html = html.split(f'id="step-{SECURE_EVIDENCE}"', 1)[1].split("</details>", 1)[0]
+    assert "Ændret af Værn (automatisk)," in step_html and "Ændret af —" not in step_html
 
 
 @pytest.mark.parametrize("status", ["login_wall", "consent_wall", "navigated_away", "blocked_by_policy",

@@ -233,8 +233,9 @@ def _evidence_request(d, e, n):
     if d.get("url"):
         return (f"Sikring af adressen {d['url']} blev bestilt (bevis nr. {e.object_id}).",
                 f"A capture of {d['url']} was requested (evidence no. {e.object_id}).")
-    return (f"En uploadet fil blev modtaget til sikring (bevis nr. {e.object_id}, SHA-256 {short_hash(d.get('upload_sha256'))}).",
-            f"An uploaded file was received for securing (evidence no. {e.object_id}, SHA-256 "
+    return (f"En uploadet fil blev modtaget til sikring (bevis nr. {e.object_id}, filens SHA-256 "
+            f"{short_hash(d.get('upload_sha256'))}).",
+            f"An uploaded file was received for securing (evidence no. {e.object_id}, the file's SHA-256 "
             f"{short_hash(d.get('upload_sha256'))}).")
 
 
@@ -245,9 +246,10 @@ def _evidence_captured(d, e, n):
     tsa_en = f" Timestamped by {d['tsa']}." if d.get("tsa") else " Not timestamped."
     worker = d.get("worker")
     fp = str(d.get("fingerprint") or "")[:12] or "—"
-    return (f"Bevis nr. {e.object_id} blev sikret{status}; fingeraftrykket begynder med {fp}."
+    # the fingerprint is the manifest's hash, not the uploaded file's (the request's sentence names that one)
+    return (f"Bevis nr. {e.object_id} blev sikret{status}; fingeraftrykket (SHA-256 af manifest.json) begynder med {fp}."
             f"{tsa_da}{f' Arbejdsproces: {worker}.' if worker else ''}",
-            f"Evidence no. {e.object_id} was secured{status}; the fingerprint begins {fp}."
+            f"Evidence no. {e.object_id} was secured{status}; the fingerprint (SHA-256 of manifest.json) begins {fp}."
             f"{tsa_en}{f' Worker: {worker}.' if worker else ''}")
 
 
