@@ -156,7 +156,7 @@ def test_deadline_reminders_go_out_24_hours_and_2_hours_before_and_when_overdue_
         assert "Politi" not in msg.get_content()  # the mail does not say which deadline
     due = (t0 + timedelta(hours=22)).astimezone(ZoneInfo("Europe/Copenhagen"))
     danish, english = police_mails()[0].get_content().split(f"Case {c['ref']}")
-    assert f"({due:%d.%m.%Y} kl. {due:%H:%M})" in danish  # the Danish half as before
+    assert f"({due:%d.%m.%Y} kl. {due:%H.%M})" in danish  # as the Danish pages write it
     assert f"({due:%d.%m.%Y} at {due:%H:%M})" in english and "kl." not in english
 
 

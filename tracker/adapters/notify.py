@@ -1,7 +1,9 @@
 """E-mail notifications to leaders: a new case, a verified removal, deadline reminders.
 
 No sensitive content in any mail: the subject and body carry only the case reference, a neutral
-sentence and the link ``<base_url>/cases/<ref>`` — never names, post URLs or descriptions. Each
+sentence and the link ``<base_url>/cases/<ref>`` — never names, post URLs or descriptions. A deadline
+mail gives when, not which deadline: its name (a police report, an injunction) says what the case is about,
+and a mail is shown on lock screens and forwarded; the case page shows which, one click away. Each
 notification goes out once per key (``NotificationSent``): the row is inserted, the mail sent, and
 the transaction committed; an SMTP failure rolls the row back, so a later sweep sends it again.
 Without ``smtp_host`` every notification is skipped (logged once), never an error.
@@ -24,7 +26,6 @@ from storage.models import Case, CaseClock, CaseStep, NotificationSent, Recheck,
 from storage.types import utcnow
 from tracker import after_commit, uow
 from tracker.wording import local_time
-from tracker.workflow.deadlines import COPENHAGEN
 from tracker.workflow.recheck import verified_removal
 from tracker.workflow.steps import INFORM_LEADER, case_deadlines, done_by_vaern
 
@@ -69,7 +70,7 @@ def case_link(settings: "Settings", ref: str) -> str:
 def compose(settings: "Settings", kind: str, ref: str, due: datetime | None = None) -> tuple[str, str]:
     """Subject and body of a notification: the reference, a neutral sentence (Danish, then English), the link."""
     subject, da, en = TEXTS[kind]
-    when_da = due.astimezone(COPENHAGEN).strftime("%d.%m.%Y kl. %H:%M") if due is not None else ""
+    when_da = local_time(due, "da") if due is not None else ""
     when_en = local_time(due, "en") if due is not None else ""
     link = case_link(settings, ref)
     body = (f"Sag {ref}\n\n{da.format(due=when_da)}\n{link}\n\n"
