@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask import Blueprint, Response, abort, get_flashed_messages, jsonify, render_template, request, session
 from flask_babel import format_decimal, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -216,16 +216,23 @@ def _evidence_or_404(case, evidence_id: int) -> Evidence:
 @login_required
 def detail(ref: str):
     case = _case_or_404(ref, log_view=True)
+    flash_at = session.pop(workflow.FLASH_AT, None)  # the employee's page shows the outcome at its top
     if case_page.calm_view(current_user.user, case):  # the employee: evidence and next steps, no machinery
         return render_template("cases/employee.html", case=case, email_texts=_email_texts(case),
                                may_report=can_report(current_user.user),
                                **case_page.employee_context(case, current_user.user))
     page = workflow.page_context(case, current_user.user)
-    return render_template("cases/detail.html", case=case, EvidenceState=EvidenceState,
-                           email_texts=_email_texts(case), export_jobs=jobs_for(db(), current_user.user, case),
-                           may_report=can_report(current_user.user), may_hold=can_hold(current_user.user, case),
-                           **page, **case_page.cockpit_context(case, page), **case_page.redress_context(case),
-                           **oversight.case_context(case, current_user.user))
+    context = dict(case=case, EvidenceState=EvidenceState,
+                   email_texts=_email_texts(case), export_jobs=jobs_for(db(), current_user.user, case),
+                   may_report=can_report(current_user.user), may_hold=can_hold(current_user.user, case),
+                   **page, **case_page.cockpit_context(case, page), **case_page.redress_context(case),
+                   **oversight.case_context(case, current_user.user))
+    flashes = get_flashed_messages(with_categories=True)
+    refused_at = flash_at if any(category == "error" for category, _text in flashes) else None  # its form opens again
+    html = render_template("cases/detail.html", flashes=flashes, flash_at=flash_at, refused_at=refused_at, **context)
+    if flashes and flash_at and "data-flash-placed" not in html:  # the form's place is gone (e.g. a step that
+        html = render_template("cases/detail.html", flashes=flashes, flash_at=None, refused_at=None, **context)
+    return html
 
 
 def _email_texts(case) -> dict:

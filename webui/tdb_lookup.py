@@ -2,7 +2,7 @@
 POST on the workflow blueprint, the answer said plainly (match attached, no match, or failed)."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -13,7 +13,7 @@ from tracker.workflow import tdb
 from tracker.workflow.steps import PLATFORM_NOTICE
 from webui.db import perform, runtime
 from webui.forms.workflow import TdbLookupForm
-from webui.workflow import _case_or_404, bp, rules
+from webui.workflow import _case_or_404, bp, rules, say_at
 
 MESSAGES = {
     "tdb_off": _l("The Transparency Database lookup is not set up here. Search by hand (see the hint)."),
@@ -26,10 +26,11 @@ MESSAGES = {
 @login_required
 def tdb_lookup(ref: str):
     case = _case_or_404(ref)
-    back = redirect(url_for("cases.detail", ref=case.ref, _anchor=f"step-{PLATFORM_NOTICE}"))
+    here = f"step-{PLATFORM_NOTICE}"
+    back = redirect(url_for("cases.detail", ref=case.ref, _anchor=here))
     form = TdbLookupForm()
     if not form.validate():
-        flash(_("The form had expired. Try again."), "error")
+        say_at(here, _("The form had expired. Try again."), "error")
         return back
     rt = runtime()
 
@@ -46,17 +47,17 @@ def tdb_lookup(ref: str):
             return render_template("errors/error.html", code=403, title=_("You cannot change this case"),
                                    text=_("Only those who manage the case can look up the statement of "
                                           "reasons.")), 403
-        flash(str(MESSAGES.get(outcome.error.code, _("The lookup could not be made."))), "error")
+        say_at(here, str(MESSAGES.get(outcome.error.code, _("The lookup could not be made."))), "error")
         return back
     answer = outcome.value.answer
     if answer.result == "match":
-        flash(_("The Transparency Database has a statement of reasons for this content (%(uuid)s). It is "
+        say_at(here, _("The Transparency Database has a statement of reasons for this content (%(uuid)s). It is "
                 "attached to the step.", uuid=answer.statement.get("uuid")), "ok")
     elif answer.result == "no_match":
-        flash(_("The Transparency Database has no statement of reasons for this content ID. Nothing was "
+        say_at(here, _("The Transparency Database has no statement of reasons for this content ID. Nothing was "
                 "attached. The platform may not have published it yet."), "ok")
     else:
-        flash(_("The lookup failed: %(detail)s. Nothing was attached; no match was established. Try again "
+        say_at(here, _("The lookup failed: %(detail)s. Nothing was attached; no match was established. Try again "
                 "later or search by hand.", detail=_why(answer)), "error")
     return back
 

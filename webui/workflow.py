@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -239,6 +239,17 @@ def _case_or_404(ref: str) -> Case:
         abort(404)
 
 
+#: session key: the place on the case page (an element id) where the flashed outcome of a form is shown
+FLASH_AT = "flash_at"
+
+
+def say_at(anchor: str, text: str, category: str) -> None:
+    """Flash ``text`` to be shown at ``anchor`` on the case page, where the redirect lands and the person is, not
+    at the top of a long page (webui.cases.detail; at the top if that place is not on the page)."""
+    flash(text, category)
+    session[FLASH_AT] = anchor
+
+
 def run_on_case(ref: str, anchor: str, operation, done: str | None = None, *, form: type[FlaskForm] | None = None,
                 messages: dict | None = None, forbidden: str | None = None) -> object:
     """Read the form, run one operation in a savepoint, redirect back; errors said in the page's language.
@@ -255,7 +266,7 @@ def run_on_case(ref: str, anchor: str, operation, done: str | None = None, *, fo
     if form is not None:
         posted = form()
         if not posted.validate():
-            flash(first_error(posted), "error")
+            say_at(anchor, first_error(posted), "error")
             return back
         args = (posted,)
     try:
@@ -269,9 +280,9 @@ def run_on_case(ref: str, anchor: str, operation, done: str | None = None, *, fo
                                                        "some steps the work-environment representative or HR) can "
                                                        "change it.")), 403
         text = (messages or MESSAGES).get(outcome.error.code, _("The change could not be saved. Check the form."))
-        flash(str(text), "error")
+        say_at(anchor, str(text), "error")
         return back
-    flash(done or _("Saved."), "ok")
+    say_at(anchor, done or _("Saved."), "ok")
     return back
 
 

@@ -341,3 +341,41 @@ def test_evidence_of_the_case_is_attached_to_a_step_and_others_may_not_attach(or
         assert resp.status_code == 404 and ref not in resp.get_data(as_text=True)
     assert client.post(f"/cases/{ref}/steps/no_such_step/attachments/evidence",
                        data={"csrf_token": token, "evidence_id": str(base_id)}).status_code == 404
+
+
+# -- where the outcome of a form is said --------------------------------------------------------------
+
+def test_the_outcome_of_a_step_form_is_said_at_the_step_where_the_redirect_lands_not_at_the_top(org):
+    """The case page is long (a laptop: ~14,000 px): a message at its top was out of sight of a leader whose
+    redirect lands at the step, so a refused skip looked like nothing had happened."""
+    ref, _, _ = org.captured_case()
+    client = org.client("leader")
+    _, token = page_and_token(client, ref)
+    url = f"/cases/{ref}/steps/follow_up/state"
+    resp = client.post(url, data={"csrf_token": token, "state": "skipped", "reason": ""})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/cases/{ref}#step-follow_up")
+    page = client.get(f"/cases/{ref}").get_data(as_text=True)
+    step = section(page, "step-follow_up", "</li>")
+    assert "data-flash-placed" in step and "Angiv en begrundelse" in step, step
+    assert "<details open>" in step  # its form opens again, to be corrected
+    assert page.count("Angiv en begrundelse") == 1  # said once, there
+    assert "data-flash-placed" not in client.get(f"/cases/{ref}").get_data(as_text=True)  # and only once
+
+    client.post(url, data={"csrf_token": token, "state": "skipped", "reason": "Sagen er lukket på anden vis"})
+    page = client.get(f"/cases/{ref}").get_data(as_text=True)
+    step = section(page, "step-follow_up", "</li>")
+    assert 'class="flash flash-ok">Gemt.</p>' in step and "<details open>" not in step
+    assert page.index("data-flash-placed") > page.index('id="step-follow_up"')
+
+
+def test_a_flash_whose_place_is_not_on_the_page_is_said_at_the_top(org):
+    ref, _, _ = org.captured_case()
+    client = org.client("leader")
+    _, token = page_and_token(client, ref)
+    with client.session_transaction() as session:  # a place the page does not have (a step no longer shown)
+        session["_flashes"] = [("ok", "Gemt.")]
+        session["flash_at"] = "step-no-such-step"
+    page = client.get(f"/cases/{ref}").get_data(as_text=True)
+    assert "data-flash-placed" not in page
+    assert page.index('<div class="flashes" role="status"><p class="flash flash-ok">Gemt.</p>') < page.index(
+        'id="deadlines"')
