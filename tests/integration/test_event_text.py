@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from storage.models import AuditEvent
+from storage.models import AuditEvent, Case
 from tests.support.factories import csrf_login, make_case, make_done_evidence, make_settings, make_unit, make_user
 from tests.support.database import new_runtime
+from tracker.oversight import audit
 from tracker.oversight.event_text import Names, has_sentence, sentence
 from tracker.oversight.history import VIEW_ACTIONS, in_timeline
+from tracker.packaging.reports import case_report_html
 from tracker.workflow.rules import load_rules
 from webui.app import create_app
 
@@ -48,8 +50,9 @@ NAMES = Names(lang="da", step_label=lambda i: RULES.step(i).label_da, people={7:
 @pytest.mark.parametrize("e, expected", [
     (event("artifact.view", "ab" * 32, evidence=1, name="screenshot_post.png"),
      "Filen screenshot_post.png fra bevis nr. 1 blev vist."),
-    (event("recheck.decided", "3", verdict="still_online", evidence_id=9, reason="the post text is on the page"),
-     "Genkontrollen gav: stadig online (bevis nr. 9). Grundlag: «the post text is on the page»."),
+    (event("recheck.decided", "3", verdict="still_online", evidence_id=9, reason="the post is online as captured",
+           reason_code="post_online"),
+     "Genkontrollen gav: stadig online (bevis nr. 9). Grundlag: «opslaget er online som sikret»."),
     (event("evidence.captured", "4", fingerprint="f" * 64, status="consent_dismissed", worker="vm:6652:1403",
            tsa=None), "Bevis nr. 4 blev sikret (sikret efter cookie-dialog); fingeraftrykket (SHA-256 af "
                       "manifest.json) begynder med ffffffffffff. Ikke tidsstemplet. Arbejdsproces: vm:6652:1403."),
@@ -73,6 +76,40 @@ def test_events_read_as_danish_sentences(e, expected):
         expected = expected.replace("Anmodning til ophavsmanden om at fjerne indholdet",
                                     RULES.step("request_to_author").label_da)
     assert sentence(e, NAMES) == expected
+
+
+@pytest.mark.parametrize("details, danish", [
+    # a reason with values: they are read from the stored sentence, Værn's own English words put into Danish
+    ({"reason": "the capture failed (no answer from the server), so it could not see the page",
+      "reason_code": "capture_failed"},
+     "«sikringen mislykkedes (intet svar fra serveren), så den kunne ikke se siden»"),
+    ({"reason": 'the page shows the platform\'s removal text "Dette indhold er ikke tilgængeligt" and not the '
+                "post's text", "reason_code": "removal_text"},
+     '«siden viser platformens fjernelsestekst "Dette indhold er ikke tilgængeligt" og ikke opslagets tekst»'),
+    # stored before reason codes (migration 0007): the earlier wordings, found by their text
+    ({"reason": "the post is online as captured"}, "«opslaget er online som sikret»"),
+    ({"reason": "the server answered HTTP 410"}, "«serveren svarede HTTP 410»"),
+    ({"reason": "the page answers but the post element is gone"}, "«siden svarer, men opslagselementet er væk»"),
+])
+def test_a_recheck_reason_stored_in_english_reads_in_danish(details, danish):
+    e = event("recheck.decided", "3", verdict="removed", evidence_id=9, **details)
+    assert sentence(e, NAMES) == f"Genkontrollen gav: fjernet — bekræftet (bevis nr. 9). Grundlag: {danish}."
+    assert e.details == {"verdict": "removed", "evidence_id": 9, **details}  # what is stored is not touched
+
+
+def test_a_recheck_reason_reads_as_stored_on_english_pages():
+    e = event("recheck.decided", "3", verdict="still_online", evidence_id=9, reason="the post is online as captured",
+              reason_code="post_online")
+    assert sentence(e, Names(lang="en")) == \
+        "The re-check found: still online (evidence no. 9). Basis: «the post is online as captured»."
+
+
+@pytest.mark.parametrize("code", [None, "post_online", "no_such_code"])
+def test_an_unknown_stored_reason_is_shown_as_stored_and_marked_so(code):
+    e = event("recheck.decided", "3", verdict="still_online", evidence_id=9, reason="the post text is on the page",
+              reason_code=code)
+    assert sentence(e, NAMES) == ("Genkontrollen gav: stadig online (bevis nr. 9). Grundlag, som gemt (på "
+                                  "engelsk): «the post text is on the page».")
 
 
 def test_english_sentences_give_times_with_at_and_sizes_with_a_decimal_point():
@@ -113,8 +150,9 @@ def test_views_and_downloads_are_not_in_the_timeline():
         assert in_timeline(action), action
 
 
-def test_the_case_page_timeline_and_hrs_audit_log_speak_in_sentences(tmp_path):
-    rt = new_runtime(make_settings(tmp_path))
+def case_with_people(rt) -> tuple[tuple[int, str, int], int]:
+    """A case of Mette Jensen's with its leader Lone Leder and HR, and one secured evidence:
+    ((case id, ref, leader id), evidence id)."""
     with rt.transaction() as s:
         unit = make_unit(s, "Jobcenter")
         employee = make_user(s, "employee", unit, name="Mette Jensen")
@@ -122,7 +160,17 @@ def test_the_case_page_timeline_and_hrs_audit_log_speak_in_sentences(tmp_path):
         make_user(s, "hr", unit, name="Hanne HR", email="hr@kommune.dk")
         case = make_case(s, employee)
         ids = (case.id, case.ref, leader.id)
-    ev_id = make_done_evidence(rt, ids[0], ids[2])
+    return ids, make_done_evidence(rt, ids[0], ids[2])
+
+
+def timeline_of(page: str) -> str:
+    timeline = page[page.index('id="timeline"'):]
+    return timeline[:timeline.index("</section>")]
+
+
+def test_the_case_page_timeline_and_hrs_audit_log_speak_in_sentences(tmp_path):
+    rt = new_runtime(make_settings(tmp_path))
+    ids, ev_id = case_with_people(rt)
     app = create_app(runtime=rt)
     app.config.update(TESTING=True)
     try:
@@ -131,8 +179,7 @@ def test_the_case_page_timeline_and_hrs_audit_log_speak_in_sentences(tmp_path):
             leader_client.get(f"/cases/{ids[1]}")
         leader_client.get(f"/cases/{ids[1]}/evidence/{ev_id}/screenshot_viewport.png")
         page = leader_client.get(f"/cases/{ids[1]}").get_data(as_text=True)
-        timeline = page[page.index('id="timeline"'):]
-        timeline = timeline[:timeline.index("</section>")]
+        timeline = timeline_of(page)
         assert "Sagen blev oprettet" in timeline and f"Bevis nr. {ev_id} blev sikret" in timeline
         assert "Trinnet «Orienter lederen straks» blev sat til Udført" in timeline
         assert "fordi lederen åbnede sagen (Lone Leder)" in timeline
@@ -148,3 +195,31 @@ def test_the_case_page_timeline_and_hrs_audit_log_speak_in_sentences(tmp_path):
         assert details and not [d for d in details if RAW_KEY.search(d)]
     finally:
         rt.close()
+
+
+def test_recheck_reasons_read_in_danish_on_the_timeline_the_audit_log_and_the_case_report(database_url,
+                                                                                            make_runtime):
+    rt = make_runtime(database_url=database_url)
+    ids, ev_id = case_with_people(rt)
+    with rt.transaction() as s:  # as the re-check stores them: a coded reason, one from before 0007, one unknown
+        for reason, code in (("the post is online as captured", "post_online"),
+                             ("the server answered HTTP 410", None), ("the post text is on the page", None)):
+            audit.record(s, None, "recheck.decided", "recheck", 1, ids[0], verdict="still_online",
+                         evidence_id=ev_id, reason=reason, reason_code=code)
+    danish = ("Grundlag: «opslaget er online som sikret».", "Grundlag: «serveren svarede HTTP 410».",
+              "Grundlag, som gemt (på engelsk): «the post text is on the page».")
+    app = create_app(runtime=rt)
+    app.config.update(TESTING=True)
+    page = csrf_login(app, "lone@kommune.dk").get(f"/cases/{ids[1]}").get_data(as_text=True)
+    timeline = timeline_of(page)
+    hr = csrf_login(app, "hr@kommune.dk")
+    log = hr.get(f"/hr/audit?case={ids[1]}").get_data(as_text=True)
+    with rt.Session() as s:
+        report = case_report_html(rt, s, s.get(Case, ids[0]))
+    for where, text in (("timeline", timeline), ("audit log", log), ("case report", report)):
+        assert [d for d in danish if d in text] == list(danish), where
+        assert "«the post is online as captured»" not in text, where
+    with hr.session_transaction() as flask_session:
+        flask_session["lang"] = "en"
+    english = hr.get(f"/hr/audit?case={ids[1]}").get_data(as_text=True)
+    assert "Basis: «the post is online as captured»." in english and "Grundlag" not in english

@@ -15,6 +15,7 @@ from typing import Any
 from storage.models import AuditEvent
 from tracker.textcut import excerpt
 from tracker.wording import file_size, local_time
+from tracker.workflow.recheck_compare import danish_reason
 
 Pair = tuple[str, str]
 
@@ -418,8 +419,12 @@ def _recheck_start(d, e, n):
 @formats("recheck.decided")
 def _recheck_decided(d, e, n):
     verdict = n.pick(VERDICTS, d.get("verdict"))
-    reason = f" Grundlag: {quote(d['reason'], 200)}." if d.get("reason") else ""
-    reason_en = f" Basis: {quote(d['reason'], 200)}." if d.get("reason") else ""
+    reason, reason_en = "", ""
+    if d.get("reason"):  # stored in English; a wording Værn does not know is shown as stored, never guessed
+        danish = danish_reason(str(d["reason"]), d.get("reason_code"))
+        reason = (f" Grundlag: {quote(danish, 200)}." if danish else
+                  f" Grundlag, som gemt (på engelsk): {quote(d['reason'], 200)}.")
+        reason_en = f" Basis: {quote(d['reason'], 200)}."
     return (f"Genkontrollen gav: {verdict} (bevis nr. {d.get('evidence_id')}).{reason}",
             f"The re-check found: {verdict} (evidence no. {d.get('evidence_id')}).{reason_en}")
 

@@ -4,10 +4,14 @@
 redirect from tracker/workflow/rules/removal_signs.toml); a missing post element with the post's text still
 on the page is ``still_online``; nothing to go by is ``uncertain``; a capture that could not see the
 page is ``unreachable``. tracker/workflow/recheck.py applies the two-agreeing rule and stores the result.
+Each reason is stored as its code and English sentence (REASONS); ``danish_reason`` reads a stored sentence
+back in Danish (REASONS_DA, and the wordings stored before codes) for the Danish audit sentences.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from string import Formatter
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -63,6 +67,56 @@ REASONS = {
     "leader_online": "the leader compared the two screenshots and decided the post is still online",
 }
 
+#: the Danish of each reason (same codes and {names}), for the Danish audit sentences and reports; what is
+#: stored stays the English sentence of REASONS
+REASONS_DA = {
+    "capture_incomplete": "sikringen blev ikke fuldført ({state})",
+    "login_wall": "en login-side stod i stedet for opslaget, så sikringen kunne ikke se det",
+    "consent_wall": "en cookie- eller samtykkedialog dækkede stadig siden, så sikringen kunne ikke se opslaget",
+    "navigated_away": "siden skiftede til et andet websted, så sikringen kunne ikke se opslaget",
+    "blocked_by_policy": ("siden førte til en adresse, som Værns sikringsregler blokerer, så sikringen kunne "
+                          "ikke se den"),
+    "timed_out": "sikringen løb tør for tid, før den kunne se siden",
+    "not_seen": "sikringen endte med status {status} og kunne ikke se siden",
+    "capture_failed": "sikringen mislykkedes ({what}), så den kunne ikke se siden",
+    "http_gone": "serveren svarede HTTP {http_status}: opslagets adresse findes ikke længere",
+    "http_withheld": "serveren svarede HTTP 451: opslaget er tilbageholdt af retlige grunde og kan ikke ses herfra",
+    "removal_text": "siden viser platformens fjernelsestekst \"{removal_text}\" og ikke opslagets tekst",
+    "deletion_redirect": "adressen fører nu til {final_url}, hvor platformen sender slettede opslag hen",
+    "home_is_login": "adressen fører nu til forsiden, som {platform} viser besøgende, der ikke er logget ind",
+    "post_online": "opslaget er online som sikret",
+    "no_comparison": "siden svarer; den oprindelige sikring fandt intet opslagselement eller tekst at sammenligne med",
+    "text_changed": "opslagets tekst afviger fra den oprindelige sikring",
+    "picture_changed": "opslagets tekst er den samme, men dets billede afviger",
+    "text_on_page": ("opslagets tekst står stadig på siden; det element, Værn ledte efter, er væk "
+                     "(webstedets opbygning er ændret)"),
+    "page_text_on_page": ("den oprindelige sikring fandt intet opslagselement; de længste afsnit af dens "
+                          "sidetekst står stadig på siden"),
+    "no_sign": ("siden svarer, men hverken opslagselementet, opslagets tekst eller et tegn på fjernelse "
+                "står på den"),
+    "no_sign_home": ("adressen fører nu til webstedets forside, hvilket webstedet ikke vides at gøre ved "
+                     "slettede opslag; opslaget er ikke på den"),
+    "leader_removed": "lederen sammenlignede de to skærmbilleder og vurderede, at opslaget er fjernet",
+    "leader_online": "lederen sammenlignede de to skærmbilleder og vurderede, at opslaget stadig er online",
+}
+#: reasons as stored before reason codes (migration 0007), English → Danish; wordings that did not change
+#: since are found in REASONS
+EARLIER_REASONS_DA = {
+    "a login wall stood in front of the page": "en login-væg stod foran siden",
+    "the capture ended {status}": "sikringen endte med {status}",
+    "the server answered HTTP {http_status}": "serveren svarede HTTP {http_status}",
+    "the capture failed ({what})": "sikringen mislykkedes ({what})",
+    "the page shows the platform's removal text": "siden viser platformens fjernelsestekst",
+    "redirected to the home page ({platform} does that to logged-out visitors)":
+        "viderestillet til forsiden ({platform} gør det ved besøgende, der ikke er logget ind)",
+    "the address now leads to the site's home page": "adressen fører nu til webstedets forside",
+    "the page answers; the original capture found no post element to compare":
+        "siden svarer; den oprindelige sikring fandt intet opslagselement at sammenligne med",
+    "the page answers but the post element is gone": "siden svarer, men opslagselementet er væk",
+}
+#: English values Værn itself puts into a reason, in Danish (platform texts, addresses and codes stay as they are)
+REASON_VALUES_DA = {"no answer from the server": "intet svar fra serveren", "unknown": "ukendt"}
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -84,6 +138,31 @@ def reason_text(code: str, details: dict[str, Any]) -> str:
             return "unknown"
     return REASONS.get(code, code).format_map(_Known({k: v for k, v in details.items() if v is not None}))
 
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    """A stored sentence of ``template``: its text as is, each {name} any value."""
+    parts = [re.escape(text) + (f"(?P<{name}>.+?)" if name else "")
+             for text, name, _, _ in Formatter().parse(template)]
+    return re.compile("".join(parts), re.DOTALL)
+
+
+#: (code or None, English pattern, Danish template): the current wordings, then the earlier ones
+_READINGS = [(code, _pattern(en), REASONS_DA[code]) for code, en in REASONS.items()] + \
+    [(None, _pattern(en), da) for en, da in EARLIER_REASONS_DA.items()]
+
+
+def danish_reason(stored: str, code: str | None = None) -> str | None:
+    """The Danish of a stored English reason (any wording Værn has stored); None for a text it does not know.
+
+    A known ``code`` is tried first; only a stored text that matches a wording is translated, so a reason
+    is never guessed from its code alone.
+    """
+    readings = sorted(_READINGS, key=lambda r: r[0] != code) if code in REASONS else _READINGS
+    for _, pattern, danish in readings:
+        if found := pattern.fullmatch(stored.strip()):
+            return danish.format_map({k: REASON_VALUES_DA.get(v, v) for k, v in found.groupdict().items()})
+    return None
 
 # -- comparing two captures (pure) -----------------------------------------------------------------
 def hash_distance(a: str | None, b: str | None) -> int | None:
