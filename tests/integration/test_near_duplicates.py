@@ -127,6 +127,33 @@ def test_many_threads_query_while_captures_are_stored(runtime):
         assert len(similar.index_for(s)) == 6
 
 
+
+def test_a_full_reload_installed_late_does_not_let_an_older_look_mark_a_capture_seen_without_its_row(runtime):
+    """The interleaving a full run on a loaded machine once hit (4 of 5 look-alikes found): a full reload that
+    read while a capture was still running is installed after a look that started from a snapshot already
+    holding that capture. Installing the older look after it marked the capture seen without its row."""
+    actor, (c1, c2, _c3) = org(runtime)
+    base = post(runtime, c1, actor, flip(BASE_P, 0), flip(BASE_D, 0))
+    with runtime.transaction() as s:
+        capture = add_evidence(s, s.get(User, actor), s.get(Case, c2), url="https://example.org/opslag/7").id
+    index = similar.NearDuplicateIndex()
+    with runtime.Session() as s:
+        slow_full = index.load(s, full=True)  # reads while the capture is still queued
+    assert capture in slow_full.pending
+    store_bundle(runtime, capture, make_post_bundle(phash=flip(BASE_P, 1), dhash=flip(BASE_D, 1), text_sha256=TEXT))
+    with runtime.Session() as s:
+        index.install(index.load(s, full=True))  # a quicker full reload: holds the capture
+        assert capture in set(index._snap.ids.tolist())
+        older_look = index.load(s)  # from that snapshot: nothing new, nothing pending
+    assert older_look.rows == [] and capture not in older_look.pending
+
+    index.install(slow_full)  # the slow reload lands: the capture is pending again, not loaded
+    index.install(older_look)  # dropped: it was told the capture is loaded, which this snapshot does not hold
+    assert capture in index._snap.pending
+    with runtime.Session() as s:
+        index.refresh(s)
+    assert [m.evidence_id for m in index.matches(base, flip(BASE_P, 0), flip(BASE_D, 0), TEXT)] == [capture]
+
 # -- 100,000 evidence rows --------------------------------------------------------------------------
 def bulk_evidence(rt, count: int, case_ids: list[int], actor_id: int, seed: int = 5) -> None:
     """``count`` done evidence rows with random post hashes, inserted in bulk (no blobs: only columns)."""

@@ -50,7 +50,7 @@ class Thresholds:
 #: tech.md §3: 64-bit pHash/dHash ≤ 8–10 is "similar" (Krawetz: 0 same, 1–10 variation, > 10 different);
 #: pHash takes the stricter end because a mobile reflow of the same post already scored 12
 THRESHOLDS = Thresholds(phash=8, dhash=10, source="research/tech.md §3 (Krawetz via hackerfactor)")
-#: rebuild the whole index at least this often: covers an id committed out of order (see ``_refresh``)
+#: rebuild the whole index at least this often: covers an id committed out of order (see ``_load``)
 FULL_RELOAD_SECONDS = 3600.0
 
 
@@ -141,11 +141,23 @@ class _Snapshot:
     seen_max: int  #: every evidence up to this id is loaded, in ``pending``, or will never get post hashes
     pending: frozenset[int]  #: ids up to ``seen_max`` still being captured when last looked at
     loaded_at: float
+    generation: int = 0  #: counts full reloads: a load only adds to the snapshots of the generation it read from
 
     @classmethod
-    def empty(cls) -> "_Snapshot":
+    def empty(cls, generation: int = 0) -> "_Snapshot":
         return cls(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.uint64), np.empty(0, np.uint64),
-                   np.empty(0, object), 0, frozenset(), time.monotonic())
+                   np.empty(0, object), 0, frozenset(), time.monotonic(), generation)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What one look at the database found, relative to the snapshot ``base`` it started from (None: a full
+    reload). Its ``seen_max`` and ``pending`` hold for ``base``'s rows plus ``rows``, not for another snapshot."""
+
+    base: _Snapshot | None
+    rows: list[tuple]
+    seen_max: int
+    pending: frozenset[int]
 
 
 @dataclass
@@ -160,25 +172,35 @@ class NearDuplicateIndex:
         return 0 if self._snap is None else len(self._snap.ids)
 
     def refresh(self, session: Session, blobs: "EvidenceStore | None" = None) -> None:
-        """Load what is new since the last refresh (everything, after a backfill, on first use).
-
-        The database work runs outside the lock (no thread waits on another's query); only the merge
-        of the result into the current snapshot is serialised, so two refreshes never lose rows.
-        """
+        """Load what is new since the last refresh (everything, after a backfill, on first use or each
+        FULL_RELOAD_SECONDS). The database work runs outside the lock (no thread waits on another's query);
+        only installing the result is serialised, so two refreshes never lose rows."""
         snap = self._snap
-        if snap is None or time.monotonic() - snap.loaded_at > FULL_RELOAD_SECONDS:
-            if blobs is not None:
-                backfill_columns(session, blobs)
-            rows, seen_max, pending = _load(session, _Snapshot.empty())
-            with self._lock:
-                self._snap = _merge(_Snapshot.empty(), rows, seen_max, pending, time.monotonic())
-            return
-        rows, seen_max, pending = _load(session, snap)
-        if not rows and seen_max == snap.seen_max and pending == snap.pending:
-            return
-        with self._lock:  # another thread may have merged meanwhile: add to whatever is current
+        full = snap is None or time.monotonic() - snap.loaded_at > FULL_RELOAD_SECONDS
+        if full and blobs is not None:
+            backfill_columns(session, blobs)
+        self.install(self.load(session, full=full))
+
+    def load(self, session: Session, *, full: bool = False) -> Loaded:
+        """Look at the database: everything (``full``) or what is new since the current snapshot."""
+        base = None if full or self._snap is None else self._snap
+        rows, seen_max, pending = _load(session, base or _Snapshot.empty())
+        return Loaded(base, rows, seen_max, pending)
+
+    def install(self, loaded: Loaded) -> None:
+        """Make ``loaded`` part of the index. A full reload replaces the snapshot and starts a generation. A
+        look that started from an older generation is dropped: it was told that an evidence was loaded already
+        (in its base), which the newer snapshot may not hold (loaded by the full reload as still being captured),
+        and adding it would mark that evidence seen without its row. The next query looks again."""
+        with self._lock:
             current = self._snap
-            self._snap = _merge(current, rows, seen_max, pending, current.loaded_at)
+            if loaded.base is None:
+                generation = current.generation + 1 if current is not None else 1
+                self._snap = _merge(_Snapshot.empty(generation), loaded.rows, loaded.seen_max, loaded.pending,
+                                    time.monotonic())
+            elif current is not None and current.generation == loaded.base.generation:
+                if loaded.rows or loaded.seen_max != current.seen_max or loaded.pending != current.pending:
+                    self._snap = _merge(current, loaded.rows, loaded.seen_max, loaded.pending, current.loaded_at)
 
     def matches(self, evidence_id: int, phash: str, dhash: str, text_sha256: str | None) -> list[Match]:
         """Every other indexed evidence within the thresholds on both hashes, closest first."""
@@ -228,7 +250,8 @@ def _merge(snap: _Snapshot, rows: list[tuple], seen_max: int, pending: frozenset
         fresh = ~np.isin(ids, snap.ids[snap.ids >= ids.min()])
         rows = [r for r, keep in zip(rows, fresh) if keep]
     if not rows:
-        return _Snapshot(snap.ids, snap.case_ids, snap.phash, snap.dhash, snap.texts, seen_max, pending, loaded_at)
+        return _Snapshot(snap.ids, snap.case_ids, snap.phash, snap.dhash, snap.texts, seen_max, pending, loaded_at,
+                         snap.generation)
     n = len(rows)
     texts = np.empty(n, object)
     texts[:] = [r[4] for r in rows]
@@ -237,7 +260,7 @@ def _merge(snap: _Snapshot, rows: list[tuple], seen_max: int, pending: frozenset
         np.concatenate([snap.case_ids, np.fromiter((r[1] for r in rows), np.int64, n)]),
         np.concatenate([snap.phash, np.fromiter((int(r[2], 16) for r in rows), np.uint64, n)]),
         np.concatenate([snap.dhash, np.fromiter((int(r[3], 16) for r in rows), np.uint64, n)]),
-        np.concatenate([snap.texts, texts]), seen_max, pending, loaded_at)
+        np.concatenate([snap.texts, texts]), seen_max, pending, loaded_at, snap.generation)
 
 
 _INDEXES: "weakref.WeakKeyDictionary[Any, NearDuplicateIndex]" = weakref.WeakKeyDictionary()
